@@ -1,0 +1,262 @@
+"""RACI queries over ownership.yaml: who is R, A, C, I and on call, notify scopes, area lookup.
+
+A *ref* is a person as written in the config: a handle from ``people``, a Slack user ID or an
+e-mail. Refs are what the rest of Baton stores and shows; :meth:`Ownership.user_id` turns one into
+a Slack user ID when it is known.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from bot.config import SCOPES, Area, OwnershipConfig, is_email, is_user_id
+
+# Each scope's next step when nobody acknowledges (PRODUCT.md §1).
+_WIDER = {"owner": "owning-team", "owning-team": "everyone", "everyone": "everyone"}
+_MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def wider(scope: str) -> str:
+    """The next wider notify scope: owner -> owning-team -> everyone -> everyone.
+
+    ``backlog`` widens to ``owner``: escalating a backlog item by hand means paging its owner.
+    """
+    if scope == "backlog":
+        return "owner"
+    try:
+        return _WIDER[scope]
+    except KeyError:
+        raise ValueError(f"unknown notify scope {scope!r}; use one of {', '.join(SCOPES)}") from None
+
+
+class UnknownAreaError(KeyError):
+    """No area has that key, alias or name; the message says what would be right."""
+
+    def __str__(self) -> str:
+        # KeyError would repr() its message, quotes and all.
+        return str(self.args[0]) if self.args else "unknown area"
+
+
+@dataclass(frozen=True)
+class Raci:
+    """One area's RACI card, with teams expanded to refs (on-call first)."""
+
+    area: str
+    name: str
+    covers: str | None
+    responsible_team: str | None
+    responsible: list[str]
+    oncall: str
+    accountable: str
+    consulted: list[str]
+    informed: list[str]
+    consulted_raw: list[str]
+    informed_raw: list[str]
+    runbook: str | None
+    aliases: list[str]
+
+
+class Ownership:
+    """Queries over a validated ownership config; ``emails`` maps e-mail -> resolved Slack user ID."""
+
+    def __init__(self, config: OwnershipConfig, emails: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        # E-mail addresses are case-insensitive in practice; Slack's lookup returns them lowercased.
+        self._emails = {email.lower(): uid for email, uid in (emails or {}).items()}
+        self._handles = {handle.lower(): handle for handle in config.people}
+        self._names: dict[str, str] = {}  # key or alias -> area key
+        for key, area in config.areas.items():
+            self._names[key] = key
+            for alias in area.aliases:
+                self._names.setdefault(alias, key)
+        self._display = {area.name.lower(): key for key, area in config.areas.items()}
+        # User ID -> the ref the config uses for that person, so mentions map back to handles.
+        self._ref_of_id: dict[str, str] = {}
+        for ref in [*config.people, *sorted(self.emails())]:
+            uid = self.user_id(ref)
+            if uid is not None:
+                self._ref_of_id.setdefault(uid, ref)
+
+    # ------------------------------------------------------------------ areas
+
+    def area(self, text: str) -> str | None:
+        """The area key for a key, alias or display name (case-insensitive, leading '#' allowed)."""
+        cleaned = text.strip().lstrip("#").strip().lower()
+        return self._names.get(cleaned) or self._display.get(cleaned)
+
+    def suggest_area(self, text: str) -> str | None:
+        """The area whose key or alias is closest to ``text``, for "did you mean"."""
+        exact = self.area(text)
+        if exact is not None:
+            return exact
+        cleaned = text.strip().lstrip("#").strip().lower()
+        matches = difflib.get_close_matches(cleaned, list(self._names), n=1, cutoff=0.6)
+        return self._names[matches[0]] if matches else None
+
+    def _area(self, text: str) -> tuple[str, Area]:
+        key = self.area(text)
+        if key is None:
+            guess = self.suggest_area(text)
+            hint = f" (did you mean {guess!r}?)" if guess else f"; areas: {', '.join(self.config.areas)}"
+            raise UnknownAreaError(f"unknown area {text!r}{hint}")
+        return key, self.config.areas[key]
+
+    # ------------------------------------------------------------------ people
+
+    def user_id(self, ref: str) -> str | None:
+        """The Slack user ID of a handle, ID or e-mail; None for an e-mail not (yet) resolved."""
+        target = self.config.people.get(ref, ref)
+        if is_user_id(target):
+            return target
+        if is_email(target):
+            return self._emails.get(target.lower())
+        return None
+
+    def label(self, ref: str) -> str:
+        """A Slack mention ``<@U…>`` when the ID is known, else the handle or e-mail as written."""
+        uid = self.user_id(ref)
+        return f"<@{uid}>" if uid else ref
+
+    def person_from_text(self, text: str) -> str | None:
+        """A ref from command text: ``<@U123|maya>``, ``<@U123>``, ``@maya``, ``maya``, an ID or e-mail.
+
+        Known people come back as their config ref (usually the handle); unknown user IDs as the
+        ID itself (Slack vouches for them); unknown plain names as None.
+        """
+        cleaned = text.strip()
+        mention = _MENTION_RE.fullmatch(cleaned)
+        if mention:
+            uid = mention.group(1)
+            return self._ref_of_id.get(uid, uid)
+        cleaned = cleaned.removeprefix("@")
+        if not cleaned:
+            return None
+        handle = self._handles.get(cleaned.lower())
+        if handle is not None:
+            return handle
+        if is_user_id(cleaned):
+            return self._ref_of_id.get(cleaned, cleaned)
+        if is_email(cleaned):
+            for handle, target in self.config.people.items():
+                if target.lower() == cleaned.lower():
+                    return handle
+            return cleaned
+        return None
+
+    def _identity(self, ref: str) -> str:
+        """One key per human, so a handle and that person's ID or e-mail count once."""
+        uid = self.user_id(ref)
+        if uid is not None:
+            return uid
+        target = self.config.people.get(ref, ref)
+        return target.lower() if is_email(target) else target
+
+    def union(self, *groups: Iterable[str]) -> list[str]:
+        """Refs of all groups in order, each person once (a handle and their ID count once)."""
+        seen: set[str] = set()
+        out: list[str] = []
+        for group in groups:
+            for ref in group:
+                identity = self._identity(ref)
+                if identity not in seen:
+                    seen.add(identity)
+                    out.append(ref)
+        return out
+
+    # ------------------------------------------------------------------ teams
+
+    def oncall(self, team: str) -> str:
+        """The team's on-call, or its first member."""
+        cfg = self.config.teams[team]
+        return cfg.oncall or cfg.members[0]
+
+    def _members(self, team: str) -> list[str]:
+        """A team's members, on-call first (the order pages go out in)."""
+        oncall = self.oncall(team)
+        return [oncall, *(m for m in self.config.teams[team].members if m != oncall)]
+
+    def _expand(self, names: Iterable[str]) -> list[str]:
+        refs: list[str] = []
+        for name in names:
+            refs.extend(self._members(name) if name in self.config.teams else [name])
+        return self.union(refs)
+
+    # ------------------------------------------------------------------ RACI
+
+    def raci(self, area: str) -> Raci:
+        """The RACI card of an area (key, alias or name); UnknownAreaError if there is none."""
+        key, cfg = self._area(area)
+        team = cfg.responsible if cfg.responsible in self.config.teams else None
+        return Raci(
+            area=key,
+            name=cfg.name,
+            covers=cfg.covers,
+            responsible_team=team,
+            responsible=self._members(team) if team else [cfg.responsible],
+            oncall=self.oncall(team) if team else cfg.responsible,
+            accountable=cfg.accountable,
+            consulted=self._expand(cfg.consulted),
+            informed=self._expand(cfg.informed),
+            consulted_raw=list(cfg.consulted),
+            informed_raw=list(cfg.informed),
+            runbook=cfg.runbook,
+            aliases=list(cfg.aliases),
+        )
+
+    def scope(self, area: str, scope: str) -> list[str]:
+        """Refs to page for a notify scope in an area, ordered (on-call first) and de-duplicated.
+
+        owner: the responsible team's on-call (or the responsible person); owning-team: the
+        responsible team (or person) plus the accountable person; everyone: R, A, C and I with teams
+        expanded; backlog: nobody.
+        """
+        raci = self.raci(area)
+        if scope == "owner":
+            refs = [raci.oncall]
+        elif scope == "owning-team":
+            refs = [*raci.responsible, raci.accountable]
+        elif scope == "everyone":
+            refs = [*raci.responsible, raci.accountable, *raci.consulted, *raci.informed]
+        elif scope == "backlog":
+            refs = []
+        else:
+            raise ValueError(f"unknown notify scope {scope!r}; use one of {', '.join(SCOPES)}")
+        return self.union(refs)
+
+    def owned_by(self, user_id_or_ref: str) -> list[tuple[str, list[str]]]:
+        """Areas where a person has a role, with the roles among R, A, C, I and on-call.
+
+        Accepts a Slack user ID (matched through people and resolved e-mails), a handle or an
+        e-mail. Areas come in config order; areas without a role are left out.
+        """
+        person = self._identity(user_id_or_ref)
+        owned: list[tuple[str, list[str]]] = []
+        for key in self.config.areas:
+            raci = self.raci(key)
+            roles = [
+                role
+                for role, refs in (
+                    ("R", raci.responsible),
+                    ("A", [raci.accountable]),
+                    ("C", raci.consulted),
+                    ("I", raci.informed),
+                    ("on-call", [raci.oncall]),
+                )
+                if any(self._identity(ref) == person for ref in refs)
+            ]
+            if roles:
+                owned.append((key, roles))
+        return owned
+
+    def emails(self) -> set[str]:
+        """Every e-mail used as a person (in people or written directly), for start-up resolution."""
+        cfg = self.config
+        written: list[str] = [*cfg.people.values()]
+        for team in cfg.teams.values():
+            written.extend(team.members)
+        for area in cfg.areas.values():
+            written.extend([area.responsible, area.accountable, *area.consulted, *area.informed])
+        return {ref for ref in written if ref not in cfg.people and is_email(ref)}
