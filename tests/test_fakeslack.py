@@ -1,0 +1,529 @@
+"""Tests of the test bed itself: FakeSlack through a real slack_sdk WebClient, the Socket Mode
+stand-in through slack_sdk's builtin SocketModeClient, and the signing/body helpers through
+slack_sdk's SignatureVerifier and a real Bolt App."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from slack_bolt import App, BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import FixedValueRetryIntervalCalculator, RateLimitErrorRetryHandler
+
+# ServerErrorRetryHandler is not re-exported by slack_sdk.http_retry (3.47).
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from tests import slack_signing as ss
+from tests.fakeslack import BOT_USER_ID, DEFAULT_USERS, FakeSlack, load_spec
+
+MAYA, LEO, PRIYA = (u[0] for u in DEFAULT_USERS)
+SECRET = "test-secret-8f3e1c0ffee"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as f:
+        yield f
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    return WebClient(base_url=fake.url, token=fake.bot_token)
+
+
+def error_of(call: Any) -> str:
+    """Run ``call`` expecting a SlackApiError and return its error code."""
+    with pytest.raises(SlackApiError) as info:
+        call()
+    return str(info.value.response["error"])
+
+
+# -- state round trip ------------------------------------------------------------------------
+
+
+def test_incident_channel_round_trip(fake: FakeSlack, client: WebClient) -> None:
+    created = client.conversations_create(name="inc-42-db-down")
+    cid = created["channel"]["id"]
+    assert cid.startswith("C") and created["channel"]["is_member"] is True
+
+    client.conversations_invite(channel=cid, users=[MAYA, LEO])
+    client.conversations_setTopic(channel=cid, topic="P1: primary DB down")
+    posted = client.chat_postMessage(channel=cid, text="Incident declared", blocks=[{"type": "divider"}])
+    client.pins_add(channel=cid, timestamp=posted["ts"])
+    client.reactions_add(channel=cid, timestamp=posted["ts"], name="rotating_light")
+
+    info = client.conversations_info(channel=cid, include_num_members=True)["channel"]
+    assert info["topic"]["value"] == "P1: primary DB down"
+    assert info["num_members"] == 3
+    assert client.conversations_members(channel=cid)["members"] == sorted([BOT_USER_ID, MAYA, LEO])
+
+    channel = fake.channel_by_name("inc-42-db-down")
+    assert channel is not None and channel.id == cid
+    assert channel.pins == [posted["ts"]]
+    [message] = fake.messages(cid)
+    # blocks were sent as JSON by slack_sdk and must come back as a list, not a string
+    assert message["text"] == "Incident declared" and message["blocks"] == [{"type": "divider"}]
+    assert message["reactions"] == [{"name": "rotating_light", "users": [BOT_USER_ID], "count": 1}]
+    assert client.chat_getPermalink(channel=cid, message_ts=posted["ts"])["permalink"].endswith(
+        "p" + posted["ts"].replace(".", "")
+    )
+
+    updated = client.chat_update(channel=cid, ts=posted["ts"], text="Incident resolved")
+    assert updated["message"]["text"] == "Incident resolved"
+    assert fake.messages(cid)[0]["text"] == "Incident resolved"
+
+
+def test_dm_via_conversations_open_and_user_id(fake: FakeSlack, client: WebClient) -> None:
+    first = client.conversations_open(users=MAYA)
+    dm = first["channel"]["id"]
+    assert dm.startswith("D") and "already_open" not in first.data
+    again = client.conversations_open(users=[MAYA])
+    assert again["channel"]["id"] == dm and again["already_open"] is True
+
+    client.chat_postMessage(channel=dm, text="you are on call")
+    by_user = client.chat_postMessage(channel=MAYA, text="still on call")
+    assert by_user["channel"] == dm  # posting to a user id lands in the DM, as on Slack
+    assert [m["text"] for m in fake.dm_messages(MAYA)] == ["you are on call", "still on call"]
+    assert fake.dm_messages(LEO) == []
+
+
+def test_ephemeral_views_and_lookups(fake: FakeSlack, client: WebClient) -> None:
+    client.chat_postEphemeral(channel="C0GENERAL", user=MAYA, text="only you can see this")
+    [eph] = fake.ephemerals(MAYA)
+    assert (eph.channel, eph.text) == ("C0GENERAL", "only you can see this")
+    assert fake.ephemerals(LEO) == []
+
+    modal = {"type": "modal", "callback_id": "declare", "title": {"type": "plain_text", "text": "Declare"}}
+    trigger = ss.new_trigger_id()
+    opened = client.views_open(trigger_id=trigger, view=modal)["view"]
+    assert fake.opened_views()[0]["callback_id"] == "declare"
+    # a trigger_id opens one view only
+    assert error_of(lambda: client.views_open(trigger_id=trigger, view=modal)) == "exchanged_trigger_id"
+    modal2 = {**modal, "callback_id": "declare2"}
+    client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal2)
+    assert fake.view(opened["id"])["callback_id"] == "declare2"  # type: ignore[index]
+    assert (
+        error_of(lambda: client.views_update(view_id=opened["id"], hash="stale", view=modal))
+        == "hash_conflict"
+    )
+
+    client.views_publish(user_id=MAYA, view={"type": "home", "blocks": []})
+    assert fake.home_view(MAYA) is not None and fake.home_view(LEO) is None
+
+    assert client.users_lookupByEmail(email="Maya@Example.com")["user"]["id"] == MAYA
+    assert error_of(lambda: client.users_lookupByEmail(email="ghost@example.com")) == "users_not_found"
+    assert client.users_info(user=LEO)["user"]["name"] == "leo"
+
+
+def test_invite_is_already_in_channel_only_when_everyone_is(fake: FakeSlack, client: WebClient) -> None:
+    cid = client.conversations_create(name="inc-43")["channel"]["id"]
+    client.conversations_invite(channel=cid, users=MAYA)
+    assert error_of(lambda: client.conversations_invite(channel=cid, users=MAYA)) == "already_in_channel"
+    client.conversations_invite(channel=cid, users=f"{MAYA},{PRIYA}")  # partly new: ok
+    assert {MAYA, PRIYA} <= fake.channels[cid].members
+    assert error_of(lambda: client.conversations_invite(channel=cid, users="UNOBODY")) == "user_not_found"
+    assert error_of(lambda: client.conversations_invite(channel="C404", users=MAYA)) == "channel_not_found"
+    client.conversations_archive(channel=cid)
+    assert error_of(lambda: client.chat_postMessage(channel=cid, text="hi")) == "is_archived"
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("Inc 44", "invalid_name_specials"),
+        ("inc#44", "invalid_name_specials"),
+        ("x" * 81, "invalid_name_maxlength"),
+        ("---", "invalid_name_punctuation"),
+        ("general", "name_taken"),
+    ],
+)
+def test_channel_name_rules(client: WebClient, name: str, error: str) -> None:
+    assert error_of(lambda: client.conversations_create(name=name)) == error
+
+
+def test_channel_name_limits_accept_valid_names(client: WebClient) -> None:
+    assert client.conversations_create(name="x" * 80)["ok"]
+    assert client.conversations_create(name="inc_45-b2")["ok"]
+
+
+# -- validation against the spec ---------------------------------------------------------------
+
+
+def test_spec_is_loaded_with_overlay() -> None:
+    spec = load_spec()
+    assert "chat.postMessage" in spec and "apps.connections.open" in spec
+    assert spec["chat.postMessage"].required == ("channel",)
+    assert not spec["api.test"].needs_token
+
+
+def test_unknown_method_is_404(fake: FakeSlack, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as info:
+        client.api_call("chat.frobnicate", json={"channel": "C0GENERAL"})
+    assert info.value.response.status_code == 404
+    assert info.value.response["error"] == "unknown_method"
+    assert fake.calls_to("chat.frobnicate")[0].http_status == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "error"),
+    [
+        ("chat.postMessage", {"channel": "C0GENERAL"}, "no_text"),
+        ("chat.postMessage", {"text": "hi"}, "channel_not_found"),
+        ("conversations.create", {}, "invalid_name_required"),
+        ("conversations.invite", {"channel": "C0GENERAL"}, "no_user"),
+        ("conversations.open", {}, "users_list_not_supplied"),
+        ("conversations.setTopic", {"channel": "C0GENERAL"}, "invalid_arguments"),
+        ("users.info", {}, "user_not_found"),
+        (
+            "views.open",
+            {"view": {"type": "modal", "title": {"type": "plain_text", "text": "t"}}},
+            "invalid_arguments",
+        ),
+        ("pins.add", {"channel": "C0GENERAL"}, "no_item_specified"),
+        # required by the spec itself (not the overlay): first documented code that fits
+        ("chat.getPermalink", {"channel": "C0GENERAL"}, "message_not_found"),
+        ("reactions.add", {"channel": "C0GENERAL", "timestamp": "1.2"}, "invalid_name"),
+        ("usergroups.users.list", {}, "invalid_arguments"),
+    ],
+)
+def test_missing_required_arguments(
+    client: WebClient, method: str, params: dict[str, Any], error: str
+) -> None:
+    with pytest.raises(SlackApiError) as info:
+        client.api_call(method, params=params)
+    assert info.value.response.status_code == 200  # Slack reports argument errors with HTTP 200
+    assert info.value.response["error"] == error
+    if error == "invalid_arguments":
+        assert "missing required field" in info.value.response["response_metadata"]["messages"][0]
+
+
+@pytest.mark.parametrize(
+    ("token", "method", "error"),
+    [
+        ("xoxb-wrong", "auth.test", "invalid_auth"),
+        (None, "auth.test", "not_authed"),
+        ("xapp-fake-app-token", "chat.postMessage", "not_allowed_token_type"),
+        ("xoxb-fake-bot-token", "apps.connections.open", "not_allowed_token_type"),
+    ],
+)
+def test_bad_tokens_are_rejected(fake: FakeSlack, token: str | None, method: str, error: str) -> None:
+    client = WebClient(base_url=fake.url, token=token)
+    assert error_of(lambda: client.api_call(method, params={"channel": "C0GENERAL", "text": "x"})) == error
+
+
+def test_raw_http_encodings(fake: FakeSlack) -> None:
+    # Slack ignores a token inside a JSON body; JSON callers must send Authorization: Bearer.
+    resp = httpx.post(fake.url + "auth.test", json={"token": fake.bot_token})
+    assert resp.json() == {"ok": False, "error": "not_authed"}
+    form = httpx.post(fake.url + "auth.test", data={"token": fake.bot_token})
+    assert form.json()["user_id"] == BOT_USER_ID
+    # GET with a query string, as slack_sdk's AsyncWebClient sends read methods.
+    got = httpx.get(fake.url + "users.info", params={"user": MAYA, "token": fake.bot_token})
+    assert got.json()["user"]["id"] == MAYA and fake.calls[-1].http_method == "GET"
+    # Form-encoded blocks arrive as a JSON string and are stored decoded.
+    blocks = json.dumps([{"type": "divider"}])
+    httpx.post(
+        fake.url + "chat.postMessage",
+        data={"channel": "C0GENERAL", "blocks": blocks},
+        headers={"Authorization": f"Bearer {fake.bot_token}"},
+    )
+    assert fake.messages("C0GENERAL")[-1]["blocks"] == [{"type": "divider"}]
+
+
+def test_unimplemented_spec_method_is_ok_and_recorded(fake: FakeSlack, client: WebClient) -> None:
+    assert client.api_call("dnd.info")["ok"] is True
+    assert [c.method for c in fake.calls] == ["dnd.info"]
+
+
+def test_calls_record_encoding_and_token(fake: FakeSlack, client: WebClient) -> None:
+    client.chat_postMessage(channel="C0GENERAL", text="hi")
+    client.conversations_create(name="inc-46")
+    post, create = fake.calls
+    assert post.content_type.startswith("application/json") and post.token == fake.bot_token
+    assert create.content_type == "application/x-www-form-urlencoded"
+    assert post.params == {"channel": "C0GENERAL", "text": "hi"}
+    assert post.monotonic <= create.monotonic and abs(post.wall_time - time.time()) < 5
+    fake.reset_calls()
+    assert fake.calls == []
+
+
+# -- fault injection -----------------------------------------------------------------------
+
+
+def test_rate_limit_is_honoured_by_slack_sdk_retry_handler(fake: FakeSlack) -> None:
+    client = WebClient(
+        base_url=fake.url,
+        token=fake.bot_token,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    fake.inject("chat.postMessage", status=429, retry_after=1)
+    assert client.chat_postMessage(channel="C0GENERAL", text="after the storm")["ok"]
+    limited, retried = fake.calls_to("chat.postMessage")
+    assert (limited.http_status, limited.error) == (429, "ratelimited")
+    assert (retried.http_status, retried.ok) == (200, True)
+    assert retried.monotonic - limited.monotonic >= 1.0
+    assert [m["text"] for m in fake.messages("C0GENERAL")] == ["after the storm"]
+
+
+def test_rate_limit_without_retry_handler_surfaces(fake: FakeSlack, client: WebClient) -> None:
+    fake.inject("auth.test", status=429, retry_after=7)
+    with pytest.raises(SlackApiError) as info:
+        client.auth_test()
+    assert info.value.response.status_code == 429
+    assert info.value.response.headers["Retry-After"] == "7"
+    assert client.auth_test()["ok"]  # times=1: only the first call was limited
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_retried_by_server_error_handler(fake: FakeSlack, status: int) -> None:
+    handler = ServerErrorRetryHandler(
+        max_retry_count=2, interval_calculator=FixedValueRetryIntervalCalculator(0.01)
+    )
+    client = WebClient(base_url=fake.url, token=fake.bot_token, retry_handlers=[handler])
+    fake.inject("users.info", status=status, times=2)
+    assert client.users_info(user=MAYA)["user"]["id"] == MAYA
+    assert [c.http_status for c in fake.calls_to("users.info")] == [status, status, 200]
+
+
+def test_502_is_not_retried_by_server_error_handler(fake: FakeSlack) -> None:
+    # slack_sdk's ServerErrorRetryHandler only retries 500 and 503.
+    handler = ServerErrorRetryHandler(
+        max_retry_count=2, interval_calculator=FixedValueRetryIntervalCalculator(0.01)
+    )
+    client = WebClient(base_url=fake.url, token=fake.bot_token, retry_handlers=[handler])
+    fake.inject("users.info", status=502)
+    with pytest.raises(SlackApiError) as info:
+        client.users_info(user=MAYA)
+    assert info.value.response.status_code == 502
+    assert len(fake.calls_to("users.info")) == 1
+
+
+def test_injected_ok_false_error(fake: FakeSlack, client: WebClient) -> None:
+    fake.inject("*", status=200, error="fatal_error")
+    assert error_of(client.auth_test) == "fatal_error"
+    assert client.auth_test()["ok"]
+
+
+def test_latency_injection(fake: FakeSlack, client: WebClient) -> None:
+    fake.set_latency("auth.test", 0.3)
+    start = time.monotonic()
+    client.auth_test()
+    assert time.monotonic() - start >= 0.3
+    fake.set_latency("auth.test", 0)
+    start = time.monotonic()
+    client.auth_test()
+    assert time.monotonic() - start < 0.3
+
+
+def test_wait_for_returns_value_or_explains(fake: FakeSlack, client: WebClient) -> None:
+    client.chat_postMessage(channel="C0GENERAL", text="hello")
+    assert fake.wait_for(lambda: fake.messages("C0GENERAL")[-1])["text"] == "hello"
+    with pytest.raises(AssertionError, match="no DM yet.*recent calls"):
+        fake.wait_for(lambda: fake.dm_messages(MAYA)[0], timeout=0.1, message="no DM yet")
+
+
+# -- response_url ----------------------------------------------------------------------------
+
+
+def test_response_url_posts_are_captured(fake: FakeSlack, client: WebClient) -> None:
+    url = fake.response_url(channel_id="C0GENERAL", user_id=MAYA)
+    assert httpx.post(url, json={"text": "only maya"}).status_code == 200
+    httpx.post(url, json={"text": "everyone", "response_type": "in_channel"})
+    assert [p.body["text"] for p in fake.responses(url)] == ["only maya", "everyone"]
+    assert fake.ephemerals(MAYA)[0].via == "response_url"
+    assert [m["text"] for m in fake.messages("C0GENERAL")] == ["everyone"]
+    assert httpx.post(url.rsplit("/", 1)[0] + "/nope", json={}).status_code == 404
+
+
+# -- Socket Mode -----------------------------------------------------------------------------
+
+
+def test_socket_mode_round_trip_with_slack_sdk_client(fake: FakeSlack) -> None:
+    received: list[SocketModeRequest] = []
+    messages: list[dict[str, Any]] = []
+
+    def on_request(sm: Any, req: SocketModeRequest) -> None:
+        received.append(req)
+        sm.send_socket_mode_response(
+            SocketModeResponse(envelope_id=req.envelope_id, payload={"text": "ack!"})
+        )
+
+    sm = SocketModeClient(
+        app_token=fake.app_token, web_client=WebClient(base_url=fake.url, token=fake.bot_token)
+    )
+    sm.socket_mode_request_listeners.append(on_request)
+    sm.message_listeners.append(lambda _c, message, _raw: messages.append(message))
+    try:
+        sm.connect()
+        fake.socket.wait_connected(timeout=5)
+        [open_call] = fake.calls_to("apps.connections.open")
+        assert open_call.token == fake.app_token and open_call.response["url"].startswith(fake.socket.url)
+
+        payload = ss.slash_command_payload("/incident", "declare db down")
+        envelope_id = fake.socket.send_envelope("slash_commands", payload)
+        ack = fake.socket.wait_ack(envelope_id, timeout=5)
+        assert ack == {"envelope_id": envelope_id, "payload": {"text": "ack!"}}
+        assert received[0].type == "slash_commands" and received[0].payload["text"] == "declare db down"
+        assert received[0].accepts_response_payload is True
+        assert messages[0]["type"] == "hello" and messages[0]["connection_info"]["app_id"] == fake.app_id
+
+        event_id = fake.socket.send_envelope("events_api", ss.event_callback_payload({"type": "app_mention"}))
+        fake.socket.wait_ack(event_id)
+        assert received[1].accepts_response_payload is False and received[1].retry_attempt == 0
+
+        # Slack's "disconnect" makes the client fetch a new URL and reconnect.
+        fake.socket.send_disconnect()
+        fake.wait_for(lambda: len(fake.calls_to("apps.connections.open")) == 2, message="no reconnect")
+        fake.wait_for(lambda: fake.socket.total_connections == 2 and fake.socket.open_connections == 1)
+        again = fake.socket.send_envelope("interactive", ss.block_actions_payload("ack_page", "1"))
+        assert fake.socket.wait_ack(again)["envelope_id"] == again
+    finally:
+        sm.close()
+
+
+def test_socket_stand_in_rejects_other_paths(fake: FakeSlack) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with pytest.raises(InvalidStatus):
+        connect(f"ws://127.0.0.1:{fake.socket.port}/elsewhere", open_timeout=2)
+    with pytest.raises(AssertionError, match="no Socket Mode client"):
+        fake.socket.send_envelope("events_api", {}, timeout=0.05)
+
+
+# -- signing and request bodies -------------------------------------------------------------
+
+
+def test_signature_matches_slack_sdk_verifier() -> None:
+    body = ss.slash_command_body("/incident", "declare")
+    headers = ss.sign(body, SECRET)
+    ts, sig = headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
+    assert SignatureVerifier(SECRET).is_valid(body, ts, sig)
+    assert sig == SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
+    assert not SignatureVerifier("wrong-secret").is_valid(body, ts, sig)
+    assert not SignatureVerifier(SECRET).is_valid(body + "x", ts, sig)
+    stale = ss.sign(body, SECRET, timestamp=int(time.time()) - 600)
+    assert not SignatureVerifier(SECRET).is_valid(
+        body, stale["X-Slack-Request-Timestamp"], stale["X-Slack-Signature"]
+    )
+
+
+def test_post_signed_sends_verifiable_request() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        ok = SignatureVerifier(SECRET).is_valid_request(request.content, dict(request.headers))
+        return httpx.Response(200 if ok else 401)
+
+    body = ss.url_verification_body("chal-123")
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        good = ss.post_signed("http://app/slack/events", body, SECRET, content_type=ss.JSON, client=http)
+        bad = ss.post_signed("http://app/slack/events", body, "other", content_type=ss.JSON, client=http)
+    assert (good.status_code, bad.status_code) == (200, 401)
+    assert seen[0].headers["content-type"] == "application/json"
+    assert json.loads(seen[0].content) == {
+        "token": ss.VERIFICATION_TOKEN,
+        "challenge": "chal-123",
+        "type": "url_verification",
+    }
+
+
+def test_slash_command_body_fields() -> None:
+    fields = {
+        k: v[0]
+        for k, v in parse_qs(ss.slash_command_body("/incident", "p1 db", trigger_id="1.2.abc")).items()
+    }
+    assert fields["command"] == "/incident" and fields["text"] == "p1 db"
+    assert fields["user_id"] == ss.DEFAULT_USER_ID and fields["user_name"] == "maya"
+    assert fields["trigger_id"] == "1.2.abc" and fields["response_url"].startswith("https://hooks.slack.com/")
+    assert {"token", "team_id", "team_domain", "channel_id", "channel_name", "api_app_id"} <= fields.keys()
+
+
+def test_event_callback_body_has_wrapper_schema_fields() -> None:
+    body = json.loads(ss.event_callback_body({"type": "app_mention", "text": "hi", "ts": "1.000001"}))
+    # required by tests/data-vendored slack_common_event_wrapper_schema.json upstream
+    required = {"token", "team_id", "api_app_id", "event", "type", "event_id", "event_time", "authed_users"}
+    assert required <= body.keys()
+    assert body["type"] == "event_callback" and body["event"]["event_ts"] == "1.000001"
+    assert isinstance(body["event_time"], int) and body["event_id"].startswith("Ev")
+
+
+def test_default_workspace_matches_signing_defaults(fake: FakeSlack) -> None:
+    assert fake.team_id == ss.DEFAULT_TEAM_ID and fake.app_id == ss.DEFAULT_APP_ID
+    assert fake.bot_user_id == ss.DEFAULT_BOT_USER_ID and ss.DEFAULT_CHANNEL_ID in fake.channels
+    for user_id, name in ss.DEFAULT_USER_NAMES.items():
+        assert fake.users[user_id].name == name
+        assert user_id in fake.channels[ss.DEFAULT_CHANNEL_ID].members
+
+
+def test_bolt_app_accepts_every_body_builder(fake: FakeSlack) -> None:
+    """A real Bolt App verifies the signatures and routes each body to the right listener."""
+    app = App(
+        client=WebClient(base_url=fake.url, token=fake.bot_token),
+        signing_secret=SECRET,
+        process_before_response=True,  # run listeners inline so results are visible at once
+    )
+    got: dict[str, Any] = {}
+
+    @app.command("/incident")
+    def on_command(ack: Any, command: dict[str, Any], say: Any) -> None:
+        ack()
+        got["command"] = command
+        say("declared")
+
+    @app.action("ack_page")
+    def on_action(ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        got["action"] = body
+
+    @app.view("declare")
+    def on_view(ack: Any, view: dict[str, Any]) -> None:
+        ack()
+        got["view"] = view
+
+    @app.message_shortcut("make_incident")
+    def on_shortcut(ack: Any, shortcut: dict[str, Any]) -> None:
+        ack()
+        got["shortcut"] = shortcut
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any]) -> None:
+        got["event"] = event
+
+    source = fake.post_as_user("C0GENERAL", MAYA, "db is down")
+    bodies = [
+        (ss.slash_command_body("/incident", "db down"), ss.FORM),
+        (
+            ss.block_actions_body("ack_page", "inc-7", channel_id="C0GENERAL", message_ts=source["ts"]),
+            ss.FORM,
+        ),
+        (ss.view_submission_body("declare", {"title": {"title": "DB down"}}, private_metadata="m1"), ss.FORM),
+        (ss.message_shortcut_body("make_incident", channel_id="C0GENERAL", message=source), ss.FORM),
+        (ss.event_callback_body({"type": "app_mention", "user": MAYA, "text": "<@UBATONBOT> hi"}), ss.JSON),
+    ]
+    for body, content_type in bodies:
+        headers: dict[str, str | Sequence[str]] = {"content-type": content_type, **ss.sign(body, SECRET)}
+        assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+    forged: dict[str, str | Sequence[str]] = {**ss.sign(bodies[0][0], "bad")}
+    assert app.dispatch(BoltRequest(body=bodies[0][0], headers=forged)).status == 401
+
+    assert got["command"]["text"] == "db down"
+    assert fake.messages("C0GENERAL")[-1]["text"] == "declared"  # say() went through the fake
+    assert got["action"]["actions"][0]["value"] == "inc-7"
+    assert got["action"]["container"]["message_ts"] == source["ts"]
+    assert got["view"]["state"]["values"]["title"]["title"]["value"] == "DB down"
+    assert got["view"]["private_metadata"] == "m1"
+    assert got["shortcut"]["message"]["text"] == "db is down"
+    assert got["event"]["text"] == "<@UBATONBOT> hi"
