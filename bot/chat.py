@@ -1,0 +1,179 @@
+"""The Slack port: the one module that talks to Slack's Web API (through slack_sdk).
+
+The domain calls these methods with plain values and gets plain values back; a refused call
+raises ChatError, which says whether trying again later can help.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "not now" rather than "never": the caller keeps the work and retries later.
+_TRANSIENT = {
+    "ratelimited",
+    "rate_limited",
+    "service_unavailable",
+    "internal_error",
+    "fatal_error",
+    "request_timeout",
+}
+
+
+@dataclass
+class ChatError(Exception):
+    method: str
+    error: str
+    retryable: bool
+
+    def __str__(self) -> str:
+        return f"Slack {self.method} failed: {self.error}"
+
+
+def make_client(*, token: str, base_url: str, timeout: int = 10, max_retries: int = 2) -> WebClient:
+    """A WebClient that retries connection errors, 429 (honouring Retry-After) and 5xx."""
+    client = WebClient(token=token, base_url=base_url, timeout=timeout)
+    client.retry_handlers = [
+        ConnectionErrorRetryHandler(max_retry_count=max_retries),
+        RateLimitErrorRetryHandler(max_retry_count=max_retries),
+        ServerErrorRetryHandler(max_retry_count=max_retries),
+    ]
+    return client
+
+
+class Chat:
+    """Slack Web API calls Baton makes. Every method raises ChatError on failure."""
+
+    def __init__(self, client: WebClient):
+        self.client = client
+
+    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            if method in _JSON:
+                resp = self.client.api_call(method, json=kwargs)
+            else:
+                resp = self.client.api_call(method, data=kwargs)
+        except SlackApiError as e:
+            status = e.response.status_code
+            error = str(e.response.get("error") or f"http_{status}")
+            raise ChatError(method, error, status == 429 or status >= 500 or error in _TRANSIENT) from None
+        except SlackClientError as e:
+            raise ChatError(method, type(e).__name__, True) from None
+        except OSError as e:  # connection refused / reset after the retry handler gave up
+            raise ChatError(method, f"network: {type(e).__name__}", True) from None
+        return dict(resp.data) if isinstance(resp.data, dict) else {}
+
+    # -- identity --------------------------------------------------------------------------
+    def auth_test(self) -> dict[str, Any]:
+        return self._call("auth.test")
+
+    def lookup_user_by_email(self, email: str) -> str | None:
+        """The user's ID, or None when no Slack user has that e-mail."""
+        try:
+            return str(self._call("users.lookupByEmail", email=email)["user"]["id"])
+        except ChatError as e:
+            if e.error == "users_not_found":
+                return None
+            raise
+
+    # -- messages --------------------------------------------------------------------------
+    def post_message(self, channel: str, *, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> str:
+        """Post to a channel, DM channel or user ID; returns the message ts."""
+        args: dict[str, Any] = {"channel": channel, "text": text}
+        if blocks:
+            args["blocks"] = list(blocks)
+        return str(self._call("chat.postMessage", **args)["ts"])
+
+    def post_ephemeral(
+        self, channel: str, user: str, *, text: str, blocks: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks:
+            args["blocks"] = list(blocks)
+        self._call("chat.postEphemeral", **args)
+
+    def update_message(
+        self, channel: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        args: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
+        if blocks is not None:
+            args["blocks"] = list(blocks)
+        self._call("chat.update", **args)
+
+    def open_dm(self, user: str) -> str:
+        return str(self._call("conversations.open", users=user)["channel"]["id"])
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
+        except ChatError:
+            return None
+
+    # -- channels --------------------------------------------------------------------------
+    def create_channel(self, name: str) -> str:
+        return str(self._call("conversations.create", name=name)["channel"]["id"])
+
+    def find_channel(self, name: str) -> str | None:
+        """Find a channel the bot created earlier by name (after a crash between create and commit)."""
+        cursor = None
+        while True:
+            args: dict[str, Any] = {"limit": 200, "exclude_archived": True, "types": "public_channel"}
+            if cursor:
+                args["cursor"] = cursor
+            data = self._call("conversations.list", **args)
+            for ch in data.get("channels", []):
+                if ch.get("name") == name:
+                    return str(ch["id"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def invite(self, channel: str, users: Sequence[str]) -> None:
+        if not users:
+            return
+        try:
+            self._call("conversations.invite", channel=channel, users=",".join(users))
+        except ChatError as e:
+            if e.error != "already_in_channel":
+                raise
+
+    def set_topic(self, channel: str, topic: str) -> None:
+        self._call("conversations.setTopic", channel=channel, topic=topic[:250])
+
+    def pin(self, channel: str, ts: str) -> None:
+        try:
+            self._call("pins.add", channel=channel, timestamp=ts)
+        except ChatError as e:
+            if e.error != "already_pinned":
+                raise
+
+    # -- views -----------------------------------------------------------------------------
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self._call("views.open", trigger_id=trigger_id, view=view)
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        self._call("views.publish", user_id=user_id, view=view)
+
+
+# The same split as slack_sdk's own helpers: JSON for chat.* and views.*, form-encoded for the rest.
+_JSON = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.update",
+        "views.open",
+        "views.publish",
+    }
+)

@@ -1,0 +1,68 @@
+"""The running Baton: settings, current config, database, Slack port and clock, in one place.
+
+Listeners reach it through Bolt's context (see handlers/app.py); services take what they need
+from it as plain arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from bot.chat import Chat
+from bot.clock import Clock, SystemClock
+from bot.config import Config, ConfigError, load_config
+from bot.metrics import Metrics
+from bot.ownership import Ownership
+from bot.people import resolve_emails
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Baton:
+    settings: Settings
+    config: Config
+    engine: Engine
+    chat: Chat
+    clock: Clock = field(default_factory=SystemClock)
+    metrics: Metrics = field(default_factory=Metrics)
+    emails: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _ownership: Ownership | None = field(default=None, repr=False)
+
+    @property
+    def ownership(self) -> Ownership:
+        with self._lock:
+            if self._ownership is None:
+                self._ownership = Ownership(self.config.ownership, emails=self.emails)
+            return self._ownership
+
+    def resolve_people(self) -> None:
+        emails = Ownership(self.config.ownership).emails()
+        resolved = resolve_emails(emails=emails, chat=self.chat, engine=self.engine, clock=self.clock)
+        with self._lock:
+            self.emails = resolved
+            self._ownership = None
+
+    def reload(self) -> ConfigError | None:
+        """Re-read both YAML files; a bad file leaves the running config in place."""
+        try:
+            config = load_config(
+                ownership_path=self.settings.ownership_file, severity_path=self.settings.severity_file
+            )
+        except ConfigError as e:
+            log.error("config reload refused, keeping the running config:\n%s", e)
+            self.metrics.config_reloads.labels(result="refused").inc()
+            return e
+        with self._lock:
+            self.config = config
+            self._ownership = None
+        self.resolve_people()
+        self.metrics.config_reloads.labels(result="ok").inc()
+        log.info("config reloaded from %s and %s", config.ownership_path, config.severity_path)
+        return None

@@ -1,0 +1,143 @@
+"""Shared fixtures: the fake Slack, a real Baton on a free port, SQLite files and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from bot.config import Config, load_config
+from bot.runner import Runner, boot
+from bot.runtime import Baton
+from bot.settings import Settings
+from handlers.app import create_app
+from tests.fakeslack import FakeSlack
+from tests.slack_signing import post_signed, slash_command_body
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_OWNERSHIP = ROOT / "ownership.yaml"
+SHIPPED_SEVERITY = ROOT / "severity.yaml"
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+PG_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("BATON_REQUIRE_POSTGRES") == "1"
+
+
+def add_people(fake: FakeSlack, ownership_path: Path) -> dict[str, str]:
+    """Give every person in an ownership file a Slack account in the fake; returns e-mail -> ID."""
+    people = (yaml.safe_load(ownership_path.read_text()) or {}).get("people") or {}
+    emails = {}
+    for handle, ref in people.items():
+        if "@" in str(ref):
+            user_id = "U" + handle.upper().replace("-", "")[:8] + "E"
+            fake.add_user(user_id, handle, email=str(ref))
+            emails[str(ref)] = user_id
+        else:
+            fake.add_user(str(ref), handle)
+    return emails
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        yield fake
+
+
+@dataclass
+class RunningBaton:
+    """A real Baton (Bolt app, HTTP server, scheduler) on 127.0.0.1:<free port>."""
+
+    baton: Baton
+    runner: Runner
+    fake: FakeSlack
+    secret: str = SIGNING_SECRET
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.runner.http.port}"
+
+    def post(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> httpx.Response:
+        return post_signed(f"{self.url}/slack/events", body, self.secret, content_type=content_type)
+
+    def command(self, command: str, text: str = "", **kwargs: Any) -> httpx.Response:
+        return self.post(slash_command_body(command, text, **kwargs))
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.client.close()
+
+
+def settings_for(fake: FakeSlack, db_url: str, **env: str) -> Settings:
+    base = {
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.url,
+        "DATABASE_URL": db_url,
+        "BATON_OWNERSHIP_FILE": str(SHIPPED_OWNERSHIP),
+        "BATON_SEVERITY_FILE": str(SHIPPED_SEVERITY),
+        "PORT": "0",
+    }
+    base.update(env)
+    return Settings.from_env(base)
+
+
+def start_baton(fake: FakeSlack, db_url: str, *, config: Config | None = None, **env: str) -> RunningBaton:
+    settings = settings_for(fake, db_url, **env)
+    config = config or load_config(
+        ownership_path=settings.ownership_file, severity_path=settings.severity_file
+    )
+    baton = boot(settings, config)
+    runner = Runner(baton, create_app(baton), host="127.0.0.1", port=0)
+    runner.start()
+    return RunningBaton(baton=baton, runner=runner, fake=fake)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'baton.db'}"
+
+
+@pytest.fixture
+def running(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[RunningBaton]:
+    rb = start_baton(fake_slack, sqlite_url)
+    yield rb
+    rb.stop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema on the local PostgreSQL, dropped afterwards."""
+    try:
+        admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as e:
+        reason = f"PostgreSQL not reachable at {PG_URL} ({type(e).__name__}); set BATON_TEST_POSTGRES_URL"
+        if REQUIRE_PG:
+            pytest.fail(reason + " (BATON_REQUIRE_POSTGRES=1 makes this a failure)")
+        pytest.skip(reason)
+    schema = f"baton_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Storage tests run on both databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'baton.db'}"
+    return str(request.getfixturevalue("pg_url"))

@@ -1,0 +1,87 @@
+"""Storage: migrations, SQLite pragmas and the people cache, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from bot.chat import Chat, make_client
+from bot.clock import FakeClock
+from bot.db import make_engine, normalize_url, session, upgrade
+from bot.models import PersonCache
+from bot.people import resolve_emails
+from tests.fakeslack import FakeSlack
+
+
+def test_normalize_url_accepts_pasted_postgres_urls() -> None:
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("sqlite:///baton.db") == "sqlite:///baton.db"
+
+
+def test_upgrade_creates_schema_and_is_idempotent(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    upgrade(engine)  # a restart runs it again
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert "person_cache" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_replicas_upgrading_at_once_both_succeed(pg_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        engine = make_engine(pg_url)
+        try:
+            upgrade(engine)
+        except BaseException as e:  # collected and asserted below
+            errors.append(e)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_emails_resolve_through_slack_and_are_cached(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    clock = FakeClock()
+    with FakeSlack() as fake:
+        fake.add_user("U0LICHEN1", "li", email="li.chen@example.com")
+        chat = Chat(make_client(token=fake.bot_token, base_url=fake.url))
+        emails = ["li.chen@example.com", "ghost@example.com"]
+        assert resolve_emails(emails=emails, chat=chat, engine=engine, clock=clock) == {
+            "li.chen@example.com": "U0LICHEN1"
+        }
+        assert len(fake.calls_to("users.lookupByEmail")) == 2
+        # A second start within the TTL asks Slack only about the unknown address.
+        resolve_emails(emails=emails, chat=chat, engine=engine, clock=clock)
+        assert len(fake.calls_to("users.lookupByEmail")) == 3
+        # Slack down after the TTL: the last known ID is kept, not dropped.
+        clock.advance(timedelta(days=2))
+        fake.inject("users.lookupByEmail", status=503, times=10)
+        assert resolve_emails(emails=emails, chat=chat, engine=engine, clock=clock) == {
+            "li.chen@example.com": "U0LICHEN1"
+        }
+    with session(engine) as s:
+        row = s.get(PersonCache, "ghost@example.com")
+        assert row is not None and row.user_id is None and row.error == "users_not_found"
+    engine.dispose()

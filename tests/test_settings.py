@@ -1,0 +1,55 @@
+"""Start-up refuses an environment it cannot run with, naming the variable and where to get it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+
+def test_missing_bot_token_names_the_variable_and_where_to_get_it() -> None:
+    with pytest.raises(SettingsError) as e:
+        Settings.from_env({"SLACK_SIGNING_SECRET": "s"})
+    assert "SLACK_BOT_TOKEN is not set" in str(e.value)
+    assert "OAuth & Permissions" in str(e.value)
+
+
+def test_http_mode_needs_the_signing_secret() -> None:
+    with pytest.raises(SettingsError) as e:
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert "SLACK_SIGNING_SECRET is not set" in str(e.value)
+    assert "Basic Information" in str(e.value)
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    s = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"})
+    assert s.socket_mode and s.signing_secret is None
+
+
+def test_wrong_kind_of_token_is_refused() -> None:
+    with pytest.raises(SettingsError, match="starting with 'xoxb-'"):
+        Settings.from_env({"SLACK_BOT_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "s"})
+    with pytest.raises(SettingsError, match="starting with 'xapp-'"):
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"})
+
+
+def test_defaults_and_api_url() -> None:
+    s = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "s",
+            "SLACK_API_URL": "https://slack-gov.com/api",
+        }
+    )
+    assert s.api_url == "https://slack-gov.com/api/"
+    assert (s.database_url, s.port, s.ownership_file, s.severity_file) == (
+        "sqlite:///baton.db",
+        3000,
+        "ownership.yaml",
+        "severity.yaml",
+    )
+
+
+def test_bad_port_is_refused_with_the_value() -> None:
+    with pytest.raises(SettingsError, match="PORT must be a TCP port number.*'abc'"):
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "abc"})
