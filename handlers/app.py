@@ -1,0 +1,41 @@
+"""The Bolt app: every listener registered on one App, with Baton in each request's context.
+
+This is the outermost layer: it knows bot/, never the other way round, so the `baton` console
+command starts here and hands the listeners to bot.cli.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from slack_bolt import App, BoltContext
+
+from bot import cli
+from bot.runtime import Baton
+from handlers import actions, commands
+
+
+def create_app(baton: Baton) -> App:
+    settings = baton.settings
+    app = App(
+        client=baton.chat.client,
+        signing_secret=settings.signing_secret or "",
+        # Socket Mode requests are authenticated by the websocket; HTTP ones by the signature.
+        request_verification_enabled=not settings.socket_mode,
+        # ack() first: Slack gets its 200 while the listener goes on on Bolt's worker pool.
+        process_before_response=False,
+        ignoring_self_events_enabled=True,
+    )
+
+    @app.middleware
+    def provide_baton(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 (Bolt's name)
+        context["baton"] = baton
+        next()
+
+    commands.register(app)
+    actions.register(app)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main(argv, app_factory=create_app)

@@ -1,0 +1,14 @@
+"""Slash commands. The names here are the ones in slack-app-manifest.yaml (a test keeps them in step)."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers.commands.owner import owner_command
+
+COMMANDS = {"/owner": owner_command}
+
+
+def register(app: App) -> None:
+    for name, listener in COMMANDS.items():
+        app.command(name)(listener)

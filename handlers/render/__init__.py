@@ -1,0 +1,1 @@
+"""Block Kit rendering: plain data in, Slack message payloads out."""

@@ -1,0 +1,57 @@
+"""slack-app-manifest.yaml lists exactly what the code handles and the scopes its Slack calls need."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from handlers.commands import COMMANDS
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = yaml.safe_load((ROOT / "slack-app-manifest.yaml").read_text())
+
+# Bot scopes each Web API method needs (docs.slack.dev, "Required scopes").
+SCOPES = {
+    "auth.test": set(),
+    "users.lookupByEmail": {"users:read", "users:read.email"},
+    "chat.postMessage": {"chat:write"},
+    "chat.postEphemeral": {"chat:write"},
+    "chat.update": {"chat:write"},
+    "chat.getPermalink": set(),
+    "conversations.open": {"im:write"},
+    "conversations.create": {"channels:manage"},
+    "conversations.list": {"channels:read"},
+    "conversations.invite": {"channels:manage"},
+    "conversations.setTopic": {"channels:manage"},
+    "pins.add": {"pins:write"},
+    "views.open": set(),
+    "views.publish": set(),
+}
+
+
+def _methods_called() -> set[str]:
+    source = (ROOT / "bot" / "chat.py").read_text()
+    return set(re.findall(r'self\._call\(\s*"([a-z]+\.[A-Za-z.]+)"', source))
+
+
+def test_manifest_commands_are_the_registered_ones() -> None:
+    commands = MANIFEST["features"]["slash_commands"]
+    assert {c["command"] for c in commands} == set(COMMANDS)
+    assert all(c["should_escape"] is True for c in commands)
+
+
+def test_manifest_scopes_are_what_the_slack_port_needs() -> None:
+    called = _methods_called()
+    assert called, "no Slack calls found in bot/chat.py"
+    unknown = called - set(SCOPES)
+    assert not unknown, f"add the scopes of {unknown} to SCOPES (and the manifest)"
+    needed = {"commands"}.union(*(SCOPES[m] for m in called))
+    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_manifest_turns_on_interactivity_and_socket_mode() -> None:
+    settings = MANIFEST["settings"]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["socket_mode_enabled"] is True
