@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -16,3 +18,75 @@ class PersonCache(SQLModel, table=True):
     user_id: str | None = Field(default=None, max_length=32)
     error: str | None = Field(default=None, max_length=200)
     resolved_at: datetime
+
+
+def _json() -> Any:
+    return Column(JSON, nullable=False, default=dict)
+
+
+class Incident(SQLModel, table=True):
+    """One incident; its id is the number people see (`inc-20261122-7-…`, `baton export 7`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_type=Text)
+    area: str = Field(max_length=100, index=True)
+    severity: str = Field(max_length=4)
+    state: str = Field(default="open", max_length=16, index=True)  # open / acknowledged / resolved
+    backlog: bool = False  # a backlog level: recorded and posted, nobody paged
+    commander: str | None = Field(default=None, max_length=32)
+    declared_by: str = Field(max_length=32)
+    declared_at: datetime
+    deadline: datetime | None = None  # end of the response window; None for backlog
+    # What was decided at declaration: level, window, the ladder with user IDs. Editing the YAML
+    # later does not change a running escalation.
+    policy: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    acknowledged_by: str | None = Field(default=None, max_length=32)
+    acknowledged_at: datetime | None = None
+    ack_within_window: bool | None = None
+    breached: bool = False
+    status: str | None = Field(default=None, sa_type=Text)
+    resolved_by: str | None = Field(default=None, max_length=32)
+    resolved_at: datetime | None = None
+    summary: str | None = Field(default=None, sa_type=Text)
+    channel_id: str | None = Field(default=None, max_length=32, index=True)
+    channel_name: str | None = Field(default=None, max_length=80)
+    opening_ts: str | None = Field(default=None, max_length=32)
+
+
+class TimelineEvent(SQLModel, table=True):
+    """Everything that happened to an incident, with who and when."""
+
+    __tablename__ = "timeline_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    at: datetime
+    actor: str = Field(max_length=32)  # a Slack user ID, or "baton"
+    kind: str = Field(max_length=32)
+    text: str = Field(sa_type=Text)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+
+
+class Job(SQLModel, table=True):
+    """Durable work with a due time: escalation pages, channel set-up, messages, pager events.
+
+    A job is written in the same transaction as the change that needs it, so a crash never
+    loses one; the ticker claims due jobs (one replica each) and runs them.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    due_at: datetime
+    state: str = Field(default="pending", max_length=16)  # pending / running / done / cancelled / failed
+    ladder: bool = False  # part of the escalation: an acknowledgement cancels it
+    step: int | None = None
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime
+    done_at: datetime | None = None
+
+    __table_args__ = (Index("ix_job_state_due", "state", "due_at"),)

@@ -1,0 +1,154 @@
+"""The durable job queue: rows with a due time, claimed by one worker at a time.
+
+Every piece of later work (a page at T/2, a channel to create, a message to post, a pager event)
+is a Job row written in the same transaction as the change that needs it. Claims are
+conditional UPDATEs, so several replicas on one PostgreSQL never run the same job twice, and a
+claim whose worker died is taken over once its lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.db import session
+from bot.models import Job
+
+# Long enough for a Slack call that is rate-limited twice; a crashed worker's jobs are
+# taken over after it (SQLite, single-process, takes them over at start-up).
+LEASE = timedelta(minutes=5)
+# Past this age a job that keeps failing is given up and reported.
+GIVE_UP_AFTER = timedelta(hours=24)
+
+
+class Retry(Exception):
+    """Try again later: the error is transient (rate limit, 5xx, network)."""
+
+    def __init__(self, error: str, *, after: timedelta | None = None):
+        super().__init__(error)
+        self.error = error
+        self.after = after
+
+
+class Defer(Exception):
+    """Not yet: something this job needs is not there yet (e.g. the channel). Not an attempt."""
+
+    def __init__(self, reason: str, *, after: timedelta = timedelta(milliseconds=200)):
+        super().__init__(reason)
+        self.after = after
+
+
+class Fail(Exception):
+    """Will never work as it is (unknown user, bad routing key): record and report, don't retry."""
+
+
+def enqueue(
+    s: Session,
+    *,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+    incident_id: int | None = None,
+    ladder: bool = False,
+    step: int | None = None,
+) -> Job:
+    job = Job(
+        kind=kind,
+        due_at=due_at,
+        created_at=now,
+        payload=payload or {},
+        incident_id=incident_id,
+        ladder=ladder,
+        step=step,
+    )
+    s.add(job)
+    return job
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        and_(col(Job.state) == "pending", col(Job.due_at) <= now),
+        and_(col(Job.state) == "running", col(Job.lease_until) < now),
+    )
+
+
+def claim_due(engine: Engine, *, worker: str, now: datetime, limit: int) -> list[Job]:
+    """Claim up to `limit` due jobs, oldest due first; each is claimed by exactly one worker."""
+    if limit <= 0:
+        return []
+    claimed: list[Job] = []
+    with session(engine) as s:
+        ids = s.exec(select(Job.id).where(_claimable(now)).order_by(col(Job.due_at)).limit(limit)).all()
+        for job_id in ids:
+            result = s.execute(
+                update(Job)
+                .where(col(Job.id) == job_id, _claimable(now))
+                .values(
+                    state="running", claimed_by=worker, lease_until=now + LEASE, attempts=Job.attempts + 1
+                )
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(job_id)  # type: ignore[arg-type]
+        s.commit()
+        if not claimed:
+            return []
+        return list(s.exec(select(Job).where(col(Job.id).in_(claimed)).order_by(col(Job.due_at))).all())
+
+
+def _settle(engine: Engine, job_id: int, worker: str, **values: Any) -> bool:
+    """Update a job this worker still holds; False if its lease was lost to another worker."""
+    with session(engine) as s:
+        result = s.execute(
+            update(Job)
+            .where(col(Job.id) == job_id, col(Job.claimed_by) == worker, col(Job.state) == "running")
+            .values(**values)
+        )
+        s.commit()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def finish(engine: Engine, job_id: int, *, worker: str, now: datetime) -> bool:
+    return _settle(engine, job_id, worker, state="done", done_at=now, lease_until=None, last_error=None)
+
+
+def reschedule(
+    engine: Engine, job_id: int, *, worker: str, due_at: datetime, error: str | None, count: bool = True
+) -> bool:
+    values: dict[str, Any] = {"state": "pending", "due_at": due_at, "lease_until": None, "last_error": error}
+    if not count:
+        values["attempts"] = Job.attempts - 1
+    return _settle(engine, job_id, worker, **values)
+
+
+def fail(engine: Engine, job_id: int, *, worker: str, now: datetime, error: str) -> bool:
+    return _settle(engine, job_id, worker, state="failed", done_at=now, lease_until=None, last_error=error)
+
+
+def cancel_ladder(s: Session, *, incident_id: int, steps: Sequence[int] | None = None) -> int:
+    """Cancel the escalation still pending for an incident (all of it, or only some steps)."""
+    where = [col(Job.incident_id) == incident_id, col(Job.ladder).is_(True), col(Job.state) == "pending"]
+    if steps is not None:
+        where.append(col(Job.step).in_(list(steps)))
+    result = s.execute(update(Job).where(*where).values(state="cancelled"))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_all(engine: Engine) -> int:
+    """At start-up of a single-process (SQLite) Baton: jobs left running by a crash run again."""
+    with session(engine) as s:
+        result = s.execute(
+            update(Job).where(col(Job.state) == "running").values(state="pending", lease_until=None)
+        )
+        s.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s … capped at a minute: quick recovery, no hammering of a service that is down."""
+    return timedelta(seconds=min(60, 2 ** max(0, attempts - 1)))
