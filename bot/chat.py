@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -32,25 +33,33 @@ _TRANSIENT = {
 }
 
 
-@dataclass
 class ChatError(Exception):
-    method: str
-    error: str
-    retryable: bool
+    """A Slack call that failed; `retryable` says whether later can help, `after` how much later."""
+
+    def __init__(self, method: str, error: str, retryable: bool, after: timedelta | None = None):
+        super().__init__(method, error)
+        self.method, self.error, self.retryable, self.after = method, error, retryable, after
 
     def __str__(self) -> str:
         return f"Slack {self.method} failed: {self.error}"
 
 
-def make_client(*, token: str, base_url: str, timeout: int = 10, max_retries: int = 2) -> WebClient:
-    """A WebClient that retries connection errors, 429 (honouring Retry-After) and 5xx."""
-    client = WebClient(token=token, base_url=base_url, timeout=timeout)
-    client.retry_handlers = [
+def make_client(
+    *, token: str, base_url: str, timeout: int = 10, max_retries: int = 2, wait_on_rate_limit: bool = True
+) -> WebClient:
+    """A WebClient that retries connection errors and 5xx, and 429 after Retry-After.
+
+    The job runner passes wait_on_rate_limit=False: a rate-limited call then fails at once with
+    ChatError.after, and the job is rescheduled instead of holding a worker (and the pages
+    queued behind it) asleep for Retry-After seconds.
+    """
+    handlers: list[RetryHandler] = [
         ConnectionErrorRetryHandler(max_retry_count=max_retries),
-        RateLimitErrorRetryHandler(max_retry_count=max_retries),
         ServerErrorRetryHandler(max_retry_count=max_retries),
     ]
-    return client
+    if wait_on_rate_limit:
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=max_retries))
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
 
 class Chat:
@@ -68,7 +77,13 @@ class Chat:
         except SlackApiError as e:
             status = e.response.status_code
             error = str(e.response.get("error") or f"http_{status}")
-            raise ChatError(method, error, status == 429 or status >= 500 or error in _TRANSIENT) from None
+            after = None
+            if status == 429:
+                headers = e.response.headers or {}
+                retry_after = str(headers.get("Retry-After") or headers.get("retry-after") or "")
+                after = timedelta(seconds=int(retry_after)) if retry_after.isdigit() else None
+            retryable = status == 429 or status >= 500 or error in _TRANSIENT
+            raise ChatError(method, error, retryable, after) from None
         except SlackClientError as e:
             raise ChatError(method, type(e).__name__, True) from None
         except OSError as e:  # connection refused / reset after the retry handler gave up

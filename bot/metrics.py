@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.models import Incident
 
 
 class Metrics:
@@ -22,8 +28,42 @@ class Metrics:
             "baton_slack_requests", "Requests from Slack, by kind", ["kind"], registry=self.registry
         )
 
+        self.pages_due = Counter(
+            "baton_pages_due", "Pages that came due (DMs Baton owed someone)", registry=self.registry
+        )
+        self.pages_sent = Counter(
+            "baton_pages_sent", "Pages sent (DMs delivered to Slack)", registry=self.registry
+        )
+        self.pages_on_time = Counter(
+            "baton_pages_sent_on_time", "Pages sent within 1 s of their due time", registry=self.registry
+        )
+        self.breaches = Counter("baton_window_breaches", "Response windows breached", registry=self.registry)
+        self.time_to_ack = Histogram(
+            "baton_time_to_acknowledge_seconds",
+            "Time from declaration to acknowledgement",
+            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 86400),
+            registry=self.registry,
+        )
+
     def add_collector(self, collector: Collector) -> None:
         self.registry.register(collector)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class IncidentStates(Collector):
+    """baton_incidents{state=…}: read from the database at scrape time, so every replica agrees."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        gauge = GaugeMetricFamily("baton_incidents", "Incidents by state", labels=["state"])
+        counts = {"open": 0, "acknowledged": 0, "resolved": 0}
+        with Session(self.engine) as s:
+            for state, n in s.exec(select(Incident.state, func.count()).group_by(Incident.state)).all():
+                counts[state] = n
+        for state, n in counts.items():
+            gauge.add_metric([state], n)
+        yield gauge

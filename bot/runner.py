@@ -8,13 +8,16 @@ from datetime import timedelta
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from bot import jobs, paging, rooms
 from bot.chat import Chat, make_client
 from bot.config import Config
-from bot.db import make_engine, upgrade
+from bot.db import is_sqlite, make_engine, upgrade
+from bot.metrics import IncidentStates
 from bot.runtime import Baton
 from bot.scheduler import Scheduler
 from bot.server import HttpServer, create_http_app
 from bot.settings import Settings
+from bot.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +26,14 @@ def boot(settings: Settings, config: Config, **overrides: object) -> Baton:
     """Database up to date, Slack port ready, e-mails resolved: a Baton ready to serve."""
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url))
+    chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
     baton = Baton(settings=settings, config=config, engine=engine, chat=chat, **overrides)  # type: ignore[arg-type]
+    baton.metrics.add_collector(IncidentStates(engine))
     baton.resolve_people()
     return baton
+
+
+TICK = timedelta(milliseconds=250)
 
 
 class Runner:
@@ -40,9 +47,17 @@ class Runner:
             port=baton.settings.port if port is None else port,
         )
         self.socket: SocketModeHandler | None = None
+        self.ticker = Ticker(
+            baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure
+        )
 
     def start(self) -> None:
+        if is_sqlite(self.baton.engine):
+            # SQLite means one process: whatever a crashed run left "running" is ours to redo.
+            jobs.release_all(self.baton.engine)
         self.scheduler.every("refresh-people", timedelta(hours=6), self.baton.resolve_people)
+        self.scheduler.every("tick", TICK, self.ticker.tick, now=True)
+        self.baton.wake = lambda: self.scheduler.wake("tick")
         self.scheduler.start()
         self.http.start()
         if self.baton.settings.socket_mode:
@@ -56,5 +71,7 @@ class Runner:
         if self.socket is not None:
             self.socket.close()
         self.http.stop()
+        self.baton.wake = lambda: None
         self.scheduler.stop()
+        self.ticker.shutdown()
         self.baton.engine.dispose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -32,6 +33,8 @@ class Baton:
     clock: Clock = field(default_factory=SystemClock)
     metrics: Metrics = field(default_factory=Metrics)
     emails: dict[str, str] = field(default_factory=dict)
+    # Set by the runner: makes the ticker look for due jobs now, right after a commit.
+    wake: Callable[[], None] = field(default=lambda: None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ownership: Ownership | None = field(default=None, repr=False)
 

@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 class Scheduler:
     def __init__(self) -> None:
+        # A wake() that lands while a tick is running is skipped by design (the running tick or
+        # the next one picks the work up); APScheduler would log each skip as a warning.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self._scheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )

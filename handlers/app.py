@@ -11,14 +11,16 @@ from collections.abc import Callable, Sequence
 from slack_bolt import App, BoltContext
 
 from bot import cli
+from bot.chat import make_client
 from bot.runtime import Baton
-from handlers import actions, commands
+from handlers import actions, commands, views
 
 
 def create_app(baton: Baton) -> App:
     settings = baton.settings
     app = App(
-        client=baton.chat.client,
+        # Bolt's own client (auth.test, views) waits out a 429; the job runner's does not.
+        client=make_client(token=settings.bot_token, base_url=settings.api_url),
         signing_secret=settings.signing_secret or "",
         # Socket Mode requests are authenticated by the websocket; HTTP ones by the signature.
         request_verification_enabled=not settings.socket_mode,
@@ -34,6 +36,7 @@ def create_app(baton: Baton) -> App:
 
     commands.register(app)
     actions.register(app)
+    views.register(app)
     return app
 
 

@@ -25,6 +25,9 @@ from tests.slack_signing import post_signed, slash_command_body
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_OWNERSHIP = ROOT / "ownership.yaml"
 SHIPPED_SEVERITY = ROOT / "severity.yaml"
+# Windows of 6 s (P0–P2) and a backlog P3, for tests that watch a ladder run in real time.
+FAST_SEVERITY = ROOT / "tests" / "data" / "fast" / "severity.yaml"
+BACKLOG_CHANNEL = "C07BACKLOG"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 PG_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("BATON_REQUIRE_POSTGRES") == "1"
@@ -48,6 +51,7 @@ def add_people(fake: FakeSlack, ownership_path: Path) -> dict[str, str]:
 def fake_slack() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
         add_people(fake, SHIPPED_OWNERSHIP)
+        fake.add_channel("ai-backlog", channel_id=BACKLOG_CHANNEL)
         yield fake
 
 
@@ -109,6 +113,14 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def running(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[RunningBaton]:
     rb = start_baton(fake_slack, sqlite_url)
+    yield rb
+    rb.stop()
+
+
+@pytest.fixture
+def fast(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[RunningBaton]:
+    """A running Baton whose P0–P2 windows are 6 s (T/2 = 3 s)."""
+    rb = start_baton(fake_slack, sqlite_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY))
     yield rb
     rb.stop()
 

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
+from bot import messages
+from handlers.actions.incident import acknowledge_clicked, escalate_clicked, resolve_clicked
+
 
 def link_button(ack: Ack) -> None:
     """Link buttons (runbook) open in the browser; Slack still posts the click, which needs a 200."""
     ack()
 
 
-ACTIONS = {"open_runbook": link_button}
+ACTIONS = {
+    "open_runbook": link_button,
+    messages.ACK: acknowledge_clicked,
+    messages.ESCALATE: escalate_clicked,
+    messages.RESOLVE: resolve_clicked,
+}
 
 
 def register(app: App) -> None:

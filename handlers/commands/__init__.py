@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from handlers.commands.incident import incident_command
 from handlers.commands.owner import owner_command
 
-COMMANDS = {"/owner": owner_command}
+COMMANDS = {"/incident": incident_command, "/owner": owner_command}
 
 
 def register(app: App) -> None:

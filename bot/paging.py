@@ -1,0 +1,241 @@
+"""Paging: the escalation ladder turned into job rows, and the jobs that page people.
+
+At declaration the ladder (bot/ladder.py) is snapshotted into the incident's policy and every
+page it will send becomes a Job row with its due time: one per person per step, one channel
+notice per step, a breach row at T. An acknowledgement cancels the rows still pending
+(bot/incidents.py); the ticker sends the rest when they come due, across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlmodel import Session, col, select
+
+from bot import jobs, messages
+from bot.db import session
+from bot.durations import format_duration
+from bot.ladder import plan_ladder
+from bot.models import Incident, Job, TimelineEvent
+from bot.pagers import PagerEvent, configured, pagers_for
+from bot.runtime import Baton
+
+log = logging.getLogger(__name__)
+
+PAGE_ON_TIME = timedelta(seconds=1)  # Baton's own SLI: a page leaves within 1 s of its due time
+
+
+def snapshot(baton: Baton, *, level: str, area: str) -> dict[str, Any]:
+    """Everything a running escalation needs, frozen at declaration (PRODUCT.md §1)."""
+    own = baton.ownership
+    cfg = baton.config.severity.levels[level]
+    raci = own.raci(area)
+    steps = plan_ladder(ownership=own, severity=baton.config.severity, level=level, area=area)
+    return {
+        "level": level,
+        "level_name": cfg.name,
+        "notify": cfg.notify,
+        "response_time": format_duration(cfg.response_time) if cfg.response_time else None,
+        "window_seconds": cfg.response_time.total_seconds() if cfg.response_time else None,
+        "area_name": raci.name,
+        "team": raci.responsible_team,
+        "runbook": raci.runbook,
+        "steps": [
+            {
+                "index": step.index,
+                "after": step.after.total_seconds(),
+                "breach": step.breach,
+                "scope": step.scope,
+                "description": step.description,
+                "notify": [{"ref": ref, "user": own.user_id(ref)} for ref in step.notify],
+            }
+            for step in steps
+        ],
+    }
+
+
+def ladder_users(policy: dict[str, Any]) -> set[str]:
+    """Everyone the ladder pages at any step (Slack user IDs)."""
+    return {p["user"] for step in policy.get("steps", []) for p in step["notify"] if p["user"]}
+
+
+def schedule_ladder(
+    s: Session, inc: Incident, *, start: datetime, now: datetime, from_step: int = 0, ladder: bool = True
+) -> None:
+    """Write the rows for the policy's steps, timed from `start`."""
+    assert inc.id is not None
+    for step in inc.policy.get("steps", []):
+        if step["index"] < from_step:
+            continue
+        due = start + timedelta(seconds=step["after"])
+        common = {"incident_id": inc.id, "ladder": ladder, "step": step["index"], "now": now, "due_at": due}
+        for person in step["notify"]:
+            jobs.enqueue(
+                s,
+                kind="page",
+                payload={"user": person["user"], "ref": person["ref"], "reason": step["description"]},
+                **common,
+            )
+        users = [p["user"] for p in step["notify"] if p["user"]]
+        jobs.enqueue(s, kind="notice", payload={"users": users, "description": step["description"]}, **common)
+        if step["breach"]:
+            jobs.enqueue(s, kind="breach", **common)
+
+
+def enqueue_pager(baton: Baton, s: Session, inc: Incident, *, action: str, now: datetime) -> None:
+    """One row per external pager the responsible team has; the endpoint is read at send time,
+    so routing keys stay in the environment, never in the database."""
+    assert inc.id is not None
+    team = inc.policy.get("team")
+    for name in configured(baton.config.ownership.teams.get(team) if team else None):
+        jobs.enqueue(
+            s,
+            kind="pager",
+            incident_id=inc.id,
+            due_at=now,
+            now=now,
+            payload={"pager": name, "team": team, "action": action},
+        )
+
+
+def timeline(s: Session, inc_id: int, *, at: datetime, actor: str, kind: str, text: str, **data: Any) -> None:
+    s.add(TimelineEvent(incident_id=inc_id, at=at, actor=actor, kind=kind, text=text, data=data))
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+
+def _incident(s: Session, job: Job) -> Incident:
+    inc = s.get(Incident, job.incident_id)
+    if inc is None:
+        raise jobs.Fail(f"incident {job.incident_id} is gone")
+    return inc
+
+
+def run_page(baton: Baton, job: Job) -> None:
+    """DM one person with the Acknowledge button."""
+    with session(baton.engine) as s:
+        inc = _incident(s, job)
+        if inc.state != "open":
+            return  # acknowledged or resolved since this row was written: nothing to send
+        baton.metrics.pages_due.inc()
+        user = job.payload.get("user")
+        if not user:
+            ref = str(job.payload.get("ref"))
+            given = baton.config.ownership.people.get(ref, ref)
+            raise jobs.Fail(f"{given} has no Slack account (fix `{ref}` under people: in ownership.yaml)")
+        text, blocks = messages.page_dm(inc, step=job.step or 0, reason=job.payload.get("reason", ""))
+    baton.chat.post_message(user, text=text, blocks=blocks)
+    now = baton.clock.now()
+    with session(baton.engine) as s:
+        timeline(
+            s,
+            inc.id or 0,
+            at=now,
+            actor="baton",
+            kind="paged",
+            text=f"paged <@{user}> by DM (step {job.step})",
+            user=user,
+            step=job.step,
+            due_at=job.due_at.isoformat(),
+        )
+        s.commit()
+    baton.metrics.pages_sent.inc()
+    if now - job.due_at <= PAGE_ON_TIME:
+        baton.metrics.pages_on_time.inc()
+
+
+def run_notice(baton: Baton, job: Job) -> None:
+    """Invite this step's people to the channel and mention them there."""
+    with session(baton.engine) as s:
+        inc = _incident(s, job)
+        if inc.state != "open":
+            return
+        if inc.channel_id is None:
+            raise jobs.Defer("the channel is not created yet")
+        users: list[str] = job.payload.get("users", [])
+        text = messages.paging_notice(inc, users=users, description=job.payload.get("description", ""))
+    baton.chat.invite(inc.channel_id, users)
+    baton.chat.post_message(inc.channel_id, text=text)
+
+
+def run_breach(baton: Baton, job: Job) -> None:
+    """T has passed with nobody acknowledging: record it and say so in the channel."""
+    now = baton.clock.now()
+    with session(baton.engine) as s:
+        inc = _incident(s, job)
+        if inc.state != "open" or inc.breached:
+            return
+        inc.breached = True
+        s.add(inc)
+        timeline(
+            s,
+            inc.id or 0,
+            at=now,
+            actor="baton",
+            kind="breached",
+            text=f"response window of {inc.policy.get('response_time')} breached",
+        )
+        jobs.enqueue(
+            s,
+            kind="post",
+            incident_id=inc.id,
+            due_at=now,
+            now=now,
+            payload={"text": messages.breach_notice(inc)},
+        )
+        s.commit()
+    baton.metrics.breaches.inc()
+    baton.wake()
+
+
+def run_pager(baton: Baton, job: Job) -> None:
+    """Send one event to the team's external pager, in order after the incident's earlier ones."""
+    with session(baton.engine) as s:
+        inc = _incident(s, job)
+        earlier = s.exec(
+            select(Job.id).where(
+                col(Job.incident_id) == inc.id,
+                col(Job.kind) == "pager",
+                col(Job.id) < job.id,
+                col(Job.state).in_(["pending", "running"]),
+            )
+        ).first()
+    if earlier is not None:
+        # PagerDuty must see trigger before acknowledge before resolve.
+        raise jobs.Defer("an earlier pager event is still on its way", after=timedelta(milliseconds=500))
+    team_key = job.payload.get("team")
+    team = baton.config.ownership.teams.get(team_key) if team_key else None
+    with httpx.Client(timeout=10) as client:
+        pager = pagers_for(team, client).get(job.payload["pager"])
+        if pager is None:
+            return  # not configured (any more): nothing to send
+        # Slack's redirect opens the channel in whichever client the responder uses.
+        channel_url = f"https://slack.com/app_redirect?channel={inc.channel_id}" if inc.channel_id else None
+        pager.send(
+            PagerEvent(
+                action=job.payload["action"],
+                incident=inc.id or 0,
+                severity=inc.severity,
+                area=inc.area,
+                title=inc.title,
+                channel_url=channel_url,
+                details={"state": inc.state, "deadline": inc.deadline.isoformat() if inc.deadline else None},
+            )
+        )
+    with session(baton.engine) as s:
+        timeline(
+            s,
+            inc.id or 0,
+            at=baton.clock.now(),
+            actor="baton",
+            kind="pager",
+            text=f"{pager.name}: {job.payload['action']} sent",
+        )
+        s.commit()
+
+
+HANDLERS = {"page": run_page, "notice": run_notice, "breach": run_breach, "pager": run_pager}

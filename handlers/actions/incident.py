@@ -1,0 +1,57 @@
+"""Incident buttons: Acknowledge (in DMs and in the channel), Escalate now, Resolve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+
+from bot import incidents
+from bot.incidents import IncidentError
+from bot.runtime import Baton
+from handlers.render import incident as render
+
+
+def _number(body: dict[str, Any]) -> int:
+    return int(body["actions"][0]["value"])
+
+
+def acknowledge_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    ack()
+    baton: Baton = context["baton"]
+    user = body["user"]["id"]
+    try:
+        result = incidents.acknowledge(baton=baton, number=_number(body), user=user)
+    except IncidentError as e:
+        respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
+        return
+    inc = result.incident
+    if result.already:
+        text = f"#{inc.id} was already acknowledged by <@{inc.acknowledged_by}>."
+    else:
+        text = f":white_check_mark: You acknowledged #{inc.id}: {inc.title}. Escalation stopped."
+    # In a DM the page itself is replaced, so the button cannot be pressed twice.
+    in_dm = (body.get("channel") or {}).get("id", "").startswith("D")
+    respond(text=text, replace_original=in_dm, response_type="ephemeral")
+
+
+def escalate_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    ack()
+    baton: Baton = context["baton"]
+    try:
+        incidents.escalate_now(baton=baton, number=_number(body), user=body["user"]["id"])
+    except IncidentError as e:
+        respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
+
+
+def resolve_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    ack()
+    baton: Baton = context["baton"]
+    try:
+        inc = incidents.get(baton=baton, number=_number(body))
+        if inc.state == "resolved":
+            raise IncidentError(f"Incident #{inc.id} is already resolved.")
+    except IncidentError as e:
+        respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
+        return
+    baton.chat.open_view(body["trigger_id"], render.resolve_view(inc))

@@ -1,0 +1,107 @@
+"""/incident: declare, and run an incident from its channel (PRODUCT.md §2).
+
+Parsing only: every rule lives in bot/incidents.py. Answers go back in the ack (a database
+transaction takes milliseconds; Slack is only called later, by the ticker), so Slack gets its
+200 well within 3 seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+
+from bot import incidents, notes
+from bot.db import session
+from bot.incidents import EXAMPLE, IncidentError
+from bot.runtime import Baton
+from handlers.render import incident as render
+
+SEVERITY = re.compile(r"^[pP]\d$")
+IN_CHANNEL = ("ack", "sev", "status", "evidence", "commander", "resolve", "reopen", "note", "timeline")
+
+
+def incident_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+    baton: Baton = context["baton"]
+    baton.metrics.requests.labels(kind="/incident").inc()
+    text = (command.get("text") or "").strip()
+    if not text:
+        ack()
+        baton.chat.open_view(command["trigger_id"], render.declare_view(baton))
+        return
+    try:
+        ack(**dispatch(baton, text, user=command["user_id"], channel=command.get("channel_id", "")))
+    except IncidentError as e:
+        ack(**render.error(str(e)))
+
+
+def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, Any]:
+    words = text.split()
+    sub = words[0].lower()
+    if sub == "help":
+        return render.help_reply()
+    if sub == "list":
+        return render.incident_list(incidents.list_open(baton=baton))
+    if sub == "declare":
+        words = words[1:]
+    if words and SEVERITY.match(words[0]):
+        return declare(baton, words, user=user)
+    if sub == "declare":
+        raise IncidentError(f"Start with a severity (P0–P3), e.g. `{EXAMPLE}`")
+    if sub not in IN_CHANNEL:
+        raise IncidentError(
+            f"I don't know `/incident {words[0]}`. Declare with `{EXAMPLE}`, or try `/incident help`."
+        )
+    inc = incidents.find_by_channel(baton=baton, channel_id=channel)
+    if inc is None:
+        raise IncidentError(
+            f"`/incident {sub}` works inside an incident channel (`#inc-…`). Here you can declare "
+            f"(`{EXAMPLE}`) or see `/incident list`."
+        )
+    assert inc.id is not None
+    rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+    number = inc.id
+    if sub == "ack":
+        result = incidents.acknowledge(baton=baton, number=number, user=user)
+        if result.already:
+            return render.reply(
+                f"#{number} was already acknowledged by <@{result.incident.acknowledged_by}>."
+            )
+        return {}
+    if sub == "sev":
+        if not rest:
+            raise IncidentError("Say the new severity, e.g. `/incident sev P0`")
+        incidents.change_severity(baton=baton, number=number, severity=rest.split()[0], user=user)
+        return {}
+    if sub == "status":
+        incidents.set_status(baton=baton, number=number, text=rest, user=user)
+        return {}
+    if sub == "commander":
+        person = baton.ownership.person_from_text(rest.split()[0]) if rest else None
+        user_id = baton.ownership.user_id(person) if person else None
+        if user_id is None:
+            raise IncidentError("Name the new commander, e.g. `/incident commander @maya`")
+        incidents.set_commander(baton=baton, number=number, commander=user_id, user=user)
+        return {}
+    if sub == "resolve":
+        incidents.resolve(baton=baton, number=number, summary=rest, user=user)
+        return {}
+    if sub == "reopen":
+        incidents.reopen(baton=baton, number=number, user=user)
+        return {}
+    if sub == "timeline":
+        return render.timeline(inc, incidents.timeline_of(baton=baton, number=number))
+    if sub == "note":
+        with session(baton.engine) as s:
+            return render.reply(f"```{notes.incident_note(s, inc)[:2900]}```")
+    raise IncidentError(f"`/incident {sub}` is not available in this version of Baton yet.")
+
+
+def declare(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:
+    if len(words) < 2:
+        raise IncidentError(f"Name the area after the severity, e.g. `{EXAMPLE}`")
+    inc = incidents.declare(
+        baton=baton, severity=words[0], area=words[1], title=" ".join(words[2:]), reporter=user
+    )
+    return render.declared(inc)

@@ -1,0 +1,144 @@
+"""Block Kit for /incident replies (ephemeral) and its modals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.clock import slack_time
+from bot.config import SEVERITIES
+from bot.models import Incident, TimelineEvent
+from bot.runtime import Baton
+
+DECLARE_VIEW = "declare_incident"
+RESOLVE_VIEW = "resolve_incident"
+
+HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout` (`/incident` alone: a form)
+*In an incident channel*:
+• `ack`: take it; stops the escalation
+• `sev P0`: change the severity (re-plans the window; an upgrade pages the wider scope now)
+• `status <text>`: post a status update
+• `commander @user`: hand over command
+• `resolve <summary>`: close it and post the incident note
+• `reopen` · `timeline` · `note`
+*Anywhere*: `list` (open incidents), `help`"""
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def reply(text: str) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+
+
+def error(text: str) -> dict[str, Any]:
+    return reply(f":warning: {text}")
+
+
+def help_reply() -> dict[str, Any]:
+    return reply(HELP)
+
+
+def _where(inc: Incident) -> str:
+    return (
+        f"<#{inc.channel_id}>" if inc.channel_id else ("backlog" if inc.backlog else "channel being created")
+    )
+
+
+def declared(inc: Incident) -> dict[str, Any]:
+    if inc.backlog:
+        return reply(
+            f":inbox_tray: Recorded backlog item #{inc.id} ({inc.severity}, `{inc.area}`): {inc.title}. "
+            "Nobody is paged; it is posted to the backlog channel."
+        )
+    deadline = slack_time(inc.deadline) if inc.deadline else "—"
+    return reply(
+        f":rotating_light: Declared *{inc.severity}* incident *#{inc.id}* in `{inc.area}`: {inc.title}\n"
+        f"Opening the channel and paging now; respond by {deadline}."
+    )
+
+
+def incident_list(incidents: list[Incident]) -> dict[str, Any]:
+    if not incidents:
+        return reply(":white_check_mark: No open incidents.")
+    lines = [
+        f"• *#{i.id}* {i.severity} `{i.area}` {i.title[:100]} · {i.state} · {_where(i)}" for i in incidents
+    ]
+    return reply("*Open incidents*\n" + "\n".join(lines))
+
+
+def timeline(inc: Incident, events: list[TimelineEvent]) -> dict[str, Any]:
+    lines = [f"{slack_time(e.at)} {_actor(e.actor)} _{e.kind}_: {e.text[:200]}" for e in events]
+    text = f"*Timeline of #{inc.id}* {inc.title[:100]}\n" + "\n".join(lines)
+    return reply(text[:2900])
+
+
+def _actor(actor: str) -> str:
+    return "Baton" if actor == "baton" else f"<@{actor}>"
+
+
+def declare_view(baton: Baton) -> dict[str, Any]:
+    levels = baton.config.severity.levels
+    severity_options = [
+        {
+            "text": {"type": "plain_text", "text": f"{key} · {levels[key].name}"[:75]},
+            "value": key,
+        }
+        for key in SEVERITIES
+        if key in levels
+    ]
+    area_options = [
+        {"text": {"type": "plain_text", "text": f"{area.name} ({key})"[:75]}, "value": key}
+        for key, area in baton.config.ownership.areas.items()
+    ]
+    return {
+        "type": "modal",
+        "callback_id": DECLARE_VIEW,
+        "title": {"type": "plain_text", "text": "Declare an incident"},
+        "submit": {"type": "plain_text", "text": "Declare"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "severity",
+                "label": {"type": "plain_text", "text": "Severity"},
+                "element": {"type": "static_select", "action_id": "value", "options": severity_options},
+            },
+            {
+                "type": "input",
+                "block_id": "area",
+                "label": {"type": "plain_text", "text": "Area"},
+                "element": {"type": "static_select", "action_id": "value", "options": area_options[:100]},
+            },
+            {
+                "type": "input",
+                "block_id": "title",
+                "label": {"type": "plain_text", "text": "What is happening?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "max_length": 3000,
+                    "placeholder": {"type": "plain_text", "text": "Hallucination spike on checkout"},
+                },
+            },
+        ],
+    }
+
+
+def resolve_view(inc: Incident) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": RESOLVE_VIEW,
+        "private_metadata": str(inc.id),
+        "title": {"type": "plain_text", "text": f"Resolve #{inc.id}"[:24]},
+        "submit": {"type": "plain_text", "text": "Resolve"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "summary",
+                "label": {"type": "plain_text", "text": "How was it resolved?"},
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
+            }
+        ],
+    }

@@ -1,0 +1,48 @@
+"""The declare and resolve modals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+
+from bot import incidents
+from bot.incidents import IncidentError
+from bot.runtime import Baton
+
+
+def _value(view: dict[str, Any], block: str) -> str:
+    element = view["state"]["values"].get(block, {}).get("value", {})
+    selected = element.get("selected_option")
+    return str(selected["value"] if selected else element.get("value") or "")
+
+
+def declare_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    baton: Baton = context["baton"]
+    try:
+        incidents.declare(
+            baton=baton,
+            severity=_value(view, "severity"),
+            area=_value(view, "area"),
+            title=_value(view, "title"),
+            reporter=body["user"]["id"],
+        )
+    except IncidentError as e:
+        ack(response_action="errors", errors={"title": str(e)[:150]})
+        return
+    ack()
+
+
+def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    baton: Baton = context["baton"]
+    try:
+        incidents.resolve(
+            baton=baton,
+            number=int(view["private_metadata"]),
+            summary=_value(view, "summary"),
+            user=body["user"]["id"],
+        )
+    except IncidentError as e:
+        ack(response_action="errors", errors={"summary": str(e)[:150]})
+        return
+    ack()

@@ -1,0 +1,118 @@
+"""The response window in real time (6 s windows): who is DM'd at which moment, and an
+acknowledgement stopping the rest. Tolerance: a step fires no earlier than its due time and
+at most 1 s after it (PRODUCT.md §1, issue #3)."""
+
+from __future__ import annotations
+
+import time
+
+from bot.incidents import get
+from tests.conftest import RunningBaton
+from tests.fakeslack import Call
+
+TOLERANCE = 1.0
+T = 6.0
+# The shipped ownership.yaml's model-quality RACI (Slack IDs as tests/conftest.add_people gives them).
+MAYA, LI, OMAR = "U07MAYA001", "ULIE", "U07OMAR001"
+OWNING_TEAM = {MAYA, LI, OMAR}  # ML Team; maya is also the accountable person
+EVERYONE = OWNING_TEAM | {"U07DANA001", "U07KENJI01", "U07ROSA001", "U07ANA0001", "U07TOM0001"}
+
+
+def _dms(rb: RunningBaton) -> list[Call]:
+    """Page DMs: chat.postMessage straight to a user ID carrying the Acknowledge button."""
+    return [
+        c
+        for c in rb.fake.calls_to("chat.postMessage")
+        if str(c.params.get("channel", "")).startswith("U") and "incident_ack" in str(c.params.get("blocks"))
+    ]
+
+
+def _declare(rb: RunningBaton, text: str = "P1 model-quality Hallucination spike on checkout") -> float:
+    t0 = time.monotonic()
+    resp = rb.command("/incident", text, user_id="U07SAM0001")
+    assert resp.status_code == 200 and "Declared" in resp.text, resp.text
+    return t0
+
+
+def _between(calls: list[Call], t0: float, start: float, end: float) -> set[str]:
+    return {str(c.params["channel"]) for c in calls if start <= c.monotonic - t0 < end}
+
+
+def test_default_ladder_pages_scope_then_wider_then_breach(fast: RunningBaton) -> None:
+    t0 = _declare(fast)
+    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 + 8 + 8 or None, timeout=T + 3)
+    dms = _dms(fast)
+    # Step 0 at 0: owning-team (P1's scope).
+    assert _between(dms, t0, 0, TOLERANCE) == OWNING_TEAM
+    # Step 1 at T/2: the same people again, the accountable person and the next wider scope.
+    assert _between(dms, t0, TOLERANCE, T / 2) == set()
+    assert _between(dms, t0, T / 2, T / 2 + TOLERANCE) == EVERYONE
+    # Step 2 at T: breach, everyone in the RACI.
+    assert _between(dms, t0, T / 2 + TOLERANCE, T) == set()
+    assert _between(dms, t0, T, T + TOLERANCE) == EVERYONE
+    assert len(dms) == 3 + 8 + 8  # nobody twice within a step
+    channel = fast.fake.channel_by_name(
+        next(c.name for c in fast.fake.channels.values() if c.name.startswith("inc-"))
+    )
+    assert channel is not None
+    breach = fast.fake.wait_for(
+        lambda: next(
+            (m for m in fast.fake.messages(channel.id) if "Response window breached" in m["text"]), None
+        )
+    )
+    assert breach is not None
+    incident = get(baton=fast.baton, number=1)
+    assert incident.breached is True and incident.state == "open"
+
+
+def test_owner_scope_pages_only_the_oncall_first(fast: RunningBaton) -> None:
+    t0 = _declare(fast, "P2 infra-deploy p95 latency up")
+    fast.fake.wait_for(lambda: _dms(fast) or None)
+    time.sleep(0.5)
+    assert _between(_dms(fast), t0, 0, TOLERANCE) == {"U07SAM0001"}  # platform's on-call
+
+
+def test_acknowledgement_stops_every_remaining_step(fast: RunningBaton) -> None:
+    t0 = _declare(fast)
+    channel = fast.fake.wait_for(
+        lambda: next((c for c in fast.fake.channels.values() if c.name.startswith("inc-")), None)
+    )
+    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None)
+    resp = fast.command("/incident", "ack", user_id=LI, channel_id=channel.id)
+    assert resp.status_code == 200
+    acked_at = time.monotonic()
+    # Wait past the whole window: nothing more may arrive.
+    time.sleep(max(0.0, t0 + T + TOLERANCE + 0.5 - time.monotonic()))
+    late = [c for c in _dms(fast) if c.monotonic > acked_at]
+    assert late == [] and len(_dms(fast)) == 3
+    texts = [m["text"] for m in fast.fake.messages(channel.id)]
+    assert not any("Response window breached" in t for t in texts)
+    assert any("acknowledged after" in t and "inside the 6s window" in t for t in texts)
+    inc = get(baton=fast.baton, number=1)
+    assert inc.state == "acknowledged" and inc.acknowledged_by == LI and inc.ack_within_window is True
+    assert inc.acknowledged_at is not None and (inc.acknowledged_at - inc.declared_at).total_seconds() < T / 2
+
+
+def test_custom_escalation_steps(fake_slack, sqlite_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import start_baton
+
+    severity = tmp_path / "severity.yaml"
+    severity.write_text(
+        "levels:\n"
+        "  P0: {name: Outage, response_time: 6s, notify: everyone}\n"
+        "  P1: {name: Core, response_time: 6s, notify: owner,\n"
+        "       escalation: [{after: 2s, notify: owning-team}, {after: 4s, notify: everyone}]}\n"
+        "  P2: {name: Partial, response_time: 6s, notify: owner}\n"
+        "  P3: {name: Minor, response_time: next-sprint, notify: backlog}\n"
+        "backlog_channel: C07BACKLOG\n"
+    )
+    rb = start_baton(fake_slack, sqlite_url, BATON_SEVERITY_FILE=str(severity))
+    try:
+        t0 = _declare(rb)
+        rb.fake.wait_for(lambda: len(_dms(rb)) >= 1 + 3 + 8 or None, timeout=6)
+        dms = _dms(rb)
+        assert _between(dms, t0, 0, TOLERANCE) == {MAYA}  # ML on-call
+        assert _between(dms, t0, 2, 2 + TOLERANCE) == OWNING_TEAM
+        assert _between(dms, t0, 4, 4 + TOLERANCE) == EVERYONE
+    finally:
+        rb.stop()
