@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from bot.incidents import get
-from tests.conftest import RunningBaton
+from tests.conftest import FAST_SEVERITY, RunningBaton
 from tests.fakeslack import Call
 
 TOLERANCE = 1.0
@@ -116,3 +116,43 @@ def test_custom_escalation_steps(fake_slack, sqlite_url, tmp_path) -> None:  # t
         assert _between(dms, t0, 4, 4 + TOLERANCE) == EVERYONE
     finally:
         rb.stop()
+
+
+def test_policy_is_snapshotted_at_declaration(fake_slack, sqlite_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import SHIPPED_OWNERSHIP, start_baton
+
+    ownership = tmp_path / "ownership.yaml"
+    ownership.write_text(SHIPPED_OWNERSHIP.read_text())
+    rb = start_baton(
+        fake_slack, sqlite_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY), BATON_OWNERSHIP_FILE=str(ownership)
+    )
+    try:
+        t0 = _declare(rb)
+        rb.fake.wait_for(lambda: len(_dms(rb)) >= 3 or None)
+        # Mid-window, the ML team loses omar and the area's consulted list is emptied.
+        text = SHIPPED_OWNERSHIP.read_text().replace("members: [maya, li, omar]", "members: [maya, li]")
+        ownership.write_text(text)
+        assert rb.baton.reload() is None
+        assert "U07OMAR001" not in {
+            rb.baton.ownership.user_id(r) for r in rb.baton.ownership.scope("model-quality", "owning-team")
+        }
+        rb.fake.wait_for(lambda: len(_dms(rb)) >= 3 + 8 or None, timeout=T)
+        assert _between(_dms(rb), t0, T / 2, T / 2 + TOLERANCE) == EVERYONE  # omar still paged
+    finally:
+        rb.stop()
+
+
+def test_metrics_count_incidents_pages_and_time_to_acknowledge(fast: RunningBaton) -> None:
+    import httpx
+
+    _declare(fast)
+    channel = fast.fake.wait_for(
+        lambda: next((c for c in fast.fake.channels.values() if c.name.startswith("inc-")), None)
+    )
+    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None)
+    fast.command("/incident", "ack", user_id=MAYA, channel_id=channel.id)
+    text = httpx.get(f"{fast.url}/metrics").text
+    assert 'baton_incidents{state="acknowledged"} 1.0' in text and 'baton_incidents{state="open"} 0.0' in text
+    assert "baton_pages_due_total 3.0" in text and "baton_pages_sent_total 3.0" in text
+    assert "baton_pages_sent_on_time_total 3.0" in text
+    assert "baton_time_to_acknowledge_seconds_count 1.0" in text
