@@ -12,10 +12,10 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 from bot import jobs
 from bot.chat import ChatError
@@ -66,8 +66,8 @@ class Ticker:
 
     def run_until_idle(self, timeout: float = 10.0) -> None:
         """Tick until nothing is due or running (tests with a fake clock)."""
-        deadline = datetime.now().timestamp() + timeout
-        while datetime.now().timestamp() < deadline:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             started = self.tick()
             with self._lock:
                 if started == 0 and self._busy == 0:

@@ -1,0 +1,98 @@
+"""The shipped hour-long windows, run on an injected clock: the ticker sends what is due at
+the clock's time, nothing earlier."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from bot import incidents, paging, rooms
+from bot.clock import FakeClock
+from bot.config import load_config
+from bot.runner import boot
+from bot.runtime import Baton
+from bot.ticker import Ticker
+from tests.conftest import settings_for
+from tests.fakeslack import FakeSlack
+from tests.test_paging_ladder import EVERYONE, LI, OWNING_TEAM
+
+
+@pytest.fixture
+def clocked(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[tuple[Baton, Ticker, FakeClock]]:
+    settings = settings_for(fake_slack, sqlite_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    clock = FakeClock()
+    baton = boot(settings, config, clock=clock)
+    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
+    yield baton, ticker, clock
+    ticker.shutdown()
+    baton.engine.dispose()
+
+
+def _paged(fake: FakeSlack) -> list[str]:
+    return [
+        str(c.params["channel"])
+        for c in fake.calls_to("chat.postMessage")
+        if str(c.params.get("channel", "")).startswith("U") and "incident_ack" in str(c.params.get("blocks"))
+    ]
+
+
+def test_one_hour_window_steps_fire_at_their_clock_times(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, clock = clocked
+    inc = incidents.declare(
+        baton=baton, severity="P1", area="model", title="Refusals up", reporter="U07SAM0001"
+    )
+    assert inc.deadline == inc.declared_at + timedelta(hours=1)
+    ticker.run_until_idle()
+    assert set(_paged(fake_slack)) == OWNING_TEAM and len(_paged(fake_slack)) == 3
+    clock.advance(timedelta(minutes=29, seconds=59))
+    ticker.run_until_idle()
+    assert len(_paged(fake_slack)) == 3  # T/2 not yet
+    clock.advance(timedelta(seconds=1))
+    ticker.run_until_idle()
+    assert set(_paged(fake_slack)[3:]) == EVERYONE
+    clock.advance(timedelta(minutes=30))
+    ticker.run_until_idle()
+    assert set(_paged(fake_slack)[11:]) == EVERYONE
+    got = incidents.get(baton=baton, number=inc.id or 0)
+    assert got.breached is True
+    # Acknowledged after the window: recorded as outside it.
+    clock.advance(timedelta(minutes=5))
+    ack = incidents.acknowledge(baton=baton, number=inc.id or 0, user=LI)
+    assert ack.within_window is False and ack.time_to_ack == timedelta(minutes=65)
+
+
+def test_downgrade_keeps_the_later_steps_timed_from_now(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, clock = clocked
+    inc = incidents.declare(
+        baton=baton, severity="P0", area="data", title="Index empty", reporter="U07SAM0001"
+    )
+    ticker.run_until_idle()
+    first = len(_paged(fake_slack))
+    clock.advance(timedelta(minutes=5))
+    changed = incidents.change_severity(baton=baton, number=inc.id or 0, severity="P2", user="U07DANA001")
+    assert changed.deadline == clock.now() + timedelta(hours=4)
+    ticker.run_until_idle()
+    assert len(_paged(fake_slack)) == first  # a downgrade pages nobody at once
+    clock.advance(timedelta(hours=2))
+    ticker.run_until_idle()
+    assert len(_paged(fake_slack)) > first  # P2's T/2 step, timed from the change
+
+
+def test_bad_input_writes_nothing(clocked: tuple[Baton, Ticker, FakeClock]) -> None:
+    baton, _, _ = clocked
+    for severity, area, title, expected in (
+        ("P7", "data", "x", "`P7` is not a severity"),
+        ("P1", "modle-quality", "x", "Did you mean `model-quality`?"),
+        ("P1", "data", "   ", "Give the incident a title"),
+    ):
+        with pytest.raises(incidents.IncidentError, match=expected) as e:
+            incidents.declare(baton=baton, severity=severity, area=area, title=title, reporter="U1")
+        assert "/incident P1 model-quality" in str(e.value)  # a correct example
+    assert incidents.list_open(baton=baton) == []
