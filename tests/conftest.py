@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +23,7 @@ from bot.runner import Runner, boot
 from bot.runtime import Baton
 from bot.settings import Settings
 from handlers.app import create_app
-from tests.fakeslack import FakeSlack
+from tests.fakeslack import Call, Channel, FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +57,79 @@ def fake_slack() -> Iterator[FakeSlack]:
         add_people(fake, SHIPPED_OWNERSHIP)
         fake.add_channel("ai-backlog", channel_id=BACKLOG_CHANNEL)
         yield fake
+
+
+def page_dms(fake: FakeSlack) -> list[Call]:
+    """Pages: chat.postMessage straight to a user ID, carrying the Acknowledge button."""
+    return [
+        c
+        for c in fake.calls_to("chat.postMessage")
+        if str(c.params.get("channel", "")).startswith("U") and "incident_ack" in str(c.params.get("blocks"))
+    ]
+
+
+def incident_channel(fake: FakeSlack, timeout: float = 5.0) -> Channel:
+    """The first incident channel Baton created (waits for it)."""
+    return fake.wait_for(
+        lambda: next((c for c in fake.channels.values() if c.name.startswith("inc-")), None), timeout=timeout
+    )
+
+
+# -- `baton serve` as a separate process ------------------------------------------------------
+
+BATON = str(Path(sys.executable).parent / "baton")
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without anything that configures Baton."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BATON_", "DATABASE_URL"))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_env(fake: FakeSlack, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'baton.db'}",
+        "BATON_OWNERSHIP_FILE": str(SHIPPED_OWNERSHIP),
+        "BATON_SEVERITY_FILE": str(SHIPPED_SEVERITY),
+        "BATON_PID_FILE": str(tmp_path / "baton.pid"),
+        "PORT": str(free_port()),
+    }
+    env.update(overrides)
+    return env
+
+
+def serve(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """Start `baton serve` and wait until /healthz answers."""
+    proc = subprocess.Popen(
+        [BATON, "serve"],
+        env={**clean_env(), **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{env['PORT']}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"baton serve exited {proc.returncode}: {out}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("baton serve did not become healthy")
 
 
 @dataclass

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import ROOT, SHIPPED_OWNERSHIP, SIGNING_SECRET
+from tests.conftest import (
+    BATON,
+    ROOT,
+    SHIPPED_OWNERSHIP,
+    SIGNING_SECRET,
+    add_people,
+    clean_env,
+    serve,
+    serve_env,
+)
 from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
-BATON = str(Path(sys.executable).parent / "baton")
-
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BATON_", "DATABASE_URL"))}
+    base = clean_env()
     return subprocess.run(
         [BATON, *args], capture_output=True, text=True, env={**base, **(env or {})}, cwd=cwd, timeout=60
     )
@@ -74,32 +77,13 @@ def test_serve_runs_answers_owner_and_reloads_on_sighup(tmp_path: Path) -> None:
     ownership = tmp_path / "ownership.yaml"
     ownership.write_text(SHIPPED_OWNERSHIP.read_text())
     with FakeSlack() as fake:
-        from tests.conftest import add_people
-
         add_people(fake, SHIPPED_OWNERSHIP)
-        env = {
-            "SLACK_BOT_TOKEN": fake.bot_token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake.url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'baton.db'}",
-            "BATON_OWNERSHIP_FILE": str(ownership),
-            "BATON_SEVERITY_FILE": str(ROOT / "severity.yaml"),
-            "BATON_PID_FILE": str(tmp_path / "baton.pid"),
-            "PORT": str(_free_port()),
-        }
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BATON_"))}
-        proc = subprocess.Popen(
-            [BATON, "serve"],
-            env={**base, **env},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        env = serve_env(fake, tmp_path, BATON_OWNERSHIP_FILE=str(ownership))
+        proc = serve(env, tmp_path)
         url = f"http://127.0.0.1:{env['PORT']}"
         try:
-            _wait_healthy(url, proc)
-            resp = post_signed(f"{url}/slack/events", slash_command_body("/owner", "infra"), SIGNING_SECRET)
+            owner_infra = slash_command_body("/owner", "infra")
+            resp = post_signed(f"{url}/slack/events", owner_infra, SIGNING_SECRET)
             assert resp.status_code == 200 and "Platform Team" in resp.text
 
             # A bad edit is refused and the running config stays.
@@ -107,7 +91,7 @@ def test_serve_runs_answers_owner_and_reloads_on_sighup(tmp_path: Path) -> None:
             assert run("reload", env=env, cwd=tmp_path).returncode == 1
             proc.send_signal(signal.SIGHUP)
             time.sleep(0.5)
-            resp = post_signed(f"{url}/slack/events", slash_command_body("/owner", "infra"), SIGNING_SECRET)
+            resp = post_signed(f"{url}/slack/events", owner_infra, SIGNING_SECRET)
             assert "Platform Team" in resp.text
 
             # A good edit is picked up by `baton reload` (SIGHUP through the pid file).
@@ -128,27 +112,3 @@ def test_serve_runs_answers_owner_and_reloads_on_sighup(tmp_path: Path) -> None:
             output = proc.communicate(timeout=15)[0]
         assert proc.returncode == 0, output
         assert fake.bot_token not in output and SIGNING_SECRET not in output  # no secret is ever logged
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"baton serve exited {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
-            )
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("baton serve did not become healthy")

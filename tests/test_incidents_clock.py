@@ -14,7 +14,7 @@ from bot.config import load_config
 from bot.runner import boot
 from bot.runtime import Baton
 from bot.ticker import Ticker
-from tests.conftest import settings_for
+from tests.conftest import page_dms, settings_for
 from tests.fakeslack import FakeSlack
 from tests.test_paging_ladder import EVERYONE, LI, OWNING_TEAM
 
@@ -32,11 +32,7 @@ def clocked(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[tuple[Baton, Tic
 
 
 def _paged(fake: FakeSlack) -> list[str]:
-    return [
-        str(c.params["channel"])
-        for c in fake.calls_to("chat.postMessage")
-        if str(c.params.get("channel", "")).startswith("U") and "incident_ack" in str(c.params.get("blocks"))
-    ]
+    return [str(c.params["channel"]) for c in page_dms(fake)]
 
 
 def test_one_hour_window_steps_fire_at_their_clock_times(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -21,16 +19,15 @@ from tests.conftest import (
     SHIPPED_OWNERSHIP,
     SIGNING_SECRET,
     RunningBaton,
+    incident_channel,
+    page_dms,
+    serve,
+    serve_env,
     start_baton,
 )
 from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
-from tests.test_cli import BATON, _free_port, _wait_healthy
-from tests.test_paging_ladder import EVERYONE, LI, OWNING_TEAM, T, TOLERANCE, _between, _declare, _dms
-
-
-def _channel(fake: FakeSlack):  # type: ignore[no-untyped-def]
-    return fake.wait_for(lambda: next((c for c in fake.channels.values() if c.name.startswith("inc-")), None))
+from tests.test_paging_ladder import EVERYONE, LI, OWNING_TEAM, TOLERANCE, T, _between, _declare, _dms
 
 
 def test_restart_mid_window_resumes_the_ladder(fake_slack: FakeSlack, sqlite_url: str) -> None:
@@ -55,59 +52,27 @@ def test_restart_mid_window_resumes_the_ladder(fake_slack: FakeSlack, sqlite_url
         second.stop()
 
 
-def _serve(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BATON_", "DATABASE_URL"))}
-    return subprocess.Popen(
-        [BATON, "serve"],
-        env={**base, **env},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_kill_9_mid_window_loses_no_step(fake_slack: FakeSlack, tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        "SLACK_BOT_TOKEN": fake_slack.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'baton.db'}",
-        "BATON_OWNERSHIP_FILE": str(SHIPPED_OWNERSHIP),
-        "BATON_SEVERITY_FILE": str(FAST_SEVERITY),
-        "BATON_PID_FILE": str(tmp_path / "baton.pid"),
-        "PORT": str(port),
-    }
-    url = f"http://127.0.0.1:{port}"
-    proc = _serve(env, tmp_path)
+    env = serve_env(fake_slack, tmp_path, BATON_SEVERITY_FILE=str(FAST_SEVERITY))
+    url = f"http://127.0.0.1:{env['PORT']}"
+    proc = serve(env, tmp_path)
     try:
-        _wait_healthy(url, proc)
         t0 = time.monotonic()
         body = slash_command_body("/incident", "P1 model-quality Hallucination spike", user_id="U07SAM0001")
         assert "Declared" in post_signed(f"{url}/slack/events", body, SIGNING_SECRET).text
-        fake_slack.wait_for(lambda: len(_dms_of(fake_slack)) >= 3 or None)
+        fake_slack.wait_for(lambda: len(page_dms(fake_slack)) >= 3 or None)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         time.sleep(max(0.0, t0 + T / 2 + 0.5 - time.monotonic()))
-        assert len(_dms_of(fake_slack)) == 3  # T/2 came due while nobody was running
-        proc = _serve(env, tmp_path)
-        _wait_healthy(url, proc)
+        assert len(page_dms(fake_slack)) == 3  # T/2 came due while nobody was running
+        proc = serve(env, tmp_path)
         healthy_at = time.monotonic()
-        fake_slack.wait_for(lambda: len(_dms_of(fake_slack)) >= 3 + 8 or None, timeout=5)
-        late = [c for c in _dms_of(fake_slack) if c.monotonic >= healthy_at - 0.5]
+        fake_slack.wait_for(lambda: len(page_dms(fake_slack)) >= 3 + 8 or None, timeout=5)
+        late = [c for c in page_dms(fake_slack) if c.monotonic >= healthy_at - 0.5]
         assert {c.params["channel"] for c in late} >= EVERYONE
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=15)
-
-
-def _dms_of(fake: FakeSlack) -> list[Any]:
-    return [
-        c
-        for c in fake.calls_to("chat.postMessage")
-        if str(c.params.get("channel", "")).startswith("U") and "incident_ack" in str(c.params.get("blocks"))
-    ]
 
 
 def test_a_page_slack_refuses_is_retried_and_reported(fast: RunningBaton) -> None:
@@ -116,9 +81,9 @@ def test_a_page_slack_refuses_is_retried_and_reported(fast: RunningBaton) -> Non
     fast.fake.inject("chat.postMessage", status=503, times=30)
     _declare(fast)
     fast.fake.wait_for(
-        lambda: OWNING_TEAM <= {c.params["channel"] for c in _dms(fast) if c.ok} or None, timeout=15
+        lambda: {c.params["channel"] for c in _dms(fast) if c.ok} >= OWNING_TEAM or None, timeout=15
     )
-    channel = _channel(fast.fake)
+    channel = incident_channel(fast.fake)
     assert [c for c in fast.fake.calls_to("chat.postMessage") if c.http_status == 503]
     report = fast.fake.wait_for(
         lambda: next((m for m in fast.fake.messages(channel.id) if "Could not page" in m["text"]), None),
@@ -134,7 +99,7 @@ def test_a_person_without_a_slack_account_is_reported_not_dropped(
     rb = start_baton(fake_slack, sqlite_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY))
     try:
         _declare(rb)
-        channel = _channel(fake_slack)
+        channel = incident_channel(fake_slack)
         report = fake_slack.wait_for(
             lambda: next(
                 (m for m in fake_slack.messages(channel.id) if "li.chen@example.com" in m["text"]), None
@@ -194,7 +159,7 @@ def test_a_failing_pager_never_delays_slack_and_is_retried_and_reported(
         t0 = _declare(rb)
         fake_slack.wait_for(lambda: len(_dms(rb)) >= 3 or None, timeout=2)
         assert max(c.monotonic for c in _dms(rb)) - t0 < TOLERANCE  # Slack pages did not wait
-        channel = _channel(fake_slack)
+        channel = incident_channel(fake_slack)
         report = fake_slack.wait_for(
             lambda: next(
                 (m for m in fake_slack.messages(channel.id) if "External pager webhook" in m["text"]), None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from bot.incidents import get
-from tests.conftest import FAST_SEVERITY, RunningBaton
+from tests.conftest import FAST_SEVERITY, RunningBaton, incident_channel, page_dms
 from tests.fakeslack import Call
 
 TOLERANCE = 1.0
@@ -19,12 +19,7 @@ EVERYONE = OWNING_TEAM | {"U07DANA001", "U07KENJI01", "U07ROSA001", "U07ANA0001"
 
 
 def _dms(rb: RunningBaton) -> list[Call]:
-    """Page DMs: chat.postMessage straight to a user ID carrying the Acknowledge button."""
-    return [
-        c
-        for c in rb.fake.calls_to("chat.postMessage")
-        if str(c.params.get("channel", "")).startswith("U") and "incident_ack" in str(c.params.get("blocks"))
-    ]
+    return page_dms(rb.fake)
 
 
 def _declare(rb: RunningBaton, text: str = "P1 model-quality Hallucination spike on checkout") -> float:
@@ -51,10 +46,7 @@ def test_default_ladder_pages_scope_then_wider_then_breach(fast: RunningBaton) -
     assert _between(dms, t0, T / 2 + TOLERANCE, T) == set()
     assert _between(dms, t0, T, T + TOLERANCE) == EVERYONE
     assert len(dms) == 3 + 8 + 8  # nobody twice within a step
-    channel = fast.fake.channel_by_name(
-        next(c.name for c in fast.fake.channels.values() if c.name.startswith("inc-"))
-    )
-    assert channel is not None
+    channel = incident_channel(fast.fake)
     breach = fast.fake.wait_for(
         lambda: next(
             (m for m in fast.fake.messages(channel.id) if "Response window breached" in m["text"]), None
@@ -74,9 +66,7 @@ def test_owner_scope_pages_only_the_oncall_first(fast: RunningBaton) -> None:
 
 def test_acknowledgement_stops_every_remaining_step(fast: RunningBaton) -> None:
     t0 = _declare(fast)
-    channel = fast.fake.wait_for(
-        lambda: next((c for c in fast.fake.channels.values() if c.name.startswith("inc-")), None)
-    )
+    channel = incident_channel(fast.fake)
     fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None)
     resp = fast.command("/incident", "ack", user_id=LI, channel_id=channel.id)
     assert resp.status_code == 200
@@ -146,9 +136,7 @@ def test_metrics_count_incidents_pages_and_time_to_acknowledge(fast: RunningBato
     import httpx
 
     _declare(fast)
-    channel = fast.fake.wait_for(
-        lambda: next((c for c in fast.fake.channels.values() if c.name.startswith("inc-")), None)
-    )
+    channel = incident_channel(fast.fake)
     fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None)
     fast.command("/incident", "ack", user_id=MAYA, channel_id=channel.id)
     text = httpx.get(f"{fast.url}/metrics").text
