@@ -19,6 +19,7 @@ from bot.config import SEVERITIES
 from bot.db import session
 from bot.durations import format_duration
 from bot.models import Incident, Job, TimelineEvent
+from bot.notes import incident_note
 from bot.paging import timeline
 from bot.rooms import post
 from bot.runtime import Baton
@@ -344,8 +345,6 @@ def set_commander(*, baton: Baton, number: int, commander: str, user: str) -> In
 
 def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
     """Stop everything, record the summary, post the incident note, tell the pager."""
-    from bot.notes import incident_note
-
     summary = " ".join(summary.split())
     if not summary:
         raise IncidentError("Say how it was resolved, e.g. `/incident resolve Rolled back prompt v42`")

@@ -106,7 +106,7 @@ def opening(inc: Incident, paged: list[str]) -> tuple[str, Blocks]:
     return text, blocks
 
 
-def page_dm(inc: Incident, *, step: int, reason: str) -> tuple[str, Blocks]:
+def page_dm(inc: Incident, *, reason: str) -> tuple[str, Blocks]:
     """The DM that pages one person: what, how urgent, and the Acknowledge button."""
     assert inc.id is not None
     where = f" in <#{inc.channel_id}>" if inc.channel_id else ""

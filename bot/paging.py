@@ -127,7 +127,7 @@ def run_page(baton: Baton, job: Job) -> None:
             ref = str(job.payload.get("ref"))
             given = baton.config.ownership.people.get(ref, ref)
             raise jobs.Fail(f"{given} has no Slack account (fix `{ref}` under people: in ownership.yaml)")
-        text, blocks = messages.page_dm(inc, step=job.step or 0, reason=job.payload.get("reason", ""))
+        text, blocks = messages.page_dm(inc, reason=job.payload.get("reason", ""))
     baton.chat.post_message(user, text=text, blocks=blocks)
     now = baton.clock.now()
     with session(baton.engine) as s:

@@ -7,7 +7,10 @@ conversations.create; everything that speaks in the channel defers until the cha
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
+
+from sqlmodel import Session
 
 from bot import jobs, messages
 from bot.chat import ChatError
@@ -107,7 +110,9 @@ def run_invite(baton: Baton, job: Job) -> None:
     baton.chat.invite(channel, job.payload["users"])
 
 
-def post(s: Any, inc: Incident, *, text: str, now: Any, blocks: list[dict[str, Any]] | None = None) -> None:
+def post(
+    s: Session, inc: Incident, *, text: str, now: datetime, blocks: list[dict[str, Any]] | None = None
+) -> None:
     """Queue a message for the incident channel (sent once the channel exists)."""
     payload: dict[str, Any] = {"text": text}
     if blocks:
