@@ -19,7 +19,7 @@ from bot.config import SEVERITIES
 from bot.db import session
 from bot.durations import format_duration
 from bot.models import Incident, Job, TimelineEvent
-from bot.notes import incident_note
+from bot.notes import chunks, incident_note
 from bot.paging import timeline
 from bot.rooms import post
 from bot.runtime import Baton
@@ -365,7 +365,7 @@ def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
         s.flush()
         post(s, inc, now=now, text=f":white_check_mark: <@{user}> resolved the incident: {summary}")
         note = incident_note(s, inc)
-        for chunk in _chunks(note, 2900):
+        for chunk in chunks(note, 2900):
             post(s, inc, now=now, text=f"```{chunk}```")
         jobs.enqueue(s, kind="topic", incident_id=number, due_at=now, now=now)
         paging.enqueue_pager(baton, s, inc, action="resolve", now=now)
@@ -428,7 +428,7 @@ def escalate_now(*, baton: Baton, number: int, user: str) -> str:
                 col(Job.step) == step,
                 col(Job.kind).in_(["page", "notice"]),
             )
-            .values(due_at=now)
+            .values(due_at=now, retry_at=None)
         )
         description = next(st["description"] for st in inc.policy["steps"] if st["index"] == step)
         timeline(
@@ -442,15 +442,3 @@ def escalate_now(*, baton: Baton, number: int, user: str) -> str:
         post(s, inc, now=now, text=f":arrow_double_up: <@{user}> escalated now: {description}.")
         _commit(baton, s)
         return str(description)
-
-
-def _chunks(text: str, size: int) -> list[str]:
-    out, current = [], ""
-    for line in text.splitlines(keepends=True):
-        if len(current) + len(line) > size and current:
-            out.append(current)
-            current = ""
-        current += line[:size]
-    if current:
-        out.append(current)
-    return out

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -73,7 +73,7 @@ def enqueue(
 
 def _claimable(now: datetime) -> Any:
     return or_(
-        and_(col(Job.state) == "pending", col(Job.due_at) <= now),
+        and_(col(Job.state) == "pending", func.coalesce(col(Job.retry_at), col(Job.due_at)) <= now),
         and_(col(Job.state) == "running", col(Job.lease_until) < now),
     )
 
@@ -84,7 +84,9 @@ def claim_due(engine: Engine, *, worker: str, now: datetime, limit: int) -> list
         return []
     claimed: list[Job] = []
     with session(engine) as s:
-        ids = s.exec(select(Job.id).where(_claimable(now)).order_by(col(Job.due_at)).limit(limit)).all()
+        ids = s.exec(
+            select(Job.id).where(_claimable(now)).order_by(col(Job.due_at), col(Job.id)).limit(limit)
+        ).all()
         for job_id in ids:
             result = s.execute(
                 update(Job)
@@ -98,7 +100,34 @@ def claim_due(engine: Engine, *, worker: str, now: datetime, limit: int) -> list
         s.commit()
         if not claimed:
             return []
-        return list(s.exec(select(Job).where(col(Job.id).in_(claimed)).order_by(col(Job.due_at))).all())
+        return list(
+            s.exec(select(Job).where(col(Job.id).in_(claimed)).order_by(col(Job.due_at), col(Job.id))).all()
+        )
+
+
+# Jobs that speak in an incident's channel; they take turns so the channel reads in order.
+CHANNEL_KINDS = ("setup", "notice", "post", "topic", "invite")
+
+
+def wait_turn(s: Session, job: Job, *, now: datetime, kinds: Sequence[str] = CHANNEL_KINDS) -> None:
+    """Defer `job` while an earlier job of the same incident and kinds, already due, is unfinished.
+
+    Jobs run concurrently, so without this a message that was rate-limited once would be
+    overtaken by the next one. Jobs due later (the rest of the ladder) are not ahead in line.
+    """
+    if job.incident_id is None:
+        return
+    ahead = s.exec(
+        select(Job.id).where(
+            col(Job.incident_id) == job.incident_id,
+            col(Job.kind).in_(list(kinds)),
+            col(Job.id) < job.id,
+            col(Job.state).in_(["pending", "running"]),
+            col(Job.due_at) <= now,
+        )
+    ).first()
+    if ahead is not None:
+        raise Defer(f"job {ahead} goes first", after=timedelta(milliseconds=100))
 
 
 def _settle(engine: Engine, job_id: int, worker: str, **values: Any) -> bool:
@@ -118,9 +147,15 @@ def finish(engine: Engine, job_id: int, *, worker: str, now: datetime) -> bool:
 
 
 def reschedule(
-    engine: Engine, job_id: int, *, worker: str, due_at: datetime, error: str | None, count: bool = True
+    engine: Engine, job_id: int, *, worker: str, retry_at: datetime, error: str | None, count: bool = True
 ) -> bool:
-    values: dict[str, Any] = {"state": "pending", "due_at": due_at, "lease_until": None, "last_error": error}
+    """Back to pending, to run again at `retry_at`; `due_at` keeps when it was first owed."""
+    values: dict[str, Any] = {
+        "state": "pending",
+        "retry_at": retry_at,
+        "lease_until": None,
+        "last_error": error,
+    }
     if not count:
         values["attempts"] = Job.attempts - 1
     return _settle(engine, job_id, worker, **values)

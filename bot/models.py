@@ -78,7 +78,8 @@ class Job(SQLModel, table=True):
     kind: str = Field(max_length=32)
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
-    due_at: datetime
+    due_at: datetime  # when it was owed; kept through retries (lateness, order in the channel)
+    retry_at: datetime | None = None  # after a failure or a deferral: not before this
     state: str = Field(default="pending", max_length=16)  # pending / running / done / cancelled / failed
     ladder: bool = False  # part of the escalation: an acknowledgement cancels it
     step: int | None = None

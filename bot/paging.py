@@ -156,6 +156,7 @@ def run_notice(baton: Baton, job: Job) -> None:
             return
         if inc.channel_id is None:
             raise jobs.Defer("the channel is not created yet")
+        jobs.wait_turn(s, job, now=baton.clock.now())  # after the opening message
         users: list[str] = job.payload.get("users", [])
         text = messages.paging_notice(inc, users=users, description=job.payload.get("description", ""))
     baton.chat.invite(inc.channel_id, users)

@@ -82,6 +82,7 @@ def _create(baton: Baton, inc: Incident) -> tuple[str, str]:
 
 def _channel(baton: Baton, job: Job) -> tuple[Incident, str]:
     with session(baton.engine) as s:
+        jobs.wait_turn(s, job, now=baton.clock.now())
         inc = s.get(Incident, job.incident_id)
     if inc is None:
         raise jobs.Fail(f"incident {job.incident_id} is gone")

@@ -100,7 +100,7 @@ class Ticker:
             handler(self.baton, job)
         except jobs.Defer as e:
             jobs.reschedule(
-                engine, job.id, worker=self.worker, due_at=now() + e.after, error=None, count=False
+                engine, job.id, worker=self.worker, retry_at=now() + e.after, error=None, count=False
             )
             return
         except (jobs.Retry, ChatError, PagerError) as e:
@@ -111,7 +111,7 @@ class Ticker:
             if retryable and now() - job.created_at < jobs.GIVE_UP_AFTER:
                 after = getattr(e, "after", None) or jobs.backoff(job.attempts)
                 log.warning("job %s (%s) failed, retrying in %s: %s", job.id, job.kind, after, error)
-                jobs.reschedule(engine, job.id, worker=self.worker, due_at=now() + after, error=error)
+                jobs.reschedule(engine, job.id, worker=self.worker, retry_at=now() + after, error=error)
                 if job.attempts == 1:
                     self._report(job, f"{error} (retrying)")
                 return

@@ -97,12 +97,13 @@ def test_reschedule_and_defer(db_url: str) -> None:
         s.commit()
     (job,) = jobs.claim_due(engine, worker="w", now=now, limit=1)
     assert job.id is not None
-    jobs.reschedule(engine, job.id, worker="w", due_at=now + timedelta(seconds=5), error="ratelimited")
+    jobs.reschedule(engine, job.id, worker="w", retry_at=now + timedelta(seconds=5), error="ratelimited")
     assert jobs.claim_due(engine, worker="w", now=now + timedelta(seconds=4), limit=1) == []
     (job,) = jobs.claim_due(engine, worker="w", now=now + timedelta(seconds=5), limit=1)
     assert job.attempts == 2 and job.last_error == "ratelimited"
+    assert job.due_at == now  # still owed since then: lateness and channel order use it
     assert job.id is not None
-    jobs.reschedule(engine, job.id, worker="w", due_at=now, error=None, count=False)  # a deferral
+    jobs.reschedule(engine, job.id, worker="w", retry_at=now, error=None, count=False)  # a deferral
     (job,) = jobs.claim_due(engine, worker="w", now=now + timedelta(seconds=5), limit=1)
     assert job.attempts == 2
     engine.dispose()

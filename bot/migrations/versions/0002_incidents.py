@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Integer(), sa.ForeignKey("incident.id")),
         sa.Column("payload", sa.JSON(), nullable=False),
         _ts("due_at", nullable=False),
+        _ts("retry_at"),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("ladder", sa.Boolean(), nullable=False),
         sa.Column("step", sa.Integer()),
