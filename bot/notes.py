@@ -59,3 +59,22 @@ def incident_note(s: Session, inc: Incident) -> str:
     lines += ["", "## Timeline", ""]
     lines += [f"- {_t(e.at)} {_who(e.actor)} {e.kind}: {e.text}" for e in events]
     return "\n".join(lines) + "\n"
+
+
+def chunks(text: str, size: int) -> list[str]:
+    """Split at line ends into pieces of at most `size` characters (Slack's block limits)."""
+    out, current = [], ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > size:  # a single very long line (a 3,000-character title)
+            if current:
+                out.append(current)
+                current = ""
+            out.append(line[:size])
+            line = line[size:]
+        if len(current) + len(line) > size:
+            out.append(current)
+            current = ""
+        current += line
+    if current:
+        out.append(current)
+    return out

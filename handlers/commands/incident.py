@@ -19,6 +19,7 @@ from bot.runtime import Baton
 from handlers.render import incident as render
 
 SEVERITY = re.compile(r"^[pP]\d$")
+NUMBER = re.compile(r"#(\d+)")
 IN_CHANNEL = ("ack", "sev", "status", "evidence", "commander", "resolve", "reopen", "note", "timeline")
 
 
@@ -53,14 +54,21 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
         raise IncidentError(
             f"I don't know `/incident {words[0]}`. Declare with `{EXAMPLE}`, or try `/incident help`."
         )
-    inc = incidents.find_by_channel(baton=baton, channel_id=channel)
-    if inc is None:
-        raise IncidentError(
-            f"`/incident {sub}` works inside an incident channel (`#inc-…`). Here you can declare "
-            f"(`{EXAMPLE}`) or see `/incident list`."
-        )
+    rest = text.split(None, 1)[1] if len(words) > 1 else ""
+    target = NUMBER.fullmatch(words[1]) if len(words) > 1 else None
+    if target:
+        # `/incident sev #12 P1`: for backlog items, which have no channel, or from elsewhere.
+        inc = incidents.get(baton=baton, number=int(target.group(1)))
+        rest = rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else ""
+    else:
+        found = incidents.find_by_channel(baton=baton, channel_id=channel)
+        if found is None:
+            raise IncidentError(
+                f"`/incident {sub}` works inside an incident channel (`#inc-…`), or name the incident: "
+                f"`/incident {sub} #12 …`. Here you can declare (`{EXAMPLE}`) or see `/incident list`."
+            )
+        inc = found
     assert inc.id is not None
-    rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
     number = inc.id
     if sub == "ack":
         result = incidents.acknowledge(baton=baton, number=number, user=user)
@@ -94,7 +102,7 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
         return render.timeline(inc, incidents.timeline_of(baton=baton, number=number))
     if sub == "note":
         with session(baton.engine) as s:
-            return render.reply(f"```{notes.incident_note(s, inc)[:2900]}```")
+            return render.note(inc, notes.incident_note(s, inc))
     raise IncidentError(f"`/incident {sub}` is not available in this version of Baton yet.")
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from bot.clock import slack_time
 from bot.config import SEVERITIES
 from bot.models import Incident, TimelineEvent
+from bot.notes import chunks
 from bot.runtime import Baton
 
 DECLARE_VIEW = "declare_incident"
@@ -20,7 +21,8 @@ HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout
 • `commander @user`: hand over command
 • `resolve <summary>`: close it and post the incident note
 • `reopen` · `timeline` · `note`
-*Anywhere*: `list` (open incidents), `help`"""
+*Anywhere*: `list` (open incidents), `help`; any of the above with the number first, e.g. \
+`/incident resolve #12 Reindexed` (backlog items have no channel)"""
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -67,10 +69,34 @@ def incident_list(incidents: list[Incident]) -> dict[str, Any]:
     return reply("*Open incidents*\n" + "\n".join(lines))
 
 
+# Slack allows 50 blocks in a message and 3,000 characters in a section.
+MAX_SECTIONS = 45
+SECTION = 2900
+
+
+def long_reply(title: str, body: str, *, code: bool = False, newest: bool = True) -> dict[str, Any]:
+    """An ephemeral reply split over several sections; if even that is too long, the oldest
+    (newest=True) or the last lines are left out, and the reply says so."""
+    pieces = chunks(body, SECTION - 6)
+    dropped = 0
+    if len(pieces) > MAX_SECTIONS:
+        dropped = len(pieces) - MAX_SECTIONS
+        pieces = pieces[dropped:] if newest else pieces[:MAX_SECTIONS]
+    blocks = [_section(title)]
+    if dropped:
+        where = "earlier" if newest else "later"
+        blocks.append(_section(f"_{dropped * SECTION:,}+ characters of {where} entries are not shown._"))
+    blocks += [_section(f"```{p}```" if code else p) for p in pieces]
+    return {"response_type": "ephemeral", "text": title, "blocks": blocks}
+
+
 def timeline(inc: Incident, events: list[TimelineEvent]) -> dict[str, Any]:
-    lines = [f"{slack_time(e.at)} {_actor(e.actor)} _{e.kind}_: {e.text[:200]}" for e in events]
-    text = f"*Timeline of #{inc.id}* {inc.title[:100]}\n" + "\n".join(lines)
-    return reply(text[:2900])
+    lines = [f"{slack_time(e.at)} {_actor(e.actor)} _{e.kind}_: {e.text[:300]}" for e in events]
+    return long_reply(f"*Timeline of #{inc.id}* {inc.title[:100]}", "\n".join(lines))
+
+
+def note(inc: Incident, markdown: str) -> dict[str, Any]:
+    return long_reply(f"*Incident note of #{inc.id}*", markdown, code=True, newest=False)
 
 
 def _actor(actor: str) -> str:
