@@ -130,6 +130,19 @@ class Chat:
     def open_dm(self, user: str) -> str:
         return str(self._call("conversations.open", users=user)["channel"]["id"])
 
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """One message of a channel by its ts (None if it is gone or out of reach)."""
+        try:
+            data = self._call(
+                "conversations.history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+            )
+        except ChatError as e:
+            if e.retryable:
+                raise
+            return None
+        messages = data.get("messages") or []
+        return dict(messages[0]) if messages else None
+
     def permalink(self, channel: str, ts: str) -> str | None:
         try:
             return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])

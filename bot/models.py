@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -91,3 +91,23 @@ class Job(SQLModel, table=True):
     done_at: datetime | None = None
 
     __table_args__ = (Index("ix_job_state_due", "state", "due_at"),)
+
+
+class Evidence(SQLModel, table=True):
+    """Something that shows what happened: a note, a link, a Slack message. Masked before storage."""
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "source_channel", "source_ts", name="uq_evidence_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    at: datetime
+    author: str = Field(max_length=32)  # who added it
+    kind: str = Field(max_length=16)  # text / link / message
+    text: str = Field(sa_type=Text)  # PII and secrets masked (bot/masking.py)
+    link: str | None = Field(default=None, sa_type=Text)  # a URL, or the Slack message's permalink
+    source_channel: str | None = Field(default=None, max_length=32)  # the Slack message it came from
+    source_ts: str | None = Field(default=None, max_length=32)
+    message_author: str | None = Field(default=None, max_length=32)
+    masked: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # kind -> count

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.durations import format_duration
-from bot.models import Incident, TimelineEvent
+from bot.models import Evidence, Incident, TimelineEvent
 
 
 def _t(ts: datetime | None) -> str:
@@ -56,6 +56,14 @@ def incident_note(s: Session, inc: Incident) -> str:
     lines += [f"- {_t(e.at)} {_who(e.data.get('user'))} (step {e.data.get('step')})" for e in pages] or [
         "- nobody"
     ]
+    evidence = s.exec(
+        select(Evidence).where(col(Evidence.incident_id) == inc.id).order_by(col(Evidence.id))
+    ).all()
+    lines += ["", f"## Evidence ({len(evidence)})", ""]
+    lines += [
+        f"- {_t(e.at)} {_who(e.author)} {e.kind}: {e.text[:500]}" + (f" ({e.link})" if e.link else "")
+        for e in evidence
+    ] or ["- none"]
     lines += ["", "## Timeline", ""]
     lines += [f"- {_t(e.at)} {_who(e.actor)} {e.kind}: {e.text}" for e in events]
     return "\n".join(lines) + "\n"

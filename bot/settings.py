@@ -37,6 +37,7 @@ class Settings:
     port: int
     prometheus_url: str | None
     alert_token: str | None
+    evidence_reaction: str = "pushpin"
 
     @property
     def socket_mode(self) -> bool:
@@ -88,4 +89,5 @@ class Settings:
             port=port,
             prometheus_url=get("PROMETHEUS_URL"),
             alert_token=get("BATON_ALERT_TOKEN"),
+            evidence_reaction=(get("BATON_EVIDENCE_REACTION") or "pushpin").strip(":"),
         )

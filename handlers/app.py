@@ -13,7 +13,7 @@ from slack_bolt import App, BoltContext
 from bot import cli
 from bot.chat import make_client
 from bot.runtime import Baton
-from handlers import actions, commands, views
+from handlers import actions, commands, events, shortcuts, views
 
 
 def create_app(baton: Baton) -> App:
@@ -37,6 +37,8 @@ def create_app(baton: Baton) -> App:
     commands.register(app)
     actions.register(app)
     views.register(app)
+    shortcuts.register(app)
+    events.register(app)
     return app
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 
 from handlers.commands import COMMANDS
+from handlers.events import EVENTS
+from handlers.shortcuts import SHORTCUTS
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "slack-app-manifest.yaml").read_text())
@@ -28,7 +30,10 @@ SCOPES = {
     "pins.add": {"pins:write"},
     "views.open": set(),
     "views.publish": set(),
+    "conversations.history": {"channels:history"},
 }
+# Scopes that events need rather than calls.
+EVENT_SCOPES = {"reaction_added": {"reactions:read"}}
 
 
 def _methods_called() -> set[str]:
@@ -47,8 +52,16 @@ def test_manifest_scopes_are_what_the_slack_port_needs() -> None:
     assert called, "no Slack calls found in bot/chat.py"
     unknown = called - set(SCOPES)
     assert not unknown, f"add the scopes of {unknown} to SCOPES (and the manifest)"
-    needed = {"commands"}.union(*(SCOPES[m] for m in called))
+    needed = {"commands"}.union(*(SCOPES[m] for m in called), *(EVENT_SCOPES[e] for e in EVENTS))
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_manifest_shortcuts_and_events_are_the_registered_ones() -> None:
+    shortcuts = MANIFEST["features"]["shortcuts"]
+    assert {s["callback_id"] for s in shortcuts} == set(SHORTCUTS)
+    assert all(s["type"] == "message" for s in shortcuts)
+    assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == set(EVENTS)
+    assert set(EVENTS) <= set(EVENT_SCOPES)
 
 
 def test_manifest_turns_on_interactivity_and_socket_mode() -> None:

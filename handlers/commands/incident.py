@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot import incidents, notes
+from bot import evidence, incidents, notes
 from bot.db import session
 from bot.incidents import EXAMPLE, IncidentError
 from bot.runtime import Baton
@@ -98,12 +98,15 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
     if sub == "reopen":
         incidents.reopen(baton=baton, number=number, user=user)
         return {}
+    if sub == "evidence":
+        evidence.add(baton=baton, number=number, author=user, text=rest)
+        return render.reply(f":pushpin: Added to the evidence of #{number}.") if inc.backlog else {}
     if sub == "timeline":
         return render.timeline(inc, incidents.timeline_of(baton=baton, number=number))
     if sub == "note":
         with session(baton.engine) as s:
             return render.note(inc, notes.incident_note(s, inc))
-    raise IncidentError(f"`/incident {sub}` is not available in this version of Baton yet.")
+    raise IncidentError(f"I don't know `/incident {sub}`; try `/incident help`.")  # pragma: no cover
 
 
 def declare(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:

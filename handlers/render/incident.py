@@ -12,6 +12,7 @@ from bot.runtime import Baton
 
 DECLARE_VIEW = "declare_incident"
 RESOLVE_VIEW = "resolve_incident"
+EVIDENCE_VIEW = "evidence_target"
 
 HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout` (`/incident` alone: a form)
 *In an incident channel*:
@@ -19,6 +20,7 @@ HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout
 • `sev P0`: change the severity (re-plans the window; an upgrade pages the wider scope now)
 • `status <text>`: post a status update
 • `commander @user`: hand over command
+• `evidence <text or link>`: keep it with the incident (or react :pushpin: to a message)
 • `resolve <summary>`: close it and post the incident note
 • `reopen` · `timeline` · `note`
 *Anywhere*: `list` (open incidents), `help`; any of the above with the number first, e.g. \
@@ -165,6 +167,30 @@ def resolve_view(inc: Incident) -> dict[str, Any]:
                 "block_id": "summary",
                 "label": {"type": "plain_text", "text": "How was it resolved?"},
                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
+            }
+        ],
+    }
+
+
+def evidence_view(open_incidents: list[Incident], metadata: str) -> dict[str, Any]:
+    """Which incident a message from outside any incident channel is evidence for."""
+    options = [
+        {"text": {"type": "plain_text", "text": f"#{i.id} {i.severity} {i.title}"[:75]}, "value": str(i.id)}
+        for i in open_incidents[:100]
+    ]
+    return {
+        "type": "modal",
+        "callback_id": EVIDENCE_VIEW,
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": "Add to evidence"},
+        "submit": {"type": "plain_text", "text": "Add"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "incident",
+                "label": {"type": "plain_text", "text": "Incident"},
+                "element": {"type": "static_select", "action_id": "value", "options": options},
             }
         ],
     }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot import incidents
+from bot import evidence, incidents
 from bot.incidents import IncidentError
 from bot.runtime import Baton
 
@@ -44,5 +45,25 @@ def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
         )
     except IncidentError as e:
         ack(response_action="errors", errors={"summary": str(e)[:150]})
+        return
+    ack()
+
+
+def evidence_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    baton: Baton = context["baton"]
+    meta = json.loads(view["private_metadata"] or "{}")
+    try:
+        evidence.add(
+            baton=baton,
+            number=int(_value(view, "incident")),
+            author=body["user"]["id"],
+            text=str(meta.get("text") or ""),
+            link=baton.chat.permalink(meta["channel"], meta["ts"]) if meta.get("ts") else None,
+            source_channel=meta.get("channel"),
+            source_ts=meta.get("ts"),
+            message_author=meta.get("user"),
+        )
+    except IncidentError as e:
+        ack(response_action="errors", errors={"incident": str(e)[:150]})
         return
     ack()

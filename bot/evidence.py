@@ -1,0 +1,110 @@
+"""Evidence: what shows what happened, kept with the incident, PII and secrets masked first.
+
+It arrives from `/incident evidence <text or link>`, from the "Add to incident evidence"
+message shortcut and from a :pushpin: reaction on a message in an incident channel.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from bot.db import session
+from bot.incidents import IncidentError
+from bot.masking import mask
+from bot.models import Evidence, Incident
+from bot.paging import timeline
+from bot.rooms import post
+from bot.runtime import Baton
+
+# Slack sends links in command text as <https://…> or <https://…|label>.
+_LINK = re.compile(r"^<?(https?://[^\s|>]+)(?:\|[^>]*)?>?$")
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Added:
+    evidence: Evidence
+    already: bool  # the same Slack message was added before; nothing changed
+
+
+def add(
+    *,
+    baton: Baton,
+    number: int,
+    author: str,
+    text: str,
+    link: str | None = None,
+    source_channel: str | None = None,
+    source_ts: str | None = None,
+    message_author: str | None = None,
+) -> Added:
+    """Record one piece of evidence (masked), put it on the timeline and say so in the channel."""
+    text = text.strip()
+    match = _LINK.match(text) if link is None and source_ts is None else None
+    if match:
+        link, text = match.group(1), match.group(1)
+    if not text and not link:
+        raise IncidentError(
+            "Say what the evidence is, e.g. `/incident evidence https://grafana.example.com/d/llm` "
+            "or `/incident evidence refusal rate 12% since 14:05`"
+        )
+    masked = mask(text[:MAX_TEXT])
+    kind = "message" if source_ts else ("link" if match else "text")
+    now = baton.clock.now()
+    with session(baton.engine) as s:
+        inc = s.get(Incident, number)
+        if inc is None:
+            raise IncidentError(f"There is no incident #{number}. `/incident list` shows the open ones.")
+        if source_ts is not None:
+            existing = s.exec(
+                select(Evidence).where(
+                    col(Evidence.incident_id) == number,
+                    col(Evidence.source_channel) == source_channel,
+                    col(Evidence.source_ts) == source_ts,
+                )
+            ).first()
+            if existing is not None:
+                return Added(existing, already=True)
+        row = Evidence(
+            incident_id=number,
+            at=now,
+            author=author,
+            kind=kind,
+            text=masked.text,
+            link=mask(link).text if link else None,
+            source_channel=source_channel,
+            source_ts=source_ts,
+            message_author=message_author,
+            masked=dict(masked.counts),
+        )
+        s.add(row)
+        hidden = sum(masked.counts.values())
+        note = f" ({hidden} item{'s' if hidden != 1 else ''} masked)" if hidden else ""
+        timeline(s, number, at=now, actor=author, kind="evidence", text=f"{kind}: {masked.text[:300]}{note}")
+        shown = masked.text if len(masked.text) <= 300 else masked.text[:300] + "…"
+        where = f" (<{row.link}|source>)" if row.link and kind == "message" else ""
+        if inc.channel_id or not inc.backlog:  # a backlog item has no channel to say it in
+            post(s, inc, now=now, text=f":pushpin: Evidence from <@{author}>{where}: {shown}{note}")
+        try:
+            s.commit()
+        except IntegrityError:  # the same message, added twice at once: the first one stands
+            s.rollback()
+            return Added(_by_source(baton, number, source_channel, source_ts), already=True)
+    baton.wake()
+    return Added(row, already=False)
+
+
+def _by_source(baton: Baton, number: int, channel: str | None, ts: str | None) -> Evidence:
+    with session(baton.engine) as s:
+        row = s.exec(
+            select(Evidence).where(
+                col(Evidence.incident_id) == number,
+                col(Evidence.source_channel) == channel,
+                col(Evidence.source_ts) == ts,
+            )
+        ).one()
+        return row

@@ -1,0 +1,57 @@
+"""The "Add to incident evidence" message shortcut."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+
+from bot import evidence, incidents
+from bot.incidents import IncidentError
+from bot.runtime import Baton
+from handlers.render import incident as render
+
+
+def add_to_evidence(ack: Ack, shortcut: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    ack()
+    baton: Baton = context["baton"]
+    channel = shortcut["channel"]["id"]
+    message = shortcut.get("message") or {}
+    ts = str(shortcut.get("message_ts") or message.get("ts") or "")
+    inc = incidents.find_by_channel(baton=baton, channel_id=channel)
+    if inc is None:
+        # Not in an incident channel: ask which incident it belongs to.
+        open_ = incidents.list_open(baton=baton)
+        if not open_:
+            respond(response_type="ephemeral", text=":warning: There is no open incident to add this to.")
+            return
+        meta = {
+            "channel": channel,
+            "ts": ts,
+            "user": message.get("user"),
+            "text": str(message.get("text", "")),
+        }
+        baton.chat.open_view(shortcut["trigger_id"], render.evidence_view(open_, json.dumps(meta)[:2900]))
+        return
+    assert inc.id is not None
+    respond(response_type="ephemeral", text=_add(baton, inc.id, shortcut["user"]["id"], channel, ts, message))
+
+
+def _add(baton: Baton, number: int, user: str, channel: str, ts: str, message: dict[str, Any]) -> str:
+    try:
+        added = evidence.add(
+            baton=baton,
+            number=number,
+            author=user,
+            text=str(message.get("text") or ""),
+            link=baton.chat.permalink(channel, ts),
+            source_channel=channel,
+            source_ts=ts,
+            message_author=message.get("user"),
+        )
+    except IncidentError as e:
+        return f":warning: {e}"
+    if added.already:
+        return f"That message is already in the evidence of #{number}."
+    return f":pushpin: Added to the evidence of #{number}."
