@@ -8,7 +8,7 @@ does, after the commit. This is the module to read for "what happens when someon
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -59,6 +59,26 @@ def _get(s: Session, number: int) -> Incident:
     if inc is None:
         raise IncidentError(f"There is no incident #{number}. `/incident list` shows the open ones.")
     return inc
+
+
+def _record(
+    s: Session,
+    inc: Incident,
+    *,
+    now: datetime,
+    actor: str,
+    kind: str,
+    text: str,
+    say: str,
+    topic: bool = True,
+    **data: Any,
+) -> None:
+    """A change everyone should see: on the timeline, said in the channel, and in the topic."""
+    assert inc.id is not None
+    timeline(s, inc.id, at=now, actor=actor, kind=kind, text=text, **data)
+    post(s, inc, now=now, text=say)
+    if topic:
+        jobs.enqueue(s, kind="topic", incident_id=inc.id, due_at=now, now=now)
 
 
 def _commit(baton: Baton, s: Session) -> None:
@@ -198,27 +218,19 @@ def acknowledge(*, baton: Baton, number: int, user: str) -> Acknowledgement:
         window = inc.policy.get("response_time")
         verdict = "inside" if inc.ack_within_window else "outside"
         took = format_duration(timedelta(seconds=round(ack.time_to_ack.total_seconds())))
-        timeline(
+        _record(
             s,
-            number,
-            at=now,
+            inc,
+            now=now,
             actor=user,
             kind="acknowledged",
             text=f"acknowledged after {took}, {verdict} the {window} window",
+            say=f":white_check_mark: <@{user}> acknowledged after {took}, {verdict} the {window} window. "
+            "Escalation stopped.",
             seconds=ack.time_to_ack.total_seconds(),
             within=inc.ack_within_window,
             cancelled=cancelled,
         )
-        post(
-            s,
-            inc,
-            now=now,
-            text=(
-                f":white_check_mark: <@{user}> acknowledged after {took}, "
-                f"{verdict} the {window} window. Escalation stopped."
-            ),
-        )
-        jobs.enqueue(s, kind="topic", incident_id=number, due_at=now, now=now)
         paging.enqueue_pager(baton, s, inc, action="acknowledge", now=now)
         _commit(baton, s)
     baton.metrics.time_to_ack.observe(ack.time_to_ack.total_seconds())
@@ -275,24 +287,18 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
         inc.backlog = backlog
         s.add(inc)
         verb = "raised" if upgrade else "lowered"
-        timeline(
-            s,
-            number,
-            at=now,
-            actor=user,
-            kind="severity",
-            text=f"severity {verb} from {old} to {level}",
-            old=old,
-            new=level,
-        )
-        post(
+        _record(
             s,
             inc,
             now=now,
-            text=f":rotating_light: <@{user}> {verb} the severity from {old} to *{level}* "
+            actor=user,
+            kind="severity",
+            text=f"severity {verb} from {old} to {level}",
+            say=f":rotating_light: <@{user}> {verb} the severity from {old} to *{level}* "
             f"({policy['level_name']}).",
+            old=old,
+            new=level,
         )
-        jobs.enqueue(s, kind="topic", incident_id=number, due_at=now, now=now)
         _commit(baton, s)
         return inc
 
@@ -308,9 +314,9 @@ def set_status(*, baton: Baton, number: int, text: str, user: str) -> Incident:
         inc = _get(s, number)
         inc.status = text[:500]
         s.add(inc)
-        timeline(s, number, at=now, actor=user, kind="status", text=text)
-        post(s, inc, now=now, text=f":memo: Status from <@{user}>: {text}")
-        jobs.enqueue(s, kind="topic", incident_id=number, due_at=now, now=now)
+        _record(
+            s, inc, now=now, actor=user, kind="status", text=text, say=f":memo: Status from <@{user}>: {text}"
+        )
         _commit(baton, s)
         return inc
 
@@ -324,21 +330,20 @@ def set_commander(*, baton: Baton, number: int, commander: str, user: str) -> In
         old = inc.commander
         inc.commander = commander
         s.add(inc)
-        timeline(
-            s,
-            number,
-            at=now,
-            actor=user,
-            kind="commander",
-            text=f"commander is now <@{commander}>",
-            old=old,
-            new=commander,
-        )
-        post(s, inc, now=now, text=f":sports_medal: <@{user}> made <@{commander}> the incident commander.")
         jobs.enqueue(
             s, kind="invite", incident_id=number, due_at=now, now=now, payload={"users": [commander]}
         )
-        jobs.enqueue(s, kind="topic", incident_id=number, due_at=now, now=now)
+        _record(
+            s,
+            inc,
+            now=now,
+            actor=user,
+            kind="commander",
+            text=f"commander is now <@{commander}>",
+            say=f":sports_medal: <@{user}> made <@{commander}> the incident commander.",
+            old=old,
+            new=commander,
+        )
         _commit(baton, s)
         return inc
 
@@ -361,13 +366,18 @@ def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
             .where(col(Job.incident_id) == number, col(Job.kind) == "page", col(Job.state) == "pending")
             .values(state="cancelled")
         )
-        timeline(s, number, at=now, actor=user, kind="resolved", text=f"resolved: {summary}")
+        _record(
+            s,
+            inc,
+            now=now,
+            actor=user,
+            kind="resolved",
+            text=f"resolved: {summary}",
+            say=f":white_check_mark: <@{user}> resolved the incident: {summary}",
+        )
         s.flush()
-        post(s, inc, now=now, text=f":white_check_mark: <@{user}> resolved the incident: {summary}")
-        note = incident_note(s, inc)
-        for chunk in chunks(note, 2900):
+        for chunk in chunks(incident_note(s, inc), 2900):
             post(s, inc, now=now, text=f"```{chunk}```")
-        jobs.enqueue(s, kind="topic", incident_id=number, due_at=now, now=now)
         paging.enqueue_pager(baton, s, inc, action="resolve", now=now)
         _commit(baton, s)
         return inc
@@ -390,9 +400,15 @@ def reopen(*, baton: Baton, number: int, user: str) -> Incident:
             inc.breached = False
             paging.schedule_ladder(s, inc, start=now, now=now)
         s.add(inc)
-        timeline(s, number, at=now, actor=user, kind="reopened", text=f"reopened ({inc.state})")
-        post(s, inc, now=now, text=f":arrows_counterclockwise: <@{user}> reopened the incident.")
-        jobs.enqueue(s, kind="topic", incident_id=number, due_at=now, now=now)
+        _record(
+            s,
+            inc,
+            now=now,
+            actor=user,
+            kind="reopened",
+            text=f"reopened ({inc.state})",
+            say=f":arrows_counterclockwise: <@{user}> reopened the incident.",
+        )
         if not inc.backlog:
             paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
         _commit(baton, s)
@@ -431,14 +447,15 @@ def escalate_now(*, baton: Baton, number: int, user: str) -> str:
             .values(due_at=now, retry_at=None)
         )
         description = next(st["description"] for st in inc.policy["steps"] if st["index"] == step)
-        timeline(
+        _record(
             s,
-            number,
-            at=now,
+            inc,
+            now=now,
             actor=user,
             kind="escalated",
             text=f"escalated now to step {step}: {description}",
+            say=f":arrow_double_up: <@{user}> escalated now: {description}.",
+            topic=False,
         )
-        post(s, inc, now=now, text=f":arrow_double_up: <@{user}> escalated now: {description}.")
         _commit(baton, s)
         return str(description)

@@ -105,92 +105,72 @@ def _actor(actor: str) -> str:
     return "Baton" if actor == "baton" else f"<@{actor}>"
 
 
-def declare_view(baton: Baton) -> dict[str, Any]:
-    levels = baton.config.severity.levels
-    severity_options = [
-        {
-            "text": {"type": "plain_text", "text": f"{key} · {levels[key].name}"[:75]},
-            "value": key,
-        }
-        for key in SEVERITIES
-        if key in levels
-    ]
-    area_options = [
-        {"text": {"type": "plain_text", "text": f"{area.name} ({key})"[:75]}, "value": key}
-        for key, area in baton.config.ownership.areas.items()
-    ]
+def _modal(
+    callback_id: str, title: str, submit: str, blocks: list[dict[str, Any]], metadata: str = ""
+) -> dict[str, Any]:
     return {
         "type": "modal",
-        "callback_id": DECLARE_VIEW,
-        "title": {"type": "plain_text", "text": "Declare an incident"},
-        "submit": {"type": "plain_text", "text": "Declare"},
+        "callback_id": callback_id,
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": title[:24]},
+        "submit": {"type": "plain_text", "text": submit},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "severity",
-                "label": {"type": "plain_text", "text": "Severity"},
-                "element": {"type": "static_select", "action_id": "value", "options": severity_options},
-            },
-            {
-                "type": "input",
-                "block_id": "area",
-                "label": {"type": "plain_text", "text": "Area"},
-                "element": {"type": "static_select", "action_id": "value", "options": area_options[:100]},
-            },
-            {
-                "type": "input",
-                "block_id": "title",
-                "label": {"type": "plain_text", "text": "What is happening?"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "max_length": 3000,
-                    "placeholder": {"type": "plain_text", "text": "Hallucination spike on checkout"},
-                },
-            },
-        ],
+        "blocks": blocks,
     }
+
+
+def _input(block_id: str, label: str, element: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": {"action_id": "value", **element},
+    }
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": text[:75]}, "value": value}
+
+
+def declare_view(baton: Baton) -> dict[str, Any]:
+    levels = baton.config.severity.levels
+    severities = [_option(f"{key} · {levels[key].name}", key) for key in SEVERITIES if key in levels]
+    areas = [_option(f"{area.name} ({key})", key) for key, area in baton.config.ownership.areas.items()]
+    title = {
+        "type": "plain_text_input",
+        "max_length": 3000,
+        "placeholder": {"type": "plain_text", "text": "Hallucination spike on checkout"},
+    }
+    return _modal(
+        DECLARE_VIEW,
+        "Declare an incident",
+        "Declare",
+        [
+            _input("severity", "Severity", {"type": "static_select", "options": severities}),
+            _input("area", "Area", {"type": "static_select", "options": areas[:100]}),
+            _input("title", "What is happening?", title),
+        ],
+    )
 
 
 def resolve_view(inc: Incident) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": RESOLVE_VIEW,
-        "private_metadata": str(inc.id),
-        "title": {"type": "plain_text", "text": f"Resolve #{inc.id}"[:24]},
-        "submit": {"type": "plain_text", "text": "Resolve"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "summary",
-                "label": {"type": "plain_text", "text": "How was it resolved?"},
-                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
-            }
-        ],
-    }
+    summary = {"type": "plain_text_input", "multiline": True}
+    return _modal(
+        RESOLVE_VIEW,
+        f"Resolve #{inc.id}",
+        "Resolve",
+        [_input("summary", "How was it resolved?", summary)],
+        metadata=str(inc.id),
+    )
 
 
 def evidence_view(open_incidents: list[Incident], metadata: str) -> dict[str, Any]:
     """Which incident a message from outside any incident channel is evidence for."""
-    options = [
-        {"text": {"type": "plain_text", "text": f"#{i.id} {i.severity} {i.title}"[:75]}, "value": str(i.id)}
-        for i in open_incidents[:100]
-    ]
-    return {
-        "type": "modal",
-        "callback_id": EVIDENCE_VIEW,
-        "private_metadata": metadata,
-        "title": {"type": "plain_text", "text": "Add to evidence"},
-        "submit": {"type": "plain_text", "text": "Add"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "incident",
-                "label": {"type": "plain_text", "text": "Incident"},
-                "element": {"type": "static_select", "action_id": "value", "options": options},
-            }
-        ],
-    }
+    options = [_option(f"#{i.id} {i.severity} {i.title}", str(i.id)) for i in open_incidents[:100]]
+    return _modal(
+        EVIDENCE_VIEW,
+        "Add to evidence",
+        "Add",
+        [_input("incident", "Incident", {"type": "static_select", "options": options})],
+        metadata=metadata,
+    )
