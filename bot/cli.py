@@ -144,7 +144,11 @@ def serve(app_factory: AppFactory) -> int:
 
     from bot.runner import Runner, boot  # heavy imports only when serving
 
-    baton = boot(settings, config)
+    try:
+        baton = boot(settings, config)
+    except SettingsError as e:
+        print(f"baton: {e}", file=sys.stderr)
+        return 2
     runner = Runner(baton, app_factory(baton))
     runner.start()
     pid_file = Path(os.environ.get(PID_FILE_ENV) or "baton.pid")

@@ -9,24 +9,45 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot import jobs, paging, rooms
-from bot.chat import Chat, make_client
+from bot.chat import Chat, ChatError, make_client
 from bot.config import Config
 from bot.db import is_sqlite, make_engine, upgrade
 from bot.metrics import IncidentStates
 from bot.runtime import Baton
 from bot.scheduler import Scheduler
 from bot.server import HttpServer, create_http_app
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
 
+_REFUSED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+
+
+def check_slack(chat: Chat, settings: Settings) -> None:
+    """Fail at start-up, with what to do, when Slack refuses the token or cannot be reached."""
+    try:
+        chat.auth_test()
+    except ChatError as e:
+        if e.error in _REFUSED_TOKEN:
+            raise SettingsError(
+                f"Slack refused SLACK_BOT_TOKEN ({e.error}): copy the Bot User OAuth Token (xoxb-…) "
+                "again from your Slack app's settings page → OAuth & Permissions, and reinstall the "
+                "app if it was revoked."
+            ) from None
+        raise SettingsError(
+            f"cannot reach Slack's Web API at {settings.api_url} ({e.error}); check the network, "
+            "or SLACK_API_URL if you set it."
+        ) from None
+
+
 def boot(settings: Settings, config: Config, **overrides: object) -> Baton:
-    """Database up to date, Slack port ready, e-mails resolved: a Baton ready to serve."""
+    """Slack reachable, database up to date, e-mails resolved: a Baton ready to serve."""
+    chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
+    check_slack(chat, settings)
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
     baton = Baton(settings=settings, config=config, engine=engine, chat=chat, **overrides)  # type: ignore[arg-type]
     baton.metrics.add_collector(IncidentStates(engine))
     baton.resolve_people()

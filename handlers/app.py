@@ -27,6 +27,8 @@ def create_app(baton: Baton) -> App:
         # ack() first: Slack gets its 200 while the listener goes on on Bolt's worker pool.
         process_before_response=False,
         ignoring_self_events_enabled=True,
+        # boot() has checked the token already, with a message that says what to do.
+        token_verification_enabled=False,
     )
 
     @app.middleware

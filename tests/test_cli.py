@@ -14,6 +14,7 @@ from tests.conftest import (
     SIGNING_SECRET,
     add_people,
     clean_env,
+    free_port,
     serve,
     serve_env,
 )
@@ -71,6 +72,26 @@ def test_serve_without_a_token_names_the_variable() -> None:
     out = run("serve")
     assert out.returncode == 2
     assert "SLACK_BOT_TOKEN is not set" in out.stderr and "OAuth & Permissions" in out.stderr
+
+
+def test_serve_with_a_refused_token_says_what_to_do(tmp_path: Path) -> None:
+    with FakeSlack() as fake:
+        env = serve_env(fake, tmp_path, SLACK_BOT_TOKEN="xoxb-not-the-real-one")
+        out = run("serve", env=env, cwd=tmp_path)
+    assert out.returncode == 2
+    assert (
+        "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in out.stderr and "OAuth & Permissions" in out.stderr
+    )
+    assert "Traceback" not in out.stderr and "xoxb-not-the-real-one" not in out.stderr
+
+
+def test_serve_without_slack_says_which_url_it_tried(tmp_path: Path) -> None:
+    with FakeSlack() as fake:
+        env = serve_env(fake, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
+    out = run("serve", env=env, cwd=tmp_path)
+    assert out.returncode == 2
+    assert f"cannot reach Slack's Web API at {env['SLACK_API_URL']}" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_serve_runs_answers_owner_and_reloads_on_sighup(tmp_path: Path) -> None:
