@@ -27,8 +27,8 @@ def create_app(baton: Baton) -> App:
         # ack() first: Slack gets its 200 while the listener goes on on Bolt's worker pool.
         process_before_response=False,
         ignoring_self_events_enabled=True,
-        # boot() has checked the token already, with a message that says what to do.
-        token_verification_enabled=False,
+        # Bolt checks the token (auth.test) here, once, and keeps the answer; without it Bolt
+        # would call auth.test during the first request, inside Slack's 3-second window.
     )
 
     @app.middleware
