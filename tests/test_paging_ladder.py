@@ -144,3 +144,23 @@ def test_metrics_count_incidents_pages_and_time_to_acknowledge(fast: RunningBato
     assert "baton_pages_due_total 3.0" in text and "baton_pages_sent_total 3.0" in text
     assert "baton_pages_sent_on_time_total 3.0" in text
     assert "baton_time_to_acknowledge_seconds_count 1.0" in text
+
+
+def test_slack_gets_its_200_at_once_and_pages_do_not_wait_for_a_slow_channel(fast: RunningBaton) -> None:
+    from tests.slack_signing import post_signed, slash_command_body
+
+    fast.fake.set_latency("conversations.create", 5.0)
+    t0 = time.monotonic()
+    # Slack's own deadline is 3 s: the client gives up then, and the test fails.
+    resp = post_signed(
+        f"{fast.url}/slack/events",
+        slash_command_body("/incident", "P1 model-quality Hallucination spike", user_id="U07SAM0001"),
+        fast.secret,
+        timeout=3.0,
+    )
+    assert resp.status_code == 200 and "Declared" in resp.text
+    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None, timeout=3)
+    assert _between(_dms(fast), t0, 0, TOLERANCE) == OWNING_TEAM
+    # ... while the channel is still being created.
+    assert not any(c.name.startswith("inc-") for c in list(fast.fake.channels.values()))
+    incident_channel(fast.fake, timeout=8)  # and then it is
