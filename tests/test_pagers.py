@@ -31,6 +31,7 @@ from bot.pagers import (
     configured,
     pagers_for,
 )
+from tests.test_config import SEVERITY
 
 # --------------------------------------------------------------------------- the local server
 
@@ -400,15 +401,6 @@ def test_pager_error_does_not_leak_the_routing_key(dead_url: str, client: httpx.
 
 
 # --------------------------------------------------------------------------- from the config
-
-SEVERITY = """\
-levels:
-  P0: {name: Total service outage, response_time: 15m, notify: everyone}
-  P1: {name: Core feature failure, response_time: 1h, notify: owning-team}
-  P2: {name: Partial feature issue, response_time: 4h, notify: owner}
-  P3: {name: Minor issue, response_time: next-sprint, notify: backlog}
-backlog_channel: C07BACKLOG
-"""
 
 OWNERSHIP = """\
 people:
