@@ -67,10 +67,13 @@ def test_kill_9_mid_window_loses_no_step(fake_slack: FakeSlack, tmp_path: Path) 
         assert len(page_dms(fake_slack)) == 3  # T/2 came due while nobody was running
         restarted_at = time.monotonic()
         proc = serve(env, tmp_path)
-        fake_slack.wait_for(lambda: len(page_dms(fake_slack)) >= 3 + 8 or None, timeout=5)
-        late = [c for c in page_dms(fake_slack) if c.monotonic >= restarted_at]
-        assert {c.params["channel"] for c in late} >= EVERYONE
-        assert max(c.monotonic for c in late[:8]) - restarted_at < 5  # within seconds of the restart
+
+        def after_restart() -> set[str]:
+            return {str(c.params["channel"]) for c in page_dms(fake_slack) if c.monotonic >= restarted_at}
+
+        # Every T/2 page arrives within seconds of the restart. (A step-0 DM whose job was killed
+        # between Slack's answer and the commit may come again: at least once, never zero times.)
+        fake_slack.wait_for(lambda: after_restart() >= EVERYONE or None, timeout=5)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=15)
