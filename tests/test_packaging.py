@@ -1,0 +1,24 @@
+"""`pip install .` (not only an editable install) must ship every package and data file."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from setuptools import find_packages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_source_directory_is_an_installed_package() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    shipped = set(find_packages(where=str(ROOT), include=config["packages"]["find"]["include"]))
+    sources = {
+        ".".join(d.relative_to(ROOT).parts)
+        for top in ("bot", "handlers")
+        for d in [ROOT / top, *(ROOT / top).rglob("*")]
+        if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py"))
+    }
+    assert sources - shipped == set(), "add an __init__.py, or widen [tool.setuptools.packages.find]"
+    assert {"bot.migrations", "bot.migrations.versions", "handlers.commands"} <= shipped
+    assert "*.mako" in config["package-data"]["bot.migrations"]  # Alembic's revision template
