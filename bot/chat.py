@@ -111,25 +111,6 @@ class Chat:
             args["blocks"] = list(blocks)
         return str(self._call("chat.postMessage", **args)["ts"])
 
-    def post_ephemeral(
-        self, channel: str, user: str, *, text: str, blocks: Sequence[dict[str, Any]] | None = None
-    ) -> None:
-        args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
-        if blocks:
-            args["blocks"] = list(blocks)
-        self._call("chat.postEphemeral", **args)
-
-    def update_message(
-        self, channel: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]] | None = None
-    ) -> None:
-        args: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
-        if blocks is not None:
-            args["blocks"] = list(blocks)
-        self._call("chat.update", **args)
-
-    def open_dm(self, user: str) -> str:
-        return str(self._call("conversations.open", users=user)["channel"]["id"])
-
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """One message of a channel by its ts (None if it is gone or out of reach)."""
         try:
@@ -152,21 +133,6 @@ class Chat:
     # -- channels --------------------------------------------------------------------------
     def create_channel(self, name: str) -> str:
         return str(self._call("conversations.create", name=name)["channel"]["id"])
-
-    def find_channel(self, name: str) -> str | None:
-        """Find a channel the bot created earlier by name (after a crash between create and commit)."""
-        cursor = None
-        while True:
-            args: dict[str, Any] = {"limit": 200, "exclude_archived": True, "types": "public_channel"}
-            if cursor:
-                args["cursor"] = cursor
-            data = self._call("conversations.list", **args)
-            for ch in data.get("channels", []):
-                if ch.get("name") == name:
-                    return str(ch["id"])
-            cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
 
     def invite(self, channel: str, users: Sequence[str]) -> None:
         if not users:
@@ -191,17 +157,11 @@ class Chat:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)
 
-    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        self._call("views.publish", user_id=user_id, view=view)
-
 
 # The same split as slack_sdk's own helpers: JSON for chat.* and views.*, form-encoded for the rest.
 _JSON = frozenset(
     {
         "chat.postMessage",
-        "chat.postEphemeral",
-        "chat.update",
         "views.open",
-        "views.publish",
     }
 )

@@ -39,9 +39,6 @@ class Scheduler:
         if job is not None:
             job.modify(next_run_time=datetime.now().astimezone())
 
-    def job_names(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs()]
-
     def start(self) -> None:
         self._scheduler.start()
 

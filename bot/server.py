@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
 from typing import Any
 
 import uvicorn
@@ -74,7 +74,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
 
 
 class HttpServer:
-    """uvicorn in-process; run() blocks, start() runs it on a thread (tests, Socket Mode)."""
+    """uvicorn in-process, on its own thread (the main thread waits for signals)."""
 
     def __init__(self, app: Starlette, *, host: str, port: int):
         self.server = uvicorn.Server(
@@ -90,23 +90,15 @@ class HttpServer:
                 return int(sock.getsockname()[1])
         return int(self.server.config.port)
 
-    def run(self) -> None:
-        self.server.run()
-
-    def start(self, *, on_ready: Callable[[], None] | None = None, timeout: float = 10.0) -> None:
+    def start(self, *, timeout: float = 10.0) -> None:
+        """Serve on a thread; return once the socket is listening."""
         self._thread = threading.Thread(target=self.server.run, name="baton-http", daemon=True)
         self._thread.start()
-        ready = threading.Event()
-
-        def wait() -> None:
-            while not self.server.started and self._thread is not None and self._thread.is_alive():
-                ready.wait(0.02)
-
-        wait()
+        deadline = time.monotonic() + timeout
+        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
         if not self.server.started:
             raise RuntimeError("the HTTP server did not start (is the port in use?)")
-        if on_ready:
-            on_ready()
 
     def stop(self) -> None:
         self.server.should_exit = True

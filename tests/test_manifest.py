@@ -19,17 +19,12 @@ SCOPES = {
     "auth.test": set(),
     "users.lookupByEmail": {"users:read", "users:read.email"},
     "chat.postMessage": {"chat:write"},
-    "chat.postEphemeral": {"chat:write"},
-    "chat.update": {"chat:write"},
     "chat.getPermalink": set(),
-    "conversations.open": {"im:write"},
     "conversations.create": {"channels:manage"},
-    "conversations.list": {"channels:read"},
     "conversations.invite": {"channels:manage"},
     "conversations.setTopic": {"channels:manage"},
     "pins.add": {"pins:write"},
     "views.open": set(),
-    "views.publish": set(),
     "conversations.history": {"channels:history"},
 }
 # Scopes that events need rather than calls.
