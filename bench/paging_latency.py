@@ -37,11 +37,11 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 import yaml  # noqa: E402
 
-from bot import incidents  # noqa: E402
-from bot.config import load_config  # noqa: E402
-from bot.messages import ACK  # noqa: E402
-from bot.runner import Runner, boot  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.app.runner import Runner, boot  # noqa: E402
+from bot.config.schema import load_config  # noqa: E402
+from bot.incidents import services as incidents  # noqa: E402
+from bot.incidents.messages import ACK  # noqa: E402
+from bot.store.settings import Settings  # noqa: E402
 from handlers.app import create_app  # noqa: E402
 from tests.fakeslack import Call, FakeSlack  # noqa: E402
 from tests.slack_signing import post_signed, slash_command_body  # noqa: E402
@@ -52,7 +52,7 @@ SECRET = "bench-signing-secret-0123456789abcdef"
 REPORTER = "U07MAYA001"
 AREA = "model-quality"
 BACKLOG_CHANNEL = "C07BACKLOG"
-PAGE_ON_TIME = 1.0  # s: Baton's own SLI (bot/paging.py PAGE_ON_TIME)
+PAGE_ON_TIME = 1.0  # s: Baton's own SLI (bot/incidents/paging.py PAGE_ON_TIME)
 DECLARED = re.compile(r"incident \*?#(\d+)")
 CHANNEL = re.compile(r"^inc-\d{8}-(\d+)(?:-|$)")
 
@@ -136,7 +136,7 @@ def declare_all(runner: Runner, n: int, notes: list[str]) -> tuple[list[Declared
                 notes.append(f"/incident failed: {type(e).__name__}")
             if number is None:
                 # The handler is missing or did not declare: use the service directly.
-                via = "bot.incidents.declare() directly (the /incident handler did not declare)"
+                via = "bot.incidents.services.declare() directly (the /incident handler did not declare)"
                 sent = time.monotonic()
                 inc = incidents.declare(
                     baton=runner.baton, severity="P1", area=AREA, title=title, reporter=REPORTER

@@ -1,7 +1,7 @@
 """The Bolt app: every listener registered on one App, with Baton in each request's context.
 
 This is the outermost layer: it knows bot/, never the other way round, so the `baton` console
-command starts here and hands the listeners to bot.cli.
+command starts here and hands the listeners to bot.app.cli.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 from slack_bolt import App, BoltContext
 
-from bot import cli
-from bot.chat import make_client
-from bot.runtime import Baton
+from bot.app import cli
+from bot.slack.chat import make_client
+from bot.store.runtime import Baton
 from handlers import actions, commands, events, shortcuts, views
 
 

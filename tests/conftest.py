@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from bot.config import Config, load_config
-from bot.runner import Runner, boot
-from bot.runtime import Baton
-from bot.settings import Settings
+from bot.app.runner import Runner, boot
+from bot.config.schema import Config, load_config
+from bot.store.runtime import Baton
+from bot.store.settings import Settings
 from handlers.app import create_app
 from tests.fakeslack import Call, Channel, FakeSlack
 from tests.slack_signing import post_signed, slash_command_body

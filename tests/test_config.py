@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import (
+from bot.config.durations import ACCEPTED, format_duration, parse_duration
+from bot.config.schema import (
     ConfigError,
     ConfigIssue,
     OwnershipConfig,
@@ -16,7 +17,6 @@ from bot.config import (
     load_config,
     parse_comparison,
 )
-from bot.durations import ACCEPTED, format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 

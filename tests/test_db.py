@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from bot.chat import Chat, make_client
-from bot.clock import FakeClock
-from bot.db import make_engine, normalize_url, session, upgrade
-from bot.models import PersonCache
-from bot.people import resolve_emails
+from bot.slack.chat import Chat, make_client
+from bot.store.clock import FakeClock
+from bot.store.db import make_engine, normalize_url, session, upgrade
+from bot.store.models import PersonCache
+from bot.store.people import resolve_emails
 from tests.fakeslack import FakeSlack
 
 

@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot import incidents, paging, rooms
-from bot.clock import FakeClock
-from bot.config import load_config
-from bot.runner import boot
-from bot.runtime import Baton
-from bot.ticker import Ticker
+from bot.app.runner import boot
+from bot.app.ticker import Ticker
+from bot.config.schema import load_config
+from bot.incidents import paging, rooms
+from bot.incidents import services as incidents
+from bot.store.clock import FakeClock
+from bot.store.runtime import Baton
 from tests.conftest import page_dms, settings_for
 from tests.fakeslack import FakeSlack
 from tests.test_paging_ladder import EVERYONE, LI, OWNING_TEAM

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot import jobs
-from bot.clock import FakeClock
-from bot.db import make_engine, session, upgrade
-from bot.models import Incident, Job
+from bot.store import jobs
+from bot.store.clock import FakeClock
+from bot.store.db import make_engine, session, upgrade
+from bot.store.models import Incident, Job
 
 
 def _engine(url: str):  # type: ignore[no-untyped-def]

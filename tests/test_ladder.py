@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import OwnershipConfig, SeverityConfig
-from bot.ladder import BREACH_DESCRIPTION, UnknownLevelError, plan_ladder, render_plan
-from bot.ownership import Ownership, UnknownAreaError
+from bot.config.ownership import Ownership, UnknownAreaError
+from bot.config.schema import OwnershipConfig, SeverityConfig
+from bot.incidents.ladder import BREACH_DESCRIPTION, UnknownLevelError, plan_ladder, render_plan
 
 OWNERSHIP = OwnershipConfig.model_validate(
     {

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bot.masking import KINDS, Masked, luhn_ok, mask, placeholder
+from bot.records.masking import KINDS, Masked, luhn_ok, mask, placeholder
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"

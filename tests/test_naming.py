@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.naming import MAX_LEN, channel_name, slug
+from bot.incidents.naming import MAX_LEN, channel_name, slug
 from tests.conftest import RunningBaton
 from tests.handlers.test_incident_command import LEO, SLUG, TITLE, channel_of, declare, page_dms
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import OwnershipConfig, load_config
-from bot.ownership import Ownership, UnknownAreaError, wider
+from bot.config.ownership import Ownership, UnknownAreaError, wider
+from bot.config.schema import OwnershipConfig, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

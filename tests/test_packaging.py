@@ -20,5 +20,5 @@ def test_every_source_directory_is_an_installed_package() -> None:
         if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py"))
     }
     assert sources - shipped == set(), "add an __init__.py, or widen [tool.setuptools.packages.find]"
-    assert {"bot.migrations", "bot.migrations.versions", "handlers.commands"} <= shipped
-    assert "*.mako" in config["package-data"]["bot.migrations"]  # Alembic's revision template
+    assert {"bot.store.migrations", "bot.store.migrations.versions", "handlers.commands"} <= shipped
+    assert "*.mako" in config["package-data"]["bot.store.migrations"]  # Alembic's revision template

@@ -1,4 +1,4 @@
-"""External pagers (bot/pagers.py) against a real HTTP server on 127.0.0.1.
+"""External pagers (bot/slack/pagers.py) against a real HTTP server on 127.0.0.1.
 
 The server records every request and answers what the test tells it to: a status code with a
 body, a dropped connection, or a slow answer. "Nobody listening" is a port that was bound and
@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import ConfigError, Team, load_config
-from bot.pagers import (
+from bot.config.schema import ConfigError, Team, load_config
+from bot.slack.pagers import (
     PAGERDUTY_URL,
     PD_SEVERITY,
     PagerDuty,

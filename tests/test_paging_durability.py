@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.incidents import get
+from bot.incidents.services import get
 from tests.conftest import (
     FAST_SEVERITY,
     SHIPPED_OWNERSHIP,

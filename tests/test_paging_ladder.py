@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from bot.incidents import get
+from bot.incidents.services import get
 from tests.conftest import FAST_SEVERITY, RunningBaton, incident_channel, page_dms
 from tests.fakeslack import Call
 

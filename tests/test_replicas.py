@@ -8,8 +8,8 @@ from collections import Counter
 
 from sqlmodel import col, select
 
-from bot.db import session
-from bot.models import TimelineEvent
+from bot.store.db import session
+from bot.store.models import TimelineEvent
 from tests.conftest import FAST_SEVERITY, start_baton
 from tests.fakeslack import FakeSlack
 from tests.test_paging_ladder import EVERYONE, OWNING_TEAM, TOLERANCE, T, _between, _dms

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import Settings, SettingsError
+from bot.store.settings import Settings, SettingsError
 
 
 def test_missing_bot_token_names_the_variable_and_where_to_get_it() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
-from bot import messages
+from bot.incidents import messages
 from handlers.actions.incident import acknowledge_clicked, escalate_clicked, resolve_clicked
 
 

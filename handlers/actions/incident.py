@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
-from bot import incidents
-from bot.incidents import IncidentError
-from bot.runtime import Baton
+from bot.incidents import services as incidents
+from bot.incidents.services import IncidentError
+from bot.store.runtime import Baton
 from handlers.render import incident as render
 
 

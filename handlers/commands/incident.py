@@ -1,6 +1,6 @@
 """/incident: declare, and run an incident from its channel (PRODUCT.md §2).
 
-Parsing only: every rule lives in bot/incidents.py. Answers go back in the ack (a database
+Parsing only: every rule lives in bot/incidents/services.py. Answers go back in the ack (a database
 transaction takes milliseconds; Slack is only called later, by the ticker), so Slack gets its
 200 well within 3 seconds.
 """
@@ -12,10 +12,12 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot import evidence, incidents, notes
-from bot.db import session
-from bot.incidents import EXAMPLE, IncidentError
-from bot.runtime import Baton
+from bot.incidents import notes
+from bot.incidents import services as incidents
+from bot.incidents.services import EXAMPLE, IncidentError
+from bot.records import evidence
+from bot.store.db import session
+from bot.store.runtime import Baton
 from handlers.render import incident as render
 
 SEVERITY = re.compile(r"^[pP]\d$")

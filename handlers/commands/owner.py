@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot.runtime import Baton
+from bot.store.runtime import Baton
 from handlers.render import owner as render
 
 USAGE = (

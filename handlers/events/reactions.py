@@ -6,9 +6,10 @@ from typing import Any
 
 from slack_bolt import BoltContext
 
-from bot import evidence, incidents
-from bot.incidents import IncidentError
-from bot.runtime import Baton
+from bot.incidents import services as incidents
+from bot.incidents.services import IncidentError
+from bot.records import evidence
+from bot.store.runtime import Baton
 
 
 def reaction_added(event: dict[str, Any], context: BoltContext) -> None:

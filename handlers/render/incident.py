@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.clock import slack_time
-from bot.config import SEVERITIES
-from bot.models import Incident, TimelineEvent
-from bot.notes import chunks
-from bot.runtime import Baton
+from bot.config.schema import SEVERITIES
+from bot.incidents.notes import chunks
+from bot.store.clock import slack_time
+from bot.store.models import Incident, TimelineEvent
+from bot.store.runtime import Baton
 
 DECLARE_VIEW = "declare_incident"
 RESOLVE_VIEW = "resolve_incident"

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.ownership import Ownership
+from bot.config.ownership import Ownership
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot import evidence, incidents
-from bot.incidents import IncidentError
-from bot.runtime import Baton
+from bot.incidents import services as incidents
+from bot.incidents.services import IncidentError
+from bot.records import evidence
+from bot.store.runtime import Baton
 
 
 def _value(view: dict[str, Any], block: str) -> str:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
-from bot.db import session
-from bot.models import Evidence, TimelineEvent
+from bot.store.db import session
+from bot.store.models import Evidence, TimelineEvent
 from tests.conftest import RunningBaton, incident_channel
 from tests.fakeslack import Channel
 from tests.slack_signing import event_callback_body, message_shortcut_body, view_submission_body

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot import messages
+from bot.incidents import messages
 from tests.conftest import RunningBaton
 from tests.fakeslack import Channel, FakeSlack
 from tests.handlers.test_incident_command import (

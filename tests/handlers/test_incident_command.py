@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from bot import messages
-from bot.db import session
-from bot.models import Job, TimelineEvent
+from bot.incidents import messages
+from bot.store.db import session
+from bot.store.models import Job, TimelineEvent
 from tests.conftest import (
     BACKLOG_CHANNEL,
     FAST_SEVERITY,

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from slack_bolt import App
 
-from bot.config import Config, ConfigError, load_config
-from bot.ladder import render_plan
-from bot.ownership import Ownership
-from bot.runtime import Baton
-from bot.settings import Settings, SettingsError
+from bot.config.ownership import Ownership
+from bot.config.schema import Config, ConfigError, load_config
+from bot.incidents.ladder import render_plan
+from bot.store.runtime import Baton
+from bot.store.settings import Settings, SettingsError
 
 AppFactory = Callable[[Baton], App]
 PID_FILE_ENV = "BATON_PID_FILE"
@@ -142,7 +142,7 @@ def serve(app_factory: AppFactory) -> int:
     if config is None:
         return 1
 
-    from bot.runner import Runner, boot  # heavy imports only when serving
+    from bot.app.runner import Runner, boot  # heavy imports only when serving
 
     try:
         baton = boot(settings, config)

@@ -14,15 +14,16 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot import jobs, paging
-from bot.config import SEVERITIES
-from bot.db import session
-from bot.durations import format_duration
-from bot.models import Incident, Job, TimelineEvent
-from bot.notes import chunks, incident_note
-from bot.paging import timeline
-from bot.rooms import post
-from bot.runtime import Baton
+from bot.config.durations import format_duration
+from bot.config.schema import SEVERITIES
+from bot.incidents import paging
+from bot.incidents.notes import chunks, incident_note
+from bot.incidents.paging import timeline
+from bot.incidents.rooms import post
+from bot.store import jobs
+from bot.store.db import session
+from bot.store.models import Incident, Job, TimelineEvent
+from bot.store.runtime import Baton
 
 EXAMPLE = "/incident P1 model-quality Hallucination spike on checkout"
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
-from bot.chat import Chat
-from bot.clock import Clock, SystemClock
-from bot.config import Config, ConfigError, load_config
-from bot.metrics import Metrics
-from bot.ownership import Ownership
-from bot.people import resolve_emails
-from bot.settings import Settings
+from bot.config.ownership import Ownership
+from bot.config.schema import Config, ConfigError, load_config
+from bot.slack.chat import Chat
+from bot.store.clock import Clock, SystemClock
+from bot.store.metrics import Metrics
+from bot.store.people import resolve_emails
+from bot.store.settings import Settings
 
 log = logging.getLogger(__name__)
 

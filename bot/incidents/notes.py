@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot.durations import format_duration
-from bot.models import Evidence, Incident, TimelineEvent
+from bot.config.durations import format_duration
+from bot.store.models import Evidence, Incident, TimelineEvent
 
 
 def _t(ts: datetime | None) -> str:

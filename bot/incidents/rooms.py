@@ -12,13 +12,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot import jobs, messages
-from bot.chat import ChatError
-from bot.db import session
-from bot.models import Incident, Job
-from bot.naming import channel_name
-from bot.paging import timeline
-from bot.runtime import Baton
+from bot.incidents import messages
+from bot.incidents.naming import channel_name
+from bot.incidents.paging import timeline
+from bot.slack.chat import ChatError
+from bot.store import jobs
+from bot.store.db import session
+from bot.store.models import Incident, Job
+from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
 

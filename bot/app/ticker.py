@@ -17,11 +17,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from bot import jobs
-from bot.chat import ChatError
-from bot.models import Job
-from bot.pagers import PagerError
-from bot.runtime import Baton
+from bot.slack.chat import ChatError
+from bot.slack.pagers import PagerError
+from bot.store import jobs
+from bot.store.models import Job
+from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """External pagers: PagerDuty Events API v2 and a generic JSON webhook, through httpx.
 
 A send either succeeds or raises PagerError saying whether a retry can help. Retries are not
-done here: the job queue (bot/jobs.py) keeps the attempt as a row and tries again later, so a
+done here: the job queue (bot/store/jobs.py) keeps the attempt as a row and tries again later, so a
 pager that is down never holds up Slack pages and a restart does not forget the retry.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from bot.config import Team
+from bot.config.schema import Team
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 # PRODUCT.md §1: P0–P3 map to PagerDuty's critical/error/warning/info.

@@ -16,8 +16,8 @@ from sqlalchemy import and_, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.db import session
-from bot.models import Job
+from bot.store.db import session
+from bot.store.models import Job
 
 # Long enough for a Slack call that is rate-limited twice; a crashed worker's jobs are
 # taken over after it (SQLite, single-process, takes them over at start-up).

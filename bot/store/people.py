@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.chat import Chat, ChatError
-from bot.clock import Clock
-from bot.db import session
-from bot.models import PersonCache
+from bot.slack.chat import Chat, ChatError
+from bot.store.clock import Clock
+from bot.store.db import session
+from bot.store.models import PersonCache
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.runtime import Baton
+from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
 

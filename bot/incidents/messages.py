@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.clock import slack_time
-from bot.models import Incident
+from bot.store.clock import slack_time
+from bot.store.models import Incident
 
 # Action IDs of the buttons; handlers/actions registers listeners for exactly these.
 ACK = "incident_ack"

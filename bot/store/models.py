@@ -1,4 +1,4 @@
-"""SQLModel tables. Schema changes go through Alembic revisions in bot/migrations/versions."""
+"""SQLModel tables. Schema changes go through Alembic revisions in bot/store/migrations/versions."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ class Evidence(SQLModel, table=True):
     at: datetime
     author: str = Field(max_length=32)  # who added it
     kind: str = Field(max_length=16)  # text / link / message
-    text: str = Field(sa_type=Text)  # PII and secrets masked (bot/masking.py)
+    text: str = Field(sa_type=Text)  # PII and secrets masked (bot/records/masking.py)
     link: str | None = Field(default=None, sa_type=Text)  # a URL, or the Slack message's permalink
     source_channel: str | None = Field(default=None, max_length=32)  # the Slack message it came from
     source_ts: str | None = Field(default=None, max_length=32)

@@ -41,7 +41,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.durations import ACCEPTED, format_duration, parse_duration
+from bot.config.durations import ACCEPTED, format_duration, parse_duration
 
 #: A key path inside a file: mapping keys (str) and list indices (int).
 Loc = tuple[str | int, ...]

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.models import Incident
+from bot.store.models import Incident
 
 
 class Metrics:

@@ -1,15 +1,17 @@
-"""Alembic environment: migrations run on the connection Baton hands over (bot.db.upgrade)."""
+"""Alembic environment: migrations run on the connection Baton hands over (bot.store.db.upgrade)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only `alembic` on the command line lands here
-    raise SystemExit("Run migrations through Baton (baton serve / bot.db.upgrade), not the alembic CLI.")
+    raise SystemExit(
+        "Run migrations through Baton (baton serve / bot.store.db.upgrade), not the alembic CLI."
+    )
 
 context.configure(
     connection=connection,

@@ -8,16 +8,17 @@ from datetime import timedelta
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot import jobs, paging, rooms
-from bot.chat import Chat, ChatError, make_client
-from bot.config import Config
-from bot.db import is_sqlite, make_engine, upgrade
-from bot.metrics import IncidentStates
-from bot.runtime import Baton
-from bot.scheduler import Scheduler
-from bot.server import HttpServer, create_http_app
-from bot.settings import Settings, SettingsError
-from bot.ticker import Ticker
+from bot.app.server import HttpServer, create_http_app
+from bot.app.ticker import Ticker
+from bot.config.schema import Config
+from bot.incidents import paging, rooms
+from bot.slack.chat import Chat, ChatError, make_client
+from bot.store import jobs
+from bot.store.db import is_sqlite, make_engine, upgrade
+from bot.store.metrics import IncidentStates
+from bot.store.runtime import Baton
+from bot.store.scheduler import Scheduler
+from bot.store.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.config import SEVERITIES, Level, SeverityConfig, is_email, is_user_id
-from bot.durations import format_duration
-from bot.ownership import Ownership, wider
+from bot.config.durations import format_duration
+from bot.config.ownership import Ownership, wider
+from bot.config.schema import SEVERITIES, Level, SeverityConfig, is_email, is_user_id
 
 BREACH_DESCRIPTION = "window breached: page everyone in the RACI"
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from bot.db import session
-from bot.incidents import IncidentError
-from bot.masking import mask
-from bot.models import Evidence, Incident
-from bot.paging import timeline
-from bot.rooms import post
-from bot.runtime import Baton
+from bot.incidents.paging import timeline
+from bot.incidents.rooms import post
+from bot.incidents.services import IncidentError
+from bot.records.masking import mask
+from bot.store.db import session
+from bot.store.models import Evidence, Incident
+from bot.store.runtime import Baton
 
 # Slack sends links in command text as <https://…> or <https://…|label>.
 _LINK = re.compile(r"^<?(https?://[^\s|>]+)(?:\|[^>]*)?>?$")

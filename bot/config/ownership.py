@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.config import SCOPES, Area, OwnershipConfig, is_email, is_user_id
+from bot.config.schema import SCOPES, Area, OwnershipConfig, is_email, is_user_id
 
 # Each scope's next step when nobody acknowledges (PRODUCT.md §1).
 _WIDER = {"owner": "owning-team", "owning-team": "everyone", "everyone": "everyone"}

@@ -1,9 +1,9 @@
 """Paging: the escalation ladder turned into job rows, and the jobs that page people.
 
-At declaration the ladder (bot/ladder.py) is snapshotted into the incident's policy and every
+At declaration the ladder (bot/incidents/ladder.py) is snapshotted into the incident's policy and every
 page it will send becomes a Job row with its due time: one per person per step, one channel
 notice per step, a breach row at T. An acknowledgement cancels the rows still pending
-(bot/incidents.py); the ticker sends the rest when they come due, across restarts.
+(bot/incidents/services.py); the ticker sends the rest when they come due, across restarts.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 import httpx
 from sqlmodel import Session, col, select
 
-from bot import jobs, messages
-from bot.db import session
-from bot.durations import format_duration
-from bot.ladder import plan_ladder
-from bot.models import Incident, Job, TimelineEvent
-from bot.pagers import PagerEvent, configured, pagers_for
-from bot.runtime import Baton
+from bot.config.durations import format_duration
+from bot.incidents import messages
+from bot.incidents.ladder import plan_ladder
+from bot.slack.pagers import PagerEvent, configured, pagers_for
+from bot.store import jobs
+from bot.store.db import session
+from bot.store.models import Incident, Job, TimelineEvent
+from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
 
