@@ -37,6 +37,7 @@ class Incident(SQLModel, table=True):
     declared_by: str = Field(max_length=32)
     declared_at: datetime
     deadline: datetime | None = None  # end of the response window; None for backlog
+    window_started_at: datetime | None = None  # start of that window: declared, raised or reopened
     # What was decided at declaration: level, window, the ladder with user IDs. Editing the YAML
     # later does not change a running escalation.
     policy: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
@@ -51,6 +52,9 @@ class Incident(SQLModel, table=True):
     channel_id: str | None = Field(default=None, max_length=32, index=True)
     channel_name: str | None = Field(default=None, max_length=80)
     opening_ts: str | None = Field(default=None, max_length=32)
+    # Channel set-up steps done (create, invite, topic, post, pin): a retry resumes after them.
+    setup_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    channel_error: str | None = Field(default=None, sa_type=Text)  # set-up gave up: why
 
 
 class TimelineEvent(SQLModel, table=True):
@@ -111,3 +115,18 @@ class Evidence(SQLModel, table=True):
     source_ts: str | None = Field(default=None, max_length=32)
     message_author: str | None = Field(default=None, max_length=32)
     masked: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # kind -> count
+
+
+class EvidenceDraft(SQLModel, table=True):
+    """A message picked with the evidence shortcut outside an incident channel, kept while its
+    author chooses the incident: its text may be longer than a modal's private_metadata."""
+
+    __tablename__ = "evidence_draft"
+
+    id: str = Field(primary_key=True, max_length=32)
+    created_at: datetime
+    user: str = Field(max_length=32)  # who used the shortcut
+    channel: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    message_author: str | None = Field(default=None, max_length=32)
+    text: str = Field(sa_type=Text)
