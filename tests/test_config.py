@@ -252,6 +252,24 @@ def test_small_valid_files_load_with_defaults() -> None:
             id="unknown-sli",
         ),
         pytest.param(
+            "  sam: U07SAM0001\n",
+            "  sam: U07SAM0001\nadmins: [maya, sma]\n",
+            "ownership.yaml:5 admins[1]: 'sma' is not a person (did you mean 'sam'?)",
+            id="unknown-admin",
+        ),
+        pytest.param(
+            "  sam: U07SAM0001\n",
+            "  sam: U07SAM0001\nadmins: [ml]\n",
+            "ownership.yaml:5 admins[0]: 'ml' is a team, not a person; list its members instead",
+            id="team-as-admin",
+        ),
+        pytest.param(
+            "  sam: U07SAM0001\n",
+            "  sam: U07SAM0001\nadmins: maya\n",
+            "ownership.yaml:5 admins: expected a list, got text ('maya')",
+            id="admins-not-a-list",
+        ),
+        pytest.param(
             "    aliases: [model, prompt]\n",
             "    aliases: [model, prompt]\n    runbook: wiki/model\n",
             "ownership.yaml:20 areas.model-quality.runbook: 'wiki/model' is not an http(s) URL",

@@ -259,4 +259,5 @@ class Ownership:
             written.extend(team.members)
         for area in cfg.areas.values():
             written.extend([area.responsible, area.accountable, *area.consulted, *area.informed])
+        written.extend(cfg.admins)
         return {ref for ref in written if ref not in cfg.people and is_email(ref)}

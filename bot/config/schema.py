@@ -416,6 +416,8 @@ class OwnershipConfig(_Model):
     """ownership.yaml: people, teams, the RACI areas, nudges and SLO thresholds."""
 
     people: dict[str, PersonId] = Field(default_factory=dict)
+    # People who may do everything (PRODUCT.md §2 "Who may do what"), e.g. the incident managers.
+    admins: list[str] = Field(default_factory=list)
     teams: dict[str, Team] = Field(default_factory=dict)
     areas: dict[str, Area] = Field(min_length=1)
     nudges: Nudges | None = None
@@ -481,6 +483,9 @@ def ownership_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
             else f"use {'a team key, ' if teams_ok else ''}a handle from people, a Slack user ID or an e-mail"
         )
         found.append((loc, f"{name!r} is not {what} ({hint})"))
+
+    for i, admin in enumerate(_as_list(data.get("admins"))):
+        check(("admins", i), admin, teams_ok=False, team_hint="; list its members instead")
 
     for key, team in teams.items():
         for i, member in enumerate(_as_list(_as_dict(team).get("members"))):
