@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.store.settings import Settings, SettingsError
+from bot.store.settings import Settings, SettingsError, slack_api_from_env
 
 
 def test_missing_bot_token_names_the_variable_and_where_to_get_it() -> None:
@@ -53,3 +53,39 @@ def test_defaults_and_api_url() -> None:
 def test_bad_port_is_refused_with_the_value() -> None:
     with pytest.raises(SettingsError, match="PORT must be a TCP port number.*'abc'"):
         Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "abc"})
+
+
+@pytest.mark.parametrize("name", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"])
+def test_a_credential_with_a_character_no_slack_credential_has_is_refused(name: str) -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "xapp-1"}
+    env[name] = env[name] + "-pasted\u201cquote"
+    with pytest.raises(SettingsError) as e:
+        Settings.from_env(env)
+    assert str(e.value).startswith(
+        f"{name} contains '\u201c' (U+201C), which no Slack credential has: set it to"
+    )
+    assert "pasted" not in str(e.value)  # the rest of the value is never shown
+
+
+def test_the_readmes_placeholder_is_recognised() -> None:
+    with pytest.raises(SettingsError) as e:
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-…", "SLACK_SIGNING_SECRET": "…"})
+    assert "SLACK_BOT_TOKEN contains '…' (U+2026)" in str(e.value)
+    assert "still the README's placeholder?" in str(e.value) and "OAuth & Permissions" in str(e.value)
+
+
+def test_a_space_inside_a_token_is_named() -> None:
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN contains a space"):
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1 2", "SLACK_SIGNING_SECRET": "s"})
+
+
+def test_slack_api_from_env_for_commands_that_only_call_slack() -> None:
+    assert slack_api_from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_API_URL": "http://127.0.0.1:9/api"}) == (
+        "xoxb-1",
+        "http://127.0.0.1:9/api/",
+    )
+    assert slack_api_from_env({"SLACK_BOT_TOKEN": "xoxb-1"})[1] == "https://slack.com/api/"
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN is not set"):
+        slack_api_from_env({"SLACK_SIGNING_SECRET": "s"})
+    with pytest.raises(SettingsError, match="contains '…'"):
+        slack_api_from_env({"SLACK_BOT_TOKEN": "xoxb-…"})

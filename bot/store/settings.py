@@ -22,7 +22,30 @@ _WHERE = {
         "the Signing Secret from your Slack app's settings page → Basic Information → App Credentials "
         "(HTTP mode needs it; or set SLACK_APP_TOKEN to use Socket Mode instead)"
     ),
+    "SLACK_APP_TOKEN": (
+        "an App-Level Token (xapp-…) from your Slack app's settings page → Basic Information → "
+        "App-Level Tokens, with the connections:write scope (or unset it to run in HTTP mode)"
+    ),
 }
+
+
+# Slack's tokens and signing secret are printable ASCII; anything else is a paste gone wrong
+# (the README's `xoxb-…` placeholder, a curly quote, a non-breaking space) and would fail
+# later inside an HTTP header with a traceback.
+_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+
+
+def _check_printable(name: str, value: str) -> None:
+    """Refuse a token or secret with a character no Slack credential has; never echo the value."""
+    bad = next((c for c in value if not "!" <= c <= "~"), None)
+    if bad is None:
+        return
+    where = _WHERE.get(name, "the value from your Slack app's settings page")
+    shown = "a space" if bad == " " else f"{bad!r} (U+{ord(bad):04X})"
+    hint = " (still the README's placeholder?)" if bad == "\u2026" else ""
+    raise SettingsError(
+        f"{name} contains {shown}, which no Slack credential has{hint}: set it to {where}, copied exactly."
+    )
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,9 @@ class Settings:
         bot_token = get("SLACK_BOT_TOKEN")
         app_token = get("SLACK_APP_TOKEN")
         signing_secret = get("SLACK_SIGNING_SECRET")
+        for name, value in zip(_SECRETS, (bot_token, app_token, signing_secret), strict=True):
+            if value is not None:
+                _check_printable(name, value)
         if require_slack:
             if bot_token is None:
                 raise SettingsError(f"SLACK_BOT_TOKEN is not set: set it to {_WHERE['SLACK_BOT_TOKEN']}.")
@@ -75,9 +101,7 @@ class Settings:
                 raise ValueError
         except ValueError:
             raise SettingsError(f"PORT must be a TCP port number (0-65535), not {port_text!r}.") from None
-        api_url = get("SLACK_API_URL") or SLACK_API_DEFAULT
-        if not api_url.endswith("/"):
-            api_url += "/"  # slack_sdk joins method names onto base_url verbatim
+        api_url = _api_url(get("SLACK_API_URL"))
         return cls(
             bot_token=bot_token or "",
             signing_secret=signing_secret,
@@ -91,3 +115,21 @@ class Settings:
             alert_token=get("BATON_ALERT_TOKEN"),
             evidence_reaction=(get("BATON_EVIDENCE_REACTION") or "pushpin").strip(":"),
         )
+
+
+def _api_url(value: str | None) -> str:
+    api_url = value or SLACK_API_DEFAULT
+    # slack_sdk joins method names onto base_url verbatim.
+    return api_url if api_url.endswith("/") else api_url + "/"
+
+
+def slack_api_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The bot token and Web API base URL, for commands that call Slack but serve nothing."""
+    env = os.environ if env is None else env
+    token = env.get("SLACK_BOT_TOKEN", "").strip()
+    if not token:
+        raise SettingsError(f"SLACK_BOT_TOKEN is not set: set it to {_WHERE['SLACK_BOT_TOKEN']}.")
+    _check_printable("SLACK_BOT_TOKEN", token)
+    if not token.startswith("xoxb-"):
+        raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
+    return token, _api_url(env.get("SLACK_API_URL", "").strip() or None)
