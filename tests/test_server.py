@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from sqlmodel import select
 
+from bot.store.db import session
+from bot.store.models import Incident
 from tests.conftest import RunningBaton, start_baton
 from tests.fakeslack import FakeSlack
+from tests.slack_signing import post_signed, slash_command_body
 
 
 def test_healthz_reports_database_and_mode(running: RunningBaton) -> None:
@@ -61,3 +67,60 @@ def test_socket_mode_does_not_take_events_over_http(socket_baton: RunningBaton) 
     resp = httpx.post(f"{socket_baton.url}/slack/events", content=b"{}")
     assert resp.status_code == 404 and "Socket Mode" in resp.json()["error"]
     assert httpx.get(f"{socket_baton.url}/healthz").json()["mode"] == "socket"
+
+
+def test_metrics_have_no_created_series(running: RunningBaton) -> None:
+    assert running.command("/owner", "data").status_code == 200
+    text = httpx.get(f"{running.url}/metrics").text
+    assert "baton_slack_requests_total" in text and "baton_time_to_acknowledge_seconds_count" in text
+    assert "_created" not in text
+
+
+SECRET_LOOKING = "xoxb-4242424242-leaked-in-a-body"
+
+
+def test_a_signed_body_that_is_not_a_slack_payload_gets_400_and_one_log_line(
+    running: RunningBaton, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = urlencode({"payload": f"not json {SECRET_LOOKING}"})
+    resp = running.post(body)
+    assert resp.status_code == 400
+    assert "Traceback" not in caplog.text and SECRET_LOOKING not in caplog.text
+    (record,) = [r for r in caplog.records if r.name.startswith(("bot", "slack_bolt", "uvicorn"))]
+    assert record.getMessage() == (
+        "refused a signed request to /slack/events whose body is not a Slack payload "
+        f"(application/x-www-form-urlencoded, {len(body.encode())} bytes): answered 400"
+    )
+
+
+@pytest.fixture
+def logged_baton(
+    fake_slack: FakeSlack, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> Iterator[RunningBaton]:
+    """A Baton built with the root logger at INFO, as `baton serve` builds it: Bolt copies the
+    root's level into its loggers when the app is made, so its INFO lines are live."""
+    caplog.set_level(logging.INFO)
+    rb = start_baton(fake_slack, sqlite_url)
+    yield rb
+    rb.stop()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Slack-Signature": "v0=" + "0" * 64},  # a wrong signature
+        {"X-Slack-Request-Timestamp": "not-a-number"},  # Bolt's own check would raise on this
+        {"X-Slack-Request-Timestamp": "1"},  # a replay from long ago
+    ],
+)
+def test_a_badly_signed_request_is_refused_and_its_body_never_logged(
+    logged_baton: RunningBaton, caplog: pytest.LogCaptureFixture, headers: dict[str, str]
+) -> None:
+    body = slash_command_body("/incident", f"P1 model-quality token {SECRET_LOOKING}")
+    resp = post_signed(f"{logged_baton.url}/slack/events", body, logged_baton.secret, headers=headers)
+    assert resp.status_code == 401
+    assert SECRET_LOOKING not in caplog.text and "Traceback" not in caplog.text
+    assert "without a valid Slack signature" in caplog.text
+    with session(logged_baton.baton.engine) as s:
+        assert s.exec(select(Incident)).all() == []  # nothing was declared

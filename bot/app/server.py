@@ -6,7 +6,9 @@ own thread pool), so it runs on Starlette's thread pool, never on the event loop
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 import time
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import uvicorn
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,12 +25,27 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.store.runtime import Baton
+from bot.store.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
 
+def _signed(verifier: SignatureVerifier, body: bytes, request: Request) -> bool:
+    """Slack's signature over the raw body, checked before anything parses the body.
+
+    Bolt checks it too, but only after parsing (a body it cannot parse becomes a 500) and it
+    logs a refused request with its body; this check logs neither.
+    """
+    try:
+        return verifier.is_valid_request(body, dict(request.headers))
+    except ValueError:  # a timestamp header that is not a number
+        return False
+
+
 def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
     """bolt_app is None in Socket Mode: events come over the websocket, not HTTP."""
+    secret = baton.settings.signing_secret
+    verifier = SignatureVerifier(secret) if bolt_app is not None and secret else None
 
     async def slack_events(request: Request) -> Response:
         if bolt_app is None:
@@ -40,7 +58,21 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
                 status_code=404,
             )
         body = await request.body()
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, to_bolt_request(request, body))
+        if verifier is not None and not _signed(verifier, body, request):
+            # No body in the log: it is whatever the sender chose to put there.
+            log.info("refused a request to /slack/events without a valid Slack signature (401)")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
+            log.warning(
+                "refused a signed request to /slack/events whose body is not a Slack payload "
+                "(%s, %d bytes): answered 400",
+                request.headers.get("content-type", "no content type"),
+                len(body),
+            )
+            return JSONResponse({"error": "the request body is not a Slack payload"}, status_code=400)
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
     async def healthz(_: Request) -> Response:
@@ -74,9 +106,15 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
 
 
 class HttpServer:
-    """uvicorn in-process, on its own thread (the main thread waits for signals)."""
+    """uvicorn in-process, on its own thread (the main thread waits for signals).
+
+    The socket is bound here rather than by uvicorn, so a port in use is a SettingsError at
+    construction (before anything starts) instead of uvicorn's log line and sys.exit on its thread.
+    """
 
     def __init__(self, app: Starlette, *, host: str, port: int):
+        self.socket = _listen(host, port)
+        self._port = int(self.socket.getsockname()[1])  # the real one when port is 0
         self.server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
         )
@@ -84,23 +122,54 @@ class HttpServer:
 
     @property
     def port(self) -> int:
-        servers = getattr(self.server, "servers", [])
-        for srv in servers:
-            for sock in srv.sockets:
-                return int(sock.getsockname()[1])
-        return int(self.server.config.port)
+        return self._port
 
     def start(self, *, timeout: float = 10.0) -> None:
         """Serve on a thread; return once the socket is listening."""
-        self._thread = threading.Thread(target=self.server.run, name="baton-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name="baton-http", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
         if not self.server.started:
-            raise RuntimeError("the HTTP server did not start (is the port in use?)")
+            raise RuntimeError(f"the HTTP server did not start within {timeout:.0f} s on port {self.port}")
 
     def stop(self) -> None:
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.socket.close()
+
+
+def check_port(host: str, port: int) -> None:
+    """SettingsError now if host:port cannot be listened on, before start-up does any work."""
+    _listen(host, port).close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port; SettingsError (what to do) when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As uvicorn does: a restart may bind while the old process's connections are in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise SettingsError(
+                f"port {port} is already in use (another baton serve?): stop what listens there, "
+                "or set PORT to a free port."
+            ) from None
+        if e.errno == errno.EACCES:
+            raise SettingsError(
+                f"not allowed to listen on port {port}: set PORT to a port above 1023 (e.g. 3000)."
+            ) from None
+        raise SettingsError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}): set PORT to a free port."
+        ) from None
+    sock.set_inheritable(True)
+    return sock

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func
@@ -14,6 +14,10 @@ from bot.store.models import Incident
 
 class Metrics:
     def __init__(self) -> None:
+        # No *_created series: a timestamp per counter that dashboards never use and that doubles
+        # the series count. The switch is process-wide in prometheus_client, so set it before any
+        # metric is made.
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         self.slack_errors = Counter(
             "baton_slack_errors",
