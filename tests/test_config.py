@@ -324,6 +324,46 @@ def test_environment_variables_are_substituted() -> None:
     assert pager.webhook.url == "https://pager.example.com/p?x=${X}"
 
 
+def test_a_bad_value_from_the_environment_is_named_by_its_variable_not_shown() -> None:
+    webhook = '    oncall: maya\n    pager:\n      webhook: {url: "${ML_PAGER_WEBHOOK}"}\n'
+    secret = "hunter2-s3cr3t-routing-key"
+    errors = _errors(_edit(OWNERSHIP, "    oncall: maya\n", webhook), env={"ML_PAGER_WEBHOOK": secret})
+    assert errors == [
+        "ownership.yaml:11 teams.ml.pager.webhook.url: the value of ${ML_PAGER_WEBHOOK} is not an http(s) URL"
+    ]
+
+
+def test_a_variable_inside_text_is_shown_as_written() -> None:
+    webhook = (
+        '    oncall: maya\n    pager:\n      webhook: {url: "hooks://${HOOK_TOKEN}@pager.example.com"}\n'
+    )
+    errors = _errors(_edit(OWNERSHIP, "    oncall: maya\n", webhook), env={"HOOK_TOKEN": "tok-9f8e7d6c"})
+    assert errors == [
+        "ownership.yaml:11 teams.ml.pager.webhook.url: "
+        "'hooks://${HOOK_TOKEN}@pager.example.com' is not an http(s) URL"
+    ]
+
+
+def test_a_short_value_from_the_environment_is_hidden_too() -> None:
+    # Where it was substituted a value is hidden whatever its length.
+    text = _edit(OWNERSHIP, "    accountable: maya\n", '    accountable: "${OWNER}"\n')
+    errors = _errors(text, env={"OWNER": "mya"})
+    assert errors == [
+        "ownership.yaml:17 areas.model-quality.accountable: "
+        "the value of ${OWNER} is not a person (did you mean 'maya'?)"
+    ]
+
+
+def test_a_value_from_the_environment_quoted_elsewhere_is_hidden() -> None:
+    # The message at teams.ml.oncall quotes the member list, where a substituted e-mail from
+    # another key would otherwise show up.
+    text = _edit(OWNERSHIP, "    members: [maya, li]\n", '    members: [maya, "${LI_EMAIL}"]\n')
+    text = _edit(text, "    oncall: maya\n", "    oncall: omar\n")
+    errors = _errors(text, env={"LI_EMAIL": "li.private@example.com"})
+    assert len(errors) == 1 and "li.private@example.com" not in errors[0]
+    assert "${LI_EMAIL}" in errors[0] and "'omar' is not a member of this team" in errors[0]
+
+
 NUDGES = 'nudges:\n  timezone: Europe/London\n  slo_digest: "0 9 * * MON-FRI"\n'
 
 

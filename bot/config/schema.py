@@ -651,6 +651,8 @@ class _Builder:
         self.found: list[tuple[Loc, str, int | None]] = []
         self._scalars = yaml.constructor.SafeConstructor()
         self._open: set[int] = set()  # collections being built, to stop at recursive anchors
+        # Where ${VAR}s were filled in: (loc, text as written, text after, [(VAR, value)]).
+        self.substituted: list[tuple[Loc, str, str, list[tuple[str, str]]]] = []
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         self.lines.setdefault(loc, node.start_mark.line + 1)
@@ -706,16 +708,46 @@ class _Builder:
         return out
 
     def _substitute(self, text: str, loc: Loc) -> str:
+        used: list[tuple[str, str]] = []
+
         def replace(match: re.Match[str]) -> str:
             escaped, name = match.groups()
             if escaped:
                 return match.group(0)[1:]
             if name in self.env:
+                used.append((name, self.env[name]))
                 return self.env[name]
             self.found.append((loc, f"environment variable {name} is not set", None))
             return match.group(0)
 
-        return _ENV_RE.sub(replace, text)
+        result = _ENV_RE.sub(replace, text)
+        if used:
+            self.substituted.append((loc, text, result, used))
+        return result
+
+    def redact(self, loc: Loc, message: str) -> str:
+        """The message with every value taken from the environment shown as its ${VAR}.
+
+        Environment values are where secrets live (routing keys, webhook URLs with tokens), and
+        a config error is printed and logged. Values substituted at or under ``loc`` are replaced
+        whatever their length; others (a cross-reference message may quote another key's value)
+        only when long enough not to be mistaken for ordinary words.
+        """
+        swaps: list[tuple[str, str]] = []
+        for at, written, value, used in self.substituted:
+            related = at[: len(loc)] == loc
+            if len(used) == 1 and written == f"${{{used[0][0]}}}":
+                shown, described = written, f"the value of {written}"
+            else:  # text around the variables: show it as written
+                shown, described = written, repr(written)
+            swaps.append((repr(value), described))
+            swaps += [(v, f"${{{name}}}") for name, v in used if v and (related or len(v) >= 4)]
+            if value and (related or len(value) >= 4):
+                swaps.append((value, shown))
+        # Longest first: a whole value before the variables inside it.
+        for secret, replacement in sorted(swaps, key=lambda swap: -len(swap[0])):
+            message = message.replace(secret, replacement)
+        return message
 
 
 def _line_for(lines: Mapping[Loc, int], loc: Loc) -> int | None:
@@ -855,6 +887,7 @@ def _load_file(
     issues: list[ConfigIssue] = []
     located = [*builder.found, *((loc, message, None) for loc, message in found)]
     for loc, message, line in located:
+        message = builder.redact(loc, message)
         issue = ConfigIssue(name, line or _line_for(builder.lines, loc), render_path(loc), message)
         if issue not in issues:
             issues.append(issue)
