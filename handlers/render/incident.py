@@ -164,13 +164,14 @@ def resolve_view(inc: Incident) -> dict[str, Any]:
     )
 
 
-def evidence_view(open_incidents: list[Incident], metadata: str) -> dict[str, Any]:
-    """Which incident a message from outside any incident channel is evidence for."""
+def evidence_view(open_incidents: list[Incident], draft_id: str) -> dict[str, Any]:
+    """Which incident a message from outside any incident channel is evidence for; the message
+    itself waits as a draft (bot/records/drafts.py), the modal carries only its id."""
     options = [_option(f"#{i.id} {i.severity} {i.title}", str(i.id)) for i in open_incidents[:100]]
     return _modal(
         EVIDENCE_VIEW,
         "Add to evidence",
         "Add",
         [_input("incident", "Incident", {"type": "static_select", "options": options})],
-        metadata=metadata,
+        metadata=draft_id,
     )

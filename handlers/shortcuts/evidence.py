@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
 from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
-from bot.records import evidence
+from bot.records import drafts, evidence
 from bot.store.runtime import Baton
 from handlers.render import incident as render
 
@@ -27,13 +26,16 @@ def add_to_evidence(ack: Ack, shortcut: dict[str, Any], respond: Respond, contex
         if not open_:
             respond(response_type="ephemeral", text=":warning: There is no open incident to add this to.")
             return
-        meta = {
-            "channel": channel,
-            "ts": ts,
-            "user": message.get("user"),
-            "text": str(message.get("text", "")),
-        }
-        baton.chat.open_view(shortcut["trigger_id"], render.evidence_view(open_, json.dumps(meta)[:2900]))
+        # The message waits in the database: the modal carries only the draft's id.
+        draft = drafts.save(
+            baton=baton,
+            user=shortcut["user"]["id"],
+            channel=channel,
+            ts=ts,
+            message_author=message.get("user"),
+            text=str(message.get("text") or ""),
+        )
+        baton.chat.open_view(shortcut["trigger_id"], render.evidence_view(open_, draft))
         return
     assert inc.id is not None
     respond(response_type="ephemeral", text=_add(baton, inc.id, shortcut["user"]["id"], channel, ts, message))

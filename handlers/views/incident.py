@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
 from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
-from bot.records import evidence
+from bot.records import drafts, evidence
+from bot.records.drafts import DraftError
 from bot.store.runtime import Baton
 
 
@@ -52,19 +52,21 @@ def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
 
 def evidence_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     baton: Baton = context["baton"]
-    meta = json.loads(view["private_metadata"] or "{}")
+    draft_id = view["private_metadata"]
     try:
+        draft = drafts.get(baton=baton, draft_id=draft_id, user=body["user"]["id"])
         evidence.add(
             baton=baton,
             number=int(_value(view, "incident")),
             author=body["user"]["id"],
-            text=str(meta.get("text") or ""),
-            link=baton.chat.permalink(meta["channel"], meta["ts"]) if meta.get("ts") else None,
-            source_channel=meta.get("channel"),
-            source_ts=meta.get("ts"),
-            message_author=meta.get("user"),
+            text=draft.text,
+            link=baton.chat.permalink(draft.channel, draft.ts) if draft.ts else None,
+            source_channel=draft.channel,
+            source_ts=draft.ts,
+            message_author=draft.message_author,
         )
-    except IncidentError as e:
+    except (IncidentError, DraftError) as e:
         ack(response_action="errors", errors={"incident": str(e)[:150]})
         return
+    drafts.discard(baton=baton, draft_id=draft_id)
     ack()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
 from bot.store.db import session
-from bot.store.models import Evidence, TimelineEvent
+from bot.store.models import Evidence, EvidenceDraft, TimelineEvent
 from tests.conftest import RunningBaton, incident_channel
 from tests.fakeslack import Channel
 from tests.slack_signing import event_callback_body, message_shortcut_body, view_submission_body
@@ -139,3 +140,86 @@ def test_a_pushpin_reaction_adds_the_message(fast: RunningBaton, channel: Channe
     assert (row.text, row.source_ts, row.author) == ("rollback of prompt v42 started", message["ts"], SAM)
     _said(fast, channel, "rollback of prompt v42 started")
     assert len(_rows(fast)) == 1  # the other two reactions kept nothing
+
+
+# -- the shortcut outside an incident channel: the message waits as a draft ----------------------
+
+
+def _drafts(rb: RunningBaton) -> list[EvidenceDraft]:
+    with session(rb.baton.engine) as s:
+        return list(s.exec(select(EvidenceDraft)).all())
+
+
+def _pick_elsewhere(rb: RunningBaton, text: str, user: str = MAYA) -> dict:  # type: ignore[type-arg]
+    """Use the shortcut on a message in #general; returns the modal it opened."""
+    message = rb.fake.post_as_user("C0GENERAL", MAYA, text)
+    opened = len(rb.fake.opened_views())
+    body = message_shortcut_body(
+        "add_evidence",
+        user_id=user,
+        channel_id="C0GENERAL",
+        message=message,
+        response_url=rb.fake.response_url("C0GENERAL", user),
+    )
+    assert rb.post(body).status_code == 200
+    return rb.fake.wait_for(lambda: rb.fake.opened_views()[opened:])[0]
+
+
+def _submit(rb: RunningBaton, view: dict, user: str = MAYA) -> dict:  # type: ignore[type-arg]
+    submit = view_submission_body(
+        "evidence_target",
+        {"incident": {"value": {"type": "static_select", "selected_option": {"value": "1"}}}},
+        user_id=user,
+        private_metadata=view["private_metadata"],
+    )
+    resp = rb.post(submit)
+    assert resp.status_code == 200
+    return resp.json() if resp.content else {}
+
+
+def test_a_long_message_in_any_script_is_kept_whole(fast: RunningBaton, channel: Channel) -> None:
+    text = ("推論結果が不正確です。" * 300)[:3000]  # 3,000 CJK characters
+    assert len(text) == 3000
+    view = _pick_elsewhere(fast, text)
+    # The modal carries the draft's id, not the message (private_metadata holds 3,000 characters).
+    assert len(view["private_metadata"]) <= 32 and "推論" not in view["private_metadata"]
+    (draft,) = _drafts(fast)
+    assert draft.text == text and draft.user == MAYA
+    assert _submit(fast, view) == {}
+    (row,) = _rows(fast)
+    assert row.text == text and row.source_channel == "C0GENERAL" and row.message_author == MAYA
+    assert _drafts(fast) == []  # used up
+
+
+def test_a_draft_is_masked_before_it_is_stored(fast: RunningBaton, channel: Channel) -> None:
+    _pick_elsewhere(fast, "customer jane.doe@example.com sees wrong prices")
+    (draft,) = _drafts(fast)
+    assert "jane.doe@example.com" not in draft.text and "[email]" in draft.text
+
+
+def test_only_the_person_who_picked_the_message_can_file_it(fast: RunningBaton, channel: Channel) -> None:
+    view = _pick_elsewhere(fast, "users report wrong prices in answers", user=MAYA)
+    answer = _submit(fast, view, user=SAM)
+    assert answer["response_action"] == "errors"
+    assert "picked by someone else" in answer["errors"]["incident"]
+    assert _rows(fast) == [] and len(_drafts(fast)) == 1
+
+
+def test_a_draft_a_day_old_is_gone(fast: RunningBaton, channel: Channel) -> None:
+    old = EvidenceDraft(
+        id="0" * 32,
+        created_at=datetime.now(UTC) - timedelta(days=1, minutes=1),
+        user=MAYA,
+        channel="C0GENERAL",
+        ts="1.000001",
+        text="an abandoned pick",
+    )
+    with session(fast.baton.engine) as s:
+        s.add(old)
+        s.commit()
+    _pick_elsewhere(fast, "a fresh pick")  # saving a draft clears the old ones
+    assert [d.text for d in _drafts(fast)] == ["a fresh pick"]
+    answer = _submit(fast, {"private_metadata": "0" * 32})
+    assert answer["response_action"] == "errors"
+    assert "no longer kept" in answer["errors"]["incident"]
+    assert _rows(fast) == []
