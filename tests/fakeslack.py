@@ -984,6 +984,33 @@ class FakeSlack:
         page, cursor = self._page([u.to_api() for u in self.users.values()], params, 200)
         return {"members": page, "cache_ts": int(time.time()), "response_metadata": {"next_cursor": cursor}}
 
+    def _api_usergroups_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        include_users = _truthy(params.get("include_users"))
+        groups = []
+        for group_id, users in self.usergroups.items():
+            group: dict[str, Any] = {
+                "id": group_id,
+                "team_id": TEAM_ID,
+                "is_usergroup": True,
+                "name": group_id,
+                "handle": group_id.lower(),
+                "description": "",
+                "is_external": False,
+                "auto_type": None,
+                "created_by": BOT_USER_ID,
+                "updated_by": BOT_USER_ID,
+                "deleted_by": None,
+                "date_create": 1700000000,
+                "date_update": 1700000000,
+                "date_delete": 0,  # the fake has no disabled groups
+                "prefs": {"channels": [], "groups": []},
+                "user_count": str(len(users)),
+            }
+            if include_users:
+                group["users"] = list(users)
+            groups.append(group)
+        return {"usergroups": groups}
+
     def _api_usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self.usergroups.get(str(params["usergroup"]))
         if group is None:

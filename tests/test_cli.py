@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
 from tests.conftest import (
     BATON,
+    PG_URL,
     ROOT,
     SHIPPED_OWNERSHIP,
     SIGNING_SECRET,
@@ -20,6 +26,7 @@ from tests.conftest import (
 )
 from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
+from tests.test_slack_check import Lines, add_workspace
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -133,3 +140,112 @@ def test_serve_runs_answers_owner_and_reloads_on_sighup(tmp_path: Path) -> None:
             output = proc.communicate(timeout=15)[0]
         assert proc.returncode == 0, output
         assert fake.bot_token not in output and SIGNING_SECRET not in output  # no secret is ever logged
+
+
+# -- clean failures: one line saying what to do, exit status 2, no traceback --------------------
+
+
+def _refused(out: subprocess.CompletedProcess[str]) -> str:
+    """The one line `baton serve` printed, after checking it stopped cleanly with status 2."""
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
+def test_serve_with_the_readmes_placeholder_token_says_what_to_do(tmp_path: Path) -> None:
+    with FakeSlack() as fake:
+        env = serve_env(fake, tmp_path, SLACK_BOT_TOKEN="xoxb-…")
+        line = _refused(run("serve", env=env, cwd=tmp_path))
+        assert fake.calls == []  # refused before any request could carry it
+    assert line.startswith("baton: SLACK_BOT_TOKEN contains '…' (U+2026), which no Slack credential has")
+    assert "OAuth & Permissions" in line
+
+
+def test_serve_with_a_non_ascii_signing_secret_says_which_variable(tmp_path: Path) -> None:
+    with FakeSlack() as fake:
+        env = serve_env(fake, tmp_path, SLACK_SIGNING_SECRET="s3cret\u00a0pasted")
+    line = _refused(run("serve", env=env, cwd=tmp_path))
+    assert "SLACK_SIGNING_SECRET contains '\\xa0' (U+00A0)" in line and "Basic Information" in line
+    assert "s3cret" not in line
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path: Path) -> None:
+    with socket.socket() as taken, FakeSlack() as fake:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run("serve", env=serve_env(fake, tmp_path, PORT=str(port)), cwd=tmp_path)
+        assert fake.calls == []  # refused before Slack (or the database) was touched
+    line = _refused(out)
+    assert line == (
+        f"baton: port {port} is already in use (another baton serve?): stop what listens there, "
+        "or set PORT to a free port."
+    )
+
+
+def test_serve_with_an_unwritable_sqlite_path_says_what_to_do(tmp_path: Path) -> None:
+    # /proc/self takes no new files, whoever runs the tests (root included).
+    with FakeSlack() as fake:
+        env = serve_env(fake, tmp_path, DATABASE_URL="sqlite:////proc/self/baton.db")
+        line = _refused(run("serve", env=env, cwd=tmp_path))
+    assert line.startswith("baton: cannot open the SQLite database /proc/self/baton.db")
+    assert "directory must exist and be writable" in line and "DATABASE_URL" in line
+
+
+def test_serve_with_a_database_url_that_is_not_one(tmp_path: Path) -> None:
+    with FakeSlack() as fake:
+        env = serve_env(fake, tmp_path, DATABASE_URL="baton.db")
+        line = _refused(run("serve", env=env, cwd=tmp_path))
+    assert line.startswith("baton: DATABASE_URL is not a database Baton can use: set it to sqlite:///")
+
+
+def test_serve_with_postgres_not_listening_says_so_without_the_password(tmp_path: Path) -> None:
+    url = f"postgresql://baton:hunter2@127.0.0.1:{free_port()}/baton"
+    with FakeSlack() as fake:
+        line = _refused(run("serve", env=serve_env(fake, tmp_path, DATABASE_URL=url), cwd=tmp_path))
+    assert line.startswith("baton: cannot connect to the database at 127.0.0.1:")
+    assert "connection refused" in line and "is PostgreSQL running there?" in line
+    assert "hunter2" not in line and "baton:***@" in line
+
+
+def _postgres_or_skip() -> None:
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            pass
+    except psycopg.Error as e:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({type(e).__name__})")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"username": "baton_no_such_role", "password": "hunter2"}, "refused to log in 'baton_no_such_role'"),
+        ({"database": "baton_no_such_db"}, "has no database 'baton_no_such_db'"),
+    ],
+)
+def test_serve_refused_by_postgres_says_what_to_fix(
+    tmp_path: Path, change: dict[str, str], expected: str
+) -> None:
+    _postgres_or_skip()
+    url = make_url(PG_URL).set(**change).render_as_string(hide_password=False)
+    with FakeSlack() as fake:
+        line = _refused(run("serve", env=serve_env(fake, tmp_path, DATABASE_URL=url), cwd=tmp_path))
+    assert expected in line and "DATABASE_URL" in line
+    assert "hunter2" not in line
+
+
+def test_a_healthy_start_logs_no_warning(tmp_path: Path) -> None:
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        fake.add_channel("ai-backlog", channel_id="C07BACKLOG")
+        add_workspace(fake)
+        out = Lines(serve(serve_env(fake, tmp_path), tmp_path))
+        try:
+            fake.wait_for(lambda: out.having("against Slack: no problems"), timeout=30)
+        finally:
+            lines = out.stop()
+    assert out.proc.returncode == 0
+    assert lines and not [line for line in lines if " WARNING " in line or " ERROR " in line], lines
+    assert not any("Traceback" in line for line in lines)

@@ -26,6 +26,10 @@ SCOPES = {
     "pins.add": {"pins:write"},
     "views.open": set(),
     "conversations.history": {"channels:history"},
+    "conversations.info": {"channels:read", "groups:read"},
+    "conversations.list": {"channels:read"},  # types=public_channel only
+    "usergroups.list": {"usergroups:read"},
+    "users.info": {"users:read"},
 }
 # Scopes that events need rather than calls.
 EVENT_SCOPES = {"reaction_added": {"reactions:read"}}

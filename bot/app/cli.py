@@ -17,7 +17,7 @@ from bot.config.ownership import Ownership
 from bot.config.schema import Config, ConfigError, load_config
 from bot.incidents.ladder import render_plan
 from bot.store.runtime import Baton
-from bot.store.settings import Settings, SettingsError
+from bot.store.settings import Settings, SettingsError, slack_api_from_env
 
 AppFactory = Callable[[Baton], App]
 PID_FILE_ENV = "BATON_PID_FILE"
@@ -29,7 +29,15 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set)")
-    sub.add_parser("check", help="validate ownership.yaml and severity.yaml; exit 1 on any error")
+    check_parser = sub.add_parser(
+        "check", help="validate ownership.yaml and severity.yaml; exit 1 on any error"
+    )
+    check_parser.add_argument(
+        "--slack",
+        action="store_true",
+        help="also ask Slack (SLACK_BOT_TOKEN, SLACK_API_URL) that every channel, user group and user "
+        "in them exists and that Baton can post where it must",
+    )
     plan = sub.add_parser("plan", help="print who would be paged when, for a severity and an area (no Slack)")
     plan.add_argument("severity", help="P0, P1, P2 or P3")
     plan.add_argument("area", help="an area key or alias from ownership.yaml")
@@ -46,7 +54,7 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
             return 2
         return serve(app_factory)
     if args.command == "check":
-        return check()
+        return check(slack=args.slack)
     if args.command == "plan":
         return plan_command(args.severity, args.area)
     if args.command == "reload":
@@ -72,7 +80,7 @@ def _load() -> Config | None:
         return None
 
 
-def check() -> int:
+def check(*, slack: bool = False) -> int:
     config = _load()
     if config is None:
         return 1
@@ -81,6 +89,29 @@ def check() -> int:
         f"ok: {config.ownership_path} ({len(o.areas)} areas, {len(o.teams)} teams, {len(o.people)} people) "
         f"and {config.severity_path} ({len(s.levels)} levels)"
     )
+    return check_against_slack(config) if slack else 0
+
+
+def check_against_slack(config: Config) -> int:
+    from bot.app.runner import check_slack
+    from bot.slack import check as slack_check
+    from bot.slack.chat import Chat, make_client
+
+    try:
+        token, api_url = slack_api_from_env()
+        chat = Chat(make_client(token=token, base_url=api_url))
+        check_slack(chat, api_url)
+    except SettingsError as e:
+        print(f"baton: {e}", file=sys.stderr)
+        return 2
+    problems = slack_check.check(config, chat)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        n = len(problems)
+        print(f"baton: {n} problem{'s' if n != 1 else ''} found in Slack", file=sys.stderr)
+        return 1
+    print("ok: Slack has every channel, user group and user in the config, and Baton can post where it must")
     return 0
 
 
@@ -138,19 +169,25 @@ def serve(app_factory: AppFactory) -> int:
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)
         return 2
+    # Settings hold the token now. Bolt would read it from the environment again and warn that it
+    # ignores it (it is handed a client); child processes have no use for it either.
+    os.environ.pop("SLACK_BOT_TOKEN", None)
     config = _load()
     if config is None:
         return 1
 
     from bot.app.runner import Runner, boot  # heavy imports only when serving
+    from bot.app.server import check_port
 
     try:
+        check_port("0.0.0.0", settings.port)  # before the database and Slack are touched
         baton = boot(settings, config)
+        runner = Runner(baton, app_factory(baton))  # binds PORT: a port in use fails here
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)
         return 2
-    runner = Runner(baton, app_factory(baton))
     runner.start()
+    check_in_background(baton)
     pid_file = Path(os.environ.get(PID_FILE_ENV) or "baton.pid")
     try:
         pid_file.write_text(f"{os.getpid()}\n")
@@ -159,7 +196,9 @@ def serve(app_factory: AppFactory) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=baton.reload, daemon=True).start())
+    signal.signal(
+        signal.SIGHUP, lambda *_: threading.Thread(target=_reload, args=(baton,), daemon=True).start()
+    )
     try:
         while not stop.wait(1.0):
             pass
@@ -168,3 +207,23 @@ def serve(app_factory: AppFactory) -> int:
         if pid_file is not None:
             pid_file.unlink(missing_ok=True)
     return 0
+
+
+def _reload(baton: Baton) -> None:
+    if baton.reload() is None:
+        check_in_background(baton)
+
+
+def check_in_background(baton: Baton) -> threading.Thread:
+    """The config against Slack, after start-up and off the request path: each problem is one warning."""
+    from bot.slack.chat import Chat, make_client
+    from bot.slack.check import log_problems
+
+    def run() -> None:
+        # Its own client, which waits out a 429, so it never holds up the ticker's Slack calls.
+        chat = Chat(make_client(token=baton.settings.bot_token, base_url=baton.settings.api_url))
+        log_problems(baton.config, chat)
+
+    thread = threading.Thread(target=run, name="baton-slack-check", daemon=True)
+    thread.start()
+    return thread

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.app.server import HttpServer, create_http_app
 from bot.app.ticker import Ticker
@@ -26,7 +29,7 @@ log = logging.getLogger(__name__)
 _REFUSED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 
 
-def check_slack(chat: Chat, settings: Settings) -> None:
+def check_slack(chat: Chat, api_url: str) -> None:
     """Fail at start-up, with what to do, when Slack refuses the token or cannot be reached."""
     try:
         chat.auth_test()
@@ -38,7 +41,7 @@ def check_slack(chat: Chat, settings: Settings) -> None:
                 "app if it was revoked."
             ) from None
         raise SettingsError(
-            f"cannot reach Slack's Web API at {settings.api_url} ({e.error}); check the network, "
+            f"cannot reach Slack's Web API at {api_url} ({e.error}); check the network, "
             "or SLACK_API_URL if you set it."
         ) from None
 
@@ -46,13 +49,75 @@ def check_slack(chat: Chat, settings: Settings) -> None:
 def boot(settings: Settings, config: Config, **overrides: object) -> Baton:
     """Slack reachable, database up to date, e-mails resolved: a Baton ready to serve."""
     chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
-    check_slack(chat, settings)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    check_slack(chat, settings.api_url)
+    engine = open_database(settings.database_url)
     baton = Baton(settings=settings, config=config, engine=engine, chat=chat, **overrides)  # type: ignore[arg-type]
     baton.metrics.add_collector(IncidentStates(engine))
     baton.resolve_people()
     return baton
+
+
+_EXAMPLE_URLS = "sqlite:///path/to/baton.db or postgresql://user:password@host:5432/db"
+
+
+def open_database(url: str) -> Engine:
+    """An engine on a schema brought up to date; SettingsError, saying what to do, when the
+    database cannot be reached, refuses Baton or cannot be written."""
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError):
+        raise SettingsError(
+            f"DATABASE_URL is not a database Baton can use: set it to {_EXAMPLE_URLS}."
+        ) from None
+    try:
+        upgrade(engine)
+    except DBAPIError as e:
+        engine.dispose()
+        raise SettingsError(_database_problem(make_url(url), e)) from None
+    return engine
+
+
+_PG_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"(, port \d+)? failed: )?')
+
+
+def _database_problem(url: URL, error: DBAPIError) -> str:
+    """One line: what the database said, and what to change. The password is never shown."""
+    detail = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
+    detail = _PG_PREFIX.sub("", detail).replace("FATAL:  ", "").strip()
+    if url.get_backend_name() == "sqlite":
+        path = url.database or "(in memory)"
+        if "readonly" in detail:
+            return (
+                f"the SQLite database {path} is read-only ({detail}): make it and its directory writable "
+                "by this user, or point DATABASE_URL at a writable path."
+            )
+        return (
+            f"cannot open the SQLite database {path} ({detail}): its directory must exist and be "
+            "writable by this user; create it or fix its permissions, or point DATABASE_URL elsewhere "
+            "(e.g. sqlite:///data/baton.db)."
+        )
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    shown = url.render_as_string(hide_password=True)
+    if "Connection refused" in detail:
+        return (
+            f"cannot connect to the database at {where} (connection refused): is PostgreSQL running "
+            f"there? Start it, or fix the host and port in DATABASE_URL ({shown})."
+        )
+    if "authentication failed" in detail or re.search(r'role "[^"]*" does not exist', detail):
+        return (
+            f"the database at {where} refused to log in {url.username or 'the default user'!r} "
+            f"({detail}): fix the user and password in DATABASE_URL ({shown})."
+        )
+    if re.search(r'database "[^"]*" does not exist', detail):
+        return (
+            f"the database at {where} has no database {url.database!r} ({detail}): create it "
+            f"(createdb {url.database}) or fix its name in DATABASE_URL ({shown})."
+        )
+    if "resolve host" in detail or "not known" in detail:
+        return (
+            f"cannot find the database host {url.host!r} ({detail}): fix the host in DATABASE_URL ({shown})."
+        )
+    return f"cannot use the database at {where} ({detail}): check DATABASE_URL ({shown}) and the server."
 
 
 TICK = timedelta(milliseconds=250)

@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.web import SlackResponse
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,14 @@ class Chat:
         self.client = client
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        resp = self._response(method, **kwargs)
+        return dict(resp.data) if isinstance(resp.data, dict) else {}
+
+    def _response(self, method: str, **kwargs: Any) -> SlackResponse:
         try:
             if method in _JSON:
-                resp = self.client.api_call(method, json=kwargs)
-            else:
-                resp = self.client.api_call(method, data=kwargs)
+                return self.client.api_call(method, json=kwargs)
+            return self.client.api_call(method, data=kwargs)
         except SlackApiError as e:
             status = e.response.status_code
             error = str(e.response.get("error") or f"http_{status}")
@@ -88,11 +92,40 @@ class Chat:
             raise ChatError(method, type(e).__name__, True) from None
         except OSError as e:  # connection refused / reset after the retry handler gave up
             raise ChatError(method, f"network: {type(e).__name__}", True) from None
-        return dict(resp.data) if isinstance(resp.data, dict) else {}
 
     # -- identity --------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
         return self._call("auth.test")
+
+    def granted_scopes(self) -> frozenset[str] | None:
+        """The bot token's scopes, from Slack's X-OAuth-Scopes header (None if it is not sent)."""
+        headers = {k.lower(): v for k, v in (self._response("auth.test").headers or {}).items()}
+        value = headers.get("x-oauth-scopes")
+        if isinstance(value, list):  # some transports keep repeated headers as lists
+            value = ",".join(value)
+        return None if value is None else frozenset(s.strip() for s in str(value).split(",") if s.strip())
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        """A user's profile (deactivated ones have deleted: true), or None when there is no such user."""
+        try:
+            return dict(self._call("users.info", user=user_id)["user"])
+        except ChatError as e:
+            if e.error in ("user_not_found", "user_not_visible"):
+                return None
+            raise
+
+    def user_groups(self) -> list[dict[str, Any]]:
+        """Every user group of the workspace, disabled ones included (date_delete > 0)."""
+        return [dict(g) for g in self._call("usergroups.list", include_disabled=True)["usergroups"]]
+
+    def channel(self, channel_id: str) -> dict[str, Any] | None:
+        """A conversation's details, or None when Baton cannot see it (missing, or private without Baton)."""
+        try:
+            return dict(self._call("conversations.info", channel=channel_id)["channel"])
+        except ChatError as e:
+            if e.error == "channel_not_found":
+                return None
+            raise
 
     def lookup_user_by_email(self, email: str) -> str | None:
         """The user's ID, or None when no Slack user has that e-mail."""
