@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,18 +189,60 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def running(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[RunningBaton]:
-    rb = start_baton(fake_slack, sqlite_url)
+def running(fake_slack: FakeSlack, db_url: str) -> Iterator[RunningBaton]:
+    """A running Baton on the shipped files, on SQLite and on PostgreSQL."""
+    rb = start_baton(fake_slack, db_url)
     yield rb
     rb.stop()
 
 
 @pytest.fixture
-def fast(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[RunningBaton]:
-    """A running Baton whose P0–P2 windows are 6 s (T/2 = 3 s)."""
-    rb = start_baton(fake_slack, sqlite_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY))
+def fast(fake_slack: FakeSlack, db_url: str) -> Iterator[RunningBaton]:
+    """A running Baton whose P0–P2 windows are 6 s (T/2 = 3 s), on SQLite and on PostgreSQL."""
+    rb = start_baton(fake_slack, db_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY))
     yield rb
     rb.stop()
+
+
+def settle(rb: RunningBaton, timeout: float = 5.0) -> None:
+    """Wait until Baton has nothing left to do soon: no job due within a second (deferred and
+    retried jobs come back within that), none running, no worker busy.
+
+    The signal for "nothing happened" checks: whatever a command wrongly queued would have
+    gone out by the time this returns.
+    """
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    from bot.store.db import session
+    from bot.store.models import Job
+
+    def idle() -> bool:
+        ticker = rb.runner.ticker
+        with ticker._lock:
+            busy = ticker._busy
+        soon = rb.baton.clock.now() + timedelta(seconds=1)
+        with session(rb.baton.engine) as s:
+            due = s.exec(
+                select(func.count())
+                .select_from(Job)
+                .where(
+                    col(Job.state).in_(["pending", "running"]),
+                    func.coalesce(col(Job.retry_at), col(Job.due_at)) <= soon,
+                )
+            ).one()
+        return busy == 0 and due == 0
+
+    rb.fake.wait_for(lambda: idle() and idle(), timeout=timeout, message="Baton idle")
+
+
+@pytest.fixture(autouse=True)
+def no_slack_call_inside_a_transaction(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test also checks that Baton never called Slack with a database transaction open."""
+    yield
+    records = [*caplog.get_records("setup"), *caplog.get_records("call")]  # .records: teardown's only
+    offending = [r.getMessage() for r in records if "inside an open database transaction" in r.getMessage()]
+    assert offending == [], offending
 
 
 @pytest.fixture

@@ -343,6 +343,8 @@ class _Fault:
     retry_after: int
     remaining: int
     error: str | None
+    effect: bool = False  # the call is carried out, then answered with the fault (a lost answer)
+    when: Callable[[Mapping[str, Any]], bool] | None = None  # only calls whose params match
 
 
 class ApiError(Exception):
@@ -637,14 +639,21 @@ class FakeSlack:
         retry_after: int = 1,
         times: int = 1,
         error: str | None = None,
+        effect: bool = False,
+        when: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` ("*" = any) fail.
+        """Make the next ``times`` calls of ``method`` ("*" = any) fail (only those whose params
+        ``when`` accepts, if given).
 
         429 answers carry ``Retry-After: retry_after`` and ``ratelimited``; 5xx answer a JSON error;
         ``status=200, error="..."`` answers a plain ``ok: false`` (e.g. to simulate fatal_error).
+        ``effect=True`` carries the call out first and then answers with the fault, as when a
+        gateway times out after Slack did the work: the caller cannot tell it happened.
         """
         with self._lock:
-            self._faults.setdefault(method, []).append(_Fault(status, retry_after, times, error))
+            self._faults.setdefault(method, []).append(
+                _Fault(status, retry_after, times, error, effect, when)
+            )
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -659,15 +668,15 @@ class FakeSlack:
             else:
                 self._latency.pop(method_or_star, None)
 
-    def _take_fault(self, method: str) -> _Fault | None:
+    def _take_fault(self, method: str, params: Mapping[str, Any]) -> _Fault | None:
         with self._lock:
             for key in (method, "*"):
-                queue = self._faults.get(key)
-                if queue:
-                    fault = queue[0]
+                for fault in self._faults.get(key, []):
+                    if fault.when is not None and not fault.when(params):
+                        continue
                     fault.remaining -= 1
                     if fault.remaining <= 0:
-                        queue.pop(0)
+                        self._faults[key].remove(fault)
                     return fault
             return None
 
@@ -752,12 +761,19 @@ class FakeSlack:
     def _answer(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
-        fault = self._take_fault(method)
+        fault = self._take_fault(method, params)
+        if fault is not None and fault.effect:
+            self._carry_out(method, params, token)
         if fault is not None:
             if fault.status == 429:
                 return 429, {"Retry-After": str(fault.retry_after)}, {"ok": False, "error": "ratelimited"}
             code = fault.error or _5XX_ERRORS.get(fault.status, "fatal_error")
             return fault.status, {}, {"ok": False, "error": code}
+        return self._carry_out(method, params, token)
+
+    def _carry_out(
+        self, method: str, params: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
         spec = self.spec.get(method)
         if spec is None:
             return 404, {}, {"ok": False, "error": "unknown_method"}

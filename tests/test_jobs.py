@@ -134,4 +134,4 @@ def test_cancel_ladder_cancels_only_that_incidents_pending_escalation(db_url: st
 
 
 def test_backoff_grows_and_is_capped() -> None:
-    assert [jobs.backoff(n).total_seconds() for n in (1, 2, 3, 4, 10)] == [1, 2, 4, 8, 60]
+    assert [jobs.backoff(n).total_seconds() for n in (1, 2, 3, 4, 9, 10, 20)] == [1, 2, 4, 8, 256, 300, 300]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from bot.incidents.services import get
-from tests.conftest import FAST_SEVERITY, RunningBaton, incident_channel, page_dms
+from tests.conftest import FAST_SEVERITY, RunningBaton, incident_channel, page_dms, settle
 from tests.fakeslack import Call
 
 TOLERANCE = 1.0
@@ -60,7 +60,7 @@ def test_default_ladder_pages_scope_then_wider_then_breach(fast: RunningBaton) -
 def test_owner_scope_pages_only_the_oncall_first(fast: RunningBaton) -> None:
     t0 = _declare(fast, "P2 infra-deploy p95 latency up")
     fast.fake.wait_for(lambda: _dms(fast) or None)
-    time.sleep(0.5)
+    settle(fast)  # step 0 is all out
     assert _between(_dms(fast), t0, 0, TOLERANCE) == {"U07SAM0001"}  # platform's on-call
 
 
@@ -139,7 +139,13 @@ def test_metrics_count_incidents_pages_and_time_to_acknowledge(fast: RunningBato
     channel = incident_channel(fast.fake)
     fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None)
     fast.command("/incident", "ack", user_id=MAYA, channel_id=channel.id)
-    text = httpx.get(f"{fast.url}/metrics").text
+
+    # The fake records a DM before Baton has its answer and counts it: wait for the count itself.
+    def counted() -> str | None:
+        text = httpx.get(f"{fast.url}/metrics").text
+        return text if "baton_pages_sent_total 3.0" in text else None
+
+    text = fast.fake.wait_for(counted, message="the three pages counted")
     assert 'baton_incidents{state="acknowledged"} 1.0' in text and 'baton_incidents{state="open"} 0.0' in text
     assert "baton_pages_due_total 3.0" in text and "baton_pages_sent_total 3.0" in text
     assert "baton_pages_sent_on_time_total 3.0" in text

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from bot.store.db import session
 from bot.store.models import TimelineEvent
-from tests.conftest import FAST_SEVERITY, start_baton
+from tests.conftest import FAST_SEVERITY, settle, start_baton
 from tests.fakeslack import FakeSlack
 from tests.test_paging_ladder import EVERYONE, OWNING_TEAM, TOLERANCE, T, _between, _dms
 
@@ -25,7 +25,8 @@ def test_three_replicas_send_each_page_once(fake_slack: FakeSlack, pg_url: str) 
             assert "Declared" in resp.text, resp.text
         expected = 2 * (3 + 8 + 8)
         fake_slack.wait_for(lambda: len(_dms(replicas[0])) >= expected or None, timeout=T + 4)
-        time.sleep(1.0)  # a duplicate would arrive now
+        for rb in replicas:
+            settle(rb)  # every replica has done all it had: a duplicate would have arrived
         dms = _dms(replicas[0])
         assert len(dms) == expected
         # Per incident and user: once at 0 (owning team), once at T/2, once at T.

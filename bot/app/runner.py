@@ -141,7 +141,7 @@ class Runner:
     def start(self) -> None:
         if is_sqlite(self.baton.engine):
             # SQLite means one process: whatever a crashed run left "running" is ours to redo.
-            jobs.release_all(self.baton.engine)
+            jobs.release_all(self.baton.engine, now=self.baton.clock.now())
         self.scheduler.every("refresh-people", timedelta(hours=6), self.baton.resolve_people)
         self.scheduler.every("tick", TICK, self.ticker.tick, now=True)
         self.baton.wake = lambda: self.scheduler.wake("tick")

@@ -26,8 +26,9 @@ from bot.store.runtime import Baton
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Baton, Job], None]
-# Called when a job fails for good or gives up, to say so where people will see it.
-FailureReporter = Callable[[Baton, Job, str], None]
+# Called when a job fails (final=False: it is retried) or gives up (final=True), to say so
+# where people will see it.
+FailureReporter = Callable[[Baton, Job, str, bool], None]
 
 
 class Ticker:
@@ -94,28 +95,48 @@ class Ticker:
         engine, now = self.baton.engine, self.baton.clock.now
         handler = self.handlers.get(job.kind)
         if handler is None:
-            jobs.fail(engine, job.id, worker=self.worker, now=now(), error=f"no handler for {job.kind!r}")
+            self._give_up(job, f"no handler for {job.kind!r}")
+            return
+        if job.attempts > jobs.MAX_ATTEMPTS:
+            # Its earlier tries never finished: the process running them died (or was killed).
+            self._give_up(job, f"gave up after {job.attempts - 1} tries that never finished")
             return
         try:
             handler(self.baton, job)
         except jobs.Defer as e:
+            if jobs.late(job, now()) > jobs.MAX_LATE:
+                self._give_up(job, f"still waiting after {jobs.MAX_LATE}: {e}")
+                return
             jobs.reschedule(
                 engine, job.id, worker=self.worker, retry_at=now() + e.after, error=None, count=False
             )
             return
         except (jobs.Retry, ChatError, PagerError) as e:
             error = str(e)
-            retryable = getattr(e, "retryable", True)
             if isinstance(e, ChatError):
                 self.baton.metrics.slack_errors.labels(method=e.method, error=e.error).inc()
-            if retryable and now() - job.created_at < jobs.GIVE_UP_AFTER:
-                after = getattr(e, "after", None) or jobs.backoff(job.attempts)
-                log.warning("job %s (%s) failed, retrying in %s: %s", job.id, job.kind, after, error)
-                jobs.reschedule(engine, job.id, worker=self.worker, retry_at=now() + after, error=error)
-                if job.attempts == 1:
-                    self._report(job, f"{error} (retrying)")
+            if not getattr(e, "retryable", True):
+                self._give_up(job, error)
                 return
-            self._give_up(job, error)
+            after = getattr(e, "after", None)
+            if after is not None:
+                # Rate limited (Retry-After): not the job's fault, so not a failed try.
+                if jobs.late(job, now()) > jobs.MAX_LATE:
+                    self._give_up(job, f"{error}; still rate-limited after {jobs.MAX_LATE}")
+                    return
+                jobs.reschedule(
+                    engine, job.id, worker=self.worker, retry_at=now() + after, error=error, count=False
+                )
+                return
+            if job.attempts >= jobs.MAX_ATTEMPTS or jobs.late(job, now()) > jobs.MAX_LATE:
+                self._give_up(job, f"{error} (gave up after {job.attempts} tries)")
+                return
+            retry = jobs.backoff(job.attempts)
+            log.warning("job %s (%s) failed, retrying in %s: %s", job.id, job.kind, retry, error)
+            self.baton.metrics.job_retries.labels(kind=job.kind).inc()
+            jobs.reschedule(engine, job.id, worker=self.worker, retry_at=now() + retry, error=error)
+            if job.attempts == 1:
+                self._report(job, f"{error} (retrying)", final=False)
             return
         except jobs.Fail as e:
             self._give_up(job, str(e))
@@ -125,13 +146,17 @@ class Ticker:
     def _give_up(self, job: Job, error: str) -> None:
         assert job.id is not None
         log.error("job %s (%s) failed for good: %s", job.id, job.kind, error)
-        jobs.fail(self.baton.engine, job.id, worker=self.worker, now=self.baton.clock.now(), error=error)
-        self._report(job, error)
+        if not jobs.fail(
+            self.baton.engine, job.id, worker=self.worker, now=self.baton.clock.now(), error=error
+        ):
+            return  # another worker holds it now; it decides
+        self.baton.metrics.jobs_given_up.labels(kind=job.kind).inc()
+        self._report(job, error, final=True)
 
-    def _report(self, job: Job, error: str) -> None:
+    def _report(self, job: Job, error: str, *, final: bool) -> None:
         if self.on_failure is None:
             return
         try:
-            self.on_failure(self.baton, job, error)
+            self.on_failure(self.baton, job, error, final)
         except Exception:  # reporting is best effort; the failure itself is on the job row
             log.exception("could not report the failure of job %s", job.id)

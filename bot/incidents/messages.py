@@ -1,11 +1,17 @@
-"""Block Kit for the messages Baton posts on its own (channel, DMs): short, scannable, with the
-one action the reader needs as a button. Plain dicts, so the domain needs no Slack library.
+"""What Baton says about an incident, on its own (channel, DMs, topic): short, scannable Block
+Kit with the one action the reader needs as a button. Plain dicts, so the domain needs no Slack
+library.
+
+Every builder here runs text a person typed (titles, status updates, summaries, notes) through
+bot.slack.mrkdwn.escape, so a typed `<!channel>` or `<https://evil|Acknowledge>` is shown, never
+obeyed. Services pass raw (masked) text in and never format Slack markup themselves.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
 from bot.store.models import Incident
 
@@ -15,12 +21,6 @@ RESOLVE = "incident_resolve"
 ESCALATE = "incident_escalate"
 
 Blocks = list[dict[str, Any]]
-
-STATE_EMOJI = {
-    "open": ":red_circle:",
-    "acknowledged": ":large_yellow_circle:",
-    "resolved": ":white_check_mark:",
-}
 
 
 def _md(text: str) -> dict[str, Any]:
@@ -55,13 +55,18 @@ def mentions(user_ids: list[str]) -> str:
     return ", ".join(mention(u) for u in user_ids) or "nobody"
 
 
+def title(inc: Incident, limit: int = 300) -> str:
+    """The incident's title as mrkdwn: shown as typed."""
+    return escape(clip(inc.title, limit))
+
+
 def headline(inc: Incident) -> str:
-    return f"{inc.severity} · {inc.policy.get('area_name', inc.area)} · #{inc.id} {inc.title}"
+    return f"{inc.severity} · {escape(inc.policy.get('area_name', inc.area))} · #{inc.id} {title(inc)}"
 
 
 def topic(inc: Incident) -> str:
     commander = mention(inc.commander) if inc.commander else "none"
-    status = f" | {inc.status}" if inc.status else ""
+    status = f" | {escape(clip(inc.status, 120))}" if inc.status else ""
     level = f"{inc.severity} {inc.policy.get('level_name', '')}"
     return f"{level} | {inc.area} | IC {commander} | {inc.state}{status}"
 
@@ -85,9 +90,10 @@ def opening(inc: Incident, paged: list[str]) -> tuple[str, Blocks]:
         _md(f"*Declared by*\n{mention(inc.declared_by)}"),
     ]
     blocks: Blocks = [
+        # plain_text: Slack shows it as it is, so the title is not escaped here.
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": f"{inc.severity} · #{inc.id} {inc.title}"[:150]},
+            "text": {"type": "plain_text", "text": clip(f"{inc.severity} · #{inc.id} {inc.title}", 150)},
         },
         {"type": "section", "fields": fields},
         {
@@ -110,11 +116,11 @@ def page_dm(inc: Incident, *, reason: str) -> tuple[str, Blocks]:
     """The DM that pages one person: what, how urgent, and the Acknowledge button."""
     assert inc.id is not None
     where = f" in <#{inc.channel_id}>" if inc.channel_id else ""
-    text = f":rotating_light: You are paged for {inc.severity} incident #{inc.id}: {inc.title}"
+    text = f":rotating_light: You are paged for {inc.severity} incident #{inc.id}: {title(inc)}"
     blocks: Blocks = [
         section(
             f":rotating_light: *You are paged* for *{inc.severity}* incident *#{inc.id}*{where}\n"
-            f"*{inc.title}*\nArea: {inc.policy.get('area_name', inc.area)} · Respond by {_deadline(inc)}"
+            f"*{title(inc)}*\nArea: {inc.policy.get('area_name', inc.area)} · Respond by {_deadline(inc)}"
         ),
         context(reason),
         {"type": "actions", "elements": [button("Acknowledge", ACK, str(inc.id), style="primary")]},
@@ -122,8 +128,14 @@ def page_dm(inc: Incident, *, reason: str) -> tuple[str, Blocks]:
     return text, blocks
 
 
-def paging_notice(inc: Incident, *, users: list[str], description: str) -> str:
-    return f":pager: Paging {mentions(users)}: {description}. Acknowledge with the button or `/incident ack`."
+def paging_notice(inc: Incident, *, users: list[str], description: str, groups: list[dict[str, str]]) -> str:
+    """Said in the channel at each step. A team paged whole is also named by its Slack user
+    group (PRODUCT.md §1), so its members' clients flag it the way they are used to."""
+    teams = "".join(f"<!subteam^{g['id']}> " for g in groups)
+    return (
+        f":pager: Paging {teams}{mentions(users)}: {description}. "
+        "Acknowledge with the button or `/incident ack`."
+    )
 
 
 def breach_notice(inc: Incident) -> str:
@@ -131,3 +143,60 @@ def breach_notice(inc: Incident) -> str:
         f":alarm_clock: *Response window breached*: nobody acknowledged {inc.severity} #{inc.id} within "
         f"{inc.policy.get('response_time', '')}. Paging everyone in the {inc.area} RACI."
     )
+
+
+def backlog_post(inc: Incident) -> str:
+    return (
+        f":inbox_tray: Backlog #{inc.id} ({inc.severity} {inc.policy.get('level_name', '')}, "
+        f"{inc.policy.get('area_name', inc.area)}): {title(inc)} — reported by {mention(inc.declared_by)}"
+    )
+
+
+# -- what people did, said in the channel ------------------------------------------------------
+
+
+def acknowledged(user: str, *, took: str, verdict: str, window: str | None) -> str:
+    return (
+        f":white_check_mark: {mention(user)} acknowledged after {took}, {verdict} the {window} window. "
+        "Escalation stopped."
+    )
+
+
+def severity_changed(user: str, *, old: str, new: str, level_name: str, raised: bool, plan: str) -> str:
+    verb = "raised" if raised else "lowered"
+    return (
+        f":rotating_light: {mention(user)} {verb} the severity from {old} to *{new}* ({level_name}). {plan}"
+    )
+
+
+def status(user: str, text: str) -> str:
+    return f":memo: Status from {mention(user)}: {escape(text)}"
+
+
+def commander_changed(user: str, commander: str, note: str) -> str:
+    said = f" “{escape(note)}”" if note else ""
+    return f":sports_medal: {mention(user)} made {mention(commander)} the incident commander.{said}"
+
+
+def resolved(user: str, summary: str) -> str:
+    return f":white_check_mark: {mention(user)} resolved the incident: {escape(summary)}"
+
+
+def reopened(user: str, state: str) -> str:
+    again = " The response window starts again; paging now." if state == "open" else ""
+    return f":arrows_counterclockwise: {mention(user)} reopened the incident ({state}).{again}"
+
+
+def escalated(user: str, description: str) -> str:
+    return f":arrow_double_up: {mention(user)} escalated now: {description}."
+
+
+def evidence_added(author: str, *, text: str, link: str | None, masked: int) -> str:
+    where = f" (<{link}|source>)" if link else ""
+    note = f" ({masked} item{'s' if masked != 1 else ''} masked)" if masked else ""
+    return f":pushpin: Evidence from {mention(author)}{where}: {escape(clip(text, 300))}{note}"
+
+
+def note_block(markdown: str) -> str:
+    """A piece of the incident note as a code block; the note carries people's text."""
+    return f"```{escape(markdown)}```"

@@ -77,8 +77,9 @@ def chunks(text: str, size: int) -> list[str]:
             if current:
                 out.append(current)
                 current = ""
-            out.append(line[:size])
-            line = line[size:]
+            cut = _cut(line, size)
+            out.append(line[:cut])
+            line = line[cut:]
         if len(current) + len(line) > size:
             out.append(current)
             current = ""
@@ -86,3 +87,9 @@ def chunks(text: str, size: int) -> list[str]:
     if current:
         out.append(current)
     return out
+
+
+def _cut(line: str, size: int) -> int:
+    """Where to cut a line longer than `size`: not inside an entity such as `&lt;`."""
+    amp = line.rfind("&", max(0, size - 5), size)
+    return amp if amp > 0 and line.find(";", amp, size) == -1 else size

@@ -52,10 +52,22 @@ def snapshot(baton: Baton, *, level: str, area: str) -> dict[str, Any]:
                 "scope": step.scope,
                 "description": step.description,
                 "notify": [{"ref": ref, "user": own.user_id(ref)} for ref in step.notify],
+                "groups": _whole_teams(baton, step.notify),
             }
             for step in steps
         ],
     }
+
+
+def _whole_teams(baton: Baton, refs: tuple[str, ...]) -> list[dict[str, str]]:
+    """The Slack user groups of the teams every member of which is paged by `refs`."""
+    own = baton.ownership
+    paged = {own.user_id(ref) or ref for ref in refs}
+    return [
+        {"id": team.usergroup, "name": team.name}
+        for team in baton.config.ownership.teams.values()
+        if team.usergroup and all((own.user_id(m) or m) in paged for m in team.members)
+    ]
 
 
 def ladder_users(policy: dict[str, Any]) -> set[str]:
@@ -81,7 +93,8 @@ def schedule_ladder(
                 **common,
             )
         users = [p["user"] for p in step["notify"] if p["user"]]
-        jobs.enqueue(s, kind="notice", payload={"users": users, "description": step["description"]}, **common)
+        notice = {"users": users, "description": step["description"], "groups": step.get("groups", [])}
+        jobs.enqueue(s, kind="notice", payload=notice, **common)
         if step["breach"]:
             jobs.enqueue(s, kind="breach", **common)
 
@@ -155,11 +168,20 @@ def run_notice(baton: Baton, job: Job) -> None:
         inc = _incident(s, job)
         if inc.state != "open":
             return
-        if inc.channel_id is None:
-            raise jobs.Defer("the channel is not created yet")
         jobs.wait_turn(s, job, now=baton.clock.now())  # after the opening message
         users: list[str] = job.payload.get("users", [])
-        text = messages.paging_notice(inc, users=users, description=job.payload.get("description", ""))
+        text = messages.paging_notice(
+            inc,
+            users=users,
+            description=job.payload.get("description", ""),
+            groups=job.payload.get("groups", []),
+        )
+    if inc.channel_id is None:
+        if inc.channel_error is None:
+            raise jobs.Defer("the channel is not created yet")
+        # No channel will come: the reporter hears who is being paged instead.
+        baton.chat.post_message(inc.declared_by, text=f"#{inc.id} (no channel): {text}")
+        return
     baton.chat.invite(inc.channel_id, users)
     baton.chat.post_message(inc.channel_id, text=text)
 

@@ -2,6 +2,10 @@
 
 Set-up is its own job so that pages (separate rows) never wait behind a slow or rate-limited
 conversations.create; everything that speaks in the channel defers until the channel exists.
+Set-up records each step it finished (create, invite, topic, post, pin), so a retry resumes at
+the step that failed, and it never makes a second channel for one incident: a `name_taken`
+for a channel Baton itself just created (its answer was lost) adopts that channel. When set-up
+gives up for good, what was meant for the channel goes to the reporter by DM.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.incidents import messages
 from bot.incidents.naming import channel_name
@@ -26,139 +30,215 @@ log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
 
 
-def run_setup(baton: Baton, job: Job) -> None:
-    """Create the channel (suffixing the name on collisions), invite, set the topic, post and pin."""
-    chat = baton.chat
+def _load(baton: Baton, job: Job) -> Incident:
     with session(baton.engine) as s:
         inc = s.get(Incident, job.incident_id)
-        if inc is None:
-            raise jobs.Fail(f"incident {job.incident_id} is gone")
+    if inc is None:
+        raise jobs.Fail(f"incident {job.incident_id} is gone")
+    return inc
+
+
+def _done(baton: Baton, inc: Incident, step: str, **values: Any) -> Incident:
+    """Record a finished set-up step (and what it produced), so a retry skips it."""
+    with session(baton.engine) as s:
+        row = s.get(Incident, inc.id)
+        assert row is not None
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.setup_done = [*row.setup_done, step]
+        s.add(row)
+        if step == "create":
+            assert row.id is not None
+            timeline(
+                s,
+                row.id,
+                at=baton.clock.now(),
+                actor="baton",
+                kind="channel",
+                text=f"created #{row.channel_name}",
+            )
+        s.commit()
+        return row
+
+
+def run_setup(baton: Baton, job: Job) -> None:
+    """Create the channel, invite, set the topic, post and pin the opening message."""
+    chat = baton.chat
+    inc = _load(baton, job)
     assert inc.id is not None
     if inc.channel_id is None:
         channel_id, name = _create(baton, inc)
-        with session(baton.engine) as s:
-            row = s.get(Incident, inc.id)
-            assert row is not None
-            row.channel_id, row.channel_name = channel_id, name
-            s.add(row)
-            timeline(s, inc.id, at=baton.clock.now(), actor="baton", kind="channel", text=f"created #{name}")
-            s.commit()
-            inc = row
+        inc = _done(baton, inc, "create", channel_id=channel_id, channel_name=name)
         baton.wake()  # notices waiting for the channel can go now
-    assert inc.channel_id is not None
-    people = [u for u in {inc.declared_by, inc.commander} if u]
-    try:
-        chat.invite(inc.channel_id, people)
-    except ChatError as e:
-        if e.retryable:
-            raise
-        log.warning("could not invite %s to %s: %s", people, inc.channel_name, e.error)
-    chat.set_topic(inc.channel_id, messages.topic(inc))
+    channel = inc.channel_id
+    assert channel is not None
+    if "invite" not in inc.setup_done:
+        people = [u for u in {inc.declared_by, inc.commander} if u]
+        try:
+            chat.invite(channel, people)
+        except ChatError as e:
+            if e.retryable:
+                raise
+            log.warning("could not invite %s to %s: %s", people, inc.channel_name, e.error)
+        inc = _done(baton, inc, "invite")
+    if "topic" not in inc.setup_done:
+        chat.set_topic(channel, messages.topic(inc))
+        inc = _done(baton, inc, "topic")
     if inc.opening_ts is None:
         first: dict[str, Any] = next(
             (st for st in inc.policy.get("steps", []) if st["index"] == 0), {"notify": []}
         )
         text, blocks = messages.opening(inc, [p["user"] for p in first["notify"] if p["user"]])
-        ts = chat.post_message(inc.channel_id, text=text, blocks=blocks)
-        with session(baton.engine) as s:
-            row = s.get(Incident, inc.id)
-            assert row is not None
-            row.opening_ts = ts
-            s.add(row)
-            s.commit()
-        chat.pin(inc.channel_id, ts)
+        ts = chat.post_message(channel, text=text, blocks=blocks)
+        inc = _done(baton, inc, "post", opening_ts=ts)
+    if "pin" not in inc.setup_done:
+        assert inc.opening_ts is not None
+        chat.pin(channel, inc.opening_ts)
+        _done(baton, inc, "pin")
 
 
 def _create(baton: Baton, inc: Incident) -> tuple[str, str]:
+    """Create the channel, suffixing the name on collisions.
+
+    Each name is written down before Baton first asks for it (conversations.create is sent
+    once per call, never retried inside slack_sdk), so a later `name_taken` for a name asked
+    for before means an earlier answer was lost, or the process died: that channel is ours.
+    """
     assert inc.id is not None
     for attempt in range(MAX_NAME_ATTEMPTS):
         name = channel_name(number=inc.id, declared_at=inc.declared_at, title=inc.title, attempt=attempt)
+        asked_before = f"try:{name}" in inc.setup_done
+        if not asked_before:
+            inc = _done(baton, inc, f"try:{name}")
         try:
             return baton.chat.create_channel(name), name
         except ChatError as e:
             if e.error != "name_taken":
                 raise
+        if asked_before:
+            ours = _ours(baton, name)
+            if ours is not None:
+                return ours, name
     raise jobs.Fail(f"no free channel name after {MAX_NAME_ATTEMPTS} tries")
 
 
-def _channel(baton: Baton, job: Job) -> tuple[Incident, str]:
+def _ours(baton: Baton, name: str) -> str | None:
+    """The ID of channel `name` if Baton created it and no incident has it yet."""
+    found = baton.chat.find_channel(name)
+    if found is None or found.get("creator") != baton.chat.bot_user_id():
+        return None
+    with session(baton.engine) as s:
+        taken = s.exec(select(Incident.id).where(col(Incident.channel_id) == found["id"])).first()
+    return None if taken is not None else str(found["id"])
+
+
+def _channel(baton: Baton, job: Job) -> tuple[Incident, str | None]:
+    """The incident and its channel, once there is one; (incident, None) when set-up gave up."""
     with session(baton.engine) as s:
         jobs.wait_turn(s, job, now=baton.clock.now())
-        inc = s.get(Incident, job.incident_id)
-    if inc is None:
-        raise jobs.Fail(f"incident {job.incident_id} is gone")
+    inc = _load(baton, job)
     if inc.channel_id is None:
-        if inc.backlog:
+        if inc.backlog and inc.channel_error is None:
             raise jobs.Fail("a backlog item has no channel")
-        raise jobs.Defer("the channel is not created yet")
+        if inc.channel_error is None:
+            raise jobs.Defer("the channel is not created yet")
     return inc, inc.channel_id
 
 
 def run_post(baton: Baton, job: Job) -> None:
-    """Post a message: in the incident channel, or to `channel` (a channel ID or a user's DM)."""
+    """Post a message: in the incident channel, or to `channel` (a channel ID or a user's DM).
+    Without a channel (set-up gave up) the reporter gets it by DM."""
     target = job.payload.get("channel")
     if target is None:
-        _, target = _channel(baton, job)
+        inc, target = _channel(baton, job)
+        if target is None:
+            target = inc.declared_by
     baton.chat.post_message(target, text=job.payload["text"], blocks=job.payload.get("blocks"))
 
 
 def run_topic(baton: Baton, job: Job) -> None:
     inc, channel = _channel(baton, job)
-    baton.chat.set_topic(channel, messages.topic(inc))
+    if channel is not None:
+        baton.chat.set_topic(channel, messages.topic(inc))
 
 
 def run_invite(baton: Baton, job: Job) -> None:
     _, channel = _channel(baton, job)
-    baton.chat.invite(channel, job.payload["users"])
+    if channel is not None:
+        baton.chat.invite(channel, job.payload["users"])
 
 
 def post(
     s: Session, inc: Incident, *, text: str, now: datetime, blocks: list[dict[str, Any]] | None = None
 ) -> None:
-    """Queue a message for the incident channel (sent once the channel exists)."""
+    """Queue a message for the incident channel (sent once the channel exists). A backlog item
+    has no channel: what happens to it is on its timeline."""
+    if inc.backlog and inc.channel_id is None:
+        return
     payload: dict[str, Any] = {"text": text}
     if blocks:
         payload["blocks"] = blocks
     jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
 
 
-def report_failure(baton: Baton, job: Job, error: str) -> None:
-    """Say in the channel (or to the reporter) that something Baton owed did not go out."""
-    if job.kind in ("post", "topic", "invite") or job.incident_id is None:
-        return  # speaking about a failure to speak would loop
+# -- when a job fails ----------------------------------------------------------------------------
+
+
+def _failure_text(inc: Incident, job: Job, error: str, final: bool) -> str:
+    if job.kind == "page":
+        who = f"<@{job.payload['user']}>" if job.payload.get("user") else job.payload.get("ref")
+        return f":warning: Could not page {who} by DM: {error}. Page them another way if this persists."
+    if job.kind == "pager":
+        what = f"{job.payload.get('pager')} ({job.payload.get('action')})"
+        return f":warning: External pager {what} failed: {error}."
+    if job.kind == "setup":
+        then = (
+            "Pages still go out by DM, and what would be said in the channel comes to you here."
+            if final
+            else "Pages go out by DM meanwhile."
+        )
+        return (
+            f":warning: Could not set up the channel for incident #{inc.id} ({messages.title(inc, 100)}): "
+            f"{error}. {then}"
+        )
+    if job.payload.get("backlog"):
+        return (
+            f":warning: Could not post backlog item #{inc.id} ({messages.title(inc, 100)}) to "
+            f"<#{job.payload.get('channel')}>: {error}. It is recorded: `/incident list` shows it."
+        )
+    where = f"<#{inc.channel_id}>" if inc.channel_id else "the incident channel"
+    return f":warning: Baton could not {job.kind} in {where} for incident #{inc.id}: {error}."
+
+
+def report_failure(baton: Baton, job: Job, error: str, final: bool) -> None:
+    """Tell a person that something Baton owed did not go out (or is being retried).
+
+    A failure to speak in the channel, or of the channel itself, goes to the reporter by DM;
+    pages and pager events are reported in the channel (by DM when there is none). A report
+    that itself fails is only logged and counted: reporting it would loop.
+    """
+    if job.payload.get("report") or job.incident_id is None:
+        return
+    in_channel = job.kind not in (*jobs.CHANNEL_KINDS, "post")
+    if not final and job.kind not in ("page", "pager", "setup"):
+        return  # messages are retried quietly; people hear when one is given up
     now = baton.clock.now()
     with session(baton.engine) as s:
         inc = s.get(Incident, job.incident_id)
         if inc is None:
             return
-        if job.kind == "page":
-            who = f"<@{job.payload['user']}>" if job.payload.get("user") else job.payload.get("ref")
-            text = f":warning: Could not page {who} by DM: {error}. Page them another way if this persists."
-        elif job.kind == "pager":
-            what = f"{job.payload.get('pager')} ({job.payload.get('action')})"
-            text = f":warning: External pager {what} failed: {error}."
-        elif job.kind == "setup":
-            text = (
-                f":warning: Could not set up the channel for incident #{inc.id} ({inc.title}): {error}. "
-                "Pages still go out by DM."
-            )
-            jobs.enqueue(
-                s,
-                kind="post",
-                incident_id=inc.id,
-                due_at=now,
-                now=now,
-                payload={"channel": inc.declared_by, "text": text},
-            )
-            timeline(s, inc.id or 0, at=now, actor="baton", kind="failure", text=text)
-            s.commit()
-            baton.wake()
-            return
-        else:
-            text = f":warning: {job.kind} failed: {error}."
-        timeline(s, inc.id or 0, at=now, actor="baton", kind="failure", text=text)
-        if inc.channel_id or not inc.backlog:
-            post(s, inc, text=text, now=now)
+        text = _failure_text(inc, job, error, final)
+        if job.kind == "setup" and final:
+            inc.channel_error = error
+            s.add(inc)
+        assert inc.id is not None
+        timeline(s, inc.id, at=now, actor="baton", kind="failure", text=text)
+        # The channel, once it exists (or the reporter, should its set-up give up later).
+        to_channel = in_channel and not (inc.backlog and inc.channel_id is None)
+        payload: dict[str, Any] = {"text": text, "report": True}
+        if not to_channel:
+            payload["channel"] = inc.declared_by
+        jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
         s.commit()
     baton.wake()
 

@@ -1,8 +1,14 @@
 """Incidents: declare, acknowledge, change severity, status, commander, resolve, reopen.
 
-Each service is one transaction: the incident, its timeline event and the jobs that carry the
-change out (pages, channel messages, pager events). Nothing talks to Slack here; the ticker
-does, after the commit. This is the module to read for "what happens when someone acknowledges".
+This is the module to read for "what happens when someone acknowledges". Each service is one
+transaction: it locks the incident's row, asks bot/incidents/rules.py whether the person may,
+then writes the incident, its timeline event and the jobs that carry the change out (pages,
+channel messages, pager events). Nothing talks to Slack here; the ticker does, after the commit.
+Row locks (SELECT … FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite) make two replicas
+acting on one incident take turns, so a ladder is never doubled and a change never lost.
+
+Text people typed is masked (PII, secrets) before it is stored; messages.py escapes it when it
+is said in Slack.
 """
 
 from __future__ import annotations
@@ -16,27 +22,39 @@ from sqlmodel import Session, col, select
 
 from bot.config.durations import format_duration
 from bot.config.schema import SEVERITIES
-from bot.incidents import paging
+from bot.incidents import messages, paging, rules
+from bot.incidents.errors import IncidentError
 from bot.incidents.notes import chunks, incident_note
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
+from bot.incidents.rules import Action
+from bot.records.masking import mask
+from bot.slack.mrkdwn import clip, escape
 from bot.store import jobs
 from bot.store.db import session
 from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
 
+__all__ = ["EXAMPLE", "IncidentError"]
+
 EXAMPLE = "/incident P1 model-quality Hallucination spike on checkout"
 
 
-class IncidentError(Exception):
-    """Bad input or a wrong moment: the message says what was wrong and what would be right."""
+def typed(text: str) -> str:
+    """What a person typed, as Baton keeps it: whitespace collapsed, PII and secrets masked."""
+    return mask(" ".join(text.split())).text
+
+
+def quote(text: str) -> str:
+    """A person's words echoed back in an error: masked, escaped and short."""
+    return escape(clip(typed(text), 80))
 
 
 def _level(baton: Baton, text: str) -> str:
     key = text.strip().upper()
     if key not in baton.config.severity.levels:
         known = ", ".join(s for s in SEVERITIES if s in baton.config.severity.levels)
-        raise IncidentError(f"`{text}` is not a severity: use one of {known}, e.g. `{EXAMPLE}`")
+        raise IncidentError(f"`{quote(text)}` is not a severity: use one of {known}, e.g. `{EXAMPLE}`")
     return key
 
 
@@ -47,7 +65,7 @@ def _area(baton: Baton, text: str) -> str:
         hint = own.suggest_area(text)
         areas = ", ".join(f"`{a}`" for a in baton.config.ownership.areas)
         did_you_mean = f" Did you mean `{hint}`?" if hint else f" Areas: {areas}."
-        raise IncidentError(f"`{text}` is not an area.{did_you_mean} e.g. `{EXAMPLE}`")
+        raise IncidentError(f"`{quote(text)}` is not an area.{did_you_mean} e.g. `{EXAMPLE}`")
     return key
 
 
@@ -55,8 +73,12 @@ def _rank(level: str) -> int:
     return SEVERITIES.index(level)  # P0 is the most severe
 
 
-def _get(s: Session, number: int) -> Incident:
-    inc = s.get(Incident, number)
+def _get(s: Session, number: int, *, lock: bool = False) -> Incident:
+    query = select(Incident).where(col(Incident.id) == number)
+    if lock:
+        # Two replicas changing one incident take turns; the second sees the first's result.
+        query = query.with_for_update()
+    inc = s.exec(query).first()
     if inc is None:
         raise IncidentError(f"There is no incident #{number}. `/incident list` shows the open ones.")
     return inc
@@ -78,7 +100,7 @@ def _record(
     assert inc.id is not None
     timeline(s, inc.id, at=now, actor=actor, kind=kind, text=text, **data)
     post(s, inc, now=now, text=say)
-    if topic:
+    if topic and not (inc.backlog and inc.channel_id is None):
         jobs.enqueue(s, kind="topic", incident_id=inc.id, due_at=now, now=now)
 
 
@@ -87,11 +109,25 @@ def _commit(baton: Baton, s: Session) -> None:
     baton.wake()
 
 
+def _has_setup(s: Session, number: int) -> bool:
+    """Whether a channel set-up job exists (running, done or given up): never a second channel."""
+    return (
+        s.exec(
+            select(Job.id).where(col(Job.incident_id) == number, col(Job.kind) == "setup").limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _is_backlog(policy: dict[str, Any]) -> bool:
+    return policy["notify"] == "backlog" or policy["window_seconds"] is None
+
+
 def validate_declaration(baton: Baton, *, severity: str, area: str, title: str) -> tuple[str, str, str]:
-    """(level, area key, title) or IncidentError; nothing is written."""
+    """(level, area key, masked title) or IncidentError; nothing is written."""
     level = _level(baton, severity)
     key = _area(baton, area)
-    title = " ".join(title.split())
+    title = typed(title)
     if not title:
         raise IncidentError(f"Give the incident a title after the area, e.g. `{EXAMPLE}`")
     return level, key, title
@@ -106,7 +142,7 @@ def declare(*, baton: Baton, severity: str, area: str, title: str, reporter: str
     level, key, title = validate_declaration(baton, severity=severity, area=area, title=title)
     now = baton.clock.now()
     policy = paging.snapshot(baton, level=level, area=key)
-    backlog = policy["notify"] == "backlog" or policy["window_seconds"] is None
+    backlog = _is_backlog(policy)
     with session(baton.engine) as s:
         inc = Incident(
             title=title,
@@ -117,6 +153,7 @@ def declare(*, baton: Baton, severity: str, area: str, title: str, reporter: str
             declared_at=now,
             policy=policy,
             commander=None if backlog else baton.ownership.user_id(baton.ownership.raci(key).accountable),
+            window_started_at=None if backlog else now,
             deadline=None if backlog else now + timedelta(seconds=policy["window_seconds"]),
         )
         s.add(inc)
@@ -127,17 +164,13 @@ def declare(*, baton: Baton, severity: str, area: str, title: str, reporter: str
         )
         if backlog:
             channel = baton.config.severity.backlog_channel
-            text = (
-                f":inbox_tray: Backlog #{inc.id} ({level} {policy['level_name']}, {policy['area_name']}): "
-                f"{title} — reported by <@{reporter}>"
-            )
             jobs.enqueue(
                 s,
                 kind="post",
                 incident_id=inc.id,
                 due_at=now,
                 now=now,
-                payload={"channel": channel, "text": text},
+                payload={"channel": channel, "text": messages.backlog_post(inc), "backlog": True},
             )
         else:
             jobs.enqueue(s, kind="setup", incident_id=inc.id, due_at=now, now=now)
@@ -176,6 +209,15 @@ def timeline_of(*, baton: Baton, number: int) -> list[TimelineEvent]:
         )
 
 
+def check(*, baton: Baton, number: int, user: str, action: Action) -> Incident:
+    """The incident, if `user` may do `action` to it now; NotAllowed (naming who may) if not.
+    For surfaces that ask before they change anything, such as the Resolve button's form."""
+    with session(baton.engine) as s:
+        inc = _get(s, number)
+        rules.check(baton, s, inc, action, user=user, now=baton.clock.now())
+        return inc
+
+
 @dataclass(frozen=True)
 class Acknowledgement:
     incident: Incident
@@ -185,36 +227,23 @@ class Acknowledgement:
 
 
 def acknowledge(*, baton: Baton, number: int, user: str) -> Acknowledgement:
-    """Someone paged takes the incident: every remaining escalation step is cancelled, the time
+    """Someone allowed takes the incident: every remaining escalation step is cancelled, the time
     to acknowledge is recorded against the window, and the channel and pager hear of it."""
     now = baton.clock.now()
     with session(baton.engine) as s:
-        inc = _get(s, number)
+        inc = _get(s, number, lock=True)
         if inc.state == "resolved":
             raise IncidentError(f"Incident #{number} is resolved; `/incident reopen` it first.")
-        allowed = paging.ladder_users(inc.policy) | {inc.commander}
-        if user not in allowed:
-            raise IncidentError(
-                f"Only people paged for incident #{number} (or its commander) can acknowledge it; "
-                f"ask one of them, or have the commander make you commander with `/incident commander @you`."
-            )
-        # Conditional update: of two simultaneous acks (two replicas, two buttons) exactly one wins.
-        result: Any = s.execute(
-            update(Incident)
-            .where(col(Incident.id) == number, col(Incident.state) == "open")
-            .values(
-                state="acknowledged",
-                acknowledged_by=user,
-                acknowledged_at=now,
-                ack_within_window=inc.deadline is None or now <= inc.deadline,
-            )
-        )
-        won = result.rowcount == 1
-        s.refresh(inc)
-        assert inc.acknowledged_at is not None
-        ack = Acknowledgement(inc, not won, inc.acknowledged_at - inc.declared_at, inc.ack_within_window)
-        if not won:
-            return ack
+        rules.check(baton, s, inc, Action.ACKNOWLEDGE, user=user, now=now)
+        if inc.state != "open":
+            assert inc.acknowledged_at is not None
+            started = inc.window_started_at or inc.declared_at
+            return Acknowledgement(inc, True, inc.acknowledged_at - started, inc.ack_within_window)
+        started = inc.window_started_at or inc.declared_at
+        inc.state, inc.acknowledged_by, inc.acknowledged_at = "acknowledged", user, now
+        inc.ack_within_window = inc.deadline is None or now <= inc.deadline
+        s.add(inc)
+        ack = Acknowledgement(inc, False, now - started, inc.ack_within_window)
         cancelled = jobs.cancel_ladder(s, incident_id=number)
         window = inc.policy.get("response_time")
         verdict = "inside" if inc.ack_within_window else "outside"
@@ -226,8 +255,7 @@ def acknowledge(*, baton: Baton, number: int, user: str) -> Acknowledgement:
             actor=user,
             kind="acknowledged",
             text=f"acknowledged after {took}, {verdict} the {window} window",
-            say=f":white_check_mark: <@{user}> acknowledged after {took}, {verdict} the {window} window. "
-            "Escalation stopped.",
+            say=messages.acknowledged(user, took=took, verdict=verdict, window=window),
             seconds=ack.time_to_ack.total_seconds(),
             within=inc.ack_within_window,
             cancelled=cancelled,
@@ -239,93 +267,97 @@ def acknowledge(*, baton: Baton, number: int, user: str) -> Acknowledgement:
 
 
 def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> Incident:
-    """Re-plan the window for the new level. An upgrade pages the new level's scope at once;
-    a downgrade keeps the remaining steps of the new ladder, timed from now."""
+    """Re-plan from this moment (PRODUCT.md §2).
+
+    Raising, even after an acknowledgement, pages the new level's scope at once, starts a new
+    window and puts the incident back to open until someone acknowledges again. Lowering cancels
+    the steps the new level would not have: its ladder continues from now without paging its
+    first step again (those people, and more, were paged already).
+    """
     level = _level(baton, severity)
     now = baton.clock.now()
     with session(baton.engine) as s:
-        inc = _get(s, number)
+        inc = _get(s, number, lock=True)
         if inc.state == "resolved":
             raise IncidentError(f"Incident #{number} is resolved; `/incident reopen` it first.")
         old = inc.severity
         if level == old:
             raise IncidentError(f"Incident #{number} is already {level}.")
-        upgrade = _rank(level) < _rank(old)
+        raised = _rank(level) < _rank(old)
+        rules.check(baton, s, inc, Action.RAISE if raised else Action.LOWER, user=user, now=now)
         policy = paging.snapshot(baton, level=level, area=inc.area)
-        inc.severity, inc.policy = level, policy
-        backlog = policy["notify"] == "backlog" or policy["window_seconds"] is None
-        jobs.cancel_ladder(s, incident_id=number)
-        if not backlog:
-            if inc.channel_id is None:
+        was_backlog, backlog = inc.backlog, _is_backlog(policy)
+        cancelled = jobs.cancel_ladder(s, incident_id=number)
+        inc.severity, inc.policy, inc.backlog = level, policy, backlog
+        if backlog:
+            inc.deadline = None
+            plan = "Nobody is paged at this level."
+        else:
+            if was_backlog and not _has_setup(s, number):
                 jobs.enqueue(s, kind="setup", incident_id=number, due_at=now, now=now)
             if inc.commander is None:
                 inc.commander = baton.ownership.user_id(baton.ownership.raci(inc.area).accountable)
-            if inc.state == "open":
-                inc.deadline = now + timedelta(seconds=policy["window_seconds"])
-                inc.breached = False
-                paging.schedule_ladder(s, inc, start=now, now=now, from_step=0 if upgrade else 1)
-            elif upgrade:
-                # Already acknowledged: still bring the wider scope in, once, without a ladder.
-                for step in policy["steps"][:1]:
-                    for person in step["notify"]:
-                        jobs.enqueue(
-                            s,
-                            kind="page",
-                            incident_id=number,
-                            due_at=now,
-                            now=now,
-                            step=0,
-                            payload={
-                                "user": person["user"],
-                                "ref": person["ref"],
-                                "reason": f"upgraded to {level}",
-                            },
-                        )
-            if inc.backlog:
+            window = timedelta(seconds=policy["window_seconds"])
+            if raised:
+                inc.state, inc.acknowledged_by, inc.acknowledged_at, inc.ack_within_window = (
+                    "open",
+                    None,
+                    None,
+                    None,
+                )
+                inc.window_started_at, inc.deadline, inc.breached = now, now + window, False
+                paging.schedule_ladder(s, inc, start=now, now=now)
+                plan = f"Paging the {policy['notify']} scope now; respond within {policy['response_time']}."
+            elif inc.state == "open":
+                inc.deadline = now + window
+                paging.schedule_ladder(s, inc, start=now, now=now, from_step=1)
+                plan = f"Escalation re-planned for a {policy['response_time']} window from now."
+            else:
+                plan = "It stays acknowledged."
+            if was_backlog or raised:
                 paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
-        else:
-            inc.deadline = None
-        inc.backlog = backlog
         s.add(inc)
-        verb = "raised" if upgrade else "lowered"
         _record(
             s,
             inc,
             now=now,
             actor=user,
             kind="severity",
-            text=f"severity {verb} from {old} to {level}",
-            say=f":rotating_light: <@{user}> {verb} the severity from {old} to *{level}* "
-            f"({policy['level_name']}).",
+            text=f"severity {'raised' if raised else 'lowered'} from {old} to {level}; {plan}",
+            say=messages.severity_changed(
+                user, old=old, new=level, level_name=policy["level_name"], raised=raised, plan=plan
+            ),
             old=old,
             new=level,
+            cancelled=cancelled,
         )
         _commit(baton, s)
         return inc
 
 
 def set_status(*, baton: Baton, number: int, text: str, user: str) -> Incident:
-    text = " ".join(text.split())
+    text = typed(text)
     if not text:
         raise IncidentError(
             "Say what the status is, e.g. `/incident status Rolled back to prompt v41, watching`"
         )
     now = baton.clock.now()
     with session(baton.engine) as s:
-        inc = _get(s, number)
+        inc = _get(s, number, lock=True)
         inc.status = text[:500]
         s.add(inc)
-        _record(
-            s, inc, now=now, actor=user, kind="status", text=text, say=f":memo: Status from <@{user}>: {text}"
-        )
+        _record(s, inc, now=now, actor=user, kind="status", text=text, say=messages.status(user, text))
         _commit(baton, s)
         return inc
 
 
-def set_commander(*, baton: Baton, number: int, commander: str, user: str) -> Incident:
+def set_commander(*, baton: Baton, number: int, commander: str, user: str, note: str = "") -> Incident:
+    """Hand command on. Only those allowed may (being made commander is not itself the right)."""
+    note = typed(note)
     now = baton.clock.now()
     with session(baton.engine) as s:
-        inc = _get(s, number)
+        inc = _get(s, number, lock=True)
+        rules.check(baton, s, inc, Action.COMMANDER, user=user, now=now)
         if inc.commander == commander:
             raise IncidentError(f"<@{commander}> is already the commander of #{number}.")
         old = inc.commander
@@ -340,8 +372,8 @@ def set_commander(*, baton: Baton, number: int, commander: str, user: str) -> In
             now=now,
             actor=user,
             kind="commander",
-            text=f"commander is now <@{commander}>",
-            say=f":sports_medal: <@{user}> made <@{commander}> the incident commander.",
+            text=f"commander is now <@{commander}>" + (f": {note}" if note else ""),
+            say=messages.commander_changed(user, commander, note),
             old=old,
             new=commander,
         )
@@ -351,22 +383,18 @@ def set_commander(*, baton: Baton, number: int, commander: str, user: str) -> In
 
 def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
     """Stop everything, record the summary, post the incident note, tell the pager."""
-    summary = " ".join(summary.split())
+    summary = typed(summary)
     if not summary:
         raise IncidentError("Say how it was resolved, e.g. `/incident resolve Rolled back prompt v42`")
     now = baton.clock.now()
     with session(baton.engine) as s:
-        inc = _get(s, number)
+        inc = _get(s, number, lock=True)
         if inc.state == "resolved":
             raise IncidentError(f"Incident #{number} is already resolved.")
+        rules.check(baton, s, inc, Action.RESOLVE, user=user, now=now)
         inc.state, inc.resolved_at, inc.resolved_by, inc.summary = "resolved", now, user, summary
         s.add(inc)
         jobs.cancel_ladder(s, incident_id=number)
-        s.execute(  # pages of an upgrade on an acknowledged incident are not ladder rows
-            update(Job)
-            .where(col(Job.incident_id) == number, col(Job.kind) == "page", col(Job.state) == "pending")
-            .values(state="cancelled")
-        )
         _record(
             s,
             inc,
@@ -374,11 +402,11 @@ def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
             actor=user,
             kind="resolved",
             text=f"resolved: {summary}",
-            say=f":white_check_mark: <@{user}> resolved the incident: {summary}",
+            say=messages.resolved(user, summary),
         )
         s.flush()
         for chunk in chunks(incident_note(s, inc), 2900):
-            post(s, inc, now=now, text=f"```{chunk}```")
+            post(s, inc, now=now, text=messages.note_block(chunk))
         paging.enqueue_pager(baton, s, inc, action="resolve", now=now)
         _commit(baton, s)
         return inc
@@ -389,14 +417,16 @@ def reopen(*, baton: Baton, number: int, user: str) -> Incident:
     window and its ladder from the start."""
     now = baton.clock.now()
     with session(baton.engine) as s:
-        inc = _get(s, number)
+        inc = _get(s, number, lock=True)
         if inc.state != "resolved":
             raise IncidentError(f"Incident #{number} is not resolved ({inc.state}); nothing to reopen.")
+        rules.check(baton, s, inc, Action.REOPEN, user=user, now=now)
         inc.resolved_at = inc.resolved_by = inc.summary = None
         if inc.acknowledged_at is not None or inc.backlog:
             inc.state = "acknowledged" if inc.acknowledged_at is not None else "open"
         else:
             inc.state = "open"
+            inc.window_started_at = now
             inc.deadline = now + timedelta(seconds=inc.policy["window_seconds"])
             inc.breached = False
             paging.schedule_ladder(s, inc, start=now, now=now)
@@ -408,7 +438,7 @@ def reopen(*, baton: Baton, number: int, user: str) -> Incident:
             actor=user,
             kind="reopened",
             text=f"reopened ({inc.state})",
-            say=f":arrows_counterclockwise: <@{user}> reopened the incident.",
+            say=messages.reopened(user, inc.state),
         )
         if not inc.backlog:
             paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
@@ -420,9 +450,10 @@ def escalate_now(*, baton: Baton, number: int, user: str) -> str:
     """Bring the next escalation step forward to now; returns what it does."""
     now = baton.clock.now()
     with session(baton.engine) as s:
-        inc = _get(s, number)
+        inc = _get(s, number, lock=True)
         if inc.state != "open":
             raise IncidentError(f"Incident #{number} is {inc.state}: there is no escalation running.")
+        rules.check(baton, s, inc, Action.ESCALATE, user=user, now=now)
         step = s.exec(
             select(Job.step)
             .where(
@@ -430,6 +461,7 @@ def escalate_now(*, baton: Baton, number: int, user: str) -> str:
                 col(Job.ladder).is_(True),
                 col(Job.state) == "pending",
                 col(Job.kind) == "page",
+                col(Job.due_at) > now,
             )
             .order_by(col(Job.due_at))
             .limit(1)
@@ -455,7 +487,7 @@ def escalate_now(*, baton: Baton, number: int, user: str) -> str:
             actor=user,
             kind="escalated",
             text=f"escalated now to step {step}: {description}",
-            say=f":arrow_double_up: <@{user}> escalated now: {description}.",
+            say=messages.escalated(user, description),
             topic=False,
         )
         _commit(baton, s)

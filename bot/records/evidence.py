@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from bot.incidents import messages
+from bot.incidents.errors import IncidentError
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
-from bot.incidents.services import IncidentError
 from bot.records.masking import mask
 from bot.store.db import session
 from bot.store.models import Evidence, Incident
@@ -85,10 +86,10 @@ def add(
         hidden = sum(masked.counts.values())
         note = f" ({hidden} item{'s' if hidden != 1 else ''} masked)" if hidden else ""
         timeline(s, number, at=now, actor=author, kind="evidence", text=f"{kind}: {masked.text[:300]}{note}")
-        shown = masked.text if len(masked.text) <= 300 else masked.text[:300] + "…"
-        where = f" (<{row.link}|source>)" if row.link and kind == "message" else ""
-        if inc.channel_id or not inc.backlog:  # a backlog item has no channel to say it in
-            post(s, inc, now=now, text=f":pushpin: Evidence from <@{author}>{where}: {shown}{note}")
+        said = messages.evidence_added(
+            author, text=masked.text, link=row.link if kind == "message" else None, masked=hidden
+        )
+        post(s, inc, now=now, text=said)
         try:
             s.commit()
         except IntegrityError:  # the same message, added twice at once: the first one stands

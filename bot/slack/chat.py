@@ -7,7 +7,7 @@ raises ChatError, which says whether trying again later can help.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -66,18 +66,30 @@ def make_client(
 class Chat:
     """Slack Web API calls Baton makes. Every method raises ChatError on failure."""
 
-    def __init__(self, client: WebClient):
+    def __init__(self, client: WebClient, *, before_call: Callable[[str], None] | None = None):
         self.client = client
+        # Asked before every call with the method's name (the runtime checks that no database
+        # transaction is open: a slow Slack must never hold a lock).
+        self.before_call = before_call
+        # For calls that must reach Slack at most once per call (creating a channel): without
+        # slack_sdk's retries a lost answer surfaces as an error, never as a second channel.
+        self._once = WebClient(
+            token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[]
+        )
+        self._bot_user_id: str | None = None
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         resp = self._response(method, **kwargs)
         return dict(resp.data) if isinstance(resp.data, dict) else {}
 
     def _response(self, method: str, **kwargs: Any) -> SlackResponse:
+        if self.before_call is not None:
+            self.before_call(method)
+        client = self._once if method in _ONCE else self.client
         try:
             if method in _JSON:
-                return self.client.api_call(method, json=kwargs)
-            return self.client.api_call(method, data=kwargs)
+                return client.api_call(method, json=kwargs)
+            return client.api_call(method, data=kwargs)
         except SlackApiError as e:
             status = e.response.status_code
             error = str(e.response.get("error") or f"http_{status}")
@@ -95,7 +107,15 @@ class Chat:
 
     # -- identity --------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
-        return self._call("auth.test")
+        answer = self._call("auth.test")
+        self._bot_user_id = str(answer.get("user_id") or "") or None
+        return answer
+
+    def bot_user_id(self) -> str | None:
+        """Baton's own user ID (from auth.test, asked once)."""
+        if self._bot_user_id is None:
+            self.auth_test()
+        return self._bot_user_id
 
     def granted_scopes(self) -> frozenset[str] | None:
         """The bot token's scopes, from Slack's X-OAuth-Scopes header (None if it is not sent)."""
@@ -167,6 +187,24 @@ class Chat:
     def create_channel(self, name: str) -> str:
         return str(self._call("conversations.create", name=name)["channel"]["id"])
 
+    def find_channel(self, name: str) -> dict[str, Any] | None:
+        """The public, unarchived channel called `name`, or None (pages through the list)."""
+        cursor = ""
+        while True:
+            data = self._call(
+                "conversations.list",
+                types="public_channel",
+                exclude_archived=True,
+                limit=1000,
+                **({"cursor": cursor} if cursor else {}),
+            )
+            for channel in data.get("channels") or []:
+                if channel.get("name") == name:
+                    return dict(channel)
+            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return None
+
     def invite(self, channel: str, users: Sequence[str]) -> None:
         if not users:
             return
@@ -198,3 +236,5 @@ _JSON = frozenset(
         "views.open",
     }
 )
+# Not idempotent: a retry after a lost answer would do it twice.
+_ONCE = frozenset({"conversations.create"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same in every replica.
@@ -71,6 +75,41 @@ def upgrade(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+# Which sessions of this thread hold an open database transaction. A Slack call made while one
+# is open keeps its locks for a network round trip (on SQLite: the whole database's write lock),
+# so a slow Slack would stall every other request; the Slack port asks before each call.
+_open = threading.local()
+
+
+@event.listens_for(Session, "after_begin")
+def _began(session: Session, transaction: Any, connection: Any) -> None:
+    _sessions().add(id(session))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        _sessions().discard(id(session))
+
+
+def _sessions() -> set[int]:
+    if not hasattr(_open, "ids"):
+        _open.ids = set()
+    ids: set[int] = _open.ids
+    return ids
+
+
+def in_transaction() -> bool:
+    """Whether this thread has a database transaction open."""
+    return bool(_sessions())
+
+
+def warn_if_in_transaction(method: str) -> None:
+    """Called before every Slack call: a call inside a transaction is a bug worth a loud line."""
+    if in_transaction():
+        log.error("Slack %s was called inside an open database transaction; commit first", method)
 
 
 @contextmanager

@@ -22,8 +22,13 @@ from bot.store.models import Job
 # Long enough for a Slack call that is rate-limited twice; a crashed worker's jobs are
 # taken over after it (SQLite, single-process, takes them over at start-up).
 LEASE = timedelta(minutes=5)
-# Past this age a job that keeps failing is given up and reported.
-GIVE_UP_AFTER = timedelta(hours=24)
+
+# Every job ends. A job is given up, and a person told, after MAX_ATTEMPTS tries that failed
+# (errors, or a process that died running it; with backoff, about 20 minutes of trying), or
+# once it is MAX_LATE past its due time while it waits (a rate limit, a channel not there yet).
+# Rate limits and waits are not failed tries: a storm of declarations must not use them up.
+MAX_ATTEMPTS = 12
+MAX_LATE = timedelta(hours=2)
 
 
 class Retry(Exception):
@@ -174,16 +179,25 @@ def cancel_ladder(s: Session, *, incident_id: int, steps: Sequence[int] | None =
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def release_all(engine: Engine) -> int:
-    """At start-up of a single-process (SQLite) Baton: jobs left running by a crash run again."""
+def release_all(engine: Engine, *, now: datetime) -> int:
+    """At start-up of a single-process (SQLite) Baton: jobs a crash left running run again, after
+    the backoff their attempts have earned (a job that kills the process must not loop fast)."""
     with session(engine) as s:
-        result = s.execute(
-            update(Job).where(col(Job.state) == "running").values(state="pending", lease_until=None)
-        )
+        stuck = s.exec(select(Job).where(col(Job.state) == "running")).all()
+        for job in stuck:
+            job.state, job.lease_until, job.retry_at = "pending", None, now + backoff(job.attempts)
+            job.last_error = "the process running it stopped"
+            s.add(job)
         s.commit()
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return len(stuck)
 
 
 def backoff(attempts: int) -> timedelta:
-    """1 s, 2 s, 4 s … capped at a minute: quick recovery, no hammering of a service that is down."""
-    return timedelta(seconds=min(60, 2 ** max(0, attempts - 1)))
+    """1 s, 2 s, 4 s … capped at five minutes: quick recovery, no hammering of a service that is
+    down."""
+    return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))
+
+
+def late(job: Job, now: datetime) -> timedelta:
+    """How long past its due time a job is."""
+    return now - job.due_at

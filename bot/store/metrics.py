@@ -42,6 +42,18 @@ class Metrics:
             "baton_pages_sent_on_time", "Pages sent within 1 s of their due time", registry=self.registry
         )
         self.breaches = Counter("baton_window_breaches", "Response windows breached", registry=self.registry)
+        self.job_retries = Counter(
+            "baton_job_retries",
+            "Jobs that failed and will be tried again, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.jobs_given_up = Counter(
+            "baton_jobs_given_up",
+            "Jobs given up for good (and reported to a person), by kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self.time_to_ack = Histogram(
             "baton_time_to_acknowledge_seconds",
             "Time from declaration to acknowledgement",

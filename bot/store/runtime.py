@@ -17,6 +17,7 @@ from bot.config.ownership import Ownership
 from bot.config.schema import Config, ConfigError, load_config
 from bot.slack.chat import Chat
 from bot.store.clock import Clock, SystemClock
+from bot.store.db import warn_if_in_transaction
 from bot.store.metrics import Metrics
 from bot.store.people import resolve_emails
 from bot.store.settings import Settings
@@ -37,6 +38,9 @@ class Baton:
     wake: Callable[[], None] = field(default=lambda: None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ownership: Ownership | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.chat.before_call = warn_if_in_transaction
 
     @property
     def ownership(self) -> Ownership:

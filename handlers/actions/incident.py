@@ -6,7 +6,9 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
+from bot.incidents import messages
 from bot.incidents import services as incidents
+from bot.incidents.rules import Action
 from bot.incidents.services import IncidentError
 from bot.store.runtime import Baton
 from handlers.render import incident as render
@@ -29,7 +31,7 @@ def acknowledge_clicked(ack: Ack, body: dict[str, Any], respond: Respond, contex
     if result.already:
         text = f"#{inc.id} was already acknowledged by <@{inc.acknowledged_by}>."
     else:
-        text = f":white_check_mark: You acknowledged #{inc.id}: {inc.title}. Escalation stopped."
+        text = f":white_check_mark: You acknowledged #{inc.id}: {messages.title(inc)}. Escalation stopped."
     # In a DM the page itself is replaced, so the button cannot be pressed twice.
     in_dm = (body.get("channel") or {}).get("id", "").startswith("D")
     respond(text=text, replace_original=in_dm, response_type="ephemeral")
@@ -48,7 +50,10 @@ def resolve_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: B
     ack()
     baton: Baton = context["baton"]
     try:
-        inc = incidents.get(baton=baton, number=_number(body))
+        # Asked before the form opens, so nobody fills it in only to be refused.
+        inc = incidents.check(
+            baton=baton, number=_number(body), user=body["user"]["id"], action=Action.RESOLVE
+        )
         if inc.state == "resolved":
             raise IncidentError(f"Incident #{inc.id} is already resolved.")
     except IncidentError as e:

@@ -14,7 +14,7 @@ from slack_bolt import Ack, BoltContext
 
 from bot.incidents import notes
 from bot.incidents import services as incidents
-from bot.incidents.services import EXAMPLE, IncidentError
+from bot.incidents.services import EXAMPLE, IncidentError, quote
 from bot.records import evidence
 from bot.store.db import session
 from bot.store.runtime import Baton
@@ -54,7 +54,7 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
         raise IncidentError(f"Start with a severity (P0–P3), e.g. `{EXAMPLE}`")
     if sub not in IN_CHANNEL:
         raise IncidentError(
-            f"I don't know `/incident {words[0]}`. Declare with `{EXAMPLE}`, or try `/incident help`."
+            f"I don't know `/incident {quote(words[0])}`. Declare with `{EXAMPLE}`, or try `/incident help`."
         )
     rest = text.split(None, 1)[1] if len(words) > 1 else ""
     target = NUMBER.fullmatch(words[1]) if len(words) > 1 else None
@@ -88,11 +88,14 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
         incidents.set_status(baton=baton, number=number, text=rest, user=user)
         return {}
     if sub == "commander":
-        person = baton.ownership.person_from_text(rest.split()[0]) if rest else None
+        who, _, note = rest.partition(" ")
+        person = baton.ownership.person_from_text(who) if who else None
         user_id = baton.ownership.user_id(person) if person else None
         if user_id is None:
-            raise IncidentError("Name the new commander, e.g. `/incident commander @maya`")
-        incidents.set_commander(baton=baton, number=number, commander=user_id, user=user)
+            raise IncidentError(
+                "Name the new commander, e.g. `/incident commander @maya taking over for the night`"
+            )
+        incidents.set_commander(baton=baton, number=number, commander=user_id, user=user, note=note)
         return {}
     if sub == "resolve":
         incidents.resolve(baton=baton, number=number, summary=rest, user=user)

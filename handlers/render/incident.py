@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.config.schema import SEVERITIES
+from bot.incidents import messages
 from bot.incidents.notes import chunks
+from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
 from bot.store.models import Incident, TimelineEvent
 from bot.store.runtime import Baton
@@ -50,15 +52,16 @@ def _where(inc: Incident) -> str:
 
 
 def declared(inc: Incident) -> dict[str, Any]:
+    what = f"#{inc.id} ({inc.severity}, `{inc.area}`): {messages.title(inc)}"
     if inc.backlog:
         return reply(
-            f":inbox_tray: Recorded backlog item #{inc.id} ({inc.severity}, `{inc.area}`): {inc.title}. "
+            f":inbox_tray: Recorded backlog item {what}. "
             "Nobody is paged; it is posted to the backlog channel."
         )
     deadline = slack_time(inc.deadline) if inc.deadline else "—"
     return reply(
-        f":rotating_light: Declared *{inc.severity}* incident *#{inc.id}* in `{inc.area}`: {inc.title}\n"
-        f"Opening the channel and paging now; respond by {deadline}."
+        f":rotating_light: Declared *{inc.severity}* incident *#{inc.id}* in `{inc.area}`: "
+        f"{messages.title(inc)}\nOpening the channel and paging now; respond by {deadline}."
     )
 
 
@@ -66,7 +69,8 @@ def incident_list(incidents: list[Incident]) -> dict[str, Any]:
     if not incidents:
         return reply(":white_check_mark: No open incidents.")
     lines = [
-        f"• *#{i.id}* {i.severity} `{i.area}` {i.title[:100]} · {i.state} · {_where(i)}" for i in incidents
+        f"• *#{i.id}* {i.severity} `{i.area}` {messages.title(i, 100)} · {i.state} · {_where(i)}"
+        for i in incidents
     ]
     return reply("*Open incidents*\n" + "\n".join(lines))
 
@@ -93,12 +97,12 @@ def long_reply(title: str, body: str, *, code: bool = False, newest: bool = True
 
 
 def timeline(inc: Incident, events: list[TimelineEvent]) -> dict[str, Any]:
-    lines = [f"{slack_time(e.at)} {_actor(e.actor)} _{e.kind}_: {e.text[:300]}" for e in events]
-    return long_reply(f"*Timeline of #{inc.id}* {inc.title[:100]}", "\n".join(lines))
+    lines = [f"{slack_time(e.at)} {_actor(e.actor)} _{e.kind}_: {escape(clip(e.text, 300))}" for e in events]
+    return long_reply(f"*Timeline of #{inc.id}* {messages.title(inc, 100)}", "\n".join(lines))
 
 
 def note(inc: Incident, markdown: str) -> dict[str, Any]:
-    return long_reply(f"*Incident note of #{inc.id}*", markdown, code=True, newest=False)
+    return long_reply(f"*Incident note of #{inc.id}*", escape(markdown), code=True, newest=False)
 
 
 def _actor(actor: str) -> str:

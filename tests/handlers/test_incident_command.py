@@ -23,6 +23,7 @@ from tests.conftest import (
     SHIPPED_OWNERSHIP,
     RunningBaton,
     add_people,
+    settle,
     start_baton,
 )
 from tests.fakeslack import Call, Channel, FakeSlack
@@ -35,6 +36,7 @@ T = 6.0  # the fast fixture's window for P0–P2
 # The shipped ownership.yaml's model-quality RACI, with the IDs tests/conftest.add_people gives.
 MAYA, LI, OMAR = "U07MAYA001", "ULIE", "U07OMAR001"  # ML Team; maya is also accountable
 SAM = "U07SAM0001"  # Platform Team: not in model-quality's RACI
+DANA = "U07DANA001"  # Data Team, accountable for the data area
 LEO = "U07LEO0002"  # a Slack user who is in no team at all: our reporter
 OWNING_TEAM = {MAYA, LI, OMAR}
 EVERYONE = OWNING_TEAM | {"U07DANA001", "U07KENJI01", "U07ROSA001", "U07ANA0001", "U07TOM0001"}
@@ -287,7 +289,7 @@ def test_bad_input_says_what_was_wrong_and_creates_nothing(
     assert EXAMPLE in body["text"], "every error shows a correct example"
     assert expected in json.dumps(body["blocks"])
     no_open_incidents(fast)
-    time.sleep(0.3)  # a few ticks: anything wrongly queued would have gone out by now
+    settle(fast)  # anything wrongly queued would have gone out by now
     fake = fast.fake
     assert fake.calls_to("conversations.create") == []
     assert fake.calls_to("chat.postMessage") == []
@@ -339,23 +341,24 @@ def test_status_without_text_asks_for_it(fast: RunningBaton, declared: Channel) 
 def test_commander_handover_is_echoed_on_the_topic_and_invites(fast: RunningBaton, declared: Channel) -> None:
     fake = fast.fake
     assert SAM not in declared.members
-    resp = in_channel(fast, declared, f"commander <@{SAM}|sam>")
+    resp = in_channel(fast, declared, f"commander <@{SAM}|sam> taking over for the night", user=MAYA)
     assert resp.status_code == 200 and "warning" not in resp.text
     echo = posted(fake, declared.id, "incident commander")
-    assert f"<@{LEO}> made <@{SAM}>" in echo
+    assert f"<@{MAYA}> made <@{SAM}>" in echo and "taking over for the night" in echo
     fake.wait_for(lambda: f"IC <@{SAM}>" in declared.topic, message="topic names the new IC")
     fake.wait_for(lambda: SAM in declared.members, message="new commander invited")
     change = [e for e in events(fast) if e.kind == "commander"]
-    assert [(e.actor, e.data.get("old"), e.data.get("new")) for e in change] == [(LEO, MAYA, SAM)]
+    assert [(e.actor, e.data.get("old"), e.data.get("new")) for e in change] == [(MAYA, MAYA, SAM)]
+    assert change[0].text == f"commander is now <@{SAM}>: taking over for the night"
 
 
 def test_commander_by_plain_handle(fast: RunningBaton, declared: Channel) -> None:
-    assert in_channel(fast, declared, "commander @sam").status_code == 200
+    assert in_channel(fast, declared, "commander @sam", user=MAYA).status_code == 200
     fast.fake.wait_for(lambda: f"IC <@{SAM}>" in declared.topic)
 
 
 def test_commander_unknown_person_is_refused(fast: RunningBaton, declared: Channel) -> None:
-    body = reply(in_channel(fast, declared, "commander @nobody-at-all"))
+    body = reply(in_channel(fast, declared, "commander @nobody-at-all", user=MAYA))
     assert ":warning:" in body["text"] and "/incident commander @" in body["text"]
     assert [e for e in events(fast) if e.kind == "commander"] == []
 
@@ -399,10 +402,10 @@ def test_ack_in_the_channel_then_again(fast: RunningBaton, declared: Channel) ->
 def test_resolve_posts_the_note_and_stops_the_pages(fast: RunningBaton, declared: Channel) -> None:
     fake = fast.fake
     t_declared = min(c.monotonic for c in fake.calls_to("conversations.create"))
-    resp = in_channel(fast, declared, "resolve Rolled back prompt v42")
+    resp = in_channel(fast, declared, "resolve Rolled back prompt v42", user=MAYA)
     assert resp.status_code == 200 and "warning" not in resp.text
     echo = posted(fake, declared.id, "resolved the incident")
-    assert f"<@{LEO}>" in echo and "Rolled back prompt v42" in echo
+    assert f"<@{MAYA}>" in echo and "Rolled back prompt v42" in echo
     note = posted(fake, declared.id, "Who was paged when")
     assert "## Timeline" in note and "## Summary" in note and "Rolled back prompt v42" in note
     for user in OWNING_TEAM:
@@ -419,20 +422,20 @@ def test_resolve_posts_the_note_and_stops_the_pages(fast: RunningBaton, declared
     later = texts(fake, declared.id)[after_note:]
     assert not any("owning-team + everyone" in t or "breached" in t for t in later), later
     resolved = [e for e in events(fast) if e.kind == "resolved"]
-    assert [(e.actor, e.text) for e in resolved] == [(LEO, "resolved: Rolled back prompt v42")]
+    assert [(e.actor, e.text) for e in resolved] == [(MAYA, "resolved: Rolled back prompt v42")]
 
 
 def test_resolve_needs_a_summary_and_only_once(fast: RunningBaton, declared: Channel) -> None:
-    body = reply(in_channel(fast, declared, "resolve"))
+    body = reply(in_channel(fast, declared, "resolve", user=MAYA))
     assert ":warning:" in body["text"] and "/incident resolve " in body["text"]
-    assert in_channel(fast, declared, "resolve Fixed").status_code == 200
-    assert "already resolved" in reply(in_channel(fast, declared, "resolve Fixed again"))["text"]
+    assert in_channel(fast, declared, "resolve Fixed", user=MAYA).status_code == 200
+    assert "already resolved" in reply(in_channel(fast, declared, "resolve Fixed again", user=MAYA))["text"]
 
 
 def test_reopen_brings_it_back_and_pages_again(fast: RunningBaton, declared: Channel) -> None:
     fake = fast.fake
-    assert "not resolved" in reply(in_channel(fast, declared, "reopen"))["text"]
-    assert in_channel(fast, declared, "resolve Fixed").status_code == 200
+    assert "not resolved" in reply(in_channel(fast, declared, "reopen", user=MAYA))["text"]
+    assert in_channel(fast, declared, "resolve Fixed", user=MAYA).status_code == 200
     fake.wait_for(lambda: "| resolved" in declared.topic)
     before = len(page_dms(fake))
     resp = in_channel(fast, declared, "reopen", user=MAYA)
@@ -506,7 +509,7 @@ def test_p3_goes_to_the_backlog_without_a_channel_or_pages(fast: RunningBaton) -
     assert "#1" in post["text"] and "P3" in post["text"] and f"<@{LEO}>" in post["text"]
     listed = reply(fast.command("/incident", "list", user_id=LEO))["text"]
     assert "*#1* P3 `data` Stale index on docs search · open · backlog" in listed
-    time.sleep(0.3)  # a few ticks for anything wrongly queued
+    settle(fast)  # anything wrongly queued would have gone out by now
     assert fake.calls_to("conversations.create") == []
     assert page_dms(fake) == []
     assert [c.params["channel"] for c in fake.calls_to("chat.postMessage")] == [BACKLOG_CHANNEL]
@@ -558,14 +561,18 @@ def busy(fast: RunningBaton) -> Channel:
     return channel
 
 
-def test_timeline_of_a_busy_incident_shows_the_newest_events(fast: RunningBaton, busy: Channel) -> None:
+def test_timeline_of_an_incident_with_24_pages_shows_its_first_and_latest_events(
+    fast: RunningBaton, busy: Channel
+) -> None:
     body = reply(in_channel(fast, busy, "timeline"))
     everything = body["text"] + json.dumps(body["blocks"])
     assert "_declared_" in everything
     assert f"<@{MAYA}> _status_: Rolled back prompt v42, watching" in everything
 
 
-def test_note_of_a_busy_incident_is_complete(fast: RunningBaton, busy: Channel) -> None:
+def test_note_of_an_incident_with_24_pages_lists_the_pages_and_the_latest_status(
+    fast: RunningBaton, busy: Channel
+) -> None:
     body = reply(in_channel(fast, busy, "note"))
     everything = body["text"] + json.dumps(body["blocks"])
     assert "## Who was paged when" in everything
@@ -577,7 +584,7 @@ def test_channel_messages_keep_their_order_after_a_rate_limit(fast: RunningBaton
     posted(fake, declared.id, ":pager: Paging")  # step 0's notice is out
     assert in_channel(fast, declared, "ack", user=MAYA).status_code == 200
     posted(fake, declared.id, "acknowledged after")
-    time.sleep(0.3)  # nothing else is left to post: the ladder is cancelled
+    settle(fast)  # nothing else is left to post: the ladder is cancelled
     calls = len(fake.calls_to("chat.postMessage"))
     fake.inject("chat.postMessage", status=429, retry_after=1)
     assert in_channel(fast, declared, "status First: rolled back prompt v42").status_code == 200
@@ -594,10 +601,26 @@ def test_a_backlog_item_is_handled_by_number_from_anywhere(fast: RunningBaton) -
     reply(fast.command("/incident", "P3 data Stale index on docs search", user_id=LEO))
     fake.wait_for(lambda: fake.messages(BACKLOG_CHANNEL), message="backlog post")
     assert fast.command("/incident", "status #1 Reindex scheduled", user_id=LEO).status_code == 200
-    resp = fast.command("/incident", "resolve #1 Reindexed overnight", user_id=LEO)
+    resp = fast.command("/incident", "resolve #1 Reindexed overnight", user_id=DANA)
     assert resp.status_code == 200 and "warning" not in resp.text
     assert "No open incidents" in reply(fast.command("/incident", "list", user_id=LEO))["text"]
     kinds = [e.kind for e in events(fast)]
     assert kinds[0] == "declared" and "status" in kinds and kinds[-1] == "resolved"
-    missing = reply(fast.command("/incident", "resolve #99 nope", user_id=LEO))
+    missing = reply(fast.command("/incident", "resolve #99 nope", user_id=DANA))
     assert "There is no incident #99" in missing["text"]
+
+
+def test_a_team_paged_whole_is_named_by_its_user_group(fast: RunningBaton) -> None:
+    """PRODUCT.md §1: the team's `usergroup` is mentioned when the whole team is paged."""
+    fake = fast.fake
+    declare(fast, f"P2 model-quality {TITLE}")  # step 0 pages the on-call alone
+    channel = channel_of(fake)
+    first = posted(fake, channel.id, ":pager: Paging")
+    assert "<!subteam^" not in first and f"<@{MAYA}>" in first
+    resp = in_channel(fast, channel, "sev P1", user=MAYA)  # the owning team, whole
+    assert resp.status_code == 200 and "warning" not in resp.text
+    whole = fake.wait_for(
+        lambda: next((t for t in texts(fake, channel.id) if "<!subteam^" in t), None), message="team notice"
+    )
+    assert whole.startswith(":pager: Paging <!subteam^S07MLTEAM> ")
+    assert set(re.findall(r"<@(\w+)>", whole)) == OWNING_TEAM

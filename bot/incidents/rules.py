@@ -1,0 +1,134 @@
+"""Who may do what to an incident (PRODUCT.md §2 "Who may do what").
+
+An incident bot is used on the worst day: a stray click must not silence a P0. Every service
+in bot/incidents/services.py asks :func:`check` before it changes anything, so the slash
+command, the buttons, the modals and `#N` from any channel obey one rule. A refusal names who
+may, so the person refused knows whom to ask.
+
+| action                                  | allowed to                                          |
+| acknowledge                             | paged so far, commander, the area's R and A, admins |
+| raise severity, escalate now            | the above, plus the reporter                        |
+| lower severity, resolve, reopen, commander | commander, the area's A and R, admins            |
+
+Becoming commander does not grant the right to become commander: only those already allowed
+may hand the role on, so nobody can make themselves commander and then act as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from sqlmodel import Session, col, select
+
+from bot.incidents.errors import IncidentError
+from bot.store.models import Incident, Job
+from bot.store.runtime import Baton
+
+
+class Action(Enum):
+    ACKNOWLEDGE = "acknowledge"
+    RAISE = "raise the severity of"
+    ESCALATE = "escalate"
+    LOWER = "lower the severity of"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    COMMANDER = "hand over command of"
+
+
+class NotAllowed(IncidentError):
+    """The person may not do this; the message names who may. Nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """Some of the people allowed, as the refusal names them."""
+
+    label: str  # "the commander", "the area's owners"
+    users: frozenset[str]  # Slack user IDs
+    shown: str  # how they are named: "<@U1>", "ML Team, <@U2>"
+
+
+# Who is named for each action, in the order the refusal lists them.
+_ACK = ("paged", "commander", "owners", "admins")
+_WHO: dict[Action, tuple[str, ...]] = {
+    Action.ACKNOWLEDGE: _ACK,
+    Action.RAISE: (*_ACK, "reporter"),
+    Action.ESCALATE: (*_ACK, "reporter"),
+    Action.LOWER: ("commander", "owners", "admins"),
+    Action.RESOLVE: ("commander", "owners", "admins"),
+    Action.REOPEN: ("commander", "owners", "admins"),
+    Action.COMMANDER: ("commander", "owners", "admins"),
+}
+_MAX_NAMED = 8  # a breached P0 has paged the whole RACI; the refusal names the first few
+
+
+def paged_so_far(s: Session, incident_id: int, *, now: datetime) -> list[str]:
+    """User IDs of everyone a page of this incident has come due for (sent, sending or failed),
+    in the order they were paged."""
+    rows = s.exec(
+        select(Job.payload)
+        .where(
+            col(Job.incident_id) == incident_id,
+            col(Job.kind) == "page",
+            col(Job.due_at) <= now,
+            col(Job.state) != "cancelled",
+        )
+        .order_by(col(Job.due_at), col(Job.id))
+    ).all()
+    users: list[str] = []
+    for payload in rows:
+        user = payload.get("user")
+        if user and user not in users:
+            users.append(user)
+    return users
+
+
+def _mentions(users: list[str]) -> str:
+    named = ", ".join(f"<@{u}>" for u in users[:_MAX_NAMED])
+    more = len(users) - _MAX_NAMED
+    return named + (f" and {more} more" if more > 0 else "")
+
+
+def _groups(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> dict[str, Group]:
+    assert inc.id is not None
+    own = baton.ownership
+    groups: dict[str, Group] = {}
+    paged = paged_so_far(s, inc.id, now=now)
+    groups["paged"] = Group("the people paged so far", frozenset(paged), _mentions(paged))
+    if inc.commander:
+        groups["commander"] = Group("the commander", frozenset({inc.commander}), f"<@{inc.commander}>")
+    if inc.area in baton.config.ownership.areas:
+        raci = own.raci(inc.area)
+        responsible = [uid for ref in raci.responsible if (uid := own.user_id(ref))]
+        accountable = own.user_id(raci.accountable)
+        team = baton.config.ownership.teams.get(raci.responsible_team or "")
+        shown_r = team.name if team else _mentions(responsible)
+        shown_a = f"<@{accountable}>" if accountable else raci.accountable
+        owners = {*responsible, *([accountable] if accountable else [])}
+        groups["owners"] = Group("the area's owners", frozenset(owners), f"{shown_r}, {shown_a}")
+    admins = [uid for ref in baton.config.ownership.admins if (uid := own.user_id(ref))]
+    groups["admins"] = Group("an admin", frozenset(admins), _mentions(admins))
+    groups["reporter"] = Group("the reporter", frozenset({inc.declared_by}), f"<@{inc.declared_by}>")
+    return groups
+
+
+def allowed(baton: Baton, s: Session, inc: Incident, action: Action, *, now: datetime) -> list[Group]:
+    """The groups of people allowed to do `action` to `inc`, as the refusal lists them."""
+    groups = _groups(baton, s, inc, now=now)
+    return [groups[key] for key in _WHO[action] if key in groups and groups[key].users]
+
+
+def may(baton: Baton, s: Session, inc: Incident, action: Action, *, user: str, now: datetime) -> bool:
+    return any(user in group.users for group in allowed(baton, s, inc, action, now=now))
+
+
+def check(baton: Baton, s: Session, inc: Incident, action: Action, *, user: str, now: datetime) -> None:
+    """Raise NotAllowed, naming who may, unless `user` may do `action` to `inc`."""
+    groups = allowed(baton, s, inc, action, now=now)
+    if any(user in group.users for group in groups):
+        return
+    named = [f"{group.label} ({group.shown})" for group in groups]
+    who = ", ".join(named[:-1]) + f" or {named[-1]}" if len(named) > 1 else (named or ["nobody"])[0]
+    raise NotAllowed(f"Only {who} can {action.value} #{inc.id}. Ask one of them.")

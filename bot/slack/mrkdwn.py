@@ -1,0 +1,42 @@
+"""Text from people, shown as text in Slack (PRODUCT.md §2 "Text from people").
+
+Slack reads `<…>` in a message as a command: `<!channel>` notifies everyone, `<https://x|label>`
+is a link whose target the reader cannot see. Everything a person typed therefore goes through
+:func:`escape` in the message builders, the one place text becomes Slack markup. Two kinds of
+`<…>` survive because Slack itself wrote them when it escaped the command text: user mentions
+(`<@U123|maya>`) and channel links (`<#C123|general>`); they point at a person or a channel and
+can neither broadcast nor disguise a URL.
+"""
+
+from __future__ import annotations
+
+import re
+
+# What Slack puts in command text for "@maya" and "#general" (should_escape: true).
+LIVE = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>|&]*)?>|<#[CG][A-Z0-9]+(?:\|[^<>|&]*)?>")
+# An `&` that does not already start one of the three entities Slack uses. Slack sends `<`, `>`
+# and `&` in command text as entities; keeping them as they are makes escape() idempotent.
+_BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
+
+
+def _plain(text: str) -> str:
+    return _BARE_AMP.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(text: str) -> str:
+    """`text` as Slack mrkdwn that shows exactly what was typed: `&`, `<`, `>` escaped, user
+    mentions and channel links kept live."""
+    out: list[str] = []
+    pos = 0
+    for match in LIVE.finditer(text):
+        out.append(_plain(text[pos : match.start()]))
+        out.append(match.group(0))
+        pos = match.end()
+    out.append(_plain(text[pos:]))
+    return "".join(out)
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, with an ellipsis when cut (before escaping: an entity cut in
+    half would show as garbage)."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
