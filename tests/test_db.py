@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlmodel import select
 
 from bot.slack.chat import Chat, make_client
 from bot.store.clock import FakeClock
@@ -84,4 +85,40 @@ def test_emails_resolve_through_slack_and_are_cached(db_url: str) -> None:
     with session(engine) as s:
         row = s.get(PersonCache, "ghost@example.com")
         assert row is not None and row.user_id is None and row.error == "users_not_found"
+    engine.dispose()
+
+
+def test_replicas_resolving_the_same_emails_at_once_both_succeed(db_url: str) -> None:
+    """Person-cache writes are upserts: two replicas starting together both start."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    clock = FakeClock()
+    emails = [f"person{i}@example.com" for i in range(20)]
+    with FakeSlack() as fake:
+        for i, email in enumerate(emails):
+            fake.add_user(f"U0PERSON{i:02d}", f"person{i}", email=email)
+        fake.set_latency("users.lookupByEmail", 0.05)  # keep both replicas in the same stretch
+        chat = Chat(make_client(token=fake.bot_token, base_url=fake.url))
+        barrier = threading.Barrier(2)
+        results: list[dict[str, str]] = []
+        errors: list[BaseException] = []
+
+        def start() -> None:
+            barrier.wait()
+            try:
+                results.append(resolve_emails(emails=emails, chat=chat, engine=engine, clock=clock))
+            except BaseException as e:  # noqa: BLE001 - the test reports whatever broke a start
+                errors.append(e)
+
+        threads = [threading.Thread(target=start) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        # Both looked addresses up before either had written: the same rows were written twice.
+        assert len(fake.calls_to("users.lookupByEmail")) > len(emails)
+    assert errors == []
+    assert len(results) == 2 and results[0] == results[1] and len(results[0]) == len(emails)
+    with session(engine) as s:
+        assert len(s.exec(select(PersonCache)).all()) == len(emails)
     engine.dispose()
