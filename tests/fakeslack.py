@@ -985,7 +985,11 @@ class FakeSlack:
         return {"url": self.socket.new_url()}
 
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"user": self._user(params["user"]).to_api()}
+        # Slack still describes a deactivated account here, with deleted: true.
+        user = self.users.get(str(params["user"]))
+        if user is None:
+            raise ApiError("user_not_found")
+        return {"user": user.to_api()}
 
     def _api_users_lookupByEmail(self, params: dict[str, Any]) -> dict[str, Any]:
         email = str(params["email"]).lower()
@@ -1137,7 +1141,18 @@ class FakeSlack:
 
     def _api_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._visible_channel(params["channel"])
-        newest_first = [dict(m) for m in reversed(channel.messages)]
+        # Like Slack: only messages between oldest and latest (ends excluded unless inclusive).
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params["latest"]) if _present(params.get("latest")) else float("inf")
+        inclusive = _truthy(params.get("inclusive"))
+
+        def within(ts: str) -> bool:
+            value = float(ts)
+            if inclusive:
+                return oldest <= value <= latest
+            return oldest < value < latest
+
+        newest_first = [dict(m) for m in reversed(channel.messages) if within(str(m.get("ts", "0")))]
         page, cursor = self._page(newest_first, params)
         return {
             "messages": page,

@@ -16,14 +16,14 @@ from bot.incidents import messages
 from bot.incidents.errors import IncidentError
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
-from bot.records.masking import mask
+from bot.records.masking import hidden, mask
 from bot.store.db import session
 from bot.store.models import Evidence, Incident
 from bot.store.runtime import Baton
 
 # Slack sends links in command text as <https://…> or <https://…|label>.
 _LINK = re.compile(r"^<?(https?://[^\s|>]+)(?:\|[^>]*)?>?$")
-MAX_TEXT = 4000
+MAX_TEXT = 40_000  # Slack's own limit on a message's text: a message is kept whole
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ def add(
             "or `/incident evidence refusal rate 12% since 14:05`"
         )
     masked = mask(text[:MAX_TEXT])
+    counts = hidden(masked.text)  # also what a draft had masked before it got here
     kind = "message" if source_ts else ("link" if match else "text")
     now = baton.clock.now()
     with session(baton.engine) as s:
@@ -80,14 +81,14 @@ def add(
             source_channel=source_channel,
             source_ts=source_ts,
             message_author=message_author,
-            masked=dict(masked.counts),
+            masked=counts,
         )
         s.add(row)
-        hidden = sum(masked.counts.values())
-        note = f" ({hidden} item{'s' if hidden != 1 else ''} masked)" if hidden else ""
+        n_hidden = sum(counts.values())
+        note = f" ({n_hidden} item{'s' if n_hidden != 1 else ''} masked)" if n_hidden else ""
         timeline(s, number, at=now, actor=author, kind="evidence", text=f"{kind}: {masked.text[:300]}{note}")
         said = messages.evidence_added(
-            author, text=masked.text, link=row.link if kind == "message" else None, masked=hidden
+            author, text=masked.text, link=row.link if kind == "message" else None, masked=n_hidden
         )
         post(s, inc, now=now, text=said)
         try:

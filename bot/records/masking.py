@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["KINDS", "Masked", "luhn_ok", "mask", "placeholder"]
+__all__ = ["KINDS", "Masked", "hidden", "luhn_ok", "mask", "placeholder"]
 
 
 @dataclass(frozen=True)
@@ -317,3 +317,15 @@ def mask(text: str) -> Masked:
         if n:
             counts[kind] = counts.get(kind, 0) + n
     return Masked(text, counts)
+
+
+def hidden(text: str) -> dict[str, int]:
+    """What masked text hides, counted by kind from its placeholders: text masked earlier (an
+    evidence draft) still says what was taken out of it."""
+    names = {placeholder(kind): kind for kind in KINDS}
+    counts: dict[str, int] = {}
+    for found in _PLACEHOLDER.findall(text):
+        kind = names.get(found)
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts

@@ -192,9 +192,24 @@ def test_a_long_message_in_any_script_is_kept_whole(fast: RunningBaton, channel:
 
 
 def test_a_draft_is_masked_before_it_is_stored(fast: RunningBaton, channel: Channel) -> None:
-    _pick_elsewhere(fast, "customer jane.doe@example.com sees wrong prices")
+    view = _pick_elsewhere(fast, "customer jane.doe@example.com sees wrong prices")
     (draft,) = _drafts(fast)
     assert "jane.doe@example.com" not in draft.text and "[email]" in draft.text
+    # Filed, it still says what was masked, though the draft had masked it already.
+    assert _submit(fast, view) == {}
+    (row,) = _rows(fast)
+    assert row.masked == {"email": 1}
+    assert "1 item masked" in _said(fast, channel, "sees wrong prices")["text"]
+
+
+def test_a_message_longer_than_anything_slack_shows_at_once_is_kept_whole(
+    fast: RunningBaton, channel: Channel
+) -> None:
+    text = ("refusal rate log line; " * 1700).strip()  # 39,099 characters, under Slack's 40,000
+    view = _pick_elsewhere(fast, text)
+    assert _submit(fast, view) == {}
+    (row,) = _rows(fast)
+    assert row.text == text
 
 
 def test_only_the_person_who_picked_the_message_can_file_it(fast: RunningBaton, channel: Channel) -> None:
