@@ -20,7 +20,10 @@ import sqlalchemy as sa
 import yaml
 
 from bot.app.runner import Runner, boot
+from bot.app.ticker import Ticker
 from bot.config.schema import Config, load_config
+from bot.incidents import paging, rooms
+from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
 from bot.store.settings import Settings
 from handlers.app import create_app
@@ -273,3 +276,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'baton.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def clocked(fake_slack: FakeSlack, db_url: str) -> Iterator[tuple[Baton, Ticker, FakeClock]]:
+    """A Baton on an injected clock with its ticker, run by hand (`ticker.run_until_idle()`):
+    hours of a window pass in a millisecond. On SQLite and PostgreSQL."""
+    settings = settings_for(fake_slack, db_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    clock = FakeClock()
+    baton = boot(settings, config, clock=clock)
+    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
+    yield baton, ticker, clock
+    ticker.shutdown()
+    baton.engine.dispose()

@@ -3,33 +3,17 @@ the clock's time, nothing earlier."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from bot.app.runner import boot
 from bot.app.ticker import Ticker
-from bot.config.schema import load_config
-from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
-from tests.conftest import page_dms, settings_for
+from tests.conftest import page_dms
 from tests.fakeslack import FakeSlack
 from tests.test_paging_ladder import EVERYONE, LI, OWNING_TEAM
-
-
-@pytest.fixture
-def clocked(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[tuple[Baton, Ticker, FakeClock]]:
-    settings = settings_for(fake_slack, sqlite_url)
-    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
-    clock = FakeClock()
-    baton = boot(settings, config, clock=clock)
-    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
-    yield baton, ticker, clock
-    ticker.shutdown()
-    baton.engine.dispose()
 
 
 def _paged(fake: FakeSlack) -> list[str]:

@@ -5,38 +5,21 @@ tries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlmodel import col, select
 
-from bot.app.runner import boot
 from bot.app.ticker import Ticker
-from bot.config.schema import load_config
-from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import is_sqlite, session
 from bot.store.models import Job
 from bot.store.runtime import Baton
-from tests.conftest import incident_channel, page_dms, settings_for
+from tests.conftest import incident_channel, page_dms
 from tests.fakeslack import FakeSlack
 
 LEO, MAYA, LI, OMAR = "U07LEO0002", "U07MAYA001", "ULIE", "U07OMAR001"
-
-
-@pytest.fixture
-def clocked(fake_slack: FakeSlack, db_url: str) -> Iterator[tuple[Baton, Ticker, FakeClock]]:
-    settings = settings_for(fake_slack, db_url)
-    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
-    clock = FakeClock()
-    baton = boot(settings, config, clock=clock)
-    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
-    yield baton, ticker, clock
-    ticker.shutdown()
-    baton.engine.dispose()
 
 
 def settle(ticker: Ticker, clock: FakeClock) -> None:
