@@ -182,8 +182,8 @@ def resolved(user: str, summary: str) -> str:
     return f":white_check_mark: {mention(user)} resolved the incident: {escape(summary)}"
 
 
-def reopened(user: str, state: str) -> str:
-    again = " The response window starts again; paging now." if state == "open" else ""
+def reopened(user: str, state: str, *, paging: bool) -> str:
+    again = " The response window starts again; paging now." if paging else ""
     return f":arrows_counterclockwise: {mention(user)} reopened the incident ({state}).{again}"
 
 

@@ -422,7 +422,8 @@ def reopen(*, baton: Baton, number: int, user: str) -> Incident:
             raise IncidentError(f"Incident #{number} is not resolved ({inc.state}); nothing to reopen.")
         rules.check(baton, s, inc, Action.REOPEN, user=user, now=now)
         inc.resolved_at = inc.resolved_by = inc.summary = None
-        if inc.acknowledged_at is not None or inc.backlog:
+        paging_again = inc.acknowledged_at is None and not inc.backlog
+        if not paging_again:
             inc.state = "acknowledged" if inc.acknowledged_at is not None else "open"
         else:
             inc.state = "open"
@@ -438,7 +439,7 @@ def reopen(*, baton: Baton, number: int, user: str) -> Incident:
             actor=user,
             kind="reopened",
             text=f"reopened ({inc.state})",
-            say=messages.reopened(user, inc.state),
+            say=messages.reopened(user, inc.state, paging=paging_again),
         )
         if not inc.backlog:
             paging.enqueue_pager(baton, s, inc, action="trigger", now=now)

@@ -440,7 +440,8 @@ def test_reopen_brings_it_back_and_pages_again(fast: RunningBaton, declared: Cha
     before = len(page_dms(fake))
     resp = in_channel(fast, declared, "reopen", user=MAYA)
     assert resp.status_code == 200 and "warning" not in resp.text
-    posted(fake, declared.id, f"<@{MAYA}> reopened the incident")
+    said = posted(fake, declared.id, f"<@{MAYA}> reopened the incident")
+    assert "(open)" in said and "paging now" in said
     fake.wait_for(lambda: declared.topic.endswith("| open"), message="topic open again")
     fake.wait_for(lambda: paged_users(page_dms(fake)[before:]) == OWNING_TEAM, message="paged again")
     body = reply(fast.command("/incident", "list", user_id=LEO))
