@@ -122,3 +122,18 @@ def test_replicas_resolving_the_same_emails_at_once_both_succeed(db_url: str) ->
     with session(engine) as s:
         assert len(s.exec(select(PersonCache)).all()) == len(emails)
     engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_models(db_url: str) -> None:
+    """Alembic's revisions and bot/store/models.py describe the same schema (no table, column,
+    index or constraint in one and not the other)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    engine.dispose()
+    assert diff == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, PrimaryKeyConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -115,6 +115,10 @@ class Evidence(SQLModel, table=True):
     source_ts: str | None = Field(default=None, max_length=32)
     message_author: str | None = Field(default=None, max_length=32)
     masked: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # kind -> count
+    # Chained per incident (bot/records/chain.py): rewriting one shows in `baton verify`.
+    seq: int | None = None
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 class EvidenceDraft(SQLModel, table=True):
@@ -130,3 +134,79 @@ class EvidenceDraft(SQLModel, table=True):
     ts: str = Field(max_length=32)
     message_author: str | None = Field(default=None, max_length=32)
     text: str = Field(sa_type=Text)
+
+
+class Receipt(SQLModel, table=True):
+    """A handoff receipt (PRODUCT.md §3): who handed which role of an area to whom, what the area
+    looked like then, and who signed when. Hash-chained per area (bot/records/chain.py)."""
+
+    __table_args__ = (UniqueConstraint("area", "seq", name="uq_receipt_area_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    area: str = Field(max_length=100, index=True)
+    seq: int  # 1, 2, 3 … within the area: the chain's order
+    role: str = Field(max_length=16)  # accountable / responsible / oncall
+    team: str | None = Field(default=None, max_length=100)  # the team whose on-call it is
+    from_ref: str = Field(max_length=320)  # as the config names people (handle, ID or e-mail)
+    from_user: str | None = Field(default=None, max_length=32)
+    to_ref: str = Field(max_length=320)
+    to_user: str | None = Field(default=None, max_length=32)
+    peer_user: str | None = Field(default=None, max_length=32)  # an optional witness
+    note: str = Field(default="", sa_type=Text)  # masked
+    origin: str = Field(max_length=16)  # slack (/owner handoff) or config (an edit of ownership.yaml)
+    started_by: str = Field(max_length=32)  # a Slack user ID, or "baton" for a config edit
+    started_at: datetime
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    outgoing_signed_by: str | None = Field(default=None, max_length=32)
+    outgoing_signed_at: datetime | None = None
+    incoming_signed_at: datetime | None = None
+    peer_signed_at: datetime | None = None
+    state: str = Field(default="pending", max_length=16, index=True)  # pending / signed
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class ChainHead(SQLModel, table=True):
+    """The last link of a hash chain ("receipts:<area>", "evidence:<incident>"): appending locks
+    it, so two replicas never fork a chain, and a deleted last link shows."""
+
+    __tablename__ = "chain_head"
+
+    name: str = Field(primary_key=True, max_length=160)
+    seq: int
+    hash: str = Field(max_length=64)
+
+
+class Holder(SQLModel, table=True):
+    """Who the config last named for a role ("area:<key>:accountable", "area:<key>:responsible",
+    "team:<key>:oncall"): an edit that changes it opens a handoff receipt."""
+
+    key: str = Field(primary_key=True, max_length=240)
+    ref: str = Field(max_length=320)
+    seen_at: datetime
+
+
+class OwnerOverride(SQLModel, table=True):
+    """A role handed over in Slack and countersigned: effective at once, until ownership.yaml is
+    edited to match (then it retires by itself)."""
+
+    __tablename__ = "owner_override"
+
+    key: str = Field(primary_key=True, max_length=240)
+    ref: str = Field(max_length=320)
+    user: str | None = Field(default=None, max_length=32)
+    receipt_id: int = Field(foreign_key="receipt.id")
+    since: datetime
+
+
+class NudgeRun(SQLModel, table=True):
+    """One run of a scheduled nudge at one due time: the row is the claim, so across replicas
+    each due time runs once."""
+
+    __tablename__ = "nudge_run"
+    __table_args__ = (PrimaryKeyConstraint("name", "due_at", name="pk_nudge_run"),)
+
+    name: str = Field(max_length=40)
+    due_at: datetime
+    claimed_by: str = Field(max_length=64)
+    claimed_at: datetime
