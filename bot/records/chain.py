@@ -204,8 +204,10 @@ def reseal_receipts(s: Session, area: str, from_seq: int) -> None:
     of blessing it.
     """
     head = lock_head(s, receipts_head(area))
+    s.flush()  # the caller's change to the receipt, so the reload below keeps it
+    # populate_existing: receipts this session loaded before the lock are read again, as they are now.
     query = select(Receipt).where(col(Receipt.area) == area, col(Receipt.seq) >= from_seq)
-    later = s.exec(query.order_by(col(Receipt.seq))).all()
+    later = s.exec(query.order_by(col(Receipt.seq)).execution_options(populate_existing=True)).all()
     # Its link to the receipt before stays: only a reseal from earlier would change that hash.
     prev = later[0].prev_hash if later else ""
     for receipt in later:

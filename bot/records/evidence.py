@@ -16,6 +16,7 @@ from bot.incidents import messages
 from bot.incidents.errors import IncidentError
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
+from bot.records import chain
 from bot.records.masking import hidden, mask
 from bot.store.db import session
 from bot.store.models import Evidence, Incident
@@ -83,6 +84,9 @@ def add(
             message_author=message_author,
             masked=counts,
         )
+        # The next link of the incident's evidence chain: the head stays locked until commit, so
+        # two items added at once (threads, replicas) take turns instead of forking the chain.
+        chain.append_evidence(s, row)
         s.add(row)
         n_hidden = sum(counts.values())
         note = f" ({n_hidden} item{'s' if n_hidden != 1 else ''} masked)" if n_hidden else ""

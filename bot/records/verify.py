@@ -1,0 +1,402 @@
+"""`baton verify`: walk every hash chain (receipts per area, evidence per incident) and name the
+first link of each that does not match, the way a person would look it up.
+
+A link fails when its stored content no longer gives its stored hash (a field was changed), when
+its place or previous-hash does not follow the link before it (one was deleted or two were
+reordered), or when the chain's head records a later or another last link (the last was deleted
+or replaced). The walk reads one snapshot of the database and writes nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlmodel import Session, col, select
+
+from bot.records import chain
+from bot.store.db import alembic_config, make_engine, normalize_url
+from bot.store.models import ChainHead, Evidence, Receipt
+from bot.store.settings import Settings, SettingsError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first link of one chain that fails, and why."""
+
+    chain: str  # the chain head's name: "receipts:<area>" or "evidence:<incident id>"
+    row_id: int | None  # the receipt's or evidence item's id; None when the link is missing
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Checked:
+    problems: list[Problem]
+    receipts: int
+    receipt_chains: int
+    evidence: int
+    evidence_chains: int
+
+
+@dataclass(frozen=True)
+class _Link:
+    id: int
+    seq: int | None
+    prev_hash: str | None
+    hash: str | None
+    content: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One family of chains: how its links are named."""
+
+    noun: str  # "receipt"
+    plural: str  # "receipts"
+    # (head name, link id, seq) -> "receipt #12 (model-quality, 3rd in its chain)"
+    name: Callable[[str, int, int | None], str]
+    label: Callable[[str], str]  # head name -> "model-quality", "incident #3"
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _span(first: int, last: int) -> str:
+    return ordinal(first) if first == last else f"{ordinal(first)} to {ordinal(last)}"
+
+
+def _place(seq: int | None) -> str:
+    return f"{ordinal(seq)} in its chain" if seq is not None and seq > 0 else "not in its chain"
+
+
+def _key(head: str) -> str:
+    return head.split(":", 1)[1]
+
+
+RECEIPTS = _Kind(
+    noun="receipt",
+    plural="receipts",
+    name=lambda head, id_, seq: f"receipt #{id_} ({_key(head)}, {_place(seq)})",
+    label=_key,
+)
+EVIDENCE = _Kind(
+    noun="evidence item",
+    plural="evidence items",
+    name=lambda head, id_, seq: f"evidence #{id_} of incident #{_key(head)} ({_place(seq)})",
+    label=lambda head: f"incident #{_key(head)}",
+)
+
+
+def verify(engine: Engine) -> list[Problem]:
+    """Every chain's first failing link, receipts first, each family in chain order."""
+    return check(engine).problems
+
+
+def check(engine: Engine) -> Checked:
+    """`verify`, with how many links and chains were walked."""
+    if engine.dialect.name == "postgresql":
+        # One snapshot: an append committed mid-walk must not look like a missing last link.
+        engine = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    with Session(engine) as s:
+        heads = {h.name: h for h in s.exec(select(ChainHead)).all()}
+        receipts = s.exec(
+            select(Receipt).order_by(col(Receipt.area), col(Receipt.id)).execution_options(yield_per=500)
+        )
+        r_problems, r_links, r_chains = _walk(
+            RECEIPTS,
+            (
+                (chain.receipts_head(area), rows)
+                for area, rows in itertools.groupby(receipts, lambda r: r.area)
+            ),
+            heads,
+            "receipts:",
+            chain.receipt_content,
+        )
+        evidence = s.exec(
+            select(Evidence)
+            .order_by(col(Evidence.incident_id), col(Evidence.id))
+            .execution_options(yield_per=500)
+        )
+        e_problems, e_links, e_chains = _walk(
+            EVIDENCE,
+            (
+                (chain.evidence_head(incident), rows)
+                for incident, rows in itertools.groupby(evidence, lambda e: e.incident_id)
+            ),
+            heads,
+            "evidence:",
+            chain.evidence_content,
+        )
+        s.rollback()
+    return Checked(
+        problems=r_problems + e_problems,
+        receipts=r_links,
+        receipt_chains=r_chains,
+        evidence=e_links,
+        evidence_chains=e_chains,
+    )
+
+
+def _walk(
+    kind: _Kind,
+    groups: Iterable[tuple[str, Iterable[Any]]],
+    heads: dict[str, ChainHead],
+    prefix: str,
+    content: Callable[[Any], dict[str, Any]],
+) -> tuple[list[Problem], int, int]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    links = 0
+    for name, rows in groups:
+        seen.add(name)
+        chained = [_Link(r.id, r.seq, r.prev_hash, r.hash, content(r)) for r in rows]
+        links += len(chained)
+        problem = _check_chain(kind, name, chained, heads.get(name))
+        if problem is not None:
+            problems.append(problem)
+    # Heads whose every link is gone.
+    for name in sorted(set(heads) - seen, key=_natural):
+        head = heads[name]
+        if name.startswith(prefix) and head.seq > 0:
+            every = "the only" if head.seq == 1 else f"all {head.seq}"
+            what = kind.noun if head.seq == 1 else kind.plural
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    f"{every} {what} of {kind.label(name)} {'is' if head.seq == 1 else 'are'} missing "
+                    f"(the chain head records {head.seq}; deleted)",
+                )
+            )
+    chains = len(seen | {n for n, h in heads.items() if n.startswith(prefix) and h.seq > 0})
+    return problems, links, chains
+
+
+def _natural(name: str) -> tuple[str, int, str]:
+    prefix, _, key = name.partition(":")
+    return (prefix, int(key), "") if key.isdigit() else (prefix, -1, key)
+
+
+def _order(link: _Link) -> tuple[bool, int, int]:
+    return (link.seq is None, link.seq or 0, link.id)
+
+
+def _check_chain(kind: _Kind, head_name: str, links: list[_Link], head: ChainHead | None) -> Problem | None:
+    """The first link that fails, in chain order (seq, then id): first a link whose own fields
+    were changed (so a changed seq names that link, not the one its old place leaves behind),
+    then one that does not follow the link before it; then the tail against the head."""
+    links = sorted(links, key=_order)
+    label = kind.label(head_name)
+
+    def fail(link: _Link, why: str) -> Problem:
+        return Problem(head_name, link.id, f"{kind.name(head_name, link.id, link.seq)}: {why}")
+
+    for link in links:
+        if link.seq is None or link.hash is None:
+            return fail(link, "it is not chained (no hash): it was written outside Baton")
+        try:
+            matches = chain.digest(link.content, link.prev_hash or "") == link.hash
+        except (TypeError, ValueError) as e:
+            return fail(link, f"its content cannot be hashed ({e}): a stored field was changed")
+        if not matches:
+            return fail(link, "its content does not match its hash (a stored field was changed)")
+    expected_seq, prev, prev_name = 1, "", ""
+    for link in links:
+        seq = link.seq or 0
+        if seq > expected_seq:
+            n = seq - expected_seq
+            return fail(
+                link,
+                f"the {_span(expected_seq, seq - 1)} {kind.noun if n == 1 else kind.plural} of {label} "
+                f"before it {'is' if n == 1 else 'are'} missing (deleted)",
+            )
+        if seq < expected_seq:
+            return fail(
+                link,
+                f"it has the same place as {prev_name} (a {kind.noun} was copied, or two were chained "
+                "at once)",
+            )
+        if link.prev_hash != prev:
+            if prev_name:
+                return fail(
+                    link,
+                    f"its previous-hash does not match {prev_name} (a {kind.noun} before it was "
+                    "deleted or reordered)",
+                )
+            return fail(
+                link,
+                f"its previous-hash is not empty, yet it is the first of {label}'s chain "
+                f"(a {kind.noun} before it was deleted)",
+            )
+        expected_seq, prev, prev_name = seq + 1, link.hash or "", kind.name(head_name, link.id, link.seq)
+    if not links:
+        return None
+    last = links[-1]
+    last_name = kind.name(head_name, last.id, last.seq)
+    if head is None:
+        return Problem(head_name, None, f"the chain head of {label} is missing (it was deleted)")
+    last_seq = last.seq or 0
+    if head.seq > last_seq:
+        n = head.seq - last_seq
+        what = f"the last {kind.noun} of {label} ({ordinal(head.seq)})"
+        if n > 1:
+            what = f"the last {n} {kind.plural} of {label} ({_span(last_seq + 1, head.seq)})"
+        return Problem(
+            head_name,
+            None,
+            f"{what} {'is' if n == 1 else 'are'} missing (the chain head records {head.seq}; deleted)",
+        )
+    if head.seq < last_seq:
+        return Problem(
+            head_name,
+            last.id,
+            f"{last_name}: it is past the chain head, which records {head.seq} (it was added "
+            "outside Baton, or the head was changed)",
+        )
+    if head.hash != last.hash:
+        return Problem(
+            head_name,
+            last.id,
+            f"{last_name}: the chain head records another hash for the last {kind.noun} (the last "
+            f"{kind.noun} was replaced, or the head was changed)",
+        )
+    return None
+
+
+# -- `baton verify` ------------------------------------------------------------------------------
+
+
+def command() -> int:
+    """`baton verify`: 0 when every chain holds, 1 naming each chain's first failing link, 2 when
+    the database cannot be read."""
+    try:
+        url = Settings.from_env(require_slack=False).database_url
+        engine = open_existing(url)
+    except SettingsError as e:
+        print(f"baton: {e}", file=sys.stderr)
+        return 2
+    try:
+        checked = check(engine)
+    except DBAPIError as e:
+        print(f"baton: {_problem(url, e)}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for problem in checked.problems:
+        print(problem, file=sys.stderr)
+    counts = (
+        f"{_count(checked.receipts, 'receipt')} in {_count(checked.receipt_chains, 'chain')} and "
+        f"{_count(checked.evidence, 'evidence item')} in {_count(checked.evidence_chains, 'chain')}"
+    )
+    if checked.problems:
+        n = len(checked.problems)
+        print(
+            f"baton: {n} chain{'s' if n != 1 else ''} failed verification ({counts} checked)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"ok: {counts} match their hashes")
+    return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def open_existing(url: str) -> Engine:
+    """An engine on Baton's database as it is: never created, never migrated (verify writes
+    nothing); SettingsError, saying what to do, when there is none or its schema is another."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError:
+        raise SettingsError(_NOT_A_DATABASE) from None
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            raise SettingsError(f"DATABASE_URL names no SQLite file ({url}): {_EXAMPLES}.")
+        if not Path(path).is_file():
+            raise SettingsError(
+                f"no database at {os.path.abspath(path)} (DATABASE_URL={url}): point DATABASE_URL at "
+                "Baton's database, or start `baton serve` once to create it."
+            )
+        engine = _sqlite_reader(parsed.render_as_string(hide_password=False))
+    else:
+        try:
+            engine = make_engine(url)
+        except (ArgumentError, NoSuchModuleError, ImportError):
+            raise SettingsError(_NOT_A_DATABASE) from None
+    try:
+        _check_schema(engine, url)
+    except DBAPIError as e:
+        engine.dispose()
+        raise SettingsError(_problem(url, e)) from None
+    except SettingsError:
+        engine.dispose()
+        raise
+    return engine
+
+
+_EXAMPLES = "e.g. sqlite:///path/to/baton.db or postgresql://user:password@host:5432/db"
+_NOT_A_DATABASE = f"DATABASE_URL is not a database Baton can use: set it to Baton's database, {_EXAMPLES}."
+
+
+def _sqlite_reader(url: str) -> Engine:
+    """A SQLite engine whose transactions begin deferred: in WAL mode the walk reads one
+    snapshot and the running bot keeps writing (Baton's own engine begins IMMEDIATE)."""
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    def connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # BEGIN comes from the listener below
+
+    event.listen(engine, "connect", connect)
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
+
+
+def _check_schema(engine: Engine, url: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            raise SettingsError(
+                f"the database at {_where(url)} has no Baton tables: is DATABASE_URL Baton's database?"
+            )
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if version != head:
+        raise SettingsError(
+            f"the database at {_where(url)} has schema revision {version} and this Baton {head}: "
+            "start `baton serve` of this version once (it upgrades the schema), then run `baton verify`."
+        )
+
+
+def _where(url: str) -> str:
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return os.path.abspath(parsed.database or "")
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+_PG_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"(, port \d+)? failed: )?')
+
+
+def _problem(url: str, error: DBAPIError) -> str:
+    """One line: what the database said. The password is never shown."""
+    lines = str(error.orig).strip().splitlines()
+    detail = lines[0].replace("FATAL:  ", "").strip() if lines else type(error.orig).__name__
+    detail = _PG_PREFIX.sub("", detail)  # psycopg repeats the host and port given just before
+    shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
+    return f"cannot read the database at {_where(url)} ({detail}): check DATABASE_URL ({shown})."
