@@ -59,11 +59,32 @@ class Raci:
     aliases: list[str]
 
 
-class Ownership:
-    """Queries over a validated ownership config; ``emails`` maps e-mail -> resolved Slack user ID."""
+ROLES = ("accountable", "responsible", "oncall")
 
-    def __init__(self, config: OwnershipConfig, emails: Mapping[str, str] | None = None) -> None:
+
+def role_key(role: str, *, area: str | None = None, team: str | None = None) -> str:
+    """The key of a role that can be handed over: ``area:<key>:accountable``,
+    ``area:<key>:responsible`` (R is a person) or ``team:<key>:oncall``."""
+    if role == "oncall":
+        return f"team:{team}:oncall"
+    return f"area:{area}:{role}"
+
+
+class Ownership:
+    """Queries over a validated ownership config; ``emails`` maps e-mail -> resolved Slack user ID.
+
+    ``overrides`` maps role keys (see :func:`role_key`) to refs: roles handed over in Slack and
+    countersigned, which hold until ownership.yaml is edited to match.
+    """
+
+    def __init__(
+        self,
+        config: OwnershipConfig,
+        emails: Mapping[str, str] | None = None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
         self.config = config
+        self.overrides = dict(overrides or {})
         # E-mail addresses are case-insensitive in practice; Slack's lookup returns them lowercased.
         self._emails = {email.lower(): uid for email, uid in (emails or {}).items()}
         self._handles = {handle.lower(): handle for handle in config.people}
@@ -169,9 +190,29 @@ class Ownership:
     # ------------------------------------------------------------------ teams
 
     def oncall(self, team: str) -> str:
-        """The team's on-call, or its first member."""
+        """The team's on-call (handed over, or as configured), or its first member."""
+        return self.overrides.get(role_key("oncall", team=team)) or self.configured_oncall(team)
+
+    def configured_oncall(self, team: str) -> str:
+        """The on-call ownership.yaml names (or the first member), ignoring handovers."""
         cfg = self.config.teams[team]
         return cfg.oncall or cfg.members[0]
+
+    def configured_holders(self) -> dict[str, str]:
+        """Every role that can be handed over, with the ref ownership.yaml names for it."""
+        cfg = self.config
+        holders: dict[str, str] = {}
+        for key, area in cfg.areas.items():
+            holders[role_key("accountable", area=key)] = area.accountable
+            if area.responsible not in cfg.teams:
+                holders[role_key("responsible", area=key)] = area.responsible
+        for team in cfg.teams:
+            holders[role_key("oncall", team=team)] = self.configured_oncall(team)
+        return holders
+
+    def same_person(self, a: str, b: str) -> bool:
+        """Whether two refs (handle, user ID, e-mail) name the same human."""
+        return self._identity(a) == self._identity(b)
 
     def _members(self, team: str) -> list[str]:
         """A team's members, on-call first (the order pages go out in)."""
@@ -190,14 +231,15 @@ class Ownership:
         """The RACI card of an area (key, alias or name); UnknownAreaError if there is none."""
         key, cfg = self._area(area)
         team = cfg.responsible if cfg.responsible in self.config.teams else None
+        person = self.overrides.get(role_key("responsible", area=key)) or cfg.responsible
         return Raci(
             area=key,
             name=cfg.name,
             covers=cfg.covers,
             responsible_team=team,
-            responsible=self._members(team) if team else [cfg.responsible],
-            oncall=self.oncall(team) if team else cfg.responsible,
-            accountable=cfg.accountable,
+            responsible=self._members(team) if team else [person],
+            oncall=self.oncall(team) if team else person,
+            accountable=self.overrides.get(role_key("accountable", area=key)) or cfg.accountable,
             consulted=self._expand(cfg.consulted),
             informed=self._expand(cfg.informed),
             consulted_raw=list(cfg.consulted),

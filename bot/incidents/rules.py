@@ -23,6 +23,7 @@ from enum import Enum
 from sqlmodel import Session, col, select
 
 from bot.incidents.errors import IncidentError
+from bot.slack.mrkdwn import either
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
 
@@ -129,6 +130,5 @@ def check(baton: Baton, s: Session, inc: Incident, action: Action, *, user: str,
     groups = allowed(baton, s, inc, action, now=now)
     if any(user in group.users for group in groups):
         return
-    named = [f"{group.label} ({group.shown})" for group in groups]
-    who = ", ".join(named[:-1]) + f" or {named[-1]}" if len(named) > 1 else (named or ["nobody"])[0]
+    who = either([f"{group.label} ({group.shown})" for group in groups])
     raise NotAllowed(f"Only {who} can {action.value} #{inc.id}. Ask one of them.")

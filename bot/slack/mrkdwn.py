@@ -40,3 +40,10 @@ def clip(text: str, limit: int) -> str:
     """At most `limit` characters, with an ellipsis when cut (before escaping: an entity cut in
     half would show as garbage)."""
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def either(parts: list[str]) -> str:
+    """ "a", "a or b", "a, b or c": for naming who may do something."""
+    if len(parts) <= 1:
+        return "".join(parts) or "nobody"
+    return ", ".join(parts[:-1]) + f" or {parts[-1]}"

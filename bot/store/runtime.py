@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from bot.config.ownership import Ownership
 from bot.config.schema import Config, ConfigError, load_config
 from bot.slack.chat import Chat
 from bot.store.clock import Clock, SystemClock
-from bot.store.db import warn_if_in_transaction
+from bot.store.db import session, warn_if_in_transaction
 from bot.store.metrics import Metrics
+from bot.store.models import OwnerOverride
 from bot.store.people import resolve_emails
 from bot.store.settings import Settings
 
@@ -34,8 +36,12 @@ class Baton:
     clock: Clock = field(default_factory=SystemClock)
     metrics: Metrics = field(default_factory=Metrics)
     emails: dict[str, str] = field(default_factory=dict)
+    # Roles handed over in Slack and countersigned (role key -> ref), read from the database.
+    overrides: dict[str, str] = field(default_factory=dict)
     # Set by the runner: makes the ticker look for due jobs now, right after a commit.
     wake: Callable[[], None] = field(default=lambda: None, repr=False)
+    # Set by the runner: what a new config sets off (handoff receipts for edited roles).
+    on_config: Callable[[], object] = field(default=lambda: None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ownership: Ownership | None = field(default=None, repr=False)
 
@@ -46,7 +52,9 @@ class Baton:
     def ownership(self) -> Ownership:
         with self._lock:
             if self._ownership is None:
-                self._ownership = Ownership(self.config.ownership, emails=self.emails)
+                self._ownership = Ownership(
+                    self.config.ownership, emails=self.emails, overrides=self.overrides
+                )
             return self._ownership
 
     def resolve_people(self) -> None:
@@ -72,4 +80,15 @@ class Baton:
         self.resolve_people()
         self.metrics.config_reloads.labels(result="ok").inc()
         log.info("config reloaded from %s and %s", config.ownership_path, config.severity_path)
+        self.on_config()
         return None
+
+    def refresh_overrides(self) -> None:
+        """Read the roles handed over in Slack (countersigned) from the database: on start, after
+        a countersignature here, and every few seconds for those signed on another replica."""
+        with session(self.engine) as s:
+            found = {row.key: row.ref for row in s.exec(select(OwnerOverride)).all()}
+        with self._lock:
+            if found != self.overrides:
+                self.overrides = found
+                self._ownership = None

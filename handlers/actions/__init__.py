@@ -5,6 +5,8 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 
 from bot.incidents import messages
+from bot.records.handoff_messages import SIGN
+from handlers.actions.handoff import sign_clicked
 from handlers.actions.incident import acknowledge_clicked, escalate_clicked, resolve_clicked
 
 
@@ -18,6 +20,7 @@ ACTIONS = {
     messages.ACK: acknowledge_clicked,
     messages.ESCALATE: escalate_clicked,
     messages.RESOLVE: resolve_clicked,
+    SIGN: sign_clicked,
 }
 
 

@@ -6,6 +6,10 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
+from bot.config.ownership import ROLES
+from bot.records import handoffs
+from bot.records.handoffs import HandoffError
+from bot.slack.mrkdwn import escape
 from bot.store.runtime import Baton
 from handlers.render import owner as render
 
@@ -18,30 +22,81 @@ USAGE = (
 def owner_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
     baton: Baton = context["baton"]
     baton.metrics.requests.labels(kind="/owner").inc()
-    ack(**reply_for(baton, (command.get("text") or "").strip()))
+    text = (command.get("text") or "").strip()
+    try:
+        ack(**reply_for(baton, text, user=command["user_id"]))
+    except HandoffError as e:
+        ack(**render.error(str(e)))
 
 
-def reply_for(baton: Baton, text: str) -> dict[str, Any]:
+def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
     """The ephemeral answer to `/owner <text>`; fast enough to go back in the ack itself."""
     own = baton.ownership
     if not text:
         return render.area_list(own)
     first = text.split()[0].lower()
-    if first in ("handoff", "history"):
-        return render.error(f"`/owner {first}` is not available in this version of Baton yet. {USAGE}")
+    if first == "handoff":
+        return handoff(baton, text.split()[1:], user=user)
+    if first == "history":
+        key = _area(baton, " ".join(text.split()[1:]), example="/owner history model-quality")
+        return render.history(own, key, handoffs.history(baton=baton, area=key))
     if text.startswith(("<@", "@")):
         person = own.person_from_text(text.split()[0])
         if person is None:
-            return render.error(f"I don't know who {text.split()[0]!r} is: not in ownership.yaml. {USAGE}")
+            who = escape(text.split()[0])
+            return render.error(f"I don't know who {who} is: not in ownership.yaml. {USAGE}")
         return render.person_card(own, person)
     area = own.area(text)
     if area is not None:
-        return render.area_card(own, area)
+        return render.area_card(own, area, handoffs.card(baton=baton, area=area))
     hint = own.suggest_area(text)
     if hint is not None:
         return render.error(
-            f"There is no area `{text}`. Did you mean `{hint}`? Showing it below.",
-            then=render.area_card(own, hint),
+            f"There is no area `{escape(text)}`. Did you mean `{hint}`? Showing it below.",
+            then=render.area_card(own, hint, handoffs.card(baton=baton, area=hint)),
         )
     areas = ", ".join(f"`{key}`" for key in baton.config.ownership.areas)
-    return render.error(f"There is no area `{text}`. Areas: {areas}. {USAGE}")
+    return render.error(f"There is no area `{escape(text)}`. Areas: {areas}. {USAGE}")
+
+
+HANDOFF_USAGE = (
+    "`/owner handoff <area> [accountable|responsible|oncall] @new [peer @someone] [note]`, "
+    f"e.g. `{handoffs.EXAMPLE}`"
+)
+
+
+def _area(baton: Baton, text: str, *, example: str) -> str:
+    own = baton.ownership
+    key = own.area(text) if text else None
+    if key is None:
+        hint = own.suggest_area(text) if text else None
+        guess = f" Did you mean `{hint}`?" if hint else ""
+        raise HandoffError(f"Name an area: `{escape(text) or '…'}` is not one.{guess} e.g. `{example}`")
+    return key
+
+
+def handoff(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:
+    """`/owner handoff <area> [role] @new [peer @someone] [note]`."""
+    own = baton.ownership
+    if not words:
+        raise HandoffError(f"Say which area and to whom: {HANDOFF_USAGE}")
+    area = _area(baton, words[0], example=handoffs.EXAMPLE)
+    rest = words[1:]
+    role = "accountable"
+    if rest and rest[0].lower() in ROLES:
+        role, rest = rest[0].lower(), rest[1:]
+    to = own.person_from_text(rest[0]) if rest else None
+    if to is None:
+        shown = f"`{escape(rest[0])}` is not someone I know. " if rest else ""
+        raise HandoffError(f"{shown}Name the new owner as @someone: {HANDOFF_USAGE}")
+    rest = rest[1:]
+    peer = None
+    if len(rest) >= 2 and rest[0].lower() == "peer":
+        peer = own.person_from_text(rest[1])
+        if peer is None:
+            raise HandoffError(f"`{escape(rest[1])}` is not someone I know; name the peer as @someone.")
+        rest = rest[2:]
+    receipt = handoffs.start(
+        baton=baton, area=area, role=role, to=to, peer=peer, note=" ".join(rest), user=user
+    )
+    return render.handoff_started(own, receipt)

@@ -16,6 +16,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.config.ownership import Ownership
+from bot.records.handoffs import Card
+from bot.store.clock import slack_time
+from bot.store.models import Receipt
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:
@@ -24,7 +27,7 @@ def message(text: str, blocks: list[Block]) -> dict[str, Any]:
 
 def error(text: str, *, then: dict[str, Any] | None = None) -> dict[str, Any]:
     blocks = [SectionBlock(text=MarkdownTextObject(text=f":warning: {text}"))]
-    out = message(text, list(blocks))
+    out = message(f":warning: {text}", list(blocks))
     if then is not None:
         out["blocks"] += then["blocks"]
     return out
@@ -47,7 +50,27 @@ def area_list(own: Ownership) -> dict[str, Any]:
     return message("Who owns what: " + "; ".join(own.config.areas), blocks)
 
 
-def area_card(own: Ownership, area: str) -> dict[str, Any]:
+def _receipt_line(own: Ownership, r: Receipt) -> str:
+    """`#3 accountable: @maya → @li (in Slack, date) · signed by @maya (date), countersignature
+    pending (@li)`."""
+    frm = f"<@{r.from_user}>" if r.from_user else own.label(r.from_ref)
+    to = f"<@{r.to_user}>" if r.to_user else own.label(r.to_ref)
+    how = "in Slack" if r.origin == "slack" else "by an edit of ownership.yaml"
+    signatures = [
+        ("signed", "signature", r.outgoing_signed_by or r.from_user, r.outgoing_signed_at),
+        ("countersigned", "countersignature", r.to_user, r.incoming_signed_at),
+    ]
+    if r.peer_user:
+        signatures.append(("signed as peer", "peer signature", r.peer_user, r.peer_signed_at))
+    parts = []
+    for done, needed, who, at in signatures:
+        by = f"<@{who}>" if who else "—"
+        parts.append(f"{done} by {by} {slack_time(at)}" if at else f"*{needed} pending* ({by})")
+    role = f"on-call of {r.team}" if r.role == "oncall" else r.role
+    return f"#{r.id} {role}: {frm} → {to} ({how}, {slack_time(r.started_at)}) · " + ", ".join(parts)
+
+
+def area_card(own: Ownership, area: str, handoffs: Card | None = None) -> dict[str, Any]:
     raci = own.raci(area)
     team = own.config.teams[raci.responsible_team] if raci.responsible_team else None
     responsible = f"{team.name}: {_people(own, raci.responsible)}" if team else _people(own, raci.responsible)
@@ -65,6 +88,8 @@ def area_card(own: Ownership, area: str) -> dict[str, Any]:
     if raci.aliases:
         aliases = ", ".join(f"`{a}`" for a in raci.aliases)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Also known as {aliases}")]))
+    if handoffs is not None:
+        blocks += _handoff_blocks(own, handoffs)
     if raci.runbook:
         blocks.append(
             ActionsBlock(
@@ -96,3 +121,50 @@ def person_card(own: Ownership, person: str) -> dict[str, Any]:
         ),
     ]
     return message(f"What {label} owns: " + "; ".join(f"{a} ({', '.join(r)})" for a, r in owned), blocks)
+
+
+def _handoff_blocks(own: Ownership, card: Card) -> list[Block]:
+    lines = []
+    for what, ref, receipt_id, named in card.overridden:
+        lines.append(
+            f":pushpin: {own.label(ref)} holds {what} since handoff #{receipt_id}; ownership.yaml still "
+            f"names {own.label(named)}: edit it to match."
+        )
+    for r in card.pending:
+        lines.append(f":warning: *Unsigned handoff* {_receipt_line(own, r)}")
+    if card.last is not None and card.last not in card.pending:
+        lines.append(f"Last handoff: {_receipt_line(own, card.last)}")
+    if not lines:
+        return []
+    return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000]))]
+
+
+def history(own: Ownership, area: str, receipts: list[Receipt]) -> dict[str, Any]:
+    raci = own.raci(area)
+    if not receipts:
+        return message(
+            f"No handoffs of {raci.name} yet.",
+            [SectionBlock(text=MarkdownTextObject(text=f"No handoffs of *{raci.name}* (`{area}`) yet."))],
+        )
+    blocks: list[Block] = [HeaderBlock(text=f"Handoffs of {raci.name}"[:150])]
+    lines = [_receipt_line(own, r) for r in receipts]  # newest first
+    for start in range(0, len(lines), 10):
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines[start : start + 10])[:3000])))
+    pending = sum(1 for r in receipts if r.state == "pending")
+    note = f"{len(receipts)} receipts, newest first" + (
+        f"; {pending} waiting for a signature" if pending else ""
+    )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    return message(f"Handoffs of {raci.name}: {len(receipts)}", blocks[:50])
+
+
+def handoff_started(own: Ownership, r: Receipt) -> dict[str, Any]:
+    to = f"<@{r.to_user}>" if r.to_user else own.label(r.to_ref)
+    frm = f"<@{r.from_user}>" if r.from_user else own.label(r.from_ref)
+    role = f"the on-call of {r.team}" if r.role == "oncall" else f"the {r.role} role"
+    peer = f" and <@{r.peer_user}> as peer" if r.peer_user else ""
+    text = (
+        f":handshake: Handoff #{r.id} of {role} of `{r.area}` started and signed by you. {to}{peer} "
+        f"is asked to countersign; until then {frm} is still the one paged."
+    )
+    return message(text, [SectionBlock(text=MarkdownTextObject(text=text))])

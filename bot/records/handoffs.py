@@ -1,0 +1,466 @@
+"""Handoff receipts (PRODUCT.md §3): a role of an area changes hands, on the record, signed by
+the outgoing and the incoming owner.
+
+Two ways a receipt opens:
+- `/owner handoff <area> [role] @new [peer @someone] [note]` (:func:`start`): the starter's
+  signature is the outgoing one; nothing changes until the incoming owner countersigns (the
+  outgoing owner is still the one paged). Once countersigned the new holder is effective at once
+  (an OwnerOverride) until ownership.yaml is edited to match; then the override retires.
+- An edit of ownership.yaml that changes R, A or an on-call (:func:`sync_holders`, at start and
+  on reload): the config takes effect, as config does, and a pending receipt asks both to sign.
+
+Receipts are hash-chained per area (bot/records/chain.py); a signature reseals the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from bot.config.ownership import ROLES, Ownership, role_key
+from bot.records import chain
+from bot.records import handoff_messages as say
+from bot.records.masking import mask
+from bot.slack.mrkdwn import either
+from bot.store import jobs
+from bot.store.db import session
+from bot.store.models import Holder, Incident, OwnerOverride, Receipt
+from bot.store.runtime import Baton
+
+EXAMPLE = "/owner handoff model-quality @li Taking over while Maya is on leave"
+
+# Readiness items ownership.yaml itself proves (PRODUCT.md §2 /readiness).
+_PROVEN = ("raci-defined", "incident-owner", "one-owner", "slos-defined", "runbook")
+
+
+class HandoffError(Exception):
+    """Bad input, a wrong moment or a refusal: the message says what would be right."""
+
+
+class NotAllowed(HandoffError):
+    """The person may not do this; the message names who may. Nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role that can be handed over, in one area."""
+
+    role: str  # accountable / responsible / oncall
+    area: str
+    team: str | None  # the responsible team, for oncall
+    key: str  # role_key(): what an override and the config's holder are filed under
+
+
+def role_of(own: Ownership, area: str, role: str) -> Role:
+    """The role `role` of `area`, or HandoffError saying which roles the area has."""
+    raci = own.raci(area)
+    team = raci.responsible_team
+    if role == "accountable":
+        return Role(role, raci.area, None, role_key(role, area=raci.area))
+    if role == "responsible":
+        if team is not None:
+            raise HandoffError(
+                f"{raci.name}'s R is a team ({own.config.teams[team].name}): hand over its on-call "
+                f"(`/owner handoff {raci.area} oncall @someone`), or its members in ownership.yaml."
+            )
+        return Role(role, raci.area, None, role_key(role, area=raci.area))
+    if role == "oncall":
+        if team is None:
+            raise HandoffError(
+                f"{raci.name}'s R is one person, not a team: hand over `responsible` instead "
+                f"(`/owner handoff {raci.area} responsible @someone`)."
+            )
+        return Role(role, raci.area, team, role_key(role, team=team))
+    raise HandoffError(f"`{role}` is not a role; roles are {', '.join(ROLES)}. e.g. `{EXAMPLE}`")
+
+
+def holder(own: Ownership, role: Role) -> str:
+    """Who holds the role now (a ref): countersigned handovers included."""
+    raci = own.raci(role.area)
+    if role.role == "accountable":
+        return raci.accountable
+    if role.role == "oncall":
+        assert role.team is not None
+        return own.oncall(role.team)
+    return raci.responsible[0]
+
+
+def label(own: Ownership, role: Role) -> str:
+    """ "the accountable role of Model / Prompt", "the on-call of ML Team"."""
+    if role.role == "oncall":
+        assert role.team is not None
+        return f"the on-call of {own.config.teams[role.team].name}"
+    return f"the {role.role} role of {own.raci(role.area).name}"
+
+
+def snapshot(baton: Baton, s: Session, area: str) -> dict[str, Any]:
+    """The area as it stands at the handoff: open incidents, readiness, SLOs, runbook."""
+    own = baton.ownership
+    raci = own.raci(area)
+    cfg = baton.config.ownership.areas[raci.area]
+    incidents = s.exec(
+        select(Incident)
+        .where(col(Incident.area) == raci.area, col(Incident.state) != "resolved")
+        .order_by(col(Incident.id))
+    ).all()
+    proven = {
+        "raci-defined": True,
+        "incident-owner": True,
+        "one-owner": True,
+        "slos-defined": bool(cfg.slo_queries),
+        "runbook": bool(cfg.runbook),
+    }
+    return {
+        "open_incidents": [
+            {"number": i.id, "severity": i.severity, "state": i.state, "title": i.title} for i in incidents
+        ],
+        # What ownership.yaml proves; ticked checklist items join these once /readiness exists.
+        "readiness": {item: proven[item] for item in _PROVEN},
+        "slo": {"queries": sorted(cfg.slo_queries), "state": "not measured"},
+        "runbook": raci.runbook,
+    }
+
+
+def _who_may_start(baton: Baton, role: Role) -> list[tuple[str, str]]:
+    """(label, user ID) of those who may hand `role` over: its holder, the area's A, admins."""
+    own = baton.ownership
+    out = []
+    for what, ref in (
+        ("its holder", holder(own, role)),
+        ("the area's accountable", own.raci(role.area).accountable),
+        *(("an admin", a) for a in baton.config.ownership.admins),
+    ):
+        uid = own.user_id(ref)
+        if uid:
+            out.append((what, uid))
+    return out
+
+
+def _pending_for(s: Session, role: Role) -> Receipt | None:
+    query = select(Receipt).where(
+        col(Receipt.area) == role.area, col(Receipt.role) == role.role, col(Receipt.state) == "pending"
+    )
+    return s.exec(query.order_by(col(Receipt.seq))).first()
+
+
+def _dm(s: Session, user: str | None, text: str, blocks: list[dict[str, Any]], now: datetime) -> None:
+    if user:
+        jobs.enqueue(
+            s, kind="post", due_at=now, now=now, payload={"channel": user, "text": text, "blocks": blocks}
+        )
+
+
+def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note: str, user: str) -> Receipt:
+    """Open a receipt signed by its starter; the incoming owner (and the peer) are asked to sign."""
+    own = baton.ownership
+    target = role_of(own, area, role)
+    outgoing = holder(own, target)
+    if own.same_person(outgoing, to):
+        raise HandoffError(f"{own.label(to)} already holds {label(own, target)}.")
+    allowed = _who_may_start(baton, target)
+    if user not in {uid for _, uid in allowed}:
+        names = either([f"{what} (<@{uid}>)" for what, uid in allowed])
+        raise NotAllowed(f"Only {names} can hand over {label(own, target)}.")
+    to_user, peer_user = own.user_id(to), own.user_id(peer) if peer else None
+    if to_user is None:
+        raise HandoffError(f"{to} has no Slack account Baton knows, so they cannot countersign.")
+    now = baton.clock.now()
+    with session(baton.engine) as s:
+        waiting = _pending_for(s, target)
+        if waiting is not None:
+            raise HandoffError(
+                f"Handoff #{waiting.id} of {label(own, target)} is still waiting for signatures; "
+                "it is signed first (`/owner history " + target.area + "` shows it)."
+            )
+        receipt = Receipt(
+            area=target.area,
+            seq=0,
+            role=target.role,
+            team=target.team,
+            from_ref=outgoing,
+            from_user=own.user_id(outgoing),
+            to_ref=to,
+            to_user=to_user,
+            peer_user=peer_user,
+            note=mask(" ".join(note.split())).text,
+            origin="slack",
+            started_by=user,
+            started_at=now,
+            snapshot=snapshot(baton, s, target.area),
+            outgoing_signed_by=user,
+            outgoing_signed_at=now,
+            state="pending",
+        )
+        chain.append_receipt(s, receipt)
+        s.add(receipt)
+        s.flush()
+        text, blocks = say.countersign_request(own, receipt, label(own, target))
+        _dm(s, to_user, text, blocks, now)
+        if peer_user:
+            text, blocks = say.peer_request(own, receipt, label(own, target))
+            _dm(s, peer_user, text, blocks, now)
+        s.commit()
+    baton.wake()
+    return receipt
+
+
+@dataclass(frozen=True)
+class Signed:
+    receipt: Receipt
+    already: bool  # this signature was there before; nothing changed
+    effective: bool  # this signature made the new holder effective
+
+
+SIGNERS = ("incoming", "outgoing", "peer")
+
+
+def sign(*, baton: Baton, receipt_id: int, as_: str, user: str) -> Signed:
+    """A signature from the person it is asked of; anyone else is refused. A Slack handoff's
+    countersignature makes the new holder effective at once."""
+    own = baton.ownership
+    now = baton.clock.now()
+    with session(baton.engine) as s:
+        area = s.exec(select(Receipt.area).where(col(Receipt.id) == receipt_id)).first()
+        if area is None:
+            raise HandoffError(f"There is no handoff #{receipt_id}.")
+        chain.lock_receipt_chain(s, area)  # the head before the receipt: two signatures never deadlock
+        receipt = s.exec(select(Receipt).where(col(Receipt.id) == receipt_id).with_for_update()).one()
+        signer = {"incoming": receipt.to_user, "outgoing": receipt.from_user, "peer": receipt.peer_user}.get(
+            as_
+        )
+        what = {"incoming": "the incoming owner", "outgoing": "the outgoing owner", "peer": "the peer"}.get(
+            as_
+        )
+        if signer is None or what is None:
+            raise HandoffError(f"Handoff #{receipt_id} asks no {as_} signature.")
+        if user != signer:
+            raise NotAllowed(f"Only {what} (<@{signer}>) can sign handoff #{receipt_id} as {what}.")
+        field = {
+            "incoming": "incoming_signed_at",
+            "outgoing": "outgoing_signed_at",
+            "peer": "peer_signed_at",
+        }[as_]
+        if getattr(receipt, field) is not None:
+            return Signed(receipt, already=True, effective=False)
+        setattr(receipt, field, now)
+        if as_ == "outgoing":
+            receipt.outgoing_signed_by = user
+        if receipt.outgoing_signed_at and receipt.incoming_signed_at:
+            receipt.state = "signed"
+        effective = as_ == "incoming" and receipt.origin == "slack"
+        if effective:
+            key = _key(receipt)
+            s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
+            s.add(
+                OwnerOverride(
+                    key=key, ref=receipt.to_ref, user=receipt.to_user, receipt_id=receipt_id, since=now
+                )
+            )
+        s.add(receipt)
+        s.flush()
+        chain.reseal_receipts(s, receipt.area, receipt.seq)
+        text = say.signed_notice(own, receipt, as_, user)
+        for other in {receipt.started_by, receipt.from_user, receipt.to_user} - {user, "baton", None}:
+            _dm(s, other, text, [say.section(text)], now)
+        s.commit()
+    if effective:
+        baton.refresh_overrides()
+    baton.wake()
+    return Signed(receipt, already=False, effective=effective)
+
+
+def _key(receipt: Receipt) -> str:
+    return role_key(receipt.role, area=receipt.area, team=receipt.team)
+
+
+def history(*, baton: Baton, area: str) -> list[Receipt]:
+    """The area's receipts, newest first."""
+    key = baton.ownership.raci(area).area
+    with session(baton.engine) as s:
+        return list(
+            s.exec(select(Receipt).where(col(Receipt.area) == key).order_by(col(Receipt.seq).desc())).all()
+        )
+
+
+def pending(*, baton: Baton) -> list[Receipt]:
+    with session(baton.engine) as s:
+        return list(
+            s.exec(select(Receipt).where(col(Receipt.state) == "pending").order_by(col(Receipt.id))).all()
+        )
+
+
+def overrides(*, baton: Baton) -> dict[str, OwnerOverride]:
+    with session(baton.engine) as s:
+        return {row.key: row for row in s.exec(select(OwnerOverride)).all()}
+
+
+# -- ownership.yaml edits ------------------------------------------------------------------------
+
+
+def sync_holders(baton: Baton) -> list[Receipt]:
+    """Compare the config's holders with the ones last seen (start-up, reload): a changed R, A or
+    on-call opens a pending receipt for the pair; a file edited to match a countersigned handoff
+    retires its override. Replica-safe: the holder row is updated conditionally, and only the
+    replica whose update lands opens the receipt."""
+    own = baton.ownership
+    now = baton.clock.now()
+    opened: list[Receipt] = []
+    changed_overrides = False
+    configured = own.configured_holders()
+    with session(baton.engine) as s:
+        seen = {row.key: row.ref for row in s.exec(select(Holder)).all()}
+        active = {row.key: row for row in s.exec(select(OwnerOverride)).all()}
+    for key, ref in configured.items():
+        with session(baton.engine) as s:
+            before = seen.get(key)
+            if before is None:
+                s.add(Holder(key=key, ref=ref, seen_at=now))
+                s.commit()
+                continue
+            override = active.get(key)
+            if own.same_person(before, ref) and override is None:
+                continue
+            if override is not None and own.same_person(override.ref, ref):
+                # The file now says what the countersigned handoff said: the override retires.
+                s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
+                s.execute(update(Holder).where(col(Holder.key) == key).values(ref=ref, seen_at=now))
+                s.commit()
+                changed_overrides = True
+                continue
+            if own.same_person(before, ref):
+                continue  # an override over an unchanged file: it still holds
+            won = s.execute(
+                update(Holder)
+                .where(col(Holder.key) == key, col(Holder.ref) == before)
+                .values(ref=ref, seen_at=now)
+            )
+            if won.rowcount != 1:  # type: ignore[attr-defined]
+                s.rollback()
+                continue  # another replica saw this edit first and opened its receipt
+            outgoing = override.ref if override is not None else before
+            if override is not None:
+                s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
+                changed_overrides = True
+            opened += _open_edit_receipts(baton, s, key, outgoing, ref, now)
+            s.commit()
+    if changed_overrides:
+        baton.refresh_overrides()
+    if opened:
+        baton.wake()
+    return opened
+
+
+def _open_edit_receipts(
+    baton: Baton, s: Session, key: str, outgoing: str, incoming: str, now: datetime
+) -> list[Receipt]:
+    """One receipt per area the edited role belongs to (a team's on-call: each area it is R for)."""
+    own = baton.ownership
+    kind, name, role = key.split(":")
+    if kind == "team":
+        areas = [a for a, cfg in baton.config.ownership.areas.items() if cfg.responsible == name]
+    else:
+        areas = [name]
+    receipts = []
+    for area in areas:
+        target = Role(role, area, name if kind == "team" else None, key)
+        receipt = Receipt(
+            area=area,
+            seq=0,
+            role=role,
+            team=target.team,
+            from_ref=outgoing,
+            from_user=own.user_id(outgoing),
+            to_ref=incoming,
+            to_user=own.user_id(incoming),
+            note="ownership.yaml was edited",
+            origin="config",
+            started_by="baton",
+            started_at=now,
+            snapshot=snapshot(baton, s, area),
+            state="pending",
+        )
+        chain.append_receipt(s, receipt)
+        s.add(receipt)
+        s.flush()
+        for as_, user in (("outgoing", receipt.from_user), ("incoming", receipt.to_user)):
+            text, blocks = say.edit_sign_request(own, receipt, label(own, target), as_)
+            _dm(s, user, text, blocks, now)
+        receipts.append(receipt)
+    return receipts
+
+
+# -- the daily nudge -------------------------------------------------------------------------------
+
+
+def reminders(baton: Baton) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(user, text, blocks) for every signature still missing on a pending receipt."""
+    own = baton.ownership
+    out = []
+    for receipt in pending(baton=baton):
+        target = Role(receipt.role, receipt.area, receipt.team, _key(receipt))
+        what = label(own, target) if receipt.area in baton.config.ownership.areas else receipt.role
+        missing = [("incoming", receipt.to_user, receipt.incoming_signed_at)]
+        if receipt.origin == "config":
+            missing.append(("outgoing", receipt.from_user, receipt.outgoing_signed_at))
+        for as_, user, signed_at in missing:
+            if user and signed_at is None:
+                text, blocks = say.reminder(own, receipt, what, as_)
+                out.append((user, text, blocks))
+    return out
+
+
+def enqueue_reminders(baton: Baton) -> int:
+    """The scheduled nudge: one DM per missing signature, sent by the ticker."""
+    found = reminders(baton)
+    now = baton.clock.now()
+    with session(baton.engine) as s:
+        for user, text, blocks in found:
+            _dm(s, user, text, blocks, now)
+        s.commit()
+    baton.wake()
+    return len(found)
+
+
+# -- what the RACI card shows --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    """The handoff facts of one area's RACI card."""
+
+    last: Receipt | None  # the newest receipt
+    pending: list[Receipt]  # still missing the outgoing or the incoming signature
+    # Roles held by a countersigned Slack handoff while ownership.yaml still names someone else:
+    # (what, who holds it now, the receipt, whom the file names).
+    overridden: list[tuple[str, str, int, str]]
+
+
+def card(*, baton: Baton, area: str) -> Card:
+    own = baton.ownership
+    key = own.raci(area).area
+    team = own.raci(key).responsible_team
+    roles = [r for r in ROLES if r != "oncall" or team is not None]
+    with session(baton.engine) as s:
+        receipts = s.exec(
+            select(Receipt).where(col(Receipt.area) == key).order_by(col(Receipt.seq).desc())
+        ).all()
+        active = {row.key: row for row in s.exec(select(OwnerOverride)).all()}
+    configured = own.configured_holders()
+    overridden = []
+    for role in roles:
+        try:
+            target = role_of(own, key, role)
+        except HandoffError:
+            continue
+        override = active.get(target.key)
+        if override is not None:
+            overridden.append((label(own, target), override.ref, override.receipt_id, configured[target.key]))
+    return Card(
+        last=receipts[0] if receipts else None,
+        pending=[r for r in receipts if r.state == "pending"],
+        overridden=overridden,
+    )
