@@ -15,6 +15,8 @@ from bot.app.server import HttpServer, create_http_app
 from bot.app.ticker import Ticker
 from bot.config.schema import Config
 from bot.incidents import paging, rooms
+from bot.nudges import schedule as nudges
+from bot.records import handoffs
 from bot.slack.chat import Chat, ChatError, make_client
 from bot.store import jobs
 from bot.store.db import is_sqlite, make_engine, upgrade
@@ -121,6 +123,8 @@ def _database_problem(url: URL, error: DBAPIError) -> str:
 
 
 TICK = timedelta(milliseconds=250)
+OVERRIDES = timedelta(seconds=2)
+NUDGE_TICK = timedelta(seconds=20)
 
 
 class Runner:
@@ -145,6 +149,15 @@ class Runner:
         self.scheduler.every("refresh-people", timedelta(hours=6), self.baton.resolve_people)
         self.scheduler.every("tick", TICK, self.ticker.tick, now=True)
         self.baton.wake = lambda: self.scheduler.wake("tick")
+        # Handoffs countersigned on another replica take effect here within OVERRIDES.
+        self.baton.refresh_overrides()
+        self.scheduler.every("overrides", OVERRIDES, self.baton.refresh_overrides)
+        # An edit of R, A or an on-call, seen now or on a reload, opens a handoff receipt.
+        self.baton.on_config = lambda: handoffs.sync_holders(self.baton)
+        handoffs.sync_holders(self.baton)
+        self.scheduler.every(
+            "nudges", NUDGE_TICK, lambda: nudges.tick(self.baton, worker=self.ticker.worker), now=True
+        )
         self.scheduler.start()
         self.http.start()
         if self.baton.settings.socket_mode:
@@ -159,6 +172,7 @@ class Runner:
             self.socket.close()
         self.http.stop()
         self.baton.wake = lambda: None
+        self.baton.on_config = lambda: None
         self.scheduler.stop()
         self.ticker.shutdown()
         self.baton.engine.dispose()
