@@ -16,6 +16,8 @@ from slack_bolt import App
 from bot.config.ownership import Ownership
 from bot.config.schema import Config, ConfigError, load_config
 from bot.incidents.ladder import render_plan
+from bot.nudges.command import NAMES as NUDGE_NAMES
+from bot.records.export import export_command, parse_number
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError, slack_api_from_env
 
@@ -44,6 +46,18 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
     sub.add_parser(
         "reload", help="validate the YAML files, then tell the running `baton serve` to re-read them"
     )
+    sub.add_parser(
+        "verify",
+        help="check the hash chains of handoff receipts and evidence in DATABASE_URL; "
+        "exit 1 naming the first receipt or evidence item of each chain that does not match",
+    )
+    export = sub.add_parser(
+        "export", help="print an incident's note from DATABASE_URL: Markdown, or --json (no Slack needed)"
+    )
+    export.add_argument("number", type=parse_number, help="the incident number Slack shows (12 or #12)")
+    export.add_argument("--json", action="store_true", help="the same record as JSON, for other tools")
+    nudge = sub.add_parser("nudge", help="run one scheduled nudge now (SLACK_BOT_TOKEN, DATABASE_URL)")
+    nudge.add_argument("name", choices=NUDGE_NAMES, help="which nudge")
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -59,6 +73,19 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
         return plan_command(args.severity, args.area)
     if args.command == "reload":
         return reload_command()
+    if args.command == "verify":
+        from bot.records import verify  # the database and Alembic only when verifying
+
+        return verify.command()
+    if args.command == "export":
+        return export_command(args.number, as_json=args.json)
+    if args.command == "nudge":
+        config = _load()
+        if config is None:
+            return 1
+        from bot.nudges.command import nudge_command
+
+        return nudge_command(args.name, config)
     return 2  # pragma: no cover - argparse rejects unknown commands first
 
 
