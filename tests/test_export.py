@@ -323,15 +323,15 @@ def test_what_is_not_a_number_or_not_a_database_ends_with_one_line_and_status_2(
     done = export(f"sqlite:///{missing}", "1", cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == (
-        f"baton: there is no SQLite database at {missing}: set DATABASE_URL to the database `baton serve` "
-        "uses (e.g. sqlite:///data/baton.db); nothing was created.\n"
+        f"baton: no database at {missing} (DATABASE_URL=sqlite:///{missing}): point DATABASE_URL at "
+        "Baton's database, or start `baton serve` once to create it.\n"
     )
     assert not missing.parent.exists()
     # The default, sqlite:///baton.db in the working directory, is not created either.
     default = subprocess.run(
         [BATON, "export", "1"], env=clean_env(), cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
-    assert default.returncode == 2 and "there is no SQLite database at baton.db" in default.stderr
+    assert default.returncode == 2 and f"no database at {tmp_path / 'baton.db'}" in default.stderr
     assert list(tmp_path.iterdir()) == []
     empty = tmp_path / "empty.db"
     empty.touch()
@@ -341,8 +341,9 @@ def test_what_is_not_a_number_or_not_a_database_ends_with_one_line_and_status_2(
     refused = export("postgresql://baton:s3cret-pw@127.0.0.1:1/baton", "1", cwd=tmp_path)
     assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
     assert refused.stderr.startswith(
-        "baton: cannot read the database postgresql://baton:***@127.0.0.1:1/baton"
+        "baton: cannot connect to the database at 127.0.0.1:1 (connection refused)"
     )
+    assert "postgresql://baton:***@127.0.0.1:1/baton" in refused.stderr
     assert "s3cret-pw" not in refused.stderr
 
 

@@ -312,7 +312,7 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     result = run_verify(f"postgresql://baton:secret-pw@127.0.0.1:{port}/baton", tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     (line,) = result.stderr.splitlines()
-    assert line.startswith(f"baton: cannot read the database at 127.0.0.1:{port}/baton (")
+    assert line.startswith(f"baton: cannot connect to the database at 127.0.0.1:{port} (connection refused)")
     assert "secret-pw" not in line
 
 

@@ -1,4 +1,4 @@
-"""`baton` on the command line: serve, check, plan, reload."""
+"""`baton` on the command line: serve, check, plan, reload, verify, export, nudge."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from bot.config.ownership import Ownership
 from bot.config.schema import Config, ConfigError, load_config
 from bot.incidents.ladder import render_plan
 from bot.nudges.command import NAMES as NUDGE_NAMES
+from bot.records import handoffs
 from bot.records.export import export_command, parse_number
+from bot.store.db import DEFAULT_DATABASE, DatabaseUnavailable
+from bot.store.models import OwnerOverride
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError, slack_api_from_env
 
@@ -116,6 +119,9 @@ def check(*, slack: bool = False) -> int:
         f"ok: {config.ownership_path} ({len(o.areas)} areas, {len(o.teams)} teams, {len(o.people)} people) "
         f"and {config.severity_path} ({len(s.levels)} levels)"
     )
+    # Not errors: the file is valid, but a role was handed over in Slack since it was written.
+    for note in handoffs.file_notes(config, Ownership(config.ownership), _handovers()):
+        print(note)
     return check_against_slack(config) if slack else 0
 
 
@@ -146,7 +152,8 @@ def plan_command(severity: str, area: str) -> int:
     config = _load()
     if config is None:
         return 1
-    ownership = Ownership(config.ownership)
+    handovers = _handovers()
+    ownership = Ownership(config.ownership, overrides={key: row.ref for key, row in handovers.items()})
     level = severity.upper()
     if level not in config.severity.levels:
         levels = ", ".join(sorted(config.severity.levels))
@@ -165,7 +172,21 @@ def plan_command(severity: str, area: str) -> int:
         )
         return 2
     print(render_plan(ownership=ownership, severity=config.severity, level=level, area=key))
+    for note in handoffs.file_notes(config, ownership, handovers):
+        print(f"note: {note}")
     return 0
+
+
+def _handovers() -> dict[str, OwnerOverride]:
+    """Roles handed over in Slack and countersigned, from Baton's database when there is one:
+    they hold (for paging, and so for `plan`) until ownership.yaml is edited to match."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    try:
+        return handoffs.read_overrides(url or DEFAULT_DATABASE)
+    except DatabaseUnavailable as e:
+        if url:  # asked for a database that cannot be read: say so; no database at all is fine
+            print(f"baton: note: {e} Roles handed over in Slack are not shown.", file=sys.stderr)
+        return {}
 
 
 def reload_command() -> int:

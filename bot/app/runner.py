@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.app.server import HttpServer, create_http_app
@@ -19,7 +18,7 @@ from bot.nudges import schedule as nudges
 from bot.records import handoffs
 from bot.slack.chat import Chat, ChatError, make_client
 from bot.store import jobs
-from bot.store.db import is_sqlite, make_engine, upgrade
+from bot.store.db import NOT_A_DATABASE, database_problem, is_sqlite, make_engine, upgrade
 from bot.store.metrics import IncidentStates
 from bot.store.runtime import Baton
 from bot.store.scheduler import Scheduler
@@ -59,67 +58,19 @@ def boot(settings: Settings, config: Config, **overrides: object) -> Baton:
     return baton
 
 
-_EXAMPLE_URLS = "sqlite:///path/to/baton.db or postgresql://user:password@host:5432/db"
-
-
 def open_database(url: str) -> Engine:
     """An engine on a schema brought up to date; SettingsError, saying what to do, when the
     database cannot be reached, refuses Baton or cannot be written."""
     try:
         engine = make_engine(url)
     except (ArgumentError, NoSuchModuleError, ImportError):
-        raise SettingsError(
-            f"DATABASE_URL is not a database Baton can use: set it to {_EXAMPLE_URLS}."
-        ) from None
+        raise SettingsError(NOT_A_DATABASE) from None
     try:
         upgrade(engine)
     except DBAPIError as e:
         engine.dispose()
-        raise SettingsError(_database_problem(make_url(url), e)) from None
+        raise SettingsError(database_problem(url, e)) from None
     return engine
-
-
-_PG_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"(, port \d+)? failed: )?')
-
-
-def _database_problem(url: URL, error: DBAPIError) -> str:
-    """One line: what the database said, and what to change. The password is never shown."""
-    detail = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
-    detail = _PG_PREFIX.sub("", detail).replace("FATAL:  ", "").strip()
-    if url.get_backend_name() == "sqlite":
-        path = url.database or "(in memory)"
-        if "readonly" in detail:
-            return (
-                f"the SQLite database {path} is read-only ({detail}): make it and its directory writable "
-                "by this user, or point DATABASE_URL at a writable path."
-            )
-        return (
-            f"cannot open the SQLite database {path} ({detail}): its directory must exist and be "
-            "writable by this user; create it or fix its permissions, or point DATABASE_URL elsewhere "
-            "(e.g. sqlite:///data/baton.db)."
-        )
-    where = f"{url.host or 'localhost'}:{url.port or 5432}"
-    shown = url.render_as_string(hide_password=True)
-    if "Connection refused" in detail:
-        return (
-            f"cannot connect to the database at {where} (connection refused): is PostgreSQL running "
-            f"there? Start it, or fix the host and port in DATABASE_URL ({shown})."
-        )
-    if "authentication failed" in detail or re.search(r'role "[^"]*" does not exist', detail):
-        return (
-            f"the database at {where} refused to log in {url.username or 'the default user'!r} "
-            f"({detail}): fix the user and password in DATABASE_URL ({shown})."
-        )
-    if re.search(r'database "[^"]*" does not exist', detail):
-        return (
-            f"the database at {where} has no database {url.database!r} ({detail}): create it "
-            f"(createdb {url.database}) or fix its name in DATABASE_URL ({shown})."
-        )
-    if "resolve host" in detail or "not known" in detail:
-        return (
-            f"cannot find the database host {url.host!r} ({detail}): fix the host in DATABASE_URL ({shown})."
-        )
-    return f"cannot use the database at {where} ({detail}): check DATABASE_URL ({shown}) and the server."
 
 
 TICK = timedelta(milliseconds=250)

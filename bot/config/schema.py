@@ -20,7 +20,7 @@ import os
 import re
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar, Union, get_args, get_origin
@@ -849,16 +849,17 @@ def _load_file(
     model: type[_M],
     cross_checks: Callable[[Mapping[str, Any]], list[tuple[Loc, str]]],
     env: Mapping[str, str],
-) -> tuple[_M | None, list[ConfigIssue]]:
+) -> tuple[_M | None, list[ConfigIssue], dict[Loc, int]]:
+    """The model (None if refused), every problem, and the line of each key path."""
     name = os.fspath(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None, [ConfigIssue(name, None, "", "file not found")]
+        return None, [ConfigIssue(name, None, "", "file not found")], {}
     except UnicodeDecodeError:
-        return None, [ConfigIssue(name, None, "", "not UTF-8 text")]
+        return None, [ConfigIssue(name, None, "", "not UTF-8 text")], {}
     except OSError as exc:
-        return None, [ConfigIssue(name, None, "", f"cannot read: {exc.strerror or exc}")]
+        return None, [ConfigIssue(name, None, "", f"cannot read: {exc.strerror or exc}")], {}
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -867,9 +868,13 @@ def _load_file(
         if exc.context:
             where = f" on line {exc.context_mark.line + 1}" if exc.context_mark else ""
             message += f" ({exc.context}{where})"
-        return None, [ConfigIssue(name, mark.line + 1 if mark else None, "", f"YAML syntax error: {message}")]
+        return (
+            None,
+            [ConfigIssue(name, mark.line + 1 if mark else None, "", f"YAML syntax error: {message}")],
+            {},
+        )
     except yaml.YAMLError as exc:
-        return None, [ConfigIssue(name, None, "", f"YAML syntax error: {exc}")]
+        return None, [ConfigIssue(name, None, "", f"YAML syntax error: {exc}")], {}
 
     builder = _Builder(env)
     data = builder.build(node, ()) if node is not None else {}
@@ -892,7 +897,7 @@ def _load_file(
         if issue not in issues:
             issues.append(issue)
     issues.sort(key=lambda issue: (issue.line or 0, issue.path))
-    return (None if issues else config), issues
+    return (None if issues else config), issues, builder.lines
 
 
 # --------------------------------------------------------------------------- public entry point
@@ -906,6 +911,13 @@ class Config:
     severity: SeverityConfig
     ownership_path: Path
     severity_path: Path
+    ownership_lines: Mapping[Loc, int] = field(default_factory=dict)
+
+    def where(self, loc: Loc) -> str:
+        """`ownership.yaml:17 areas.model-quality.accountable`, for notes about the file."""
+        line = _line_for(self.ownership_lines, loc)
+        at = f"{self.ownership_path}:{line}" if line is not None else str(self.ownership_path)
+        return f"{at} {render_path(loc)}"
 
 
 def load_config(
@@ -916,8 +928,10 @@ def load_config(
 ) -> Config:
     """Load, substitute and validate both files; raise ConfigError listing every problem in both."""
     environment = os.environ if env is None else env
-    ownership, ownership_problems = _load_file(ownership_path, OwnershipConfig, ownership_issues, environment)
-    severity, severity_problems = _load_file(severity_path, SeverityConfig, severity_issues, environment)
+    ownership, ownership_problems, lines = _load_file(
+        ownership_path, OwnershipConfig, ownership_issues, environment
+    )
+    severity, severity_problems, _ = _load_file(severity_path, SeverityConfig, severity_issues, environment)
     if ownership is None or severity is None:
         raise ConfigError([*ownership_problems, *severity_problems])
     return Config(
@@ -925,6 +939,7 @@ def load_config(
         severity=severity,
         ownership_path=Path(ownership_path),
         severity_path=Path(severity_path),
+        ownership_lines=lines,
     )
 
 

@@ -14,20 +14,23 @@ Receipts are hash-chained per area (bot/records/chain.py); a signature reseals t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from bot.config.ownership import ROLES, Ownership, role_key
+from bot.config.schema import Config
 from bot.records import chain
 from bot.records import handoff_messages as say
 from bot.records.masking import mask
 from bot.slack.mrkdwn import either
 from bot.store import jobs
-from bot.store.db import session
+from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
 from bot.store.models import Holder, Incident, OwnerOverride, Receipt
 from bot.store.runtime import Baton
 
@@ -464,3 +467,34 @@ def card(*, baton: Baton, area: str) -> Card:
         pending=[r for r in receipts if r.state == "pending"],
         overridden=overridden,
     )
+
+
+# -- for the command line (baton plan, baton check) --------------------------------------------
+
+
+def read_overrides(url: str) -> dict[str, OwnerOverride]:
+    """The countersigned handovers in the database at `url`, read without changing it;
+    DatabaseUnavailable when there is no readable Baton database there."""
+    engine = open_existing(url)
+    try:
+        with Session(engine) as s:
+            return {row.key: row for row in s.exec(select(OwnerOverride)).all()}
+    except DBAPIError as e:
+        raise DatabaseUnavailable(database_problem(url, e)) from None
+    finally:
+        engine.dispose()
+
+
+def file_notes(config: Config, own: Ownership, found: Mapping[str, OwnerOverride]) -> list[str]:
+    """One line per role whose holder ownership.yaml no longer names, like a config error's."""
+    configured = own.configured_holders()
+    notes = []
+    for key, row in sorted(found.items()):
+        kind, name, role = key.split(":")
+        loc: tuple[str, ...] = ("areas", name, role) if kind == "area" else ("teams", name, "oncall")
+        named = configured.get(key, "?")
+        notes.append(
+            f"{config.where(loc)}: names {named!r}, but {row.ref!r} holds the role since handoff "
+            f"#{row.receipt_id} (countersigned in Slack): edit the file to match"
+        )
+    return notes

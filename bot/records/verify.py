@@ -10,22 +10,17 @@ or replaced). The walk reads one snapshot of the database and writes nothing.
 from __future__ import annotations
 
 import itertools
-import os
-import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from bot.records import chain
-from bot.store.db import alembic_config, make_engine, normalize_url
+from bot.store.db import DatabaseUnavailable, database_problem, open_existing
 from bot.store.models import ChainHead, Evidence, Receipt
 from bot.store.settings import Settings, SettingsError
 
@@ -287,13 +282,13 @@ def command() -> int:
     try:
         url = Settings.from_env(require_slack=False).database_url
         engine = open_existing(url)
-    except SettingsError as e:
+    except (SettingsError, DatabaseUnavailable) as e:
         print(f"baton: {e}", file=sys.stderr)
         return 2
     try:
         checked = check(engine)
     except DBAPIError as e:
-        print(f"baton: {_problem(url, e)}", file=sys.stderr)
+        print(f"baton: {database_problem(url, e)}", file=sys.stderr)
         return 2
     finally:
         engine.dispose()
@@ -316,87 +311,3 @@ def command() -> int:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def open_existing(url: str) -> Engine:
-    """An engine on Baton's database as it is: never created, never migrated (verify writes
-    nothing); SettingsError, saying what to do, when there is none or its schema is another."""
-    try:
-        parsed = make_url(normalize_url(url))
-    except ArgumentError:
-        raise SettingsError(_NOT_A_DATABASE) from None
-    if parsed.get_backend_name() == "sqlite":
-        path = parsed.database
-        if not path or path == ":memory:" or path.startswith("file:"):
-            raise SettingsError(f"DATABASE_URL names no SQLite file ({url}): {_EXAMPLES}.")
-        if not Path(path).is_file():
-            raise SettingsError(
-                f"no database at {os.path.abspath(path)} (DATABASE_URL={url}): point DATABASE_URL at "
-                "Baton's database, or start `baton serve` once to create it."
-            )
-        engine = _sqlite_reader(parsed.render_as_string(hide_password=False))
-    else:
-        try:
-            engine = make_engine(url)
-        except (ArgumentError, NoSuchModuleError, ImportError):
-            raise SettingsError(_NOT_A_DATABASE) from None
-    try:
-        _check_schema(engine, url)
-    except DBAPIError as e:
-        engine.dispose()
-        raise SettingsError(_problem(url, e)) from None
-    except SettingsError:
-        engine.dispose()
-        raise
-    return engine
-
-
-_EXAMPLES = "e.g. sqlite:///path/to/baton.db or postgresql://user:password@host:5432/db"
-_NOT_A_DATABASE = f"DATABASE_URL is not a database Baton can use: set it to Baton's database, {_EXAMPLES}."
-
-
-def _sqlite_reader(url: str) -> Engine:
-    """A SQLite engine whose transactions begin deferred: in WAL mode the walk reads one
-    snapshot and the running bot keeps writing (Baton's own engine begins IMMEDIATE)."""
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    def connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # BEGIN comes from the listener below
-
-    event.listen(engine, "connect", connect)
-    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
-    return engine
-
-
-def _check_schema(engine: Engine, url: str) -> None:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            raise SettingsError(
-                f"the database at {_where(url)} has no Baton tables: is DATABASE_URL Baton's database?"
-            )
-        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if version != head:
-        raise SettingsError(
-            f"the database at {_where(url)} has schema revision {version} and this Baton {head}: "
-            "start `baton serve` of this version once (it upgrades the schema), then run `baton verify`."
-        )
-
-
-def _where(url: str) -> str:
-    parsed = make_url(normalize_url(url))
-    if parsed.get_backend_name() == "sqlite":
-        return os.path.abspath(parsed.database or "")
-    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
-
-
-_PG_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"(, port \d+)? failed: )?')
-
-
-def _problem(url: str, error: DBAPIError) -> str:
-    """One line: what the database said. The password is never shown."""
-    lines = str(error.orig).strip().splitlines()
-    detail = lines[0].replace("FATAL:  ", "").strip() if lines else type(error.orig).__name__
-    detail = _PG_PREFIX.sub("", detail)  # psycopg repeats the host and port given just before
-    shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
-    return f"cannot read the database at {_where(url)} ({detail}): check DATABASE_URL ({shown})."

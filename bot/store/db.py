@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +14,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
@@ -117,3 +122,126 @@ def session(engine: Engine) -> Iterator[Session]:
     """One session per call: never share one across Bolt's listener threads."""
     with Session(engine, expire_on_commit=False) as s:
         yield s
+
+
+# -- what went wrong, in one line; and reading a database without changing it ---------------------
+
+DEFAULT_DATABASE = "sqlite:///baton.db"  # DATABASE_URL's default: a file beside the YAML
+EXAMPLE_URLS = "sqlite:///path/to/baton.db or postgresql://user:password@host:5432/db"
+NOT_A_DATABASE = f"DATABASE_URL is not a database Baton can use: set it to {EXAMPLE_URLS}."
+_PG_PREFIX = re.compile(r'^(connection failed: )?(connection to server at "[^"]*"(, port \d+)? failed: )?')
+
+
+def shown(url: str) -> str:
+    """The database as people recognise it: a SQLite file's path, else the URL without its password."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError:
+        return "DATABASE_URL"
+    if parsed.get_backend_name() == "sqlite":
+        return os.path.abspath(parsed.database or "")
+    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
+
+
+def database_problem(url: str, error: DBAPIError) -> str:
+    """One line: what the database said, and what to change. The password is never shown."""
+    parsed = make_url(normalize_url(url))
+    text_ = str(error.orig).strip()
+    detail = _PG_PREFIX.sub("", text_.splitlines()[0]).replace("FATAL:  ", "").strip() if text_ else ""
+    detail = detail or type(error.orig).__name__
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or "(in memory)"
+        if "readonly" in detail:
+            return (
+                f"the SQLite database {path} is read-only ({detail}): make it and its directory writable "
+                "by this user, or point DATABASE_URL at a writable path."
+            )
+        if "no such table" in detail or "no such column" in detail:
+            return f"{path} is not a Baton database of this version ({detail}): check DATABASE_URL."
+        return (
+            f"cannot open the SQLite database {path} ({detail}): its directory must exist and be "
+            "writable by this user; create it or fix its permissions, or point DATABASE_URL elsewhere "
+            "(e.g. sqlite:///data/baton.db)."
+        )
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    url_shown = shown(url)
+    if "Connection refused" in detail:
+        return (
+            f"cannot connect to the database at {where} (connection refused): is PostgreSQL running "
+            f"there? Start it, or fix the host and port in DATABASE_URL ({url_shown})."
+        )
+    if "authentication failed" in detail or re.search(r'role "[^"]*" does not exist', detail):
+        return (
+            f"the database at {where} refused to log in {parsed.username or 'the default user'!r} "
+            f"({detail}): fix the user and password in DATABASE_URL ({url_shown})."
+        )
+    if re.search(r'database "[^"]*" does not exist', detail):
+        return (
+            f"the database at {where} has no database {parsed.database!r} ({detail}): create it "
+            f"(createdb {parsed.database}) or fix its name in DATABASE_URL ({url_shown})."
+        )
+    if "resolve host" in detail or "not known" in detail:
+        return (
+            f"cannot find the database host {parsed.host!r} ({detail}): fix the host in DATABASE_URL "
+            f"({url_shown})."
+        )
+    return f"cannot use the database at {where} ({detail}): check DATABASE_URL ({url_shown}) and the server."
+
+
+class DatabaseUnavailable(Exception):
+    """A database a command only reads cannot be read as it is: the message says what to do."""
+
+
+def open_existing(url: str) -> Engine:
+    """An engine reading Baton's database as it is, for commands that change nothing (verify,
+    export, plan, check): a missing SQLite file is an error, never created; a schema of another
+    version is an error, never migrated. SQLite is opened read-only, so the running bot keeps
+    writing while a snapshot is read."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError:
+        raise DatabaseUnavailable(f"DATABASE_URL is not a database URL: set it to {EXAMPLE_URLS}.") from None
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if path in ("", ":memory:") or path.startswith("file:"):
+            raise DatabaseUnavailable(f"DATABASE_URL names no SQLite file ({url}): set it to {EXAMPLE_URLS}.")
+        file = Path(path)
+        if not file.is_file():
+            raise DatabaseUnavailable(
+                f"no database at {file.resolve()} (DATABASE_URL={url}): point DATABASE_URL at Baton's "
+                "database, or start `baton serve` once to create it."
+            )
+        uri = file.resolve().as_uri() + "?mode=ro"
+        engine = create_engine(
+            "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        )
+    else:
+        try:
+            # An unreachable host answers in seconds, not minutes.
+            engine = create_engine(parsed, connect_args={"connect_timeout": 10}, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError, ImportError):
+            raise DatabaseUnavailable(
+                f"DATABASE_URL is not a database Baton can use: set it to {EXAMPLE_URLS}."
+            ) from None
+    try:
+        _check_revision(engine, url)
+    except DBAPIError as e:
+        engine.dispose()
+        raise DatabaseUnavailable(database_problem(url, e)) from None
+    except DatabaseUnavailable:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _check_revision(engine: Engine, url: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            raise DatabaseUnavailable(f"{shown(url)} has no Baton tables: is DATABASE_URL Baton's database?")
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if version != head:
+        raise DatabaseUnavailable(
+            f"{shown(url)} has schema revision {version} and this Baton {head}: start `baton serve` of "
+            "this version once (it upgrades the schema), then try again."
+        )

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.store.db import DEFAULT_DATABASE
+
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
 
@@ -107,7 +109,7 @@ class Settings:
             signing_secret=signing_secret,
             app_token=app_token,
             api_url=api_url,
-            database_url=get("DATABASE_URL") or "sqlite:///baton.db",
+            database_url=get("DATABASE_URL") or DEFAULT_DATABASE,
             ownership_file=get("BATON_OWNERSHIP_FILE") or "ownership.yaml",
             severity_file=get("BATON_SEVERITY_FILE") or "severity.yaml",
             port=port,

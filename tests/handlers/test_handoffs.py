@@ -5,6 +5,7 @@ and `/owner history`; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,15 @@ from sqlmodel import col, select
 from bot.records.handoff_messages import SIGN
 from bot.store.db import session
 from bot.store.models import OwnerOverride, Receipt
-from tests.conftest import FAST_SEVERITY, SHIPPED_OWNERSHIP, RunningBaton, start_baton
+from tests.conftest import (
+    BATON,
+    FAST_SEVERITY,
+    SHIPPED_OWNERSHIP,
+    SHIPPED_SEVERITY,
+    RunningBaton,
+    clean_env,
+    start_baton,
+)
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import LEO, LI, MAYA, OMAR, SAM, page_dms, reply
 from tests.slack_signing import block_actions_body
@@ -233,3 +242,45 @@ def test_two_replicas_seeing_one_edit_open_one_receipt(
     finally:
         a.stop()
         b.stop()
+
+
+def cli(rb: RunningBaton, ownership: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **clean_env(),
+        "DATABASE_URL": db_url,
+        "BATON_OWNERSHIP_FILE": str(ownership),
+        "BATON_SEVERITY_FILE": str(SHIPPED_SEVERITY),
+        "SLACK_BOT_TOKEN": rb.fake.bot_token,
+        "SLACK_API_URL": rb.fake.url,
+    }
+    return subprocess.run([BATON, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_plan_and_check_know_a_countersigned_handover_and_nudge_reminds(
+    editable: tuple[RunningBaton, Path], db_url: str
+) -> None:
+    rb, ownership = editable
+    owner(rb, f"handoff model-quality oncall <@{OMAR}|omar>", MAYA)
+    # Pending: plan still pages maya first, and `baton nudge handoffs` reminds omar now.
+    assert "+0s  page owner" in (plan := cli(rb, ownership, db_url, "plan", "P2", "model-quality")).stdout
+    assert "maya <@U07MAYA001>" in plan.stdout.splitlines()[2], plan.stdout
+    nudged = cli(rb, ownership, db_url, "nudge", "handoffs")
+    assert nudged.returncode == 0, nudged.stderr
+    assert nudged.stdout.startswith(f"reminded <@{OMAR}>: :hourglass: Handoff #1")
+    rb.fake.wait_for(
+        lambda: any("still needs your signature" in m["text"] for m in rb.fake.dm_messages(OMAR))
+    )
+
+    click_sign(rb, OMAR, "1:incoming", dm_of=OMAR)
+    plan = cli(rb, ownership, db_url, "plan", "P2", "model-quality")
+    assert plan.returncode == 0, plan.stderr
+    assert "omar <@U07OMAR001>" in plan.stdout.splitlines()[2], plan.stdout
+    line = next(i for i, t in enumerate(ownership.read_text().splitlines(), 1) if "oncall: maya" in t)
+    note = (
+        f"{ownership}:{line} teams.ml.oncall: names 'maya', but 'omar' holds the role since handoff #1 "
+        "(countersigned in Slack): edit the file to match"
+    )
+    assert f"note: {note}" in plan.stdout
+    check = cli(rb, ownership, db_url, "check")
+    assert check.returncode == 0 and note in check.stdout, check.stdout + check.stderr
+    assert "ok: no handoff is waiting" in cli(rb, ownership, db_url, "nudge", "handoffs").stdout
