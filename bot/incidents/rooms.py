@@ -217,7 +217,10 @@ def report_failure(baton: Baton, job: Job, error: str, final: bool) -> None:
     pages and pager events are reported in the channel (by DM when there is none). A report
     that itself fails is only logged and counted: reporting it would loop.
     """
-    if job.payload.get("report") or job.incident_id is None:
+    if job.payload.get("report"):
+        return
+    if job.incident_id is None:
+        _tell_owner_of(baton, job, error, final)
         return
     in_channel = job.kind not in (*jobs.CHANNEL_KINDS, "post")
     if not final and job.kind not in ("page", "pager", "setup"):
@@ -239,6 +242,23 @@ def report_failure(baton: Baton, job: Job, error: str, final: bool) -> None:
         if not to_channel:
             payload["channel"] = inc.declared_by
         jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
+        s.commit()
+    baton.wake()
+
+
+def _tell_owner_of(baton: Baton, job: Job, error: str, final: bool) -> None:
+    """A DM that belongs to no incident (a handoff's request to sign) names whom to tell when it
+    is given up: `tell`, the person who set it off."""
+    tell, about = job.payload.get("tell"), job.payload.get("about", "a message")
+    if not final or not tell or tell == job.payload.get("channel"):
+        return
+    now = baton.clock.now()
+    to = job.payload.get("channel")
+    text = f":warning: Could not send {about} to <@{to}>: {error}. Tell them another way."
+    with session(baton.engine) as s:
+        jobs.enqueue(
+            s, kind="post", due_at=now, now=now, payload={"channel": tell, "text": text, "report": True}
+        )
         s.commit()
     baton.wake()
 

@@ -150,11 +150,20 @@ def _pending_for(s: Session, role: Role) -> Receipt | None:
     return s.exec(query.order_by(col(Receipt.seq))).first()
 
 
-def _dm(s: Session, user: str | None, text: str, blocks: list[dict[str, Any]], now: datetime) -> None:
+def _dm(
+    s: Session,
+    user: str | None,
+    text: str,
+    blocks: list[dict[str, Any]],
+    now: datetime,
+    *,
+    tell: str | None = None,
+    about: str = "a message",
+) -> None:
+    """Queue a DM; should Slack refuse it for good, `tell` hears by DM that `about` did not arrive."""
     if user:
-        jobs.enqueue(
-            s, kind="post", due_at=now, now=now, payload={"channel": user, "text": text, "blocks": blocks}
-        )
+        payload = {"channel": user, "text": text, "blocks": blocks, "tell": tell, "about": about}
+        jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
 
 
 def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note: str, user: str) -> Receipt:
@@ -201,11 +210,12 @@ def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note
         chain.append_receipt(s, receipt)
         s.add(receipt)
         s.flush()
+        about = f"handoff #{receipt.id}'s request to sign"
         text, blocks = say.countersign_request(own, receipt, label(own, target))
-        _dm(s, to_user, text, blocks, now)
+        _dm(s, to_user, text, blocks, now, tell=user, about=about)
         if peer_user:
             text, blocks = say.peer_request(own, receipt, label(own, target))
-            _dm(s, peer_user, text, blocks, now)
+            _dm(s, peer_user, text, blocks, now, tell=user, about=about)
         s.commit()
     baton.wake()
     return receipt

@@ -284,3 +284,21 @@ def test_plan_and_check_know_a_countersigned_handover_and_nudge_reminds(
     check = cli(rb, ownership, db_url, "check")
     assert check.returncode == 0 and note in check.stdout, check.stdout + check.stderr
     assert "ok: no handoff is waiting" in cli(rb, ownership, db_url, "nudge", "handoffs").stdout
+
+
+def test_a_request_to_sign_slack_refuses_is_reported_to_the_starter(
+    editable: tuple[RunningBaton, Path],
+) -> None:
+    rb, _ = editable
+    rb.fake.inject(
+        "chat.postMessage", status=200, error="channel_not_found", when=lambda p: p.get("channel") == LI
+    )
+    assert "Handoff #1" in owner(rb, f"handoff model-quality <@{LI}|li>", MAYA)["text"]
+    told = rb.fake.wait_for(
+        lambda: next((m["text"] for m in rb.fake.dm_messages(MAYA) if "Could not send" in m["text"]), None),
+        message="the starter is told",
+    )
+    assert told == (
+        ":warning: Could not send handoff #1's request to sign to <@ULIE>: Slack chat.postMessage failed: "
+        "channel_not_found. Tell them another way."
+    )
