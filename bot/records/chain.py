@@ -169,30 +169,28 @@ def _utc_fields(row: Receipt | Evidence, names: tuple[str, ...]) -> None:
             setattr(row, name, utc(value))
 
 
-def append_receipt(s: Session, receipt: Receipt) -> None:
-    """Make `receipt` the next link of its area's chain (seq, prev_hash, hash) and move the head,
-    in the caller's transaction; the caller adds the receipt to the session and commits."""
-    with s.no_autoflush:  # the receipt, if already added, is written once its seq is set
-        head = lock_head(s, receipts_head(receipt.area))
-        _utc_fields(receipt, RECEIPT_FIELDS)
-        receipt.seq = head.seq + 1
-        receipt.prev_hash = head.hash
-        receipt.hash = digest(receipt_content(receipt), receipt.prev_hash)
-        head.seq, head.hash = receipt.seq, receipt.hash
+def _append(s: Session, row: Receipt | Evidence, head_name: str, fields: tuple[str, ...]) -> None:
+    """Make `row` the next link of the chain `head_name` (seq, prev_hash, hash) and move the head,
+    in the caller's transaction; the caller adds the row to the session and commits."""
+    with s.no_autoflush:  # the row, if already added, is written once its seq is set
+        head = lock_head(s, head_name)
+        _utc_fields(row, fields)
+        row.seq = head.seq + 1
+        row.prev_hash = head.hash
+        content = receipt_content(row) if isinstance(row, Receipt) else evidence_content(row)
+        row.hash = digest(content, row.prev_hash)
+        head.seq, head.hash = row.seq, row.hash
         s.add(head)
+
+
+def append_receipt(s: Session, receipt: Receipt) -> None:
+    """The next link of its area's receipt chain."""
+    _append(s, receipt, receipts_head(receipt.area), RECEIPT_FIELDS)
 
 
 def append_evidence(s: Session, evidence: Evidence) -> None:
-    """Make `evidence` the next link of its incident's chain and move the head, in the caller's
-    transaction; the caller adds the row to the session and commits."""
-    with s.no_autoflush:
-        head = lock_head(s, evidence_head(evidence.incident_id))
-        _utc_fields(evidence, EVIDENCE_FIELDS)
-        evidence.seq = head.seq + 1
-        evidence.prev_hash = head.hash
-        evidence.hash = digest(evidence_content(evidence), evidence.prev_hash)
-        head.seq, head.hash = evidence.seq, evidence.hash
-        s.add(head)
+    """The next link of its incident's evidence chain."""
+    _append(s, evidence, evidence_head(evidence.incident_id), EVIDENCE_FIELDS)
 
 
 def reseal_receipts(s: Session, area: str, from_seq: int) -> None:
