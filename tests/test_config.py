@@ -253,6 +253,18 @@ def test_small_valid_files_load_with_defaults() -> None:
         ),
         pytest.param(
             "  sam: U07SAM0001\n",
+            "  sam: U07SAM0001\nalerts: {default_area: modle-quality}\n",
+            "ownership.yaml:5 alerts.default_area: 'modle-quality' is not an area (did you mean 'model-quality'?)",
+            id="unknown-alert-area",
+        ),
+        pytest.param(
+            "  sam: U07SAM0001\n",
+            "  sam: U07SAM0001\nalerts: {default_area: model-quality, default_severity: P5}\n",
+            "ownership.yaml:5 alerts.default_severity: 'P5' is not one of 'P0', 'P1', 'P2' or 'P3'",
+            id="bad-alert-severity",
+        ),
+        pytest.param(
+            "  sam: U07SAM0001\n",
             "  sam: U07SAM0001\nadmins: [maya, sma]\n",
             "ownership.yaml:5 admins[1]: 'sma' is not a person (did you mean 'sam'?)",
             id="unknown-admin",

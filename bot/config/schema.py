@@ -412,8 +412,15 @@ _PRECHECKED = "baton.config.prechecked"
 _M = TypeVar("_M", bound=BaseModel)
 
 
+class Alerts(_Model):
+    """Where an Alertmanager alert without `area` / `severity` labels goes (PRODUCT.md §5)."""
+
+    default_area: str | None = None
+    default_severity: Severity = "P2"
+
+
 class OwnershipConfig(_Model):
-    """ownership.yaml: people, teams, the RACI areas, nudges and SLO thresholds."""
+    """ownership.yaml: people, teams, the RACI areas, nudges, SLO thresholds and alert defaults."""
 
     people: dict[str, PersonId] = Field(default_factory=dict)
     # People who may do everything (PRODUCT.md §2 "Who may do what"), e.g. the incident managers.
@@ -422,6 +429,7 @@ class OwnershipConfig(_Model):
     areas: dict[str, Area] = Field(min_length=1)
     nudges: Nudges | None = None
     slo: dict[str, SloThreshold] = Field(default_factory=default_slo)
+    alerts: Alerts = Field(default_factory=Alerts)
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Self:
@@ -484,6 +492,14 @@ def ownership_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         )
         found.append((loc, f"{name!r} is not {what} ({hint})"))
 
+    default_area = _as_dict(data.get("alerts")).get("default_area")
+    if isinstance(default_area, str) and default_area not in areas:
+        aliases = {
+            a: k for k, v in areas.items() for a in _as_list(_as_dict(v).get("aliases")) if isinstance(a, str)
+        }
+        guess = _did_you_mean(default_area, [*areas, *aliases])
+        hint = f"did you mean {aliases.get(guess, guess)!r}?" if guess else f"areas: {', '.join(areas)}"
+        found.append((("alerts", "default_area"), f"{default_area!r} is not an area ({hint})"))
     for i, admin in enumerate(_as_list(data.get("admins"))):
         check(("admins", i), admin, teams_ok=False, team_hint="; list its members instead")
 
@@ -947,6 +963,7 @@ __all__ = [
     "ACCEPTED",
     "SCOPES",
     "SEVERITIES",
+    "Alerts",
     "Area",
     "Comparison",
     "Config",

@@ -9,6 +9,7 @@ obeyed. Services pass raw (masked) text in and never format Slack markup themsel
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.slack.mrkdwn import clip, escape
@@ -48,7 +49,15 @@ def button(text: str, action_id: str, value: str, *, style: str | None = None) -
 
 
 def mention(user_id: str) -> str:
-    return f"<@{user_id}>"
+    """A person as a Slack mention; Baton's own sources (alertmanager, prometheus) by name."""
+    if USER_ID.fullmatch(user_id):
+        return f"<@{user_id}>"
+    return SOURCES.get(user_id, escape(user_id))
+
+
+USER_ID = re.compile(r"[UW][A-Z0-9]+")
+# Who declares or acts when no person does.
+SOURCES = {"baton": "Baton", "alertmanager": "Alertmanager", "prometheus": "Prometheus (SLO)"}
 
 
 def mentions(user_ids: list[str]) -> str:

@@ -23,6 +23,7 @@ from enum import Enum
 from sqlmodel import Session, col, select
 
 from bot.incidents.errors import IncidentError
+from bot.incidents.messages import USER_ID
 from bot.slack.mrkdwn import either
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
@@ -111,7 +112,8 @@ def _groups(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> dict[s
         groups["owners"] = Group("the area's owners", frozenset(owners), f"{shown_r}, {shown_a}")
     admins = [uid for ref in baton.config.ownership.admins if (uid := own.user_id(ref))]
     groups["admins"] = Group("an admin", frozenset(admins), _mentions(admins))
-    groups["reporter"] = Group("the reporter", frozenset({inc.declared_by}), f"<@{inc.declared_by}>")
+    if USER_ID.fullmatch(inc.declared_by):  # not when Alertmanager or an SLO check declared it
+        groups["reporter"] = Group("the reporter", frozenset({inc.declared_by}), f"<@{inc.declared_by}>")
     return groups
 
 

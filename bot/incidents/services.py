@@ -140,44 +140,50 @@ def declare(*, baton: Baton, severity: str, area: str, title: str, reporter: str
     and its external pager trigger; a backlog level gets a post to backlog_channel.
     """
     level, key, title = validate_declaration(baton, severity=severity, area=area, title=title)
-    now = baton.clock.now()
-    policy = paging.snapshot(baton, level=level, area=key)
-    backlog = _is_backlog(policy)
     with session(baton.engine) as s:
-        inc = Incident(
-            title=title,
-            area=key,
-            severity=level,
-            backlog=backlog,
-            declared_by=reporter,
-            declared_at=now,
-            policy=policy,
-            commander=None if backlog else baton.ownership.user_id(baton.ownership.raci(key).accountable),
-            window_started_at=None if backlog else now,
-            deadline=None if backlog else now + timedelta(seconds=policy["window_seconds"]),
-        )
-        s.add(inc)
-        s.flush()
-        assert inc.id is not None
-        timeline(
-            s, inc.id, at=now, actor=reporter, kind="declared", text=f"declared {level} in {key}: {title}"
-        )
-        if backlog:
-            channel = baton.config.severity.backlog_channel
-            jobs.enqueue(
-                s,
-                kind="post",
-                incident_id=inc.id,
-                due_at=now,
-                now=now,
-                payload={"channel": channel, "text": messages.backlog_post(inc), "backlog": True},
-            )
-        else:
-            jobs.enqueue(s, kind="setup", incident_id=inc.id, due_at=now, now=now)
-            paging.schedule_ladder(s, inc, start=now, now=now)
-            paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
+        inc = declare_in(s, baton=baton, level=level, area=key, title=title, reporter=reporter)
         _commit(baton, s)
         return inc
+
+
+def declare_in(s: Session, *, baton: Baton, level: str, area: str, title: str, reporter: str) -> Incident:
+    """`declare` inside the caller's transaction (validated input; the caller commits and wakes
+    the ticker): for callers that decide something else in the same transaction, such as an
+    alert group that must never declare twice."""
+    now = baton.clock.now()
+    policy = paging.snapshot(baton, level=level, area=area)
+    backlog = _is_backlog(policy)
+    inc = Incident(
+        title=title,
+        area=area,
+        severity=level,
+        backlog=backlog,
+        declared_by=reporter,
+        declared_at=now,
+        policy=policy,
+        commander=None if backlog else baton.ownership.user_id(baton.ownership.raci(area).accountable),
+        window_started_at=None if backlog else now,
+        deadline=None if backlog else now + timedelta(seconds=policy["window_seconds"]),
+    )
+    s.add(inc)
+    s.flush()
+    assert inc.id is not None
+    timeline(s, inc.id, at=now, actor=reporter, kind="declared", text=f"declared {level} in {area}: {title}")
+    if backlog:
+        channel = baton.config.severity.backlog_channel
+        jobs.enqueue(
+            s,
+            kind="post",
+            incident_id=inc.id,
+            due_at=now,
+            now=now,
+            payload={"channel": channel, "text": messages.backlog_post(inc), "backlog": True},
+        )
+    else:
+        jobs.enqueue(s, kind="setup", incident_id=inc.id, due_at=now, now=now)
+        paging.schedule_ladder(s, inc, start=now, now=now)
+        paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
+    return inc
 
 
 def find_by_channel(*, baton: Baton, channel_id: str) -> Incident | None:

@@ -210,3 +210,18 @@ class NudgeRun(SQLModel, table=True):
     due_at: datetime
     claimed_by: str = Field(max_length=64)
     claimed_at: datetime
+
+
+class MonitorLink(SQLModel, table=True):
+    """The incident an outside signal belongs to while it is open: an Alertmanager group
+    ("alertmanager", groupKey) or an SLO breach ("slo", "<area>:<sli>"). The row is locked while
+    deciding, so replicas and resends never declare twice."""
+
+    __tablename__ = "monitor_link"
+    __table_args__ = (PrimaryKeyConstraint("source", "key", name="pk_monitor_link"),)
+
+    source: str = Field(max_length=32)
+    key: str = Field(max_length=512)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # e.g. firing fingerprints
+    updated_at: datetime

@@ -106,7 +106,7 @@ def note(inc: Incident, markdown: str) -> dict[str, Any]:
 
 
 def _actor(actor: str) -> str:
-    return "Baton" if actor == "baton" else f"<@{actor}>"
+    return messages.mention(actor)
 
 
 def _modal(
