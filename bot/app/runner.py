@@ -14,6 +14,7 @@ from bot.app.server import HttpServer, create_http_app
 from bot.app.ticker import Ticker
 from bot.config.schema import Config
 from bot.incidents import paging, rooms
+from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges
 from bot.records import handoffs
 from bot.slack.chat import Chat, ChatError, make_client
@@ -90,7 +91,9 @@ class Runner:
         )
         self.socket: SocketModeHandler | None = None
         self.ticker = Ticker(
-            baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure
+            baton,
+            handlers={**paging.HANDLERS, **rooms.HANDLERS, **alertmanager.HANDLERS},
+            on_failure=rooms.report_failure,
         )
 
     def start(self) -> None:

@@ -7,6 +7,7 @@ own thread pool), so it runs on Starlette's thread pool, never on the event loop
 from __future__ import annotations
 
 import errno
+import hmac
 import logging
 import socket
 import threading
@@ -24,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.monitoring import alertmanager
 from bot.store.runtime import Baton
 from bot.store.settings import SettingsError
 
@@ -92,6 +94,44 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
         }
         return JSONResponse(body, status_code=200 if db_error is None else 503)
 
+    alert_token = baton.settings.alert_token
+    if not alert_token:
+        log.info("POST /alerts/alertmanager is off: set BATON_ALERT_TOKEN to receive Alertmanager's alerts")
+
+    async def alerts(request: Request) -> Response:
+        try:
+            status, body = await _alert_answer(request)
+        except Exception:  # counted as the 5xx it is; Alertmanager sends the notification again
+            log.exception("could not take an Alertmanager notification")
+            status, body = 500, {"error": "Baton could not take the notification; send it again"}
+        baton.metrics.alert_requests.labels(code=str(status)).inc()
+        return JSONResponse(body, status_code=status)
+
+    async def _alert_answer(request: Request) -> tuple[int, dict[str, Any]]:
+        if not alert_token:
+            return 404, {"error": "the Alertmanager endpoint is off: set BATON_ALERT_TOKEN on Baton"}
+        given = request.headers.get("authorization", "")
+        scheme, _, credentials = given.partition(" ")
+        # Constant time: how much of a guess matched must not show in how long the refusal takes.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            credentials.strip().encode(), alert_token.encode()
+        ):
+            return 401, {"error": "send BATON_ALERT_TOKEN as a bearer token (http_config.authorization)"}
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > alertmanager.MAX_BODY:
+            return 413, {"error": f"the body is larger than {alertmanager.MAX_BODY} bytes"}
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > alertmanager.MAX_BODY:
+                return 413, {"error": f"the body is larger than {alertmanager.MAX_BODY} bytes"}
+        try:
+            outcome = await run_in_threadpool(alertmanager.receive, baton=baton, body=bytes(body))
+        except alertmanager.BadPayload as e:
+            log.warning("refused an Alertmanager notification (400): %s", e)
+            return 400, {"error": str(e)}
+        return 200, {"ok": True, "incident": outcome.incident, "action": outcome.action}
+
     async def metrics(_: Request) -> Response:
         payload = await run_in_threadpool(baton.metrics.render)
         return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -101,6 +141,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/alerts/alertmanager", alerts, methods=["POST"]),
         ]
     )
 

@@ -43,8 +43,12 @@ def add(
     source_channel: str | None = None,
     source_ts: str | None = None,
     message_author: str | None = None,
+    kind: str | None = None,
 ) -> Added:
-    """Record one piece of evidence (masked), put it on the timeline and say so in the channel."""
+    """Record one piece of evidence (masked), put it on the timeline and say so in the channel.
+
+    A Slack message (or another source, such as an alert) is kept once per incident: its
+    source_channel and source_ts identify it."""
     text = text.strip()
     match = _LINK.match(text) if link is None and source_ts is None else None
     if match:
@@ -56,7 +60,7 @@ def add(
         )
     masked = mask(text[:MAX_TEXT])
     counts = hidden(masked.text)  # also what a draft had masked before it got here
-    kind = "message" if source_ts else ("link" if match else "text")
+    kind = kind or ("message" if source_ts else ("link" if match else "text"))
     now = baton.clock.now()
     with session(baton.engine) as s:
         inc = s.get(Incident, number)
@@ -92,7 +96,7 @@ def add(
         note = f" ({n_hidden} item{'s' if n_hidden != 1 else ''} masked)" if n_hidden else ""
         timeline(s, number, at=now, actor=author, kind="evidence", text=f"{kind}: {masked.text[:300]}{note}")
         said = messages.evidence_added(
-            author, text=masked.text, link=row.link if kind == "message" else None, masked=n_hidden
+            author, text=masked.text, link=row.link if kind in ("message", "alert") else None, masked=n_hidden
         )
         post(s, inc, now=now, text=said)
         try:

@@ -31,6 +31,13 @@ class Metrics:
         self.requests = Counter(
             "baton_slack_requests", "Requests from Slack, by kind", ["kind"], registry=self.registry
         )
+        # Baton's own SLI as a receiver of alerts: alert on its 5xx ratio to watch the watcher.
+        self.alert_requests = Counter(
+            "baton_alert_webhook_requests",
+            "Requests to POST /alerts/alertmanager, by HTTP status code",
+            ["code"],
+            registry=self.registry,
+        )
 
         self.pages_due = Counter(
             "baton_pages_due", "Pages that came due (DMs Baton owed someone)", registry=self.registry

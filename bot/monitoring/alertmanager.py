@@ -1,0 +1,259 @@
+"""Prometheus Alertmanager's webhook (PRODUCT.md §5): alerts in, incidents out.
+
+`POST /alerts/alertmanager` takes Alertmanager's payload version 4. The labels `area` and
+`severity` pick the area and the level (with `alerts:` defaults from ownership.yaml). A group
+(its `groupKey`) declares one incident and joins it while that incident is open, also when
+Alertmanager resends the notification or two replicas receive it; alerts that start firing later
+go on its timeline; a `resolved` notification posts a status update. The alerts' summary and
+description annotations and generatorURL become evidence, masked, in a job after the answer, so
+a group of a thousand alerts is answered at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session
+
+from bot.config.schema import SEVERITIES
+from bot.incidents import paging, rooms
+from bot.incidents.services import set_status, typed
+from bot.monitoring.links import join_or_declare, lock_link, open_incident
+from bot.records import evidence
+from bot.slack.mrkdwn import clip, escape
+from bot.store import jobs
+from bot.store.db import session
+from bot.store.models import Incident, Job
+from bot.store.runtime import Baton
+
+MAX_BODY = 1024 * 1024  # Alertmanager's notifications are far smaller; anything bigger is refused
+EVIDENCE_PER_NOTIFICATION = 20  # distinct annotation sets kept as evidence from one notification
+SOURCE = "alertmanager"
+_URL = re.compile(r"^https?://[^\s<>|]+$")
+
+
+class BadPayload(Exception):
+    """Not a notification Baton can act on: the reason, for the 400 answer."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")  # Alertmanager may add fields; they are ignored
+
+
+class Alert(_Model):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+
+class Notification(_Model):
+    version: Literal["4"]
+    groupKey: str = Field(min_length=1)
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[Alert] = Field(min_length=1)
+    truncatedAlerts: int = 0
+
+
+def parse(body: bytes) -> Notification:
+    """The notification, or BadPayload naming what is wrong with it."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadPayload(
+            "the body is not JSON: expected Alertmanager's webhook payload (version 4)"
+        ) from None
+    if not isinstance(data, dict):
+        raise BadPayload("the body is not a JSON object: expected Alertmanager's webhook payload (version 4)")
+    if data.get("version") != "4":
+        raise BadPayload(f'payload version {data.get("version")!r} is not supported: Baton reads version "4"')
+    try:
+        return Notification.model_validate(data)
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the payload"
+        raise BadPayload(f"{where}: {first['msg']} (in {e.error_count()} place(s) of the payload)") from None
+
+
+def _fingerprint(alert: Alert) -> str:
+    """Alertmanager's fingerprint, or one made of the labels when a sender leaves it out."""
+    if alert.fingerprint:
+        return alert.fingerprint
+    return hashlib.sha256(json.dumps(alert.labels, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _label(n: Notification, name: str) -> str | None:
+    return n.commonLabels.get(name) or n.groupLabels.get(name) or n.alerts[0].labels.get(name)
+
+
+@dataclass(frozen=True)
+class Target:
+    area: str
+    level: str
+    notes: tuple[str, ...]  # what was assumed, for the timeline
+
+
+def target(baton: Baton, n: Notification) -> Target:
+    """The area and level the labels name, else the `alerts:` defaults (and why)."""
+    defaults = baton.config.ownership.alerts
+    notes = []
+    raw_area = _label(n, "area")
+    area = baton.ownership.area(raw_area) if raw_area else None
+    if area is None:
+        if defaults.default_area is None:
+            named = f"area label {raw_area!r} is not an area" if raw_area else "no `area` label"
+            raise BadPayload(
+                f"{named} and ownership.yaml sets no alerts.default_area: label the alert with one of "
+                f"{', '.join(baton.config.ownership.areas)}, or set alerts.default_area"
+            )
+        area = defaults.default_area
+        notes.append(f"area label {raw_area!r} is not an area" if raw_area else "no area label")
+    raw_level = _label(n, "severity")
+    level = raw_level.upper() if raw_level and raw_level.upper() in SEVERITIES else None
+    if level is None:
+        level = defaults.default_severity
+        notes.append(f"severity label {raw_level!r} is not P0–P3" if raw_level else "no severity label")
+    return Target(area, level, tuple(notes))
+
+
+def _title(n: Notification) -> str:
+    name = _label(n, "alertname") or "alert"
+    summary = n.commonAnnotations.get("summary") or n.alerts[0].annotations.get("summary") or ""
+    return typed(f"{name}: {summary}" if summary else f"{name} firing")[:200]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    incident: int | None
+    action: str  # declared / joined / unchanged / resolved / ignored
+
+
+def receive(*, baton: Baton, body: bytes) -> Outcome:
+    """Act on one notification: declare or join the group's incident, note new alerts, queue
+    their evidence, or post the resolution. BadPayload for anything not a v4 notification."""
+    n = parse(body)
+    if n.status == "resolved":
+        return _resolved(baton, n)
+    where = target(baton, n)
+    firing = {_fingerprint(a): a for a in n.alerts if a.status == "firing"}
+    now = baton.clock.now()
+    with session(baton.engine) as s:
+        joined = join_or_declare(
+            s,
+            baton=baton,
+            source=SOURCE,
+            key=n.groupKey,
+            level=where.level,
+            area=where.area,
+            title=_title(n),
+            reporter=SOURCE,
+        )
+        inc = joined.incident
+        assert inc.id is not None
+        before = set(joined.link.state.get("firing", []))
+        new = [fp for fp in firing if fp not in before]
+        joined.link.state = {**joined.link.state, "firing": sorted(before | set(firing))}
+        joined.link.updated_at = now
+        s.add(joined.link)
+        if joined.declared:
+            notes = f" ({'; '.join(where.notes)})" if where.notes else ""
+            paging.timeline(
+                s,
+                inc.id,
+                at=now,
+                actor=SOURCE,
+                kind="alerts",
+                text=f"{len(firing)} alert(s) firing in group {clip(n.groupKey, 120)}{notes}",
+                group=n.groupKey,
+                fingerprints=len(firing),
+            )
+        elif new:
+            names = ", ".join(sorted({firing[fp].labels.get("alertname", "alert") for fp in new}))
+            text = f"{len(new)} more alert(s) firing: {clip(names, 200)}"
+            paging.timeline(s, inc.id, at=now, actor=SOURCE, kind="alerts", text=text, group=n.groupKey)
+            rooms.post(s, inc, now=now, text=f":rotating_light: Alertmanager: {escape(text)}")
+        if new:
+            _queue_evidence(s, inc, [firing[fp] for fp in new], n, now)
+        s.commit()
+    baton.wake()
+    action = "declared" if joined.declared else ("joined" if new else "unchanged")
+    return Outcome(inc.id, action)
+
+
+def _resolved(baton: Baton, n: Notification) -> Outcome:
+    """Every alert of the group resolved: a status update on its open incident, if any."""
+    with session(baton.engine) as s:
+        joined_open = _open_incident(s, n.groupKey)
+    if joined_open is None:
+        return Outcome(None, "ignored")
+    names = ", ".join(sorted({a.labels.get("alertname", "alert") for a in n.alerts}))
+    set_status(
+        baton=baton,
+        number=joined_open,
+        text=f"resolved ({len(n.alerts)} alert(s): {names})",
+        user=SOURCE,
+    )
+    with session(baton.engine) as s:
+        link = lock_link(s, source=SOURCE, key=n.groupKey, baton=baton)
+        link.state = {**link.state, "firing": []}
+        s.add(link)
+        s.commit()
+    return Outcome(joined_open, "resolved")
+
+
+def _open_incident(s: Session, group: str) -> int | None:
+    inc = open_incident(s, source=SOURCE, key=group)
+    return inc.id if inc is not None else None
+
+
+def _queue_evidence(s: Session, inc: Incident, alerts: list[Alert], n: Notification, now: datetime) -> None:
+    """Distinct annotation sets of the new alerts, kept as evidence by a job after the answer."""
+    items: dict[str, dict[str, str]] = {}
+    for alert in alerts:
+        summary = alert.annotations.get("summary") or n.commonAnnotations.get("summary") or ""
+        description = alert.annotations.get("description") or n.commonAnnotations.get("description") or ""
+        url = alert.generatorURL if _URL.match(alert.generatorURL) else ""
+        key = hashlib.sha256(f"{summary}\0{description}\0{url}".encode()).hexdigest()[:32]
+        if (summary or description or url) and key not in items:
+            items[key] = {"summary": summary, "description": description, "url": url}
+        if len(items) >= EVIDENCE_PER_NOTIFICATION:
+            break
+    if items:
+        jobs.enqueue(
+            s, kind="alert_evidence", incident_id=inc.id, due_at=now, now=now, payload={"items": items}
+        )
+
+
+def run_alert_evidence(baton: Baton, job: Job) -> None:
+    """Keep each queued annotation set as evidence (masked; the same one only once)."""
+    assert job.incident_id is not None
+    for key, item in job.payload.get("items", {}).items():
+        text = "\n".join(p for p in (item.get("summary"), item.get("description")) if p) or item.get(
+            "url", ""
+        )
+        evidence.add(
+            baton=baton,
+            number=job.incident_id,
+            author=SOURCE,
+            text=text,
+            link=item.get("url") or None,
+            source_channel=SOURCE,
+            source_ts=key,
+            kind="alert",
+        )
+
+
+HANDLERS = {"alert_evidence": run_alert_evidence}

@@ -1,0 +1,261 @@
+"""POST /alerts/alertmanager through a running Baton (issue 8, items 1 and 2), on SQLite and
+PostgreSQL: the bearer token, payload validation, one incident per group (also on resends and
+across replicas), later firings on the timeline, resolution, evidence, and the endpoint's own
+counts on /metrics. The real Alertmanager sending to Baton is in tests/test_monitoring_e2e.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from bot.store.db import session
+from bot.store.models import Evidence, Incident, TimelineEvent
+from tests.conftest import FAST_SEVERITY, RunningBaton, settle, start_baton
+from tests.fakeslack import FakeSlack
+from tests.handlers.test_incident_command import OWNING_TEAM, page_dms, paged_users
+
+TOKEN = "alert-token-0123456789"
+
+
+@pytest.fixture
+def alerting(fake_slack: FakeSlack, db_url: str) -> Iterator[RunningBaton]:
+    rb = start_baton(fake_slack, db_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY), BATON_ALERT_TOKEN=TOKEN)
+    yield rb
+    rb.stop()
+
+
+def alert(
+    name: str = "LLMSuccessRateLow", fingerprint: str = "a1", status: str = "firing", **labels: str
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": {"alertname": name, **labels},
+        "annotations": {
+            "summary": "Success rate 97.0% is under 99%",
+            "description": "Since 14:05; customer jane.doe@corp.example saw it",
+        },
+        "startsAt": "2026-11-29T14:05:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.example.com/graph?g0.expr=llm",
+        "fingerprint": fingerprint,
+    }
+
+
+def notification(
+    *alerts: dict[str, Any],
+    status: str = "firing",
+    group: str = '{}:{alertname="LLMSuccessRateLow"}',
+    **common: str,
+) -> dict[str, Any]:
+    labels = {"alertname": "LLMSuccessRateLow", **common}
+    return {
+        "version": "4",
+        "groupKey": group,
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "baton",
+        "groupLabels": {"alertname": "LLMSuccessRateLow"},
+        "commonLabels": labels,
+        "commonAnnotations": {"summary": "Success rate 97.0% is under 99%"},
+        "externalURL": "http://alertmanager.example.com",
+        "alerts": list(alerts) or [alert(**common)],
+    }
+
+
+def send(
+    rb: RunningBaton, body: Any, *, token: str | None = TOKEN, raw: bytes | None = None
+) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    data = raw if raw is not None else json.dumps(body).encode()
+    return httpx.post(f"{rb.url}/alerts/alertmanager", content=data, headers=headers, timeout=10)
+
+
+def incidents(rb: RunningBaton) -> list[Incident]:
+    with session(rb.baton.engine) as s:
+        return list(s.exec(select(Incident).order_by(col(Incident.id))).all())
+
+
+def timeline(rb: RunningBaton, kind: str) -> list[TimelineEvent]:
+    with session(rb.baton.engine) as s:
+        return list(s.exec(select(TimelineEvent).where(col(TimelineEvent.kind) == kind)).all())
+
+
+def test_a_firing_group_declares_one_incident_and_pages_its_owners(alerting: RunningBaton) -> None:
+    rb = alerting
+    body = notification(area="model-quality", severity="P1")
+    first = send(rb, body)
+    assert first.status_code == 200 and first.json() == {"ok": True, "incident": 1, "action": "declared"}
+    (inc,) = incidents(rb)
+    assert (inc.area, inc.severity, inc.declared_by) == ("model-quality", "P1", "alertmanager")
+    assert inc.title == "LLMSuccessRateLow: Success rate 97.0% is under 99%"
+    rb.fake.wait_for(lambda: paged_users(page_dms(rb.fake)) == OWNING_TEAM, message="owning team paged")
+    # Alertmanager resends the same notification (repeat_interval, or after a timeout): nothing new.
+    again = send(rb, body)
+    assert again.json() == {"ok": True, "incident": 1, "action": "unchanged"}
+    assert len(incidents(rb)) == 1 and len(timeline(rb, "alerts")) == 1
+    # A second alert of the group starts firing: on the timeline and in the channel.
+    more = send(
+        rb,
+        notification(
+            alert(fingerprint="a1"),
+            alert("LLMRefusalsHigh", fingerprint="b2"),
+            area="model-quality",
+            severity="P1",
+        ),
+    )
+    assert more.json() == {"ok": True, "incident": 1, "action": "joined"}
+    later = timeline(rb, "alerts")[-1]
+    assert later.text == "1 more alert(s) firing: LLMRefusalsHigh"
+    rb.fake.wait_for(
+        lambda: any(
+            "more alert(s) firing" in m["text"]
+            for c in rb.fake.channels.values()
+            if c.name.startswith("inc-")
+            for m in c.messages
+        )
+    )
+    # Resolved: a status update, and the incident stays for a person to resolve.
+    done = send(
+        rb, notification(alert(status="resolved"), status="resolved", area="model-quality", severity="P1")
+    )
+    assert done.json() == {"ok": True, "incident": 1, "action": "resolved"}
+    (status,) = timeline(rb, "status")
+    assert status.actor == "alertmanager" and status.text == "resolved (1 alert(s): LLMSuccessRateLow)"
+    assert incidents(rb)[0].state == "open"
+    channel = next(c for c in rb.fake.channels.values() if c.name.startswith("inc-"))
+    rb.fake.wait_for(
+        lambda: any(
+            m["text"].startswith(":memo: Status from Alertmanager: resolved") for m in channel.messages
+        )
+    )
+
+
+def test_annotations_and_generator_url_become_masked_evidence(alerting: RunningBaton) -> None:
+    rb = alerting
+    send(rb, notification(area="model-quality", severity="P2"))
+    send(rb, notification(area="model-quality", severity="P2"))  # a resend adds no evidence
+    settle(rb)
+    with session(rb.baton.engine) as s:
+        (row,) = s.exec(select(Evidence)).all()
+    assert row.kind == "alert" and row.author == "alertmanager"
+    assert row.text == "Success rate 97.0% is under 99%\nSince 14:05; customer [email] saw it"
+    assert row.link == "http://prometheus.example.com/graph?g0.expr=llm" and row.masked == {"email": 1}
+    assert "jane.doe" not in json.dumps([c.params for c in rb.fake.calls])
+
+
+def test_labels_pick_area_and_level_and_the_defaults_fill_in(alerting: RunningBaton) -> None:
+    rb = alerting
+    send(rb, notification(area="model", severity="p1", group="g-alias"))  # an alias, lower case
+    send(rb, notification(group="g-none"))  # no labels: alerts.default_area infra-deploy, P2
+    send(rb, notification(area="nowhere", severity="sev1", group="g-bad"))
+    found = [(i.area, i.severity) for i in incidents(rb)]
+    assert found == [("model-quality", "P1"), ("infra-deploy", "P2"), ("infra-deploy", "P2")]
+    notes = [e.text for e in timeline(rb, "alerts")]
+    assert notes[1].endswith("(no area label; no severity label)")
+    assert notes[2].endswith("(area label 'nowhere' is not an area; severity label 'sev1' is not P0–P3)")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "the body is not JSON"),
+        (b"[1, 2]", "the body is not a JSON object"),
+        (json.dumps({**notification(), "version": "3"}).encode(), "payload version '3' is not supported"),
+        (
+            json.dumps({k: v for k, v in notification().items() if k != "groupKey"}).encode(),
+            "groupKey: Field required",
+        ),
+        (json.dumps({**notification(), "alerts": []}).encode(), "alerts: List should have at least 1 item"),
+        (
+            json.dumps({**notification(), "status": "exploded"}).encode(),
+            "status: Input should be 'firing' or 'resolved'",
+        ),
+    ],
+    ids=["not-json", "not-object", "version-3", "no-group", "no-alerts", "bad-status"],
+)
+def test_anything_but_a_v4_notification_is_a_400_with_the_reason(
+    alerting: RunningBaton, raw: bytes, reason: str
+) -> None:
+    resp = send(alerting, None, raw=raw)
+    assert resp.status_code == 400 and reason in resp.json()["error"], resp.text
+    assert incidents(alerting) == []
+
+
+def test_the_token_is_required_and_large_bodies_are_refused(alerting: RunningBaton) -> None:
+    rb = alerting
+    for token in (None, "wrong", TOKEN + "x"):
+        assert send(rb, notification(), token=token).status_code == 401
+    resp = httpx.post(
+        f"{rb.url}/alerts/alertmanager", json=notification(), headers={"Authorization": f"Basic {TOKEN}"}
+    )
+    assert resp.status_code == 401
+    big = json.dumps({**notification(), "padding": "x" * (1024 * 1024)}).encode()
+    assert send(rb, None, raw=big).status_code == 413
+    assert incidents(rb) == []
+    metrics = httpx.get(f"{rb.url}/metrics").text
+    assert 'baton_alert_webhook_requests_total{code="401"} 4.0' in metrics
+    assert 'baton_alert_webhook_requests_total{code="413"} 1.0' in metrics
+    send(rb, notification(area="data"))
+    metrics = httpx.get(f"{rb.url}/metrics").text
+    assert 'baton_alert_webhook_requests_total{code="200"} 1.0' in metrics
+    assert "baton_pages_due_total" in metrics and "baton_pages_sent_on_time_total" in metrics
+
+
+def test_without_a_token_the_endpoint_is_off_and_says_so(
+    fake_slack: FakeSlack, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.app.server")
+    rb = start_baton(fake_slack, db_url)
+    try:
+        assert any("POST /alerts/alertmanager is off" in r.getMessage() for r in caplog.records)
+        resp = send(rb, notification(), token=TOKEN)
+        assert resp.status_code == 404 and "BATON_ALERT_TOKEN" in resp.json()["error"]
+        assert incidents(rb) == []
+    finally:
+        rb.stop()
+
+
+def test_a_thousand_alert_group_declares_one_incident(alerting: RunningBaton) -> None:
+    rb = alerting
+    alerts = [alert(fingerprint=f"{i:016x}", instance=f"pod-{i}") for i in range(1000)]
+    resp = send(rb, notification(*alerts, area="model-quality", severity="P2"))
+    assert resp.status_code == 200 and resp.json()["action"] == "declared"
+    assert len(incidents(rb)) == 1
+    (note,) = timeline(rb, "alerts")
+    assert note.text.startswith("1000 alert(s) firing")
+    settle(rb)
+    with session(rb.baton.engine) as s:
+        assert len(s.exec(select(Evidence)).all()) == 1  # one annotation set, kept once
+
+
+def test_two_replicas_receiving_one_notification_declare_once(fake_slack: FakeSlack, db_url: str) -> None:
+    env = {"BATON_SEVERITY_FILE": str(FAST_SEVERITY), "BATON_ALERT_TOKEN": TOKEN}
+    a, b = start_baton(fake_slack, db_url, **env), start_baton(fake_slack, db_url, **env)
+    try:
+        body = notification(area="model-quality", severity="P1")
+        barrier = threading.Barrier(2)
+        answers: list[dict[str, Any]] = []
+
+        def post(rb: RunningBaton) -> None:
+            barrier.wait()
+            answers.append(send(rb, body).json())
+
+        threads = [threading.Thread(target=post, args=(rb,)) for rb in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=20)
+        assert sorted(x["action"] for x in answers) == ["declared", "unchanged"]
+        assert {x["incident"] for x in answers} == {1} and len(incidents(a)) == 1
+    finally:
+        a.stop()
+        b.stop()
