@@ -254,7 +254,8 @@ def test_small_valid_files_load_with_defaults() -> None:
         pytest.param(
             "  sam: U07SAM0001\n",
             "  sam: U07SAM0001\nalerts: {default_area: modle-quality}\n",
-            "ownership.yaml:5 alerts.default_area: 'modle-quality' is not an area (did you mean 'model-quality'?)",
+            "ownership.yaml:5 alerts.default_area: 'modle-quality' is not an area "
+            "(did you mean 'model-quality'?)",
             id="unknown-alert-area",
         ),
         pytest.param(
