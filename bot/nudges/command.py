@@ -8,15 +8,17 @@ import sys
 from bot.config.schema import Config
 from bot.records import handoffs
 from bot.slack.chat import ChatError
+from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError, slack_api_from_env
 
 NAMES = ("slo", "readiness", "review", "handoffs")
 
 
 def nudge_command(name: str, config: Config) -> int:
-    if name != "handoffs":
+    if name not in ("handoffs", "slo"):
         print(
-            f"baton: the {name} nudge is not in this version of Baton yet; `baton nudge handoffs` is",
+            f"baton: the {name} nudge is not in this version of Baton yet; "
+            "`baton nudge handoffs` and `baton nudge slo` are",
             file=sys.stderr,
         )
         return 2
@@ -32,6 +34,8 @@ def nudge_command(name: str, config: Config) -> int:
         print(f"baton: {e}", file=sys.stderr)
         return 2
     try:
+        if name == "slo":
+            return slo_nudge(baton)
         found = handoffs.reminders(baton)
         failed = 0
         for user, text, blocks in found:
@@ -45,4 +49,42 @@ def nudge_command(name: str, config: Config) -> int:
         baton.engine.dispose()
     if not found:
         print("ok: no handoff is waiting for a signature")
+    return 1 if failed else 0
+
+
+def slo_nudge(baton: Baton) -> int:
+    """The SLO digest now: measured, incidents declared, and each area's digest posted from here
+    (no ticker runs in this process); 1 if a digest could not be posted."""
+    from bot.monitoring import slo  # httpx and the incident services only when measuring
+
+    found = slo.digest(baton)
+    if not found.posts:
+        print("ok: no area has slo_queries in ownership.yaml: nothing to measure")
+        return 0
+    failed = 0
+    for p in found.posts:
+        first, _, rest = p.text.partition("\n")
+        if p.target is None:
+            failed += 1
+            print(f"baton: the SLO digest of {p.area} goes {p.where}", file=sys.stderr)
+            continue
+        try:
+            baton.chat.post_message(p.target, text=p.text, blocks=p.blocks)
+        except ChatError as e:
+            failed += 1
+            print(f"baton: could not post the SLO digest of {p.area} to {p.where}: {e}", file=sys.stderr)
+            continue
+        print(f"posted to {p.where}: {first}")
+        for shown in rest.splitlines():
+            print(f"  {shown}")
+    for report, reading in found.incidents():
+        if reading.declared:
+            print(
+                f"declared incident #{reading.incident} ({reading.threshold.severity}, {report.area}): "
+                f"{slo.breach_title(reading)}; its channel and pages go out from `baton serve`"
+            )
+        elif reading.incident is not None:
+            print(f"incident #{reading.incident} is open for {report.area} {reading.sli}: not declared again")
+        else:
+            print(f"baton: {report.area} {reading.sli} is past alert but {reading.trouble}", file=sys.stderr)
     return 1 if failed else 0

@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from bot.monitoring import slo
 from bot.records import handoffs
 from bot.store.db import session
 from bot.store.models import NudgeRun
@@ -25,9 +26,12 @@ from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
 
-# ownership.yaml's names -> what runs. The SLO digest, readiness and the failure review join
-# this table as they are built.
-NUDGES: dict[str, Callable[[Baton], object]] = {"handoffs": handoffs.enqueue_reminders}
+# ownership.yaml's names -> what runs. Readiness and the failure review join this table as they
+# are built.
+NUDGES: dict[str, Callable[[Baton], object]] = {
+    "handoffs": handoffs.enqueue_reminders,
+    "slo_digest": slo.run_digest,
+}
 # Long enough for a weekly nudge missed over a long weekend.
 LOOKBACK = timedelta(days=8)
 

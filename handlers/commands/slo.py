@@ -1,0 +1,68 @@
+"""/slo <area>: the area's SLIs against their objectives, now (PRODUCT.md §2).
+
+Prometheus may be slow, so the ack goes back at once (Slack's 3 seconds) and the answer follows
+through respond(), from Bolt's listener thread, within slo.ANSWER_BUDGET seconds. Answers that
+need no query (the area list, an unknown area, no PROMETHEUS_URL) go back in the ack itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+
+from bot.monitoring import slo
+from bot.slack.mrkdwn import escape
+from bot.store.runtime import Baton
+from handlers.render import slo as render
+
+log = logging.getLogger(__name__)
+
+
+def slo_command(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    baton: Baton = context["baton"]
+    baton.metrics.requests.labels(kind="/slo").inc()
+    found = pick(baton, (command.get("text") or "").strip())
+    if isinstance(found, dict):
+        ack(**found)
+        return
+    area, note = found
+    ack()
+    try:
+        answer = measured(baton, area)
+    except Exception as e:  # the person asked: they hear that it failed, not silence
+        log.exception("/slo %s failed", area)
+        answer = render.error(
+            f"Could not measure `{area}` ({type(e).__name__}); try again, or see Baton's log."
+        )
+    if note:
+        answer = render.error(note, then=answer)
+    respond(**answer)
+
+
+def pick(baton: Baton, text: str) -> tuple[str, str] | dict[str, Any]:
+    """(the area to measure, a note for above its answer), or the whole answer when no query is
+    needed (the area list, an unknown area, an area without SLOs, no PROMETHEUS_URL)."""
+    own = baton.ownership
+    if not text:
+        return render.area_list(baton)
+    area, note = own.area(text), ""
+    if area is None:
+        hint = own.suggest_area(text)
+        if hint is None:
+            areas = ", ".join(f"`{key}`" for key in baton.config.ownership.areas)
+            return render.error(f"There is no area `{escape(text)}`. Areas: {areas}. {render.USAGE}")
+        area, note = hint, f"There is no area `{escape(text)}`. Did you mean `{hint}`? Showing it below."
+    if not slo.slis(baton, area):
+        return render.no_queries(baton, area)
+    if not baton.settings.prometheus_url:
+        return render.error(f"Cannot measure `{area}`: {slo.SET_URL}.")
+    return area, note
+
+
+def measured(baton: Baton, area: str) -> dict[str, Any]:
+    """The area's SLIs now (queries within slo.ANSWER_BUDGET), with any incident open for one."""
+    with slo.prometheus(baton, budget=slo.ANSWER_BUDGET) as client:
+        report = slo.measure(baton, area, client)
+    return render.report(slo.with_open_incidents(baton, report))
