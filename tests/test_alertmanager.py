@@ -98,6 +98,12 @@ def test_a_firing_group_declares_one_incident_and_pages_its_owners(alerting: Run
     assert (inc.area, inc.severity, inc.declared_by) == ("model-quality", "P1", "alertmanager")
     assert inc.title == "LLMSuccessRateLow: Success rate 97.0% is under 99%"
     rb.fake.wait_for(lambda: paged_users(page_dms(rb.fake)) == OWNING_TEAM, message="owning team paged")
+    channel = rb.fake.wait_for(
+        lambda: next((c for c in rb.fake.channels.values() if c.name.startswith("inc-")), None)
+    )
+    # Nobody human declared it: the commander (the area's accountable) is invited all the same.
+    rb.fake.wait_for(lambda: "U07MAYA001" in channel.members, message="commander invited")
+    assert not [c for c in rb.fake.calls_to("conversations.invite") if not c.ok]
     # Alertmanager resends the same notification (repeat_interval, or after a timeout): nothing new.
     again = send(rb, body)
     assert again.json() == {"ok": True, "incident": 1, "action": "unchanged"}
@@ -131,7 +137,6 @@ def test_a_firing_group_declares_one_incident_and_pages_its_owners(alerting: Run
     (status,) = timeline(rb, "status")
     assert status.actor == "alertmanager" and status.text == "resolved (1 alert(s): LLMSuccessRateLow)"
     assert incidents(rb)[0].state == "open"
-    channel = next(c for c in rb.fake.channels.values() if c.name.startswith("inc-"))
     rb.fake.wait_for(
         lambda: any(
             m["text"].startswith(":memo: Status from Alertmanager: resolved") for m in channel.messages

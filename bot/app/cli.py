@@ -210,7 +210,8 @@ def reload_command() -> int:
 def serve(app_factory: AppFactory) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # slack_sdk logs request details at DEBUG; keep them (and any token) out of the log.
-    for name in ("slack_sdk", "slack_bolt", "apscheduler", "alembic"):
+    # httpx logs every request at INFO: PromQL and webhook URLs have no place in Baton's log.
+    for name in ("slack_sdk", "slack_bolt", "apscheduler", "alembic", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()

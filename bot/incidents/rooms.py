@@ -73,7 +73,8 @@ def run_setup(baton: Baton, job: Job) -> None:
     channel = inc.channel_id
     assert channel is not None
     if "invite" not in inc.setup_done:
-        people = [u for u in {inc.declared_by, inc.commander} if u]
+        # Only people: an incident Alertmanager or an SLO check declared has no human reporter.
+        people = sorted(u for u in {inc.declared_by, inc.commander} if u and messages.USER_ID.fullmatch(u))
         try:
             chat.invite(channel, people)
         except ChatError as e:
@@ -254,7 +255,8 @@ def _tell_owner_of(baton: Baton, job: Job, error: str, final: bool) -> None:
         return
     now = baton.clock.now()
     to = job.payload.get("channel")
-    text = f":warning: Could not send {about} to <@{to}>: {error}. Tell them another way."
+    where = f"<#{to}>" if str(to).startswith(("C", "G")) else f"<@{to}>"
+    text = f":warning: Could not send {about} to {where}: {error}. Tell them another way."
     with session(baton.engine) as s:
         jobs.enqueue(
             s, kind="post", due_at=now, now=now, payload={"channel": tell, "text": text, "report": True}
