@@ -30,6 +30,9 @@ from handlers.app import create_app
 from tests.fakeslack import Call, Channel, FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
+# Fixtures for a real Prometheus and Alertmanager: promstack, alert_webhook.
+pytest_plugins = ["tests.promstack"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_OWNERSHIP = ROOT / "ownership.yaml"
 SHIPPED_SEVERITY = ROOT / "severity.yaml"

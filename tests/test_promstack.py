@@ -27,10 +27,8 @@ from tests.promstack import (
     PromStack,
     Received,
     WebhookRecorder,
-    alert_webhook,  # noqa: F401  (fixtures: importing them makes them this module's)
     amtool_binary,
     binary,
-    promstack,  # noqa: F401
     promtool_binary,
     run_prometheus,
     serve_metrics_target,
