@@ -419,6 +419,23 @@ class Alerts(_Model):
     default_severity: Severity = "P2"
 
 
+def _window(value: Any) -> Any:
+    parsed = _duration(value)
+    if parsed is None or parsed <= timedelta(0):
+        raise ValueError(f"the feedback window needs a time, not {value!r}; use e.g. 15m, 1h, 1d")
+    return parsed
+
+
+class Feedback(_Model):
+    """When failure cases from POST /feedback declare an incident (PRODUCT.md §5): the
+    ``alert``-th case for one area within ``window`` declares one at ``severity`` (one while it
+    is open). These are the defaults."""
+
+    window: Annotated[timedelta, BeforeValidator(_window)] = timedelta(hours=1)
+    alert: int = Field(default=20, ge=1)
+    severity: Severity = "P2"
+
+
 class OwnershipConfig(_Model):
     """ownership.yaml: people, teams, the RACI areas, nudges, SLO thresholds and alert defaults."""
 
@@ -430,6 +447,7 @@ class OwnershipConfig(_Model):
     nudges: Nudges | None = None
     slo: dict[str, SloThreshold] = Field(default_factory=default_slo)
     alerts: Alerts = Field(default_factory=Alerts)
+    feedback: Feedback = Field(default_factory=Feedback)
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Self:

@@ -225,3 +225,34 @@ class MonitorLink(SQLModel, table=True):
     incident_id: int | None = Field(default=None, foreign_key="incident.id")
     state: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # e.g. firing fingerprints
     updated_at: datetime
+
+
+class ReadinessTick(SQLModel, table=True):
+    """A readiness checklist item ticked for an area (PRODUCT.md §2 /readiness): who, when and an
+    optional link. Unticking deletes the row; items the config proves are never stored."""
+
+    __tablename__ = "readiness_tick"
+    __table_args__ = (PrimaryKeyConstraint("area", "item", name="pk_readiness_tick"),)
+
+    area: str = Field(max_length=100)
+    item: str = Field(max_length=40)
+    ticked_by: str = Field(max_length=32)  # a Slack user ID
+    ticked_at: datetime
+    link: str | None = Field(default=None, sa_type=Text)
+
+
+class FailureCase(SQLModel, table=True):
+    """A failure case the AI product reported through POST /feedback (PRODUCT.md §5): a thumbs
+    down, a low-confidence answer, a hand-over to a human. The text is masked before storage."""
+
+    __tablename__ = "failure_case"
+    __table_args__ = (Index("ix_failure_case_area_received", "area", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    area: str = Field(max_length=100)
+    kind: str = Field(max_length=32)  # thumbs_down / low_confidence / handed_to_human / other
+    text: str = Field(default="", sa_type=Text)  # masked (bot/records/masking.py)
+    confidence: float | None = None
+    ref: str | None = Field(default=None, max_length=512)  # the product's own id for the case
+    masked: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # kind -> count
+    received_at: datetime
