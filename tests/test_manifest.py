@@ -25,6 +25,7 @@ SCOPES = {
     "conversations.setTopic": {"channels:manage"},
     "pins.add": {"pins:write"},
     "views.open": set(),
+    "views.publish": set(),
     "conversations.history": {"channels:history"},
     "conversations.info": {"channels:read", "groups:read"},
     "conversations.list": {"channels:read"},  # types=public_channel only
@@ -32,7 +33,7 @@ SCOPES = {
     "users.info": {"users:read"},
 }
 # Scopes that events need rather than calls.
-EVENT_SCOPES = {"reaction_added": {"reactions:read"}}
+EVENT_SCOPES = {"reaction_added": {"reactions:read"}, "app_home_opened": set()}
 
 
 def _methods_called() -> set[str]:
@@ -63,7 +64,8 @@ def test_manifest_shortcuts_and_events_are_the_registered_ones() -> None:
     assert set(EVENTS) <= set(EVENT_SCOPES)
 
 
-def test_manifest_turns_on_interactivity_and_socket_mode() -> None:
+def test_manifest_turns_on_interactivity_socket_mode_and_the_home_tab() -> None:
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
     settings = MANIFEST["settings"]
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True

@@ -228,12 +228,17 @@ class Chat:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)
 
+    def publish_view(self, user_id: str, view: dict[str, Any]) -> None:
+        """Publish `view` as `user_id`'s App Home tab."""
+        self._call("views.publish", user_id=user_id, view=view)
+
 
 # The same split as slack_sdk's own helpers: JSON for chat.* and views.*, form-encoded for the rest.
 _JSON = frozenset(
     {
         "chat.postMessage",
         "views.open",
+        "views.publish",
     }
 )
 # Not idempotent: a retry after a lost answer would do it twice.
