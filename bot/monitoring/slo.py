@@ -31,6 +31,7 @@ from bot.incidents.paging import timeline
 from bot.incidents.rooms import post as post_in_channel
 from bot.monitoring.links import join_or_declare, open_incident
 from bot.monitoring.prometheus import Measured, NotMeasured, Prometheus, Result, graph_link, shown
+from bot.nudges.posts import Post, destination
 from bot.records import chain
 from bot.records.masking import hidden, mask
 from bot.slack.mrkdwn import escape
@@ -369,18 +370,6 @@ def digest_message(report: Report, *, source: str | None) -> tuple[str, Blocks]:
 
 
 @dataclass(frozen=True)
-class Post:
-    """One area's digest and where it goes."""
-
-    area: str
-    target: str | None  # a channel ID, or a user ID for a DM; None: nowhere to send it
-    where: str  # "<#C07MLTEAM>", "<@U07MAYA001> by DM", or why nowhere
-    text: str
-    blocks: Blocks
-    tell: str | None = None  # told by DM should Slack refuse the post for good
-
-
-@dataclass(frozen=True)
 class Digest:
     reports: list[Report] = field(default_factory=list)
     posts: list[Post] = field(default_factory=list)
@@ -388,21 +377,6 @@ class Digest:
     def incidents(self) -> list[tuple[Report, Reading]]:
         """SLIs past alert, with the incident declared for them or already open."""
         return [(rep, r) for rep in self.reports for r in rep.readings if r.alerting]
-
-
-def destination(baton: Baton, area: str) -> tuple[str | None, str, str | None]:
-    """(target, how it reads, whom to tell if it fails): the responsible team's channel, else
-    the accountable person by DM (the team has no channel, or R is a person)."""
-    own = baton.ownership
-    raci = own.raci(area)
-    accountable = own.user_id(raci.accountable)
-    team = own.config.teams[raci.responsible_team] if raci.responsible_team else None
-    if team is not None and team.channel:
-        return team.channel, f"<#{team.channel}>", accountable
-    if accountable is None:
-        why = f"nowhere: the accountable person {raci.accountable} has no known Slack user ID"
-        return None, why, None
-    return accountable, f"<@{accountable}> by DM", None
 
 
 def digest(baton: Baton) -> Digest:
