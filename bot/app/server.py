@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.monitoring import alertmanager
+from bot.monitoring import alertmanager, feedback
 from bot.store.runtime import Baton
 from bot.store.settings import SettingsError
 
@@ -132,6 +132,36 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
             return 400, {"error": str(e)}
         return 200, {"ok": True, "incident": outcome.incident, "action": outcome.action}
 
+    feedback_token = baton.settings.feedback_token
+    if not feedback_token:
+        log.info("POST /feedback is off: set BATON_FEEDBACK_TOKEN to receive failure cases from the product")
+
+    async def failure_case(request: Request) -> Response:
+        try:
+            status, body = await _feedback_answer(request)
+        except Exception:  # counted as the 5xx it is; the product may send the case again
+            log.exception("could not take a failure case")
+            status, body = 500, {"error": "Baton could not take the failure case; send it again"}
+        baton.metrics.feedback_requests.labels(code=str(status)).inc()
+        return JSONResponse(body, status_code=status)
+
+    async def _feedback_answer(request: Request) -> tuple[int, dict[str, Any]]:
+        if not feedback_token:
+            return 404, {"error": "the feedback endpoint is off: set BATON_FEEDBACK_TOKEN on Baton"}
+        if not _bearer(request, feedback_token):
+            return 401, {"error": "send BATON_FEEDBACK_TOKEN as a bearer token (Authorization: Bearer …)"}
+        body = await _body(request, feedback.MAX_BODY)
+        if body is None:
+            return 413, {"error": f"the body is larger than {feedback.MAX_BODY} bytes"}
+        try:
+            outcome = await run_in_threadpool(feedback.receive, baton=baton, body=body)
+        except feedback.BadPayload as e:
+            log.warning("refused a failure case (400): %s", e)
+            return 400, {"error": str(e)}
+        answer = {"ok": True, "case": outcome.case, "area": outcome.area}
+        answer |= {"incident": outcome.incident, "action": outcome.action, "clipped": outcome.clipped}
+        return 200, answer
+
     async def metrics(_: Request) -> Response:
         payload = await run_in_threadpool(baton.metrics.render)
         return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -142,8 +172,29 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/alerts/alertmanager", alerts, methods=["POST"]),
+            Route("/feedback", failure_case, methods=["POST"]),
         ]
     )
+
+
+def _bearer(request: Request, token: str) -> bool:
+    """The request carries `token` as its bearer token, compared in constant time (how much of
+    a guess matched must not show in how long the refusal takes)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it is larger than `limit` bytes (said or seen), before parsing."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 class HttpServer:

@@ -57,7 +57,12 @@ def mention(user_id: str) -> str:
 
 USER_ID = re.compile(r"[UW][A-Z0-9]+")
 # Who declares or acts when no person does.
-SOURCES = {"baton": "Baton", "alertmanager": "Alertmanager", "prometheus": "Prometheus (SLO)"}
+SOURCES = {
+    "baton": "Baton",
+    "alertmanager": "Alertmanager",
+    "prometheus": "Prometheus (SLO)",
+    "feedback": "the product's feedback",  # failure cases from POST /feedback
+}
 
 
 def mentions(user_ids: list[str]) -> str:

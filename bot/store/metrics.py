@@ -38,6 +38,18 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.feedback_requests = Counter(
+            "baton_feedback_requests",
+            "Requests to POST /feedback, by HTTP status code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.feedback_cases = Counter(
+            "baton_feedback_cases",
+            "Failure cases the AI product reported through POST /feedback, by area and kind",
+            ["area", "kind"],
+            registry=self.registry,
+        )
 
         self.pages_due = Counter(
             "baton_pages_due", "Pages that came due (DMs Baton owed someone)", registry=self.registry

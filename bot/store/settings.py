@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.store.db import DEFAULT_DATABASE
 
@@ -62,6 +62,7 @@ class Settings:
     port: int
     prometheus_url: str | None
     alert_token: str | None
+    feedback_token: str | None = field(default=None, repr=False)  # never in a log line
     evidence_reaction: str = "pushpin"
 
     @property
@@ -115,6 +116,7 @@ class Settings:
             port=port,
             prometheus_url=get("PROMETHEUS_URL"),
             alert_token=get("BATON_ALERT_TOKEN"),
+            feedback_token=get("BATON_FEEDBACK_TOKEN"),
             evidence_reaction=(get("BATON_EVIDENCE_REACTION") or "pushpin").strip(":"),
         )
 
