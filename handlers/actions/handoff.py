@@ -9,11 +9,13 @@ from slack_bolt import Ack, BoltContext, Respond
 from bot.records import handoffs
 from bot.records.handoffs import HandoffError
 from bot.store.runtime import Baton
+from handlers.events.app_home import answer_on_home
 
 
 def sign_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
     ack()
     baton: Baton = context["baton"]
+    respond = answer_on_home(respond, body, context)  # on the Home tab: republish it
     receipt_id, _, as_ = str(body["actions"][0]["value"]).partition(":")
     try:
         signed = handoffs.sign(baton=baton, receipt_id=int(receipt_id), as_=as_, user=body["user"]["id"])

@@ -11,6 +11,7 @@ from bot.incidents import services as incidents
 from bot.incidents.rules import Action
 from bot.incidents.services import IncidentError
 from bot.store.runtime import Baton
+from handlers.events.app_home import answer_on_home
 from handlers.render import incident as render
 
 
@@ -21,6 +22,7 @@ def _number(body: dict[str, Any]) -> int:
 def acknowledge_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
     ack()
     baton: Baton = context["baton"]
+    respond = answer_on_home(respond, body, context)  # on the Home tab: republish it
     user = body["user"]["id"]
     try:
         result = incidents.acknowledge(baton=baton, number=_number(body), user=user)

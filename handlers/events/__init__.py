@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from handlers.events.app_home import app_home_opened
 from handlers.events.reactions import reaction_added
 
-EVENTS = {"reaction_added": reaction_added}
+EVENTS = {"reaction_added": reaction_added, "app_home_opened": app_home_opened}
 
 
 def register(app: App) -> None:

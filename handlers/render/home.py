@@ -1,0 +1,143 @@
+"""Block Kit for the App Home tab: the viewer's open incidents, the areas they own with their
+readiness, and the handoffs waiting for their signature, each with the one button it needs.
+
+The buttons reuse the action IDs and values of the channel, the DMs and the handoff requests,
+so a click on Home goes through the same listener and the same who-may rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.home.overview import COMMANDING, OWNER, PAGED, OpenIncident, Overview, OwnedArea, Signature
+from bot.incidents.messages import ACK
+from bot.records.handoff_messages import SIGN
+from bot.slack.mrkdwn import clip, escape
+from bot.store.clock import slack_time
+
+Block = dict[str, Any]
+
+# Slack allows 100 blocks in a Home view: three lists of at most 20 rows each, plus headings.
+MAX_ROWS = 20
+_WHY = {PAGED: "you were paged", COMMANDING: "you are the commander", OWNER: "your area"}
+_BUTTON = {"incoming": "Countersign", "outgoing": "Sign", "peer": "Sign as peer"}
+
+
+def _md(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text[:3000]}
+
+
+def _section(text: str, *, block_id: str | None = None, button: Block | None = None) -> Block:
+    block: Block = {"type": "section", "text": _md(text)}
+    if block_id:
+        block["block_id"] = block_id
+    if button is not None:
+        block["accessory"] = button
+    return block
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [_md(text)]}
+
+
+def _button(text: str, action_id: str, value: str) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+        "style": "primary",
+    }
+
+
+def _heading(text: str) -> list[Block]:
+    return [{"type": "divider"}, {"type": "header", "text": {"type": "plain_text", "text": text}}]
+
+
+def _when(inc: OpenIncident) -> str:
+    if inc.state != "open":
+        by = f" by <@{inc.acknowledged_by}>" if inc.acknowledged_by else ""
+        return f"acknowledged{by}" + (" · window breached" if inc.breached else "")
+    if inc.breached:
+        return ":alarm_clock: open · *breached*"
+    if inc.backlog or inc.deadline is None:
+        return "open · backlog, no response window"
+    return f"open · deadline {slack_time(inc.deadline)}"
+
+
+def _incident(inc: OpenIncident) -> Block:
+    where = f" · <#{inc.channel_id}>" if inc.channel_id else ""
+    why = ", ".join(_WHY[w] for w in inc.why)
+    text = (
+        f"*{inc.severity}* · *#{inc.number}* {escape(clip(inc.title, 200))}\n"
+        f"{_when(inc)}{where}\n_{escape(inc.area_name)} · {why}_"
+    )
+    # Backlog items page nobody: there is no escalation for an acknowledgement to stop.
+    button = _button("Acknowledge", ACK, str(inc.number)) if inc.state == "open" and not inc.backlog else None
+    return _section(text, block_id=f"home-incident-{inc.number}", button=button)
+
+
+def _area(area: OwnedArea) -> Block:
+    roles = ", ".join(area.roles)
+    return _section(
+        f"*{escape(area.name)}* (`{area.area}`) · you are {roles}\nReadiness: {area.readiness.summary()}",
+        block_id=f"home-area-{area.area}",
+    )
+
+
+def _person(user: str | None, ref: str) -> str:
+    return f"<@{user}>" if user else escape(ref)
+
+
+def _signature(sig: Signature) -> Block:
+    frm, to = _person(sig.from_user, sig.from_ref), _person(sig.to_user, sig.to_ref)
+    how = "an edit of ownership.yaml" if sig.origin == "config" else "a handoff in Slack"
+    note = f"\n> {escape(clip(sig.note, 200))}" if sig.note and sig.origin == "slack" else ""
+    text = (
+        f"*Handoff #{sig.receipt_id}*: {escape(sig.what)}, {frm} → {to} ({how}, {slack_time(sig.started_at)})"
+        f"{note}"
+    )
+    button = _button(_BUTTON[sig.as_], SIGN, f"{sig.receipt_id}:{sig.as_}")
+    return _section(text, block_id=f"home-handoff-{sig.receipt_id}-{sig.as_}", button=button)
+
+
+def _capped(rows: list[Block], more: str) -> list[Block]:
+    if len(rows) <= MAX_ROWS:
+        return rows
+    return [*rows[:MAX_ROWS], _context(f"and {len(rows) - MAX_ROWS} more: {more}")]
+
+
+def home_view(ov: Overview, *, notice: str | None = None) -> dict[str, Any]:
+    """The Home view of `ov.user`; `notice` (mrkdwn Baton wrote) answers a click made on it."""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Your incidents, areas and handoffs"}},
+        _context(f"As of {slack_time(ov.now)}. Opening this tab again refreshes it."),
+    ]
+    if notice:
+        blocks.append(_section(notice, block_id="home-notice"))
+
+    blocks += _heading("Your open incidents")
+    if ov.incidents:
+        blocks += _capped([_incident(i) for i in ov.incidents], "`/incident list`")
+    else:
+        blocks.append(
+            _section(
+                ":white_check_mark: Nothing open on your areas, and nothing you are paged for or command."
+            )
+        )
+
+    blocks += _heading("Areas you own")
+    if ov.areas:
+        blocks += _capped([_area(a) for a in ov.areas], "`/owner` lists every area")
+        blocks.append(_context("`/readiness <area>` shows the checklists and ticks items."))
+    else:
+        blocks.append(
+            _section("You own no area: ownership.yaml names you R or A nowhere. `/owner` shows who does.")
+        )
+
+    blocks += _heading("Handoffs waiting for your signature")
+    if ov.signatures:
+        blocks += _capped([_signature(sig) for sig in ov.signatures], "`/owner history <area>`")
+    else:
+        blocks.append(_section("No handoff is waiting for your signature."))
+    return {"type": "home", "callback_id": "baton_home", "blocks": blocks}
