@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.config.ownership import role_key
-from bot.incidents.rules import paged_so_far
 from bot.readiness.checklist import Readiness, readiness_of
 from bot.records import handoffs
 from bot.store.db import session
-from bot.store.models import Incident, Receipt
+from bot.store.models import Incident, Job, Receipt
 from bot.store.runtime import Baton
 
 # Why an incident is on someone's Home, in the order shown.
@@ -83,6 +82,24 @@ def _rank(severity: str) -> int:
     return int(severity[1:]) if severity[1:].isdigit() else 99
 
 
+def _paged(s: Session, user: str, numbers: list[int], *, now: datetime) -> set[int]:
+    """The incidents among `numbers` that `user` was paged for so far: what
+    bot.incidents.rules.paged_so_far decides per incident (the rule that lets them acknowledge:
+    a page came due for them and was not cancelled), in one query for all of them, so opening
+    Home costs the same with 2 open incidents as with 200."""
+    if not numbers:
+        return set()
+    rows = s.exec(
+        select(Job.incident_id, Job.payload).where(
+            col(Job.incident_id).in_(numbers),
+            col(Job.kind) == "page",
+            col(Job.due_at) <= now,
+            col(Job.state) != "cancelled",
+        )
+    ).all()
+    return {number for number, payload in rows if number is not None and payload.get("user") == user}
+
+
 def overview(*, baton: Baton, user: str) -> Overview:
     """What `user` (a Slack user ID) has on their plate now."""
     own = baton.ownership
@@ -96,12 +113,12 @@ def overview(*, baton: Baton, user: str) -> Overview:
         open_rows = s.exec(
             select(Incident).where(col(Incident.state) != "resolved").order_by(col(Incident.id))
         ).all()
+        paged = _paged(s, user, [inc.id for inc in open_rows if inc.id is not None], now=now)
         incidents = []
         for inc in open_rows:
             assert inc.id is not None
             why = []
-            # The same rule that lets a paged person acknowledge: a page came due, not cancelled.
-            if user in paged_so_far(s, inc.id, now=now):
+            if inc.id in paged:
                 why.append(PAGED)
             if inc.commander == user:
                 why.append(COMMANDING)

@@ -18,7 +18,7 @@ from bot.incidents.messages import ACK
 from bot.readiness.checklist import Readiness
 from bot.records.handoff_messages import SIGN
 from bot.store.db import session
-from bot.store.models import Incident, Receipt
+from bot.store.models import Incident, Job, Receipt
 from handlers.render.home import home_view
 from tests.conftest import RunningBaton
 from tests.handlers.test_incident_command import LEO, MAYA, OMAR, SAM, page_dms
@@ -143,7 +143,13 @@ def test_a_paged_person_sees_the_deadline_and_acknowledges_on_home(running: Runn
 
 def test_commander_owner_and_someone_unrelated(running: RunningBaton) -> None:
     rb = running
-    number = declare(rb, "P2 model-quality Refusals up")
+    number = declare(rb, "P1 model-quality Refusals up")
+    # Ana (informed) has a page waiting for T/2, not yet due: she is not paged so far.
+    with session(rb.baton.engine) as s:
+        waiting = [
+            j for j in s.exec(select(Job).where(col(Job.kind) == "page")).all() if j.payload["user"] == ANA
+        ]
+    assert waiting and all(j.state == "pending" for j in waiting)
     resp = rb.command("/incident", f"commander #{number} <@{SAM}|sam> taking this one", user_id=MAYA)
     assert resp.status_code == 200 and "warning" not in resp.text, resp.text
 
@@ -153,10 +159,10 @@ def test_commander_owner_and_someone_unrelated(running: RunningBaton) -> None:
     assert "you were paged" not in section(sam, INCIDENTS)
     assert "*Infra / Deploy* (`infra-deploy`) · you are R, A, on-call" in section(sam, AREAS)
 
-    # The area's A (and on-call, paged by the P2): her area and its readiness.
+    # The area's A (and on-call, paged by the P1): her area and its readiness.
     maya = open_home(rb, MAYA)
     mine = section(maya, INCIDENTS)
-    assert f"*#{number}* Refusals up" in mine and "your area" in mine
+    assert f"*#{number}* Refusals up" in mine and "you were paged, your area" in mine
     areas = section(maya, AREAS)
     assert "*Model / Prompt* (`model-quality`) · you are R, A, on-call" in areas
     assert "Readiness: organization 4/11 · production 1/6 · still an experiment" in areas
