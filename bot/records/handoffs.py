@@ -25,6 +25,8 @@ from sqlmodel import Session, col, select
 
 from bot.config.ownership import ROLES, Ownership, role_key
 from bot.config.schema import Config
+from bot.readiness import checklist
+from bot.readiness.checklist import Readiness
 from bot.records import chain
 from bot.records import handoff_messages as say
 from bot.records.masking import mask
@@ -35,9 +37,6 @@ from bot.store.models import Holder, Incident, OwnerOverride, Receipt
 from bot.store.runtime import Baton
 
 EXAMPLE = "/owner handoff model-quality @li Taking over while Maya is on leave"
-
-# Readiness items ownership.yaml itself proves (PRODUCT.md §2 /readiness).
-_PROVEN = ("raci-defined", "incident-owner", "one-owner", "slos-defined", "runbook")
 
 
 class HandoffError(Exception):
@@ -110,19 +109,20 @@ def snapshot(baton: Baton, s: Session, area: str) -> dict[str, Any]:
         .where(col(Incident.area) == raci.area, col(Incident.state) != "resolved")
         .order_by(col(Incident.id))
     ).all()
-    proven = {
-        "raci-defined": True,
-        "incident-owner": True,
-        "one-owner": True,
-        "slos-defined": bool(cfg.slo_queries),
-        "runbook": bool(cfg.runbook),
-    }
+    ready = checklist.readiness(baton.config, s, raci.area)
     return {
         "open_incidents": [
             {"number": i.id, "severity": i.severity, "state": i.state, "title": i.title} for i in incidents
         ],
-        # What ownership.yaml proves; ticked checklist items join these once /readiness exists.
-        "readiness": {item: proven[item] for item in _PROVEN},
+        # Each item done or not (proven by ownership.yaml or ticked), and the scores.
+        "readiness": {
+            **{state.item.key: state.done for state in ready.items},
+            "scores": {
+                "organization": ready.organization,
+                "production": ready.production,
+                "experiment": ready.experiment,
+            },
+        },
         "slo": {"queries": sorted(cfg.slo_queries), "state": "not measured"},
         "runbook": raci.runbook,
     }
@@ -450,6 +450,7 @@ class Card:
     # Roles held by a countersigned Slack handoff while ownership.yaml still names someone else:
     # (what, who holds it now, the receipt, whom the file names).
     overridden: list[tuple[str, str, int, str]]
+    readiness: Readiness | None = None  # the area against both checklists (PRODUCT.md: the card shows it)
 
 
 def card(*, baton: Baton, area: str) -> Card:
@@ -462,6 +463,7 @@ def card(*, baton: Baton, area: str) -> Card:
             select(Receipt).where(col(Receipt.area) == key).order_by(col(Receipt.seq).desc())
         ).all()
         active = {row.key: row for row in s.exec(select(OwnerOverride)).all()}
+        ready = checklist.readiness(baton.config, s, key)
     configured = own.configured_holders()
     overridden = []
     for role in roles:
@@ -476,6 +478,7 @@ def card(*, baton: Baton, area: str) -> Card:
         last=receipts[0] if receipts else None,
         pending=[r for r in receipts if r.state == "pending"],
         overridden=overridden,
+        readiness=ready,
     )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 
 from bot.incidents import messages
+from bot.readiness.messages import TICK
 from bot.records.handoff_messages import SIGN
 from handlers.actions.handoff import sign_clicked
 from handlers.actions.incident import acknowledge_clicked, escalate_clicked, resolve_clicked
+from handlers.actions.readiness import tick_clicked
 
 
 def link_button(ack: Ack) -> None:
@@ -21,6 +23,7 @@ ACTIONS = {
     messages.ESCALATE: escalate_clicked,
     messages.RESOLVE: resolve_clicked,
     SIGN: sign_clicked,
+    TICK: tick_clicked,
 }
 
 

@@ -88,6 +88,9 @@ def area_card(own: Ownership, area: str, handoffs: Card | None = None) -> dict[s
     if raci.aliases:
         aliases = ", ".join(f"`{a}`" for a in raci.aliases)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Also known as {aliases}")]))
+    if handoffs is not None and handoffs.readiness is not None:
+        ready = f"*Readiness* {handoffs.readiness.summary()} · `/readiness {area}` for the checklists"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=ready)))
     if handoffs is not None:
         blocks += _handoff_blocks(own, handoffs)
     if raci.runbook:

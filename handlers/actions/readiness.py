@@ -1,0 +1,33 @@
+"""The Tick button on a readiness item (in /readiness answers and in the readiness nudge): ticks
+the item as the person who clicked, through the same service and who-may rule as the command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+
+from bot.readiness import services
+from bot.readiness.messages import parse_value
+from bot.readiness.services import ReadinessError
+from bot.store.runtime import Baton
+from handlers.render import readiness as render
+
+
+def tick_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    ack()
+    baton: Baton = context["baton"]
+    area, item = parse_value(str(body["actions"][0].get("value") or ""))
+    try:
+        # A button pressed on an old message must not overwrite a tick (and its link) made since.
+        done = services.check_item(baton=baton, area=area, item=item, user=body["user"]["id"], replace=False)
+    except ReadinessError as e:
+        respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
+        return
+    answer = render.checked(baton.config.ownership.areas[done.area].name, done)
+    if (body.get("container") or {}).get("is_ephemeral"):
+        # The person's own /readiness answer: refreshed in place, the button gone.
+        respond(replace_original=True, text=answer["text"], blocks=answer["blocks"])
+    else:
+        # A nudge others see too: it stays as it was; the clicker gets the area now.
+        respond(**answer, replace_original=False)

@@ -1,0 +1,73 @@
+"""Slack payloads for /readiness answers and the tick button (the blocks come from
+bot/readiness/messages.py, which the nudge shares)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.readiness import messages
+from bot.readiness.checklist import Readiness
+from bot.readiness.services import Checked, Unchecked
+from bot.slack.mrkdwn import escape
+from bot.store.clock import slack_time
+
+USAGE = (
+    "Try `/readiness` (every area), `/readiness model-quality` (an area or alias), "
+    "`/readiness model-quality check dashboard [link]` or `/readiness model-quality uncheck dashboard`."
+)
+
+
+def message(text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "text": text, "blocks": blocks}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def error(text: str, *, then: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = message(f":warning: {text}", [_section(f":warning: {text}")])
+    if then is not None:
+        out["text"] += "\n" + then["text"]
+        out["blocks"] += then["blocks"]
+    return out
+
+
+def area_list(rows: list[tuple[str, str, Readiness]]) -> dict[str, Any]:
+    return message(*messages.area_list(rows))
+
+
+def view(name: str, r: Readiness, *, note: str | None = None) -> dict[str, Any]:
+    return message(*messages.area_view(name, r, note=note))
+
+
+def checked(name: str, done: Checked) -> dict[str, Any]:
+    """The area after a tick, with what the tick did above it."""
+    it = done.item
+    if done.proven is not None:
+        why = escape(done.proven)
+        note = f":information_source: *{it.title}* `{it.key}` is ticked by Baton: {why}. Nothing to tick."
+    elif done.already is not None:
+        was = done.already
+        note = (
+            f":information_source: *{it.title}* `{it.key}` was ticked already, by <@{was.by}> "
+            f"{slack_time(was.at)}; nothing changed."
+        )
+    else:
+        replaced = done.replaced.by if done.replaced else None
+        note = messages.checked_note(
+            title=it.title, key=it.key, by=done.by, replaced_by=replaced, masked=done.masked
+        )
+    return view(name, done.readiness, note=note)
+
+
+def unchecked(name: str, done: Unchecked) -> dict[str, Any]:
+    it = done.item
+    if done.was is None:
+        note = f":information_source: *{it.title}* `{it.key}` was not ticked; nothing changed."
+    else:
+        note = (
+            f":white_large_square: *{it.title}* `{it.key}` unticked (it was ticked by <@{done.was.by}> "
+            f"{slack_time(done.was.at)})."
+        )
+    return view(name, done.readiness, note=note)
