@@ -4,18 +4,22 @@ due time across replicas, and a day missed while Baton was down runs once, not o
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
 
 from bot.app.ticker import Ticker
+from bot.incidents import services as incidents
 from bot.nudges import schedule
+from bot.readiness import services as readiness
 from bot.records import handoffs
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import NudgeRun
 from bot.store.runtime import Baton
+from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env
 from tests.fakeslack import FakeSlack
 
 MAYA, LI = "U07MAYA001", "ULIE"
@@ -59,7 +63,8 @@ def test_pending_handoffs_are_nudged_once_a_day_across_replicas(
 
     # Down from Monday 10:00 until Thursday 12:00: three due times missed, one reminder.
     clock.advance(timedelta(days=3, hours=3))
-    assert schedule.tick(baton, worker="c") == ["slo_digest", "handoffs"]
+    # Monday 10:00's readiness nudge was missed too: it runs now, once.
+    assert schedule.tick(baton, worker="c") == ["slo_digest", "readiness", "handoffs"]
     assert schedule.tick(baton, worker="c") == []
     ticker.run_until_idle()
     assert len(reminders_to(fake_slack, LI)) == 2
@@ -73,3 +78,93 @@ def test_pending_handoffs_are_nudged_once_a_day_across_replicas(
     assert schedule.tick(baton, worker="a") == ["slo_digest", "handoffs"]
     ticker.run_until_idle()
     assert len(reminders_to(fake_slack, LI)) == 2
+
+
+ML_CHANNEL, DATA_CHANNEL, ROSA = "C07MLTEAM", "C07DATATEAM", "U07ROSA001"
+
+
+def _posts(fake: FakeSlack, channel: str, starts: str) -> list[str]:
+    return [m["text"] for m in fake.messages(channel) if m["text"].startswith(starts)]
+
+
+def test_readiness_and_the_failure_review_run_on_their_crons_once_per_due_time(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, clock = clocked  # Sunday 2026-11-22 09:00 in London
+    fake_slack.add_channel("ml-team", channel_id=ML_CHANNEL)
+    assert schedule.tick(baton, worker="a") == []  # first sight: noted, nothing sent
+    readiness.check_item(baton=baton, area="model-quality", item="dashboard", user=MAYA)
+    incidents.declare(baton=baton, severity="P1", area="model-quality", title="Refusals up", reporter=MAYA)
+    ticker.run_until_idle()
+
+    clock.advance(timedelta(days=1, hours=1))  # Monday 10:00: readiness "0 10 * * MON"
+    assert "readiness" in schedule.tick(baton, worker="a")
+    assert "readiness" not in schedule.tick(baton, worker="b")  # another replica: claimed already
+    ticker.run_until_idle()
+    (nudge,) = _posts(fake_slack, ML_CHANNEL, "Readiness · Model / Prompt")
+    assert "organization 5/11" in nudge  # four the config proves, and the dashboard
+    open_items = nudge.split("please tick what is done: ")[1]
+    assert "rollback" in open_items and "dashboard" not in open_items
+    assert "<@U07MAYA001> (accountable)" in nudge
+    # Legal has no channel: its accountable person gets the nudge by DM.
+    assert any(m["text"].startswith("Readiness · Policy / Guardrails") for m in fake_slack.dm_messages(ROSA))
+
+    clock.advance(timedelta(days=4, hours=5))  # Friday 15:00: failure_review "0 15 * * FRI"
+    assert "failure_review" in schedule.tick(baton, worker="b")
+    assert "failure_review" not in schedule.tick(baton, worker="a")
+    ticker.run_until_idle()
+    (review,) = _posts(fake_slack, ML_CHANNEL, "Weekly failure review · Model / Prompt")
+    assert "1 incident" in review
+
+    # Down from Friday 16:00 for eight days: Monday's and Friday's missed runs happen once each.
+    clock.advance(timedelta(days=8, hours=1))
+    ran = schedule.tick(baton, worker="c")
+    assert ran.count("readiness") == 1 and ran.count("failure_review") == 1
+    assert schedule.tick(baton, worker="c") == []
+    ticker.run_until_idle()
+    assert len(_posts(fake_slack, ML_CHANNEL, "Readiness · Model / Prompt")) == 2
+    assert len(_posts(fake_slack, ML_CHANNEL, "Weekly failure review · Model / Prompt")) == 2
+
+
+def _nudge(fake: FakeSlack, db_url: str, name: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **clean_env(),
+        "DATABASE_URL": db_url,
+        "BATON_OWNERSHIP_FILE": str(SHIPPED_OWNERSHIP),
+        "BATON_SEVERITY_FILE": str(SHIPPED_SEVERITY),
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_API_URL": fake.url,
+    }
+    return subprocess.run([BATON, "nudge", name], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_baton_nudge_readiness_and_review_post_now_and_say_where(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack, db_url: str
+) -> None:
+    baton, ticker, _ = clocked
+    fake_slack.add_channel("ml-team", channel_id=ML_CHANNEL)
+    fake_slack.add_channel("data-team", channel_id=DATA_CHANNEL)
+    incidents.declare(
+        baton=baton, severity="P2", area="data", title="Index stale <!channel>", reporter="U07DANA001"
+    )
+    ticker.run_until_idle()
+
+    run = _nudge(fake_slack, db_url, "readiness")
+    # The platform and product channels do not exist in this Slack: those two posts fail, and say so.
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"posted to <#{ML_CHANNEL}>: Readiness · Model / Prompt: 12 items open" in run.stdout
+    assert f"posted to <@{ROSA}> by DM: Readiness · Policy / Guardrails" in run.stdout
+    assert "could not post the readiness nudge of infra-deploy to <#C07PLATFORM>" in run.stderr
+    assert len(_posts(fake_slack, ML_CHANNEL, "Readiness · Model / Prompt")) == 1
+
+    review = _nudge(fake_slack, db_url, "review")
+    assert review.returncode == 1, review.stdout + review.stderr
+    assert review.stdout.startswith("# Weekly failure review, ")
+    # The incident was declared on the test clock, a week ago: it shows as still open.
+    assert "## Data (data): 1 still open" in review.stdout
+    assert "Index stale" in review.stdout
+    assert f"posted to <#{DATA_CHANNEL}>: Weekly failure review · Data" in review.stdout
+    (posted,) = [
+        m for m in fake_slack.messages(DATA_CHANNEL) if m["text"].startswith("Weekly failure review")
+    ]
+    assert "<!channel>" not in str(posted["blocks"]) and "&lt;!channel&gt;" in str(posted["blocks"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 
 from bot.config.schema import Config
+from bot.nudges.posts import Post
 from bot.records import handoffs
 from bot.slack.chat import ChatError
 from bot.store.runtime import Baton
@@ -15,13 +17,6 @@ NAMES = ("slo", "readiness", "review", "handoffs")
 
 
 def nudge_command(name: str, config: Config) -> int:
-    if name not in ("handoffs", "slo"):
-        print(
-            f"baton: the {name} nudge is not in this version of Baton yet; "
-            "`baton nudge handoffs` and `baton nudge slo` are",
-            file=sys.stderr,
-        )
-        return 2
     from bot.app.runner import boot  # the database and Slack only when nudging
 
     try:
@@ -36,6 +31,10 @@ def nudge_command(name: str, config: Config) -> int:
     try:
         if name == "slo":
             return slo_nudge(baton)
+        if name == "readiness":
+            return readiness_nudge(baton)
+        if name == "review":
+            return review_nudge(baton)
         found = handoffs.reminders(baton)
         failed = 0
         for user, text, blocks in found:
@@ -88,3 +87,43 @@ def slo_nudge(baton: Baton) -> int:
         else:
             print(f"baton: {report.area} {reading.sli} is past alert but {reading.trouble}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def post_now(baton: Baton, posts: Sequence[Post], *, what: str) -> int:
+    """Post each area's message from here (no ticker runs in this process), saying where each
+    went; the number that could not be posted."""
+    failed = 0
+    for p in posts:
+        first = p.text.partition("\n")[0]
+        if p.target is None:
+            failed += 1
+            print(f"baton: {what} of {p.area} goes {p.where}", file=sys.stderr)
+            continue
+        try:
+            baton.chat.post_message(p.target, text=p.text, blocks=p.blocks)
+        except ChatError as e:
+            failed += 1
+            print(f"baton: could not post {what} of {p.area} to {p.where}: {e}", file=sys.stderr)
+            continue
+        print(f"posted to {p.where}: {first}")
+    return failed
+
+
+def readiness_nudge(baton: Baton) -> int:
+    """The readiness nudge now: each area with open items, to its team channel or A's DM."""
+    from bot.nudges import readiness
+
+    posts = readiness.digest(baton)
+    if not posts:
+        print("ok: every area has ticked every readiness item: nobody to nudge")
+        return 0
+    return 1 if post_now(baton, posts, what="the readiness nudge") else 0
+
+
+def review_nudge(baton: Baton) -> int:
+    """The weekly failure review now: printed as Markdown, and posted per area."""
+    from bot.nudges import review
+
+    found = review.review(baton, now=baton.clock.now())
+    print(found.markdown())
+    return 1 if post_now(baton, review.posts(baton, found), what="the failure review") else 0

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.monitoring import slo
+from bot.nudges import readiness, review
 from bot.records import handoffs
 from bot.store.db import session
 from bot.store.models import NudgeRun
@@ -26,11 +27,13 @@ from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
 
-# ownership.yaml's names -> what runs. Readiness and the failure review join this table as they
-# are built.
+
+# ownership.yaml's names -> what runs (each queues its posts as durable jobs for the ticker).
 NUDGES: dict[str, Callable[[Baton], object]] = {
     "handoffs": handoffs.enqueue_reminders,
     "slo_digest": slo.run_digest,
+    "readiness": readiness.run,
+    "failure_review": review.run,
 }
 # Long enough for a weekly nudge missed over a long weekend.
 LOOKBACK = timedelta(days=8)
