@@ -302,7 +302,7 @@ def test_a_number_that_does_not_exist_says_so_and_exits_1(
     clocked: tuple[Baton, Ticker, FakeClock], db_url: str, tmp_path: Path
 ) -> None:
     baton, _, _ = clocked
-    incidents.declare(baton=baton, severity="P3", area="data", title="Index lag", reporter=LEO)
+    incidents.declare(baton=baton, severity="P3", area="data", title="Index lag", reporter="feedback")
     done = export(db_url, "99", cwd=tmp_path)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.startswith("baton: there is no incident #99 in ")
@@ -311,6 +311,7 @@ def test_a_number_that_does_not_exist_says_so_and_exits_1(
     backlog = export(db_url, "1", cwd=tmp_path)  # a backlog item has a note too, with nobody paged
     assert backlog.returncode == 0, backlog.stderr
     assert "- Response window: none (backlog: nobody is paged)" in backlog.stdout
+    assert "by the product's feedback" in backlog.stdout  # a source by name, not its key
     assert section(backlog.stdout, "## Who was paged when") == ["- nobody"]
 
 

@@ -89,3 +89,19 @@ def test_slack_api_from_env_for_commands_that_only_call_slack() -> None:
         slack_api_from_env({"SLACK_SIGNING_SECRET": "s"})
     with pytest.raises(SettingsError, match="contains '…'"):
         slack_api_from_env({"SLACK_BOT_TOKEN": "xoxb-…"})
+
+
+def test_secrets_and_urls_that_may_hold_passwords_stay_out_of_repr() -> None:
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1-secret-bot",
+            "SLACK_SIGNING_SECRET": "secret-signing",
+            "SLACK_APP_TOKEN": "xapp-1-secret-app",
+            "DATABASE_URL": "postgresql://baton:secret-db@db/baton",
+            "PROMETHEUS_URL": "http://u:secret-prom@prom:9090",
+            "BATON_ALERT_TOKEN": "secret-alert",
+            "BATON_FEEDBACK_TOKEN": "secret-feedback",
+        }
+    )
+    assert settings.bot_token == "xoxb-1-secret-bot"
+    assert "secret" not in repr(settings) and "secret" not in str(settings)

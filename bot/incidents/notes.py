@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from bot.config.durations import format_duration
 from bot.config.schema import SEVERITIES, is_email, is_user_id
-from bot.incidents.messages import USER_ID
+from bot.incidents.messages import SOURCES, USER_ID
 from bot.store.models import Evidence, Incident, Job, TimelineEvent
 
 EVIDENCE_TEXT = 500  # characters of a piece of evidence in the Markdown; the JSON keeps it whole
@@ -323,7 +323,7 @@ def render(record: IncidentRecord) -> str:
 
     def who(user: str | None) -> str:
         if not user or not USER_ID.fullmatch(user):  # "baton", "alertmanager": no person
-            return user or "—"
+            return SOURCES.get(user, user) if user else "—"
         handle = record.people.get(user)
         return f"{handle} <@{user}>" if handle else f"<@{user}>"
 

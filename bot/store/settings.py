@@ -52,16 +52,18 @@ def _check_printable(name: str, value: str) -> None:
 
 @dataclass(frozen=True)
 class Settings:
-    bot_token: str
-    signing_secret: str | None
-    app_token: str | None
+    # Secrets (and URLs that may carry a password) stay out of repr(): a traceback or a test
+    # failure prints the settings.
+    bot_token: str = field(repr=False)
+    signing_secret: str | None = field(repr=False)
+    app_token: str | None = field(repr=False)
     api_url: str
-    database_url: str
+    database_url: str = field(repr=False)
     ownership_file: str
     severity_file: str
     port: int
-    prometheus_url: str | None
-    alert_token: str | None
+    prometheus_url: str | None = field(repr=False)
+    alert_token: str | None = field(repr=False)
     feedback_token: str | None = field(default=None, repr=False)  # never in a log line
     evidence_reaction: str = "pushpin"
 
