@@ -31,11 +31,10 @@ from bot.incidents.paging import timeline
 from bot.incidents.rooms import post as post_in_channel
 from bot.monitoring.links import join_or_declare, open_incident
 from bot.monitoring.prometheus import Measured, NotMeasured, Prometheus, Result, graph_link, shown
-from bot.nudges.posts import Post, destination
+from bot.nudges.posts import Post, destination, queue
 from bot.records import chain
 from bot.records.masking import hidden, mask
 from bot.slack.mrkdwn import escape
-from bot.store import jobs
 from bot.store.db import session
 from bot.store.models import Evidence
 from bot.store.runtime import Baton
@@ -397,21 +396,5 @@ def digest(baton: Baton) -> Digest:
 def run_digest(baton: Baton) -> Digest:
     """The scheduled `slo_digest` nudge: the digest, its posts queued for the ticker."""
     found = digest(baton)
-    now = baton.clock.now()
-    with session(baton.engine) as s:
-        for p in found.posts:
-            if p.target is None:
-                log.warning("the SLO digest of %s goes %s", p.area, p.where)
-                continue
-            about = f"the SLO digest of {baton.config.ownership.areas[p.area].name}"
-            payload = {
-                "channel": p.target,
-                "text": p.text,
-                "blocks": p.blocks,
-                "tell": p.tell,
-                "about": about,
-            }
-            jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
-        s.commit()
-    baton.wake()
+    queue(baton, found.posts, what="the SLO digest")
     return found

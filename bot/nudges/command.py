@@ -60,22 +60,7 @@ def slo_nudge(baton: Baton) -> int:
     if not found.posts:
         print("ok: no area has slo_queries in ownership.yaml: nothing to measure")
         return 0
-    failed = 0
-    for p in found.posts:
-        first, _, rest = p.text.partition("\n")
-        if p.target is None:
-            failed += 1
-            print(f"baton: the SLO digest of {p.area} goes {p.where}", file=sys.stderr)
-            continue
-        try:
-            baton.chat.post_message(p.target, text=p.text, blocks=p.blocks)
-        except ChatError as e:
-            failed += 1
-            print(f"baton: could not post the SLO digest of {p.area} to {p.where}: {e}", file=sys.stderr)
-            continue
-        print(f"posted to {p.where}: {first}")
-        for shown in rest.splitlines():
-            print(f"  {shown}")
+    failed = post_now(baton, found.posts, what="the SLO digest", details=True)
     for report, reading in found.incidents():
         if reading.declared:
             print(
@@ -89,12 +74,12 @@ def slo_nudge(baton: Baton) -> int:
     return 1 if failed else 0
 
 
-def post_now(baton: Baton, posts: Sequence[Post], *, what: str) -> int:
+def post_now(baton: Baton, posts: Sequence[Post], *, what: str, details: bool = False) -> int:
     """Post each area's message from here (no ticker runs in this process), saying where each
-    went; the number that could not be posted."""
+    went (with `details`, the message's other lines too); the number that could not be posted."""
     failed = 0
     for p in posts:
-        first = p.text.partition("\n")[0]
+        first, _, rest = p.text.partition("\n")
         if p.target is None:
             failed += 1
             print(f"baton: {what} of {p.area} goes {p.where}", file=sys.stderr)
@@ -106,6 +91,8 @@ def post_now(baton: Baton, posts: Sequence[Post], *, what: str) -> int:
             print(f"baton: could not post {what} of {p.area} to {p.where}: {e}", file=sys.stderr)
             continue
         print(f"posted to {p.where}: {first}")
+        for shown in rest.splitlines() if details else ():
+            print(f"  {shown}")
     return failed
 
 
