@@ -318,7 +318,15 @@ def declared(fast: RunningBaton) -> Channel:
     declare(fast)
     channel = channel_of(fast.fake)
     fast.fake.wait_for(lambda: len(page_dms(fast.fake)) >= 3, message="step 0 DMs")
+    # Slack has the DMs a moment before Baton records them as sent (a loaded machine shows it).
+    fast.fake.wait_for(lambda: len(sent_pages(fast)) >= 3, message="step 0 pages recorded as sent")
     return channel
+
+
+def sent_pages(rb: RunningBaton) -> list[int]:
+    with session(rb.baton.engine) as s:
+        done = select(Job.id).where(col(Job.kind) == "page", col(Job.state) == "done")
+        return list(s.exec(done).all())
 
 
 def test_status_is_echoed_on_the_topic_and_the_timeline(fast: RunningBaton, declared: Channel) -> None:
