@@ -8,7 +8,8 @@ thread. Point ``slack_sdk.WebClient(base_url=fake.url, token=fake.bot_token)`` (
   overlay for the spec's known gaps (see ``_EXTRA_METHODS`` / ``_REQUIRED_OVERLAY``);
 * keeps workspace state (users, channels, DMs, messages, pins, reactions, ephemerals, views) and
   answers with Slack-shaped responses and Slack's documented error codes;
-* records every call (``.calls``) and can inject 429/5xx answers and latency;
+* records every call (``.calls``) and can inject 429/5xx answers and latency, and hold a method
+  to a rate limit like Slack's tiers (``.rate_limit``);
 * owns a Socket Mode stand-in (``.socket``) whose URL ``apps.connections.open`` returns, and
   serves ``response_url`` endpoints (``.response_url()``) so Bolt's ``respond()`` can be captured.
 
@@ -22,10 +23,12 @@ import base64
 import contextlib
 import itertools
 import json
+import math
 import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -424,6 +427,7 @@ class FakeSlack:
         self._response_urls: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._latency: dict[str, float] = {}
+        self._limits: dict[str, tuple[int, float, deque[float]]] = {}  # method -> (calls, window, accepted)
         self._ids = itertools.count(1)
         self._last_ts_us = 0
         self._lock = threading.RLock()
@@ -659,6 +663,34 @@ class FakeSlack:
         with self._lock:
             self._faults.clear()
             self._latency.clear()
+            self._limits.clear()
+
+    def rate_limit(self, method: str, *, per_minute: int, window: float = 60.0) -> None:
+        """Hold ``method`` to ``per_minute`` calls in any sliding ``window`` seconds, as Slack's
+        tiers do (Tier 2: 20 a minute); beyond that it answers 429 ``ratelimited`` with a
+        Retry-After (whole seconds, rounded up) saying when the oldest accepted call leaves the
+        window. Refused calls do not count. ``window`` < 60 replays the same shape faster;
+        ``per_minute=0`` removes the limit."""
+        with self._lock:
+            if per_minute > 0:
+                self._limits[method] = (per_minute, window, deque())
+            else:
+                self._limits.pop(method, None)
+
+    def _rate_limited(self, method: str) -> int | None:
+        """Retry-After seconds if ``method`` is over its limit now; else count the call and None."""
+        with self._lock:
+            limit = self._limits.get(method)
+            if limit is None:
+                return None
+            calls, window, accepted = limit
+            now = time.monotonic()
+            while accepted and accepted[0] <= now - window:
+                accepted.popleft()
+            if len(accepted) >= calls:
+                return max(1, math.ceil(accepted[0] + window - now))
+            accepted.append(now)
+            return None
 
     def set_latency(self, method_or_star: str, seconds: float) -> None:
         """Delay answers of one method (or "*" = every method without its own delay); 0 removes."""
@@ -769,6 +801,9 @@ class FakeSlack:
                 return 429, {"Retry-After": str(fault.retry_after)}, {"ok": False, "error": "ratelimited"}
             code = fault.error or _5XX_ERRORS.get(fault.status, "fatal_error")
             return fault.status, {}, {"ok": False, "error": code}
+        retry_after = self._rate_limited(method)
+        if retry_after is not None:
+            return 429, {"Retry-After": str(retry_after)}, {"ok": False, "error": "ratelimited"}
         return self._carry_out(method, params, token)
 
     def _carry_out(

@@ -285,6 +285,30 @@ def test_rate_limit_without_retry_handler_surfaces(fake: FakeSlack, client: WebC
     assert client.auth_test()["ok"]  # times=1: only the first call was limited
 
 
+def test_rate_limit_holds_a_method_to_a_sliding_window(fake: FakeSlack, client: WebClient) -> None:
+    fake.rate_limit("conversations.create", per_minute=3, window=2.0)
+    first = time.monotonic()
+    for i in range(3):
+        assert client.conversations_create(name=f"inc-limit-{i}")["ok"]
+    with pytest.raises(SlackApiError) as info:
+        client.conversations_create(name="inc-limit-3")
+    refused = info.value.response
+    assert (refused.status_code, refused["error"]) == (429, "ratelimited")
+    # The oldest accepted call leaves the 2 s window within 2 s: Retry-After says so, rounded up.
+    assert refused.headers["Retry-After"] == "2"
+    assert client.chat_postMessage(channel="C0GENERAL", text="other methods are not limited")["ok"]
+    assert fake.channel_by_name("inc-limit-3") is None  # refused: nothing created
+    time.sleep(max(0.0, first + 2.05 - time.monotonic()))
+    # The window has slid past the first three (the refused call never counted): three fit again.
+    for i in range(3, 6):
+        assert client.conversations_create(name=f"inc-limit-{i}")["ok"]
+    assert error_of(lambda: client.conversations_create(name="inc-limit-6")) == "ratelimited"
+    statuses = [c.http_status for c in fake.calls_to("conversations.create")]
+    assert statuses == [200, 200, 200, 429, 200, 200, 200, 429]
+    fake.rate_limit("conversations.create", per_minute=0)
+    assert client.conversations_create(name="inc-limit-6")["ok"]
+
+
 @pytest.mark.parametrize("status", [500, 503])
 def test_server_errors_are_retried_by_server_error_handler(fake: FakeSlack, status: int) -> None:
     handler = ServerErrorRetryHandler(
