@@ -14,6 +14,7 @@ from bot.app import cli
 from bot.slack.chat import make_client
 from bot.store.runtime import Baton
 from handlers import actions, commands, events, shortcuts, views
+from handlers.listener import provide
 
 
 def create_app(baton: Baton) -> App:
@@ -24,8 +25,10 @@ def create_app(baton: Baton) -> App:
         signing_secret=settings.signing_secret or "",
         # Socket Mode requests are authenticated by the websocket; HTTP ones by the signature.
         request_verification_enabled=not settings.socket_mode,
-        # ack() first: Slack gets its 200 while the listener goes on on Bolt's worker pool.
-        process_before_response=False,
+        # Slack gets its answer the moment a listener's ack function returns (not on Bolt's
+        # 10 ms poll for ack()); what calls Slack or the network runs after it, in lazy
+        # functions (handlers/listener.py).
+        process_before_response=True,
         ignoring_self_events_enabled=True,
         # Bolt checks the token (auth.test) here, once, and keeps the answer; without it Bolt
         # would call auth.test during the first request, inside Slack's 3-second window.
@@ -33,7 +36,7 @@ def create_app(baton: Baton) -> App:
 
     @app.middleware
     def provide_baton(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 (Bolt's name)
-        context["baton"] = baton
+        provide(context, baton)
         next()
 
     commands.register(app)

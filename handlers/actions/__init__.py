@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from bot.incidents import messages
 from bot.readiness.messages import TICK
@@ -10,23 +10,20 @@ from bot.records.handoff_messages import SIGN
 from handlers.actions.handoff import sign_clicked
 from handlers.actions.incident import acknowledge_clicked, escalate_clicked, resolve_clicked
 from handlers.actions.readiness import tick_clicked
+from handlers.listener import Listener, just_ack
 
-
-def link_button(ack: Ack) -> None:
-    """Link buttons (runbook) open in the browser; Slack still posts the click, which needs a 200."""
-    ack()
-
-
+# Every click is acked at once (just_ack); the work and its answer follow in the lazy function.
 ACTIONS = {
-    "open_runbook": link_button,
-    messages.ACK: acknowledge_clicked,
-    messages.ESCALATE: escalate_clicked,
-    messages.RESOLVE: resolve_clicked,
-    SIGN: sign_clicked,
-    TICK: tick_clicked,
+    # Link buttons (runbook) open in the browser; Slack still posts the click, which needs a 200.
+    "open_runbook": Listener(just_ack),
+    messages.ACK: Listener(just_ack, lazy=[acknowledge_clicked]),
+    messages.ESCALATE: Listener(just_ack, lazy=[escalate_clicked]),
+    messages.RESOLVE: Listener(just_ack, lazy=[resolve_clicked]),
+    SIGN: Listener(just_ack, lazy=[sign_clicked]),
+    TICK: Listener(just_ack, lazy=[tick_clicked]),
 }
 
 
 def register(app: App) -> None:
     for action_id, listener in ACTIONS.items():
-        app.action(action_id)(listener)
+        listener.on(app.action, action_id)

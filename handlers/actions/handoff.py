@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import BoltContext, Respond
 
 from bot.records import handoffs
 from bot.records.handoffs import HandoffError
-from bot.store.runtime import Baton
 from handlers.events.app_home import answer_on_home
+from handlers.listener import baton_of
 
 
-def sign_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    ack()
-    baton: Baton = context["baton"]
+def sign_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """A lazy function (handlers/listener.py): the click is acked first."""
+    baton = baton_of(context)
     respond = answer_on_home(respond, body, context)  # on the Home tab: republish it
     receipt_id, _, as_ = str(body["actions"][0]["value"]).partition(":")
     try:

@@ -1,17 +1,21 @@
-"""Incident buttons: Acknowledge (in DMs and in the channel), Escalate now, Resolve."""
+"""Incident buttons: Acknowledge (in DMs and in the channel), Escalate now, Resolve.
+
+Each is a lazy function (handlers/listener.py): the click is acked at once, the work and its
+answer (respond(), the resolve form) follow.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import BoltContext, Respond
 
 from bot.incidents import messages
 from bot.incidents import services as incidents
 from bot.incidents.rules import Action
 from bot.incidents.services import IncidentError
-from bot.store.runtime import Baton
 from handlers.events.app_home import answer_on_home
+from handlers.listener import baton_of
 from handlers.render import incident as render
 
 
@@ -19,9 +23,8 @@ def _number(body: dict[str, Any]) -> int:
     return int(body["actions"][0]["value"])
 
 
-def acknowledge_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    ack()
-    baton: Baton = context["baton"]
+def acknowledge_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    baton = baton_of(context)
     respond = answer_on_home(respond, body, context)  # on the Home tab: republish it
     user = body["user"]["id"]
     try:
@@ -39,18 +42,16 @@ def acknowledge_clicked(ack: Ack, body: dict[str, Any], respond: Respond, contex
     respond(text=text, replace_original=in_dm, response_type="ephemeral")
 
 
-def escalate_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    ack()
-    baton: Baton = context["baton"]
+def escalate_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    baton = baton_of(context)
     try:
         incidents.escalate_now(baton=baton, number=_number(body), user=body["user"]["id"])
     except IncidentError as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
 
 
-def resolve_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    ack()
-    baton: Baton = context["baton"]
+def resolve_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    baton = baton_of(context)
     try:
         # Asked before the form opens, so nobody fills it in only to be refused.
         inc = incidents.check(

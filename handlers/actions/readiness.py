@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import BoltContext, Respond
 
 from bot.readiness import services
 from bot.readiness.messages import parse_value
 from bot.readiness.services import ReadinessError
-from bot.store.runtime import Baton
+from handlers.listener import baton_of
 from handlers.render import readiness as render
 
 
-def tick_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    ack()
-    baton: Baton = context["baton"]
+def tick_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """A lazy function (handlers/listener.py): the click is acked first."""
+    baton = baton_of(context)
     area, item = parse_value(str(body["actions"][0].get("value") or ""))
     try:
         # A button pressed on an old message must not overwrite a tick (and its link) made since.

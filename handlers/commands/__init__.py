@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers.commands.incident import incident_command
+from handlers.commands import incident, readiness, slo
 from handlers.commands.owner import owner_command
-from handlers.commands.readiness import readiness_command
-from handlers.commands.slo import slo_command
+from handlers.listener import Listener
 
-COMMANDS = {
-    "/incident": incident_command,
-    "/owner": owner_command,
-    "/readiness": readiness_command,
-    "/slo": slo_command,
+COMMANDS: dict[str, tuple[Listener, ...]] = {
+    "/incident": incident.LISTENERS,
+    "/owner": (Listener(owner_command),),
+    "/readiness": readiness.LISTENERS,
+    "/slo": slo.LISTENERS,
 }
 
 
 def register(app: App) -> None:
-    for name, listener in COMMANDS.items():
-        app.command(name)(listener)
+    for name, listeners in COMMANDS.items():
+        for listener in listeners:
+            listener.on(app.command, name)

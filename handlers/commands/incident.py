@@ -2,7 +2,8 @@
 
 Parsing only: every rule lives in bot/incidents/services.py. Answers go back in the ack (a database
 transaction takes milliseconds; Slack is only called later, by the ticker), so Slack gets its
-200 well within 3 seconds.
+200 well within 3 seconds. A bare `/incident` opens the declare form after the answer (views.open
+is a Slack call, so it is a lazy function: see handlers/listener.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.incidents.services import EXAMPLE, IncidentError, quote
 from bot.records import evidence
 from bot.store.db import session
 from bot.store.runtime import Baton
+from handlers.listener import Listener, baton_of
 from handlers.render import incident as render
 
 SEVERITY = re.compile(r"^[pP]\d$")
@@ -25,18 +27,35 @@ NUMBER = re.compile(r"#(\d+)")
 IN_CHANNEL = ("ack", "sev", "status", "evidence", "commander", "resolve", "reopen", "note", "timeline")
 
 
+def asks_for_the_form(command: dict[str, Any]) -> bool:
+    return not (command.get("text") or "").strip()
+
+
+def form_asked(ack: Ack, context: BoltContext) -> None:
+    baton_of(context).metrics.requests.labels(kind="/incident").inc()
+    ack()
+
+
+def open_declare_form(command: dict[str, Any], context: BoltContext) -> None:
+    baton = baton_of(context)
+    baton.chat.open_view(command["trigger_id"], render.declare_view(baton))
+
+
 def incident_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
-    baton: Baton = context["baton"]
+    baton = baton_of(context)
     baton.metrics.requests.labels(kind="/incident").inc()
     text = (command.get("text") or "").strip()
-    if not text:
-        ack()
-        baton.chat.open_view(command["trigger_id"], render.declare_view(baton))
-        return
     try:
         ack(**dispatch(baton, text, user=command["user_id"], channel=command.get("channel_id", "")))
     except IncidentError as e:
         ack(**render.error(str(e)))
+
+
+# A bare `/incident` first (its matcher), every other `/incident …` after it.
+LISTENERS = (
+    Listener(form_asked, lazy=[open_declare_form], matchers=[asks_for_the_form]),
+    Listener(incident_command),
+)
 
 
 def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from bot.records import handoffs
 from bot.records.handoffs import HandoffError
 from bot.slack.mrkdwn import escape
 from bot.store.runtime import Baton
+from handlers.listener import baton_of
 from handlers.render import owner as render
 
 USAGE = (
@@ -20,7 +21,7 @@ USAGE = (
 
 
 def owner_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
-    baton: Baton = context["baton"]
+    baton = baton_of(context)
     baton.metrics.requests.labels(kind="/owner").inc()
     text = (command.get("text") or "").strip()
     try:

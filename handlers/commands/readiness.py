@@ -1,8 +1,9 @@
 """/readiness (PRODUCT.md §2): every area's scores, one area's checklists with tick buttons,
 `/readiness <area> check <item> [link]` and `/readiness <area> uncheck <item>`.
 
-The ack goes back empty at once and the answer follows through respond(): the answer reads the
-database (and a tick writes it), which must never hold up Slack's 3 seconds.
+The ack goes back empty at once and the answer follows through respond(), from a lazy function
+(handlers/listener.py): the answer reads the database (and a tick writes it), which must never
+hold up Slack's 3 seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.readiness.checklist import readiness, readiness_of
 from bot.readiness.services import ReadinessError, UnknownArea
 from bot.store.db import session
 from bot.store.runtime import Baton
+from handlers.listener import Listener, baton_of
 from handlers.render import readiness as render
 
 log = logging.getLogger(__name__)
@@ -24,10 +26,14 @@ log = logging.getLogger(__name__)
 VERBS = {"check": "check", "tick": "check", "uncheck": "uncheck", "untick": "uncheck"}
 
 
-def readiness_command(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def readiness_asked(ack: Ack, context: BoltContext) -> None:
+    baton_of(context).metrics.requests.labels(kind="/readiness").inc()
     ack()
-    baton: Baton = context["baton"]
-    baton.metrics.requests.labels(kind="/readiness").inc()
+
+
+def readiness_command(command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """After the answer: read (or tick) and respond()."""
+    baton = baton_of(context)
     text = (command.get("text") or "").strip()
     try:
         answer = reply_for(baton, text, user=command["user_id"])
@@ -87,3 +93,6 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
     link = rest[1] if len(rest) == 2 else None
     done = services.check_item(baton=baton, area=area, item=rest[0], user=user, link=link)
     return render.checked(name, done)
+
+
+LISTENERS = (Listener(readiness_asked, lazy=[readiness_command]),)

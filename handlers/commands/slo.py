@@ -1,8 +1,9 @@
 """/slo <area>: the area's SLIs against their objectives, now (PRODUCT.md §2).
 
 Prometheus may be slow, so the ack goes back at once (Slack's 3 seconds) and the answer follows
-through respond(), from Bolt's listener thread, within slo.ANSWER_BUDGET seconds. Answers that
-need no query (the area list, an unknown area, no PROMETHEUS_URL) go back in the ack itself.
+through respond(), from a lazy function (handlers/listener.py), within slo.ANSWER_BUDGET seconds.
+Answers that need no query (the area list, an unknown area, no PROMETHEUS_URL) go back in the
+ack itself.
 """
 
 from __future__ import annotations
@@ -15,20 +16,29 @@ from slack_bolt import Ack, BoltContext, Respond
 from bot.monitoring import slo
 from bot.slack.mrkdwn import escape
 from bot.store.runtime import Baton
+from handlers.listener import Listener, baton_of
 from handlers.render import slo as render
 
 log = logging.getLogger(__name__)
 
 
-def slo_command(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    baton: Baton = context["baton"]
+def slo_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+    baton = baton_of(context)
     baton.metrics.requests.labels(kind="/slo").inc()
     found = pick(baton, (command.get("text") or "").strip())
     if isinstance(found, dict):
         ack(**found)
+    else:
+        ack()  # the measurement follows in slo_measured
+
+
+def slo_measured(command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """After the answer: query Prometheus and respond(), unless the ack was the whole answer."""
+    baton = baton_of(context)
+    found = pick(baton, (command.get("text") or "").strip())  # config only: cheap to ask again
+    if isinstance(found, dict):
         return
     area, note = found
-    ack()
     try:
         answer = measured(baton, area)
     except Exception as e:  # the person asked: they hear that it failed, not silence
@@ -66,3 +76,6 @@ def measured(baton: Baton, area: str) -> dict[str, Any]:
     with slo.prometheus(baton, budget=slo.ANSWER_BUDGET) as client:
         report = slo.measure(baton, area, client)
     return render.report(slo.with_open_incidents(baton, report))
+
+
+LISTENERS = (Listener(slo_command, lazy=[slo_measured]),)

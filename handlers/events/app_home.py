@@ -16,6 +16,7 @@ from slack_sdk.webhook import WebhookResponse
 from bot.home.overview import overview
 from bot.slack.chat import ChatError
 from bot.store.runtime import Baton
+from handlers.listener import baton_of
 from handlers.render.home import home_view
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def app_home_opened(event: dict[str, Any], context: BoltContext) -> None:
         return  # the Messages tab is a DM with Baton: nothing to draw
     user = str(event.get("user") or "")
     if user:
-        publish_home(context["baton"], user)
+        publish_home(baton_of(context), user)
 
 
 def from_home(body: dict[str, Any]) -> bool:
@@ -63,4 +64,4 @@ def answer_on_home(respond: Respond, body: dict[str, Any], context: BoltContext)
     """`respond` as it is, or, for a click on the Home tab, one that answers by republishing it."""
     if not from_home(body):
         return respond
-    return _HomeRespond(context["baton"], str(body["user"]["id"]))
+    return _HomeRespond(baton_of(context), str(body["user"]["id"]))

@@ -9,11 +9,11 @@ from slack_bolt import BoltContext
 from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
 from bot.records import evidence
-from bot.store.runtime import Baton
+from handlers.listener import baton_of
 
 
 def reaction_added(event: dict[str, Any], context: BoltContext) -> None:
-    baton: Baton = context["baton"]
+    baton = baton_of(context)
     item = event.get("item") or {}
     if event.get("reaction") != baton.settings.evidence_reaction or item.get("type") != "message":
         return

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import BoltContext, Respond
 
 from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
 from bot.records import drafts, evidence
 from bot.store.runtime import Baton
+from handlers.listener import baton_of
 from handlers.render import incident as render
 
 
-def add_to_evidence(ack: Ack, shortcut: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    ack()
-    baton: Baton = context["baton"]
+def add_to_evidence(shortcut: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """A lazy function (handlers/listener.py): acked first, it reads Slack and answers."""
+    baton = baton_of(context)
     channel = shortcut["channel"]["id"]
     message = shortcut.get("message") or {}
     ts = str(shortcut.get("message_ts") or message.get("ts") or "")

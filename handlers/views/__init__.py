@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from handlers.listener import Listener
 from handlers.render.incident import DECLARE_VIEW, EVIDENCE_VIEW, RESOLVE_VIEW
 from handlers.views.incident import declare_submitted, evidence_submitted, resolve_submitted
 
-VIEWS = {DECLARE_VIEW: declare_submitted, RESOLVE_VIEW: resolve_submitted, EVIDENCE_VIEW: evidence_submitted}
+# A submission is answered by its ack (done, or the form's errors), so the work is in it.
+VIEWS = {
+    DECLARE_VIEW: Listener(declare_submitted),
+    RESOLVE_VIEW: Listener(resolve_submitted),
+    EVIDENCE_VIEW: Listener(evidence_submitted),
+}
 
 
 def register(app: App) -> None:
     for callback_id, listener in VIEWS.items():
-        app.view(callback_id)(listener)
+        listener.on(app.view, callback_id)

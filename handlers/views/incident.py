@@ -10,7 +10,7 @@ from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
 from bot.records import drafts, evidence
 from bot.records.drafts import DraftError
-from bot.store.runtime import Baton
+from handlers.listener import baton_of
 
 
 def _value(view: dict[str, Any], block: str) -> str:
@@ -20,7 +20,7 @@ def _value(view: dict[str, Any], block: str) -> str:
 
 
 def declare_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    baton: Baton = context["baton"]
+    baton = baton_of(context)
     try:
         incidents.declare(
             baton=baton,
@@ -36,7 +36,7 @@ def declare_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
 
 
 def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    baton: Baton = context["baton"]
+    baton = baton_of(context)
     try:
         incidents.resolve(
             baton=baton,
@@ -51,7 +51,7 @@ def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
 
 
 def evidence_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    baton: Baton = context["baton"]
+    baton = baton_of(context)
     draft_id = view["private_metadata"]
     try:
         draft = drafts.get(baton=baton, draft_id=draft_id, user=body["user"]["id"])
