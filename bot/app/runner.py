@@ -74,6 +74,7 @@ def open_database(url: str) -> Engine:
     return engine
 
 
+# The ticker's fallback poll: it is woken, and sleeps until the next job is due.
 TICK = timedelta(milliseconds=250)
 OVERRIDES = timedelta(seconds=2)
 NUDGE_TICK = timedelta(seconds=20)
@@ -101,8 +102,8 @@ class Runner:
             # SQLite means one process: whatever a crashed run left "running" is ours to redo.
             jobs.release_all(self.baton.engine, now=self.baton.clock.now())
         self.scheduler.every("refresh-people", timedelta(hours=6), self.baton.resolve_people)
-        self.scheduler.every("tick", TICK, self.ticker.tick, now=True)
-        self.baton.wake = lambda: self.scheduler.wake("tick")
+        self.ticker.start(TICK)
+        self.baton.wake = self.ticker.wake
         # Handoffs countersigned on another replica take effect here within OVERRIDES.
         self.baton.refresh_overrides()
         self.scheduler.every("overrides", OVERRIDES, self.baton.refresh_overrides)

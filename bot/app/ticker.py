@@ -1,9 +1,12 @@
 """The ticker: claims due jobs and runs them on a small thread pool.
 
-APScheduler calls tick() a few times a second and right after a service commits (wake), so
-the first page of an incident leaves within milliseconds and a step fires well within a second
-of its due time. Jobs run concurrently, so a page never waits behind a rate-limited
-conversations.create.
+Its own thread ticks right after a service commits (wake), after every job that ends (a free
+worker, and perhaps jobs that waited for it), at the due time of the next pending job, and at
+least every interval (retries, other replicas' work). A wake that lands while a tick runs is
+kept, not dropped: the loop ticks again at once. So the first page of an incident leaves within
+milliseconds, a step fires within milliseconds of its due time, and a notice waiting for the
+channel goes the moment the set-up ends. Jobs run concurrently, so a page never waits behind a
+rate-limited conversations.create.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from bot.slack.chat import ChatError
 from bot.slack.pagers import PagerError
@@ -49,11 +53,70 @@ class Ticker:
         self._busy = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        # The loop's wake-up: `_dirty` is set under the lock, so a wake during a tick is seen.
+        self._woken = threading.Condition(threading.Lock())
+        self._dirty = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self, interval: timedelta) -> None:
+        """Tick on a thread of its own until stop(): on wake(), when the next job is due, and at
+        least every `interval`."""
+        self._stopping = False
+        self._dirty = True
+        self._thread = threading.Thread(target=self._loop, args=(interval,), name="baton-ticker", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Tick as soon as possible (after a commit that queued work, or a job that ended)."""
+        with self._woken:
+            self._dirty = True
+            self._woken.notify()
+
+    def stop(self) -> None:
+        with self._woken:
+            self._stopping = True
+            self._woken.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _loop(self, interval: timedelta) -> None:
+        wait = interval.total_seconds()
+        while True:
+            with self._woken:
+                if not self._dirty and not self._stopping:
+                    self._woken.wait(wait)
+                if self._stopping:
+                    return
+                self._dirty = False
+            try:
+                self.tick()
+                wait = self._until_next(interval)
+            except Exception:  # a database hiccup must not end the loop; the next tick retries
+                log.exception("tick failed; ticking again in %s", interval)
+                wait = interval.total_seconds()
+
+    def _until_next(self, interval: timedelta) -> float:
+        """Seconds until the next pending job is due (at most `interval`): sleeping a whole
+        interval would make every step up to that late."""
+        now = self.baton.clock.now()
+        upcoming = jobs.next_due(self.baton.engine, now=now)
+        if upcoming is None:
+            return interval.total_seconds()
+        # A little after the due time: claiming compares with the clock, and early is a wasted tick.
+        return max(0.001, min(interval.total_seconds(), (upcoming - now).total_seconds() + 0.001))
 
     def tick(self) -> int:
-        """Claim what is due (as many as there are free workers) and start it; returns how many."""
+        """Claim what is due and start it; returns how many.
+
+        It claims up to twice as many jobs as there are workers, the rest queued in the pool:
+        under a storm of due steps one claim then serves several jobs instead of one claim per
+        job that ends, and a worker that frees up starts the next job without waiting for a
+        tick. A queued job stays leased to this process, as a running one does.
+        """
         with self._lock:
-            free = self._workers - self._busy
+            free = 2 * self._workers - self._busy
         if free <= 0:
             return 0
         claimed = jobs.claim_due(
@@ -77,6 +140,7 @@ class Ticker:
         raise TimeoutError("jobs still running after the timeout")
 
     def shutdown(self) -> None:
+        self.stop()
         self._pool.shutdown(wait=True, cancel_futures=False)
 
     def _run(self, job: Job) -> None:
@@ -88,7 +152,7 @@ class Ticker:
             with self._lock:
                 self._busy -= 1
                 self._idle.notify_all()
-            self.baton.wake()
+            self.wake()  # a worker is free
 
     def _execute(self, job: Job) -> None:
         assert job.id is not None
@@ -142,6 +206,12 @@ class Ticker:
             self._give_up(job, str(e))
             return
         jobs.finish(engine, job.id, worker=self.worker, now=now())
+        self._release(job)
+
+    def _release(self, job: Job) -> None:
+        """A channel job ended: those of its incident that waited for it go now (see _run's wake)."""
+        if job.incident_id is not None and job.kind in jobs.CHANNEL_KINDS:
+            jobs.release_waiting(self.baton.engine, incident_id=job.incident_id, now=self.baton.clock.now())
 
     def _give_up(self, job: Job, error: str) -> None:
         assert job.id is not None
@@ -152,6 +222,7 @@ class Ticker:
             return  # another worker holds it now; it decides
         self.baton.metrics.jobs_given_up.labels(kind=job.kind).inc()
         self._report(job, error, final=True)
+        self._release(job)
 
     def _report(self, job: Job, error: str, *, final: bool) -> None:
         if self.on_failure is None:

@@ -12,7 +12,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlmodel import Session, col, select
 
 from bot.config.durations import format_duration
@@ -27,6 +26,9 @@ from bot.store.runtime import Baton
 log = logging.getLogger(__name__)
 
 PAGE_ON_TIME = timedelta(seconds=1)  # Baton's own SLI: a page leaves within 1 s of its due time
+# A setup_done marker: a person the channel's set-up invited (bot/incidents/rooms.py), whom
+# step 0's notice need not invite again.
+INVITED = "invited:"
 
 
 def snapshot(baton: Baton, *, level: str, area: str) -> dict[str, Any]:
@@ -182,7 +184,8 @@ def run_notice(baton: Baton, job: Job) -> None:
         # No channel will come: the reporter hears who is being paged instead.
         baton.chat.post_message(inc.declared_by, text=f"#{inc.id} (no channel): {text}")
         return
-    baton.chat.invite(inc.channel_id, users)
+    invited = {step[len(INVITED) :] for step in inc.setup_done if step.startswith(INVITED)}
+    baton.chat.invite(inc.channel_id, [u for u in users if u not in invited])
     baton.chat.post_message(inc.channel_id, text=text)
 
 
@@ -231,6 +234,8 @@ def run_pager(baton: Baton, job: Job) -> None:
     if earlier is not None:
         # PagerDuty must see trigger before acknowledge before resolve.
         raise jobs.Defer("an earlier pager event is still on its way", after=timedelta(milliseconds=500))
+    import httpx  # only when a team has an external pager: an idle Baton does without it
+
     team_key = job.payload.get("team")
     team = baton.config.ownership.teams.get(team_key) if team_key else None
     with httpx.Client(timeout=10) as client:

@@ -3,7 +3,7 @@
 Set-up is its own job so that pages (separate rows) never wait behind a slow or rate-limited
 conversations.create; everything that speaks in the channel defers until the channel exists.
 Set-up records each step it finished (create, invite, topic, post, pin), so a retry resumes at
-the step that failed, and it never makes a second channel for one incident: a `name_taken`
+the steps that failed, and it never makes a second channel for one incident: a `name_taken`
 for a channel Baton itself just created (its answer was lost) adopts that channel. When set-up
 gives up for good, what was meant for the channel goes to the reporter by DM.
 """
@@ -11,6 +11,9 @@ gives up for good, what was meant for the channel goes to the reporter by DM.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot.incidents import messages
 from bot.incidents.naming import channel_name
-from bot.incidents.paging import timeline
+from bot.incidents.paging import INVITED, timeline
 from bot.slack.chat import ChatError
 from bot.store import jobs
 from bot.store.db import session
@@ -38,14 +41,14 @@ def _load(baton: Baton, job: Job) -> Incident:
     return inc
 
 
-def _done(baton: Baton, inc: Incident, step: str, **values: Any) -> Incident:
+def _done(baton: Baton, inc: Incident, step: str, *more: str, **values: Any) -> Incident:
     """Record a finished set-up step (and what it produced), so a retry skips it."""
-    with session(baton.engine) as s:
+    with _recording, session(baton.engine) as s:
         row = s.get(Incident, inc.id)
         assert row is not None
         for key, value in values.items():
             setattr(row, key, value)
-        row.setup_done = [*row.setup_done, step]
+        row.setup_done = [*row.setup_done, step, *more]
         s.add(row)
         if step == "create":
             assert row.id is not None
@@ -61,41 +64,122 @@ def _done(baton: Baton, inc: Incident, step: str, **values: Any) -> Incident:
         return row
 
 
+# The set-up's steps after `create` run side by side, and each records itself when done: the
+# read-modify-write of setup_done must not interleave (one set-up job runs per incident, so a
+# lock of this process is enough).
+_recording = threading.Lock()
+
+
 def run_setup(baton: Baton, job: Job) -> None:
-    """Create the channel, invite, set the topic, post and pin the opening message."""
-    chat = baton.chat
+    """Create the channel; then invite everyone, set the topic and post the opening message side
+    by side; then pin it. Three round trips to Slack when nothing fails.
+
+    Each step is recorded as it finishes, so a retry (or a restart after a crash) does only the
+    steps still missing, and none twice.
+    """
     inc = _load(baton, job)
     assert inc.id is not None
     if inc.channel_id is None:
         channel_id, name = _create(baton, inc)
         inc = _done(baton, inc, "create", channel_id=channel_id, channel_name=name)
-        baton.wake()  # notices waiting for the channel can go now
     channel = inc.channel_id
     assert channel is not None
+    steps: list[Callable[[], Incident]] = []
     if "invite" not in inc.setup_done:
-        # Only people: an incident Alertmanager or an SLO check declared has no human reporter.
-        people = sorted(u for u in {inc.declared_by, inc.commander} if u and messages.USER_ID.fullmatch(u))
-        try:
-            chat.invite(channel, people)
-        except ChatError as e:
-            if e.retryable:
-                raise
-            log.warning("could not invite %s to %s: %s", people, inc.channel_name, e.error)
-        inc = _done(baton, inc, "invite")
+        steps.append(lambda: _invite_everyone(baton, inc))
     if "topic" not in inc.setup_done:
-        chat.set_topic(channel, messages.topic(inc))
-        inc = _done(baton, inc, "topic")
+        steps.append(lambda: _set_topic(baton, inc))
     if inc.opening_ts is None:
-        first: dict[str, Any] = next(
-            (st for st in inc.policy.get("steps", []) if st["index"] == 0), {"notify": []}
-        )
-        text, blocks = messages.opening(inc, [p["user"] for p in first["notify"] if p["user"]])
-        ts = chat.post_message(channel, text=text, blocks=blocks)
-        inc = _done(baton, inc, "post", opening_ts=ts)
-    if "pin" not in inc.setup_done:
-        assert inc.opening_ts is not None
-        chat.pin(channel, inc.opening_ts)
-        _done(baton, inc, "pin")
+        steps.append(lambda: _post_opening(baton, inc))
+    latest, error = _side_by_side(steps)
+    inc = latest or inc
+    if inc.opening_ts is not None and "pin" not in inc.setup_done:
+        baton.chat.pin(channel, inc.opening_ts)
+        inc = _done(baton, inc, "pin")
+    if error is not None:
+        raise error  # the step that failed is retried on its own, with the job's backoff
+
+
+def _side_by_side(steps: Sequence[Callable[[], Incident]]) -> tuple[Incident | None, BaseException | None]:
+    """Run the steps at once (the last on this thread); the incident as the last one to finish
+    left it, and the first error (each step that succeeded is recorded all the same)."""
+    if not steps:
+        return None, None
+    latest: Incident | None = None
+    errors: list[BaseException] = []
+    pool = ThreadPoolExecutor(max_workers=len(steps) - 1) if len(steps) > 1 else None
+    try:
+        futures = [pool.submit(step) for step in steps[:-1]] if pool is not None else []
+        results: list[Incident] = []
+        try:
+            results.append(steps[-1]())
+        except Exception as e:
+            errors.append(e)
+        for future in futures:
+            try:
+                results.append(future.result())
+            except Exception as e:
+                errors.append(e)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    # The row as last written holds every step recorded so far.
+    for row in results:
+        if latest is None or len(row.setup_done) > len(latest.setup_done):
+            latest = row
+    return latest, (errors[0] if errors else None)
+
+
+def _invite_everyone(baton: Baton, inc: Incident) -> Incident:
+    """One invitation for the reporter, the commander and everyone step 0 pages: people only
+    (an incident Alertmanager or an SLO check declared has no human reporter, and Slack refuses
+    a bot's or an app's ID, and Baton itself, in conversations.invite)."""
+    assert inc.channel_id is not None
+    me = baton.chat.bot_user_id()
+    people = sorted(
+        u
+        for u in {inc.declared_by, inc.commander, *_first_paged(inc)}
+        if u and messages.USER_ID.fullmatch(u) and u != me
+    )
+    invited = _invite(baton, inc, people)
+    return _done(baton, inc, "invite", *(INVITED + u for u in invited))
+
+
+def _invite(baton: Baton, inc: Incident, people: list[str]) -> list[str]:
+    """Invite `people` in one call; when Slack refuses the call for one of them (deactivated,
+    not in the workspace), invite the others one by one. Who made it in."""
+    assert inc.channel_id is not None
+    try:
+        baton.chat.invite(inc.channel_id, people)
+        return people
+    except ChatError as e:
+        if e.retryable:
+            raise
+        if len(people) == 1:
+            log.warning("could not invite %s to %s: %s", people[0], inc.channel_name, e.error)
+            return []
+    return [u for u in people if _invite(baton, inc, [u])]
+
+
+def _set_topic(baton: Baton, inc: Incident) -> Incident:
+    assert inc.channel_id is not None
+    baton.chat.set_topic(inc.channel_id, messages.topic(inc))
+    return _done(baton, inc, "topic")
+
+
+def _post_opening(baton: Baton, inc: Incident) -> Incident:
+    assert inc.channel_id is not None
+    text, blocks = messages.opening(inc, _first_paged(inc))
+    ts = baton.chat.post_message(inc.channel_id, text=text, blocks=blocks)
+    return _done(baton, inc, "post", opening_ts=ts)
+
+
+def _first_paged(inc: Incident) -> list[str]:
+    """The people step 0 of the ladder pages (Slack user IDs)."""
+    first: dict[str, Any] = next(
+        (st for st in inc.policy.get("steps", []) if st["index"] == 0), {"notify": []}
+    )
+    return [p["user"] for p in first["notify"] if p["user"]]
 
 
 def _create(baton: Baton, inc: Incident) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -76,38 +76,79 @@ def enqueue(
     return job
 
 
-def _claimable(now: datetime) -> Any:
+def _claimable(now: Any) -> Any:
+    # A retry or deferral always lies after the job was first owed, so `due_at <= now` holds for
+    # every claimable pending job: it lets ix_job_state_due read only what is due instead of
+    # every pending step of every ladder.
     return or_(
-        and_(col(Job.state) == "pending", func.coalesce(col(Job.retry_at), col(Job.due_at)) <= now),
+        and_(
+            col(Job.state) == "pending",
+            col(Job.due_at) <= now,
+            func.coalesce(col(Job.retry_at), col(Job.due_at)) <= now,
+        ),
         and_(col(Job.state) == "running", col(Job.lease_until) < now),
     )
+
+
+def _claim_statements() -> tuple[Any, Any]:
+    """Which jobs are due (locking them, skipping those another replica is claiming), then one
+    UPDATE that claims them all and re-checks that each is still claimable, so a job is claimed
+    once even where a lock is not taken (SQLite has one writer). Two statements, not one
+    `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`: PostgreSQL may run such a
+    subquery more than once and claim more than n. Built once: the ticker claims after every
+    job, and building the statements cost more than running them."""
+    table = Job.__table__  # type: ignore[attr-defined]
+    now = bindparam("now", type_=table.c.due_at.type)
+    due = (
+        select(Job.id)
+        .where(_claimable(now))
+        .order_by(col(Job.due_at), col(Job.id))
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)  # ignored by SQLite
+    )
+    claim = (
+        update(Job)
+        .where(col(Job.id).in_(bindparam("ids", expanding=True)), _claimable(now))
+        .values(
+            state="running",
+            claimed_by=bindparam("worker"),
+            lease_until=bindparam("lease_until", type_=table.c.lease_until.type),
+            attempts=Job.attempts + 1,
+        )
+        .returning(col(Job.id))
+        .execution_options(synchronize_session=False)
+    )
+    return due, claim
+
+
+_DUE, _CLAIM = _claim_statements()
 
 
 def claim_due(engine: Engine, *, worker: str, now: datetime, limit: int) -> list[Job]:
     """Claim up to `limit` due jobs, oldest due first; each is claimed by exactly one worker."""
     if limit <= 0:
         return []
-    claimed: list[Job] = []
     with session(engine) as s:
-        ids = s.exec(
-            select(Job.id).where(_claimable(now)).order_by(col(Job.due_at), col(Job.id)).limit(limit)
-        ).all()
-        for job_id in ids:
-            result = s.execute(
-                update(Job)
-                .where(col(Job.id) == job_id, _claimable(now))
-                .values(
-                    state="running", claimed_by=worker, lease_until=now + LEASE, attempts=Job.attempts + 1
-                )
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(job_id)  # type: ignore[arg-type]
+        ids = list(s.execute(_DUE, {"now": now, "limit": limit}).scalars())
+        if not ids:
+            return []
+        params = {"ids": ids, "now": now, "worker": worker, "lease_until": now + LEASE}
+        claimed = list(s.execute(_CLAIM, params).scalars())
         s.commit()
         if not claimed:
             return []
         return list(
             s.exec(select(Job).where(col(Job.id).in_(claimed)).order_by(col(Job.due_at), col(Job.id))).all()
         )
+
+
+def next_due(engine: Engine, *, now: datetime) -> datetime | None:
+    """When the next pending job not yet due is owed (retries and deferrals aside): the ticker
+    sleeps until then rather than a whole interval."""
+    with session(engine) as s:
+        return s.exec(
+            select(func.min(Job.due_at)).where(col(Job.state) == "pending", col(Job.due_at) > now)
+        ).one()
 
 
 # Jobs that speak in an incident's channel; they take turns so the channel reads in order.
@@ -135,6 +176,28 @@ def wait_turn(s: Session, job: Job, *, now: datetime, kinds: Sequence[str] = CHA
         raise Defer(f"job {ahead} goes first", after=timedelta(milliseconds=100))
 
 
+def release_waiting(engine: Engine, *, incident_id: int, now: datetime) -> int:
+    """Make the incident's channel jobs that deferred (waiting for the channel, or their turn)
+    due now: the job they waited for has ended, and a deferral's retry time would make them
+    sleep past it. Retries after an error or a rate limit keep their time."""
+    with session(engine) as s:
+        result = s.execute(
+            update(Job)
+            .where(
+                col(Job.incident_id) == incident_id,
+                col(Job.kind).in_(list(CHANNEL_KINDS)),
+                col(Job.state) == "pending",
+                col(Job.due_at) <= now,
+                col(Job.retry_at) > now,
+                col(Job.last_error).is_(None),
+            )
+            .values(retry_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        s.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _settle(engine: Engine, job_id: int, worker: str, **values: Any) -> bool:
     """Update a job this worker still holds; False if its lease was lost to another worker."""
     with session(engine) as s:
@@ -147,8 +210,34 @@ def _settle(engine: Engine, job_id: int, worker: str, **values: Any) -> bool:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def _finish_statement() -> Any:
+    table = Job.__table__  # type: ignore[attr-defined]
+    return (
+        update(Job)
+        .where(
+            col(Job.id) == bindparam("job_id"),
+            col(Job.claimed_by) == bindparam("worker"),
+            col(Job.state) == "running",
+        )
+        .values(
+            state="done",
+            done_at=bindparam("now", type_=table.c.done_at.type),
+            lease_until=None,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_FINISH = _finish_statement()  # built once: every job ends here
+
+
 def finish(engine: Engine, job_id: int, *, worker: str, now: datetime) -> bool:
-    return _settle(engine, job_id, worker, state="done", done_at=now, lease_until=None, last_error=None)
+    """Done; False if the job's lease was lost to another worker."""
+    with session(engine) as s:
+        result = s.execute(_FINISH, {"job_id": job_id, "worker": worker, "now": now})
+        s.commit()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def reschedule(

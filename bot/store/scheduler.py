@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 class Scheduler:
     def __init__(self) -> None:
-        # A wake() that lands while a tick is running is skipped by design (the running tick or
-        # the next one picks the work up); APScheduler would log each skip as a warning.
+        # A wake() that lands while its job is running is skipped (coalesced); APScheduler would
+        # log each skip as a warning. The job ticker does not run here: it has its own thread,
+        # which never drops a wake (bot/app/ticker.py).
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self._scheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
