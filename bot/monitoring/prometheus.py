@@ -15,12 +15,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from bot.slack.mrkdwn import clip
+
+if TYPE_CHECKING:
+    import httpx  # loaded at the first query: an idle Baton does without it
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ Result = Measured | NotMeasured
 
 def shown(url: str) -> str:
     """PROMETHEUS_URL as it may be shown and logged: without a user name or password."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
@@ -81,6 +84,8 @@ class Prometheus:
         budget: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx
+
         parsed = httpx.URL(url)
         auth = None
         if parsed.userinfo:
@@ -112,6 +117,8 @@ class Prometheus:
             wait = min(wait, self._deadline - time.monotonic())
             if wait <= 0.05:
                 return NotMeasured("timeout", f"not asked: this answer's {self._budget:g} s were used up")
+        import httpx
+
         timeout = httpx.Timeout(wait, connect=min(wait, CONNECT_TIMEOUT))
         try:
             resp = self._client.get(self._endpoint, params={"query": promql}, timeout=timeout)

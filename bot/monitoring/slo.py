@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlmodel import Session
 
 from bot.config.schema import Comparison, SloThreshold
@@ -120,6 +119,8 @@ def areas_with_slos(baton: Baton) -> list[str]:
 @contextmanager
 def prometheus(baton: Baton, *, budget: float | None = None) -> Iterator[Prometheus | NotMeasured]:
     """A client on PROMETHEUS_URL for one run of queries, or why there is none."""
+    import httpx  # loaded at the first query: an idle Baton does without it
+
     url = baton.settings.prometheus_url
     if not url:
         yield NotMeasured("unset", f"PROMETHEUS_URL is not set: {SET_URL}")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.config.schema import Team
+
+if TYPE_CHECKING:
+    import httpx  # loaded when a pager is first used: an idle Baton does without it
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 # PRODUCT.md §1: P0–P3 map to PagerDuty's critical/error/warning/info.
@@ -55,6 +56,8 @@ class Pager(Protocol):
 
 
 def _post(name: str, client: httpx.Client, url: str, body: dict[str, Any]) -> httpx.Response:
+    import httpx
+
     try:
         resp = client.post(url, json=body)
     except httpx.HTTPError as e:  # network trouble: always worth another try
