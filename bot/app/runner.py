@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -24,6 +24,10 @@ from bot.store.metrics import IncidentStates
 from bot.store.runtime import Baton
 from bot.store.scheduler import Scheduler
 from bot.store.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    # Socket Mode (and its websockets) is loaded only when it is used.
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +120,8 @@ class Runner:
         self.scheduler.start()
         self.http.start()
         if self.baton.settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
             self.socket = SocketModeHandler(self.bolt_app, self.baton.settings.app_token)
             self.socket.connect()
             log.info("connected to Slack in Socket Mode; /healthz and /metrics on port %s", self.http.port)
