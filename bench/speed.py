@@ -198,7 +198,15 @@ def machine() -> list[str]:
         f"Python {platform.python_version()} ({sys.executable}); {platform.system()} {platform.release()}",
         f"code: {CODE} at {commit[:120]}{' + uncommitted changes in bot/ or handlers/' if dirty else ''}",
         f"bench process imports bot from {Path(bot.__file__).parent}",
+        f"load average at start: {loadavg()} (other work on the machine shows in every figure)",
     ]
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 # ============================================================================ Baton and the fake
@@ -968,7 +976,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timer-sample", type=int, default=200, help="timer: due in the sparse mode (200)")
     parser.add_argument("--timer-spread", type=float, default=20.0, help="timer: due over this many s (20)")
-    parser.add_argument("--incidents", type=int, default=10000, help="memory: incidents in history (10000)")
+    parser.add_argument(
+        "--incidents", type=int, default=2000, help="memory: incidents in history (2000; 10000 takes ~15 min)"
+    )
     parser.add_argument("--evidence", type=int, default=3, help="memory: evidence items each (3)")
     parser.add_argument("--verbose", action="store_true", help="log the bench process's Baton")
     args = parser.parse_args(argv)
@@ -1003,7 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table.render())
     for note in dict.fromkeys(table.notes):
         print(f"- {note}")
-    print(f"\nbench took {time.monotonic() - started:.0f} s")
+    print(f"\nbench took {time.monotonic() - started:.0f} s; load average at the end: {loadavg()}")
     return 0
 
 
