@@ -57,6 +57,12 @@ def p2(fast: RunningBaton) -> Channel:
 LADDER = {"paged", "breached", "channel"}
 
 
+def said_by_people(rb: RunningBaton, channel: Channel) -> list[str]:
+    """The channel's messages apart from the ladder's own (its pages at T/2, the breach at T)."""
+    ladder = (":pager: Paging", ":alarm_clock: *Response window breached*")
+    return [t for t in texts(rb.fake, channel.id) if not t.startswith(ladder)]
+
+
 def snapshot(rb: RunningBaton) -> tuple[object, ...]:
     """What a refusal must leave as it was: the incident, its pages (none cancelled or added),
     and its timeline apart from the ladder's own progress."""
@@ -93,7 +99,7 @@ REFUSED = [
 
 def test_every_refusal_names_who_may_and_changes_nothing(fast: RunningBaton, p2: Channel) -> None:
     before = snapshot(fast)
-    said = len(texts(fast.fake, p2.id))
+    said = said_by_people(fast, p2)
     for text, user, verb in REFUSED:
         body = reply(in_channel(fast, p2, text, user=user))
         who = ("the commander (<@U07MAYA001>)", "the area's owners (ML Team, <@U07MAYA001>)")
@@ -104,7 +110,7 @@ def test_every_refusal_names_who_may_and_changes_nothing(fast: RunningBaton, p2:
             assert f"the reporter (<@{LEO}>)" in body["text"]
     settle(fast)
     assert snapshot(fast) == before
-    assert len(texts(fast.fake, p2.id)) == said  # nothing said in the channel
+    assert said_by_people(fast, p2) == said  # nothing said in the channel
 
 
 def test_anyone_may_update_status_add_evidence_and_read(fast: RunningBaton, p2: Channel) -> None:
