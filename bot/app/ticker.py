@@ -1,7 +1,7 @@
 """The ticker: claims due jobs and runs them on a small thread pool.
 
-Its own thread ticks right after a service commits (wake), after every job that ends (a free
-worker, and perhaps jobs that waited for it), at the due time of the next pending job, and at
+Its own thread ticks right after a service commits (wake), when a job ends that others waited
+for or that frees room the last tick lacked, at the due time of the next pending job, and at
 least every interval (retries, other replicas' work). A wake that lands while a tick runs is
 kept, not dropped: the loop ticks again at once. So the first page of an incident leaves within
 milliseconds, a step fires within milliseconds of its due time, and a notice waiting for the
@@ -50,6 +50,7 @@ class Ticker:
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="baton-job")
         self._workers = workers
+        self._cap = 2 * workers  # jobs claimed at once: running, or queued for a worker (see tick)
         self._busy = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -116,7 +117,7 @@ class Ticker:
         tick. A queued job stays leased to this process, as a running one does.
         """
         with self._lock:
-            free = 2 * self._workers - self._busy
+            free = self._cap - self._busy
         if free <= 0:
             return 0
         claimed = jobs.claim_due(
@@ -150,9 +151,11 @@ class Ticker:
             log.exception("job %s (%s) crashed", job.id, job.kind)
         finally:
             with self._lock:
+                full = self._busy >= self._cap
                 self._busy -= 1
                 self._idle.notify_all()
-            self.wake()  # a worker is free
+            if full:
+                self.wake()  # there may be due jobs the last tick left for want of room
 
     def _execute(self, job: Job) -> None:
         assert job.id is not None
@@ -209,9 +212,11 @@ class Ticker:
         self._release(job)
 
     def _release(self, job: Job) -> None:
-        """A channel job ended: those of its incident that waited for it go now (see _run's wake)."""
-        if job.incident_id is not None and job.kind in jobs.CHANNEL_KINDS:
-            jobs.release_waiting(self.baton.engine, incident_id=job.incident_id, now=self.baton.clock.now())
+        """A channel job ended: those of its incident that waited for it go now."""
+        if job.incident_id is None or job.kind not in jobs.CHANNEL_KINDS:
+            return
+        if jobs.release_waiting(self.baton.engine, incident_id=job.incident_id, now=self.baton.clock.now()):
+            self.wake()
 
     def _give_up(self, job: Job, error: str) -> None:
         assert job.id is not None
