@@ -27,8 +27,18 @@ class DraftError(Exception):
     """The draft cannot be used; the message says why and what to do."""
 
 
-def save(*, baton: Baton, user: str, channel: str, ts: str, message_author: str | None, text: str) -> str:
-    """Keep the picked message (masked) for `user`; returns the draft's id for the modal."""
+def save(
+    *,
+    baton: Baton,
+    user: str,
+    channel: str,
+    ts: str,
+    message_author: str | None,
+    text: str,
+    link: str | None = None,
+) -> str:
+    """Keep the picked message (masked) and its permalink for `user`; returns the draft's id for
+    the modal."""
     now = baton.clock.now()
     draft = EvidenceDraft(
         id=secrets.token_hex(16),  # unguessable: the id is all a submission brings back
@@ -38,6 +48,7 @@ def save(*, baton: Baton, user: str, channel: str, ts: str, message_author: str 
         ts=ts,
         message_author=message_author,
         text=mask(text).text,
+        link=link,
     )
     with session(baton.engine) as s:
         s.execute(delete(EvidenceDraft).where(col(EvidenceDraft.created_at) < now - KEEP))

@@ -134,6 +134,9 @@ class EvidenceDraft(SQLModel, table=True):
     ts: str = Field(max_length=32)
     message_author: str | None = Field(default=None, max_length=32)
     text: str = Field(sa_type=Text)
+    # The message's permalink, asked for when the shortcut is used: the modal's submission must
+    # be answered within Slack's 3 s, so it makes no Slack call of its own.
+    link: str | None = Field(default=None, sa_type=Text)
 
 
 class Receipt(SQLModel, table=True):

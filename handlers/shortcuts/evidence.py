@@ -35,6 +35,7 @@ def add_to_evidence(shortcut: dict[str, Any], respond: Respond, context: BoltCon
             ts=ts,
             message_author=message.get("user"),
             text=str(message.get("text") or ""),
+            link=baton.chat.permalink(channel, ts) if ts else None,
         )
         baton.chat.open_view(shortcut["trigger_id"], render.evidence_view(open_, draft))
         return

@@ -60,7 +60,7 @@ def evidence_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
             number=int(_value(view, "incident")),
             author=body["user"]["id"],
             text=draft.text,
-            link=baton.chat.permalink(draft.channel, draft.ts) if draft.ts else None,
+            link=draft.link,
             source_channel=draft.channel,
             source_ts=draft.ts,
             message_author=draft.message_author,

@@ -109,9 +109,15 @@ def test_message_shortcut_elsewhere_asks_which_incident(fast: RunningBaton, chan
         user_id=MAYA,
         private_metadata=view["private_metadata"],
     )
+    slack_calls = len(fast.fake.calls)
     assert fast.post(submit).status_code == 200
     (row,) = _rows(fast)
     assert row.source_channel == "C0GENERAL" and row.text == "users report wrong prices in answers"
+    # The permalink was asked for with the shortcut: the submission, answered within Slack's 3 s,
+    # waits on no Slack call of its own.
+    permalink = f"/archives/C0GENERAL/p{message['ts'].replace('.', '')}"
+    assert row.link is not None and row.link.endswith(permalink)
+    assert "chat.getPermalink" not in [c.method for c in fast.fake.calls[slack_calls:]]
 
 
 def test_a_pushpin_reaction_adds_the_message(fast: RunningBaton, channel: Channel) -> None:
