@@ -31,7 +31,7 @@ from bot.incidents.rules import Action
 from bot.records.masking import mask
 from bot.slack.mrkdwn import clip, escape
 from bot.store import jobs
-from bot.store.db import session
+from bot.store.db import reading, session
 from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
 
@@ -187,24 +187,24 @@ def declare_in(s: Session, *, baton: Baton, level: str, area: str, title: str, r
 
 
 def find_by_channel(*, baton: Baton, channel_id: str) -> Incident | None:
-    with session(baton.engine) as s:
+    with reading(baton.engine) as s:
         return s.exec(select(Incident).where(col(Incident.channel_id) == channel_id)).first()
 
 
 def get(*, baton: Baton, number: int) -> Incident:
-    with session(baton.engine) as s:
+    with reading(baton.engine) as s:
         return _get(s, number)
 
 
 def list_open(*, baton: Baton) -> list[Incident]:
-    with session(baton.engine) as s:
+    with reading(baton.engine) as s:
         return list(
             s.exec(select(Incident).where(col(Incident.state) != "resolved").order_by(col(Incident.id))).all()
         )
 
 
 def timeline_of(*, baton: Baton, number: int) -> list[TimelineEvent]:
-    with session(baton.engine) as s:
+    with reading(baton.engine) as s:
         _get(s, number)
         return list(
             s.exec(

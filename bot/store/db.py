@@ -51,9 +51,18 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN, which breaks SELECT-then-UPDATE
         # claims; emit BEGIN IMMEDIATE ourselves so a writer holds the lock from the start.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Reads (`reading()`) begin deferred: in WAL mode they never wait for a writer, where
+        # BEGIN IMMEDIATE would queue them behind it through SQLite's sleeping busy handler.
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READING) else "BEGIN IMMEDIATE")
+
+
+_READING = "baton_reading"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -166,6 +175,15 @@ def warn_if_in_transaction(method: str) -> None:
 def session(engine: Engine) -> Iterator[Session]:
     """One session per call: never share one across Bolt's listener threads."""
     with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session that only reads: on SQLite its transaction is a snapshot that never waits for
+    (or holds up) a writer. Never write through it: a deferred transaction that turns into a
+    writer can fail at once with SQLITE_BUSY instead of waiting its turn."""
+    with Session(engine.execution_options(**{_READING: True}), expire_on_commit=False) as s:
         yield s
 
 
