@@ -80,8 +80,10 @@ def test_a_crash_after_invite_and_topic_resumes_with_the_post_and_pin_only(
 ) -> None:
     baton, ticker, clock = clocked
     inc = _declare(baton)
-    claimed = jobs.claim_due(baton.engine, worker="dies", now=clock.now(), limit=1)
-    assert [j.kind for j in claimed] == ["setup"]
+    # The dying worker claims everything due (pages first, then the set-up).
+    claimed = jobs.claim_due(baton.engine, worker="dies", now=clock.now(), limit=50)
+    claimed = [j for j in claimed if j.kind == "setup"]
+    assert len(claimed) == 1
     # The opening message never reaches Slack (the process dies while sending it): invite and
     # topic are done and recorded, and the job stays claimed by the dead worker.
     fake_slack.inject(

@@ -135,3 +135,46 @@ def test_cancel_ladder_cancels_only_that_incidents_pending_escalation(db_url: st
 
 def test_backoff_grows_and_is_capped() -> None:
     assert [jobs.backoff(n).total_seconds() for n in (1, 2, 3, 4, 9, 10, 20)] == [1, 2, 4, 8, 256, 300, 300]
+
+
+def test_pages_are_claimed_before_older_channel_work(db_url: str) -> None:
+    """A storm leaves more due than there are workers: the pages go first (issue 10)."""
+    engine, clock = _engine(db_url), FakeClock()
+    now = clock.now()
+    inc = _incident(engine, clock)
+    with session(engine) as s:
+        for _ in range(5):
+            jobs.enqueue(s, kind="setup", due_at=now, now=now, incident_id=inc)
+        jobs.enqueue(s, kind="notice", due_at=now, now=now, incident_id=inc)
+        jobs.enqueue(s, kind="pager", due_at=now + timedelta(seconds=2), now=now, incident_id=inc)
+        jobs.enqueue(s, kind="page", due_at=now + timedelta(seconds=1), now=now, incident_id=inc)
+        s.commit()
+    clock.advance(timedelta(seconds=3))
+    first = jobs.claim_due(engine, worker="w", now=clock.now(), limit=2)
+    assert [j.kind for j in first] == ["page", "pager"]
+    assert [j.kind for j in jobs.claim_due(engine, worker="w", now=clock.now(), limit=10)] == [
+        "setup"
+    ] * 5 + ["notice"]
+
+
+def test_a_job_behind_one_waiting_for_its_retry_comes_back_just_after_it(db_url: str) -> None:
+    engine, clock = _engine(db_url), FakeClock()
+    now = clock.now()
+    inc = _incident(engine, clock)
+    with session(engine) as s:
+        setup = jobs.enqueue(s, kind="setup", due_at=now, now=now, incident_id=inc)
+        notice = jobs.enqueue(s, kind="notice", due_at=now, now=now, incident_id=inc)
+        s.commit()
+        assert setup.id is not None
+    (claimed,) = [j for j in jobs.claim_due(engine, worker="w", now=now, limit=10) if j.kind == "setup"]
+    # Slack rate-limited the set-up: it runs again in 6 s.
+    jobs.reschedule(engine, claimed.id or 0, worker="w", retry_at=now + timedelta(seconds=6), error="429")
+    with session(engine) as s:
+        try:
+            jobs.wait_turn(s, notice, now=now)
+        except jobs.Defer as e:
+            waited = e.after
+        else:
+            raise AssertionError("the notice must wait for the set-up")
+    # Not every 100 ms for six seconds: once, just after the set-up's retry.
+    assert timedelta(seconds=6) < waited <= timedelta(seconds=6, milliseconds=200)

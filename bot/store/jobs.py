@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -76,6 +76,10 @@ def enqueue(
     return job
 
 
+# What reaches people wherever they are: the DM with the Acknowledge button, the external pager.
+PAGE_KINDS = ("page", "pager")
+
+
 def _claimable(now: Any) -> Any:
     # A retry or deferral always lies after the job was first owed, so `due_at <= now` holds for
     # every claimable pending job: it lets ix_job_state_due read only what is due instead of
@@ -102,7 +106,9 @@ def _claim_statements() -> tuple[Any, Any]:
     due = (
         select(Job.id)
         .where(_claimable(now))
-        .order_by(col(Job.due_at), col(Job.id))
+        # Pages first: when more is due than there are workers (a storm of declarations, channel
+        # set-ups retrying after Slack's rate limit), a page never queues behind channel work.
+        .order_by(case((col(Job.kind).in_(PAGE_KINDS), 0), else_=1), col(Job.due_at), col(Job.id))
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)  # ignored by SQLite
     )
@@ -164,7 +170,7 @@ def wait_turn(s: Session, job: Job, *, now: datetime, kinds: Sequence[str] = CHA
     if job.incident_id is None:
         return
     ahead = s.exec(
-        select(Job.id).where(
+        select(Job.id, Job.retry_at).where(
             col(Job.incident_id) == job.incident_id,
             col(Job.kind).in_(list(kinds)),
             col(Job.id) < job.id,
@@ -173,7 +179,16 @@ def wait_turn(s: Session, job: Job, *, now: datetime, kinds: Sequence[str] = CHA
         )
     ).first()
     if ahead is not None:
-        raise Defer(f"job {ahead} goes first", after=timedelta(milliseconds=100))
+        # Behind a job that waits for its retry (a rate-limited channel set-up), come back just
+        # after it runs rather than every 100 ms: a storm of incidents whose set-ups Slack
+        # rate-limits would otherwise keep the workers claiming waiting jobs, ahead of pages.
+        after = timedelta(milliseconds=100)
+        retry_at = ahead[1]
+        if retry_at is not None:
+            if retry_at.tzinfo is None and now.tzinfo is not None:
+                retry_at = retry_at.replace(tzinfo=now.tzinfo)
+            after = max(after, retry_at - now + after)
+        raise Defer(f"job {ahead[0]} goes first", after=after)
 
 
 def release_waiting(engine: Engine, *, incident_id: int, now: datetime) -> int:
