@@ -110,23 +110,13 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
     async def _alert_answer(request: Request) -> tuple[int, dict[str, Any]]:
         if not alert_token:
             return 404, {"error": "the Alertmanager endpoint is off: set BATON_ALERT_TOKEN on Baton"}
-        given = request.headers.get("authorization", "")
-        scheme, _, credentials = given.partition(" ")
-        # Constant time: how much of a guess matched must not show in how long the refusal takes.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            credentials.strip().encode(), alert_token.encode()
-        ):
+        if not _bearer(request, alert_token):
             return 401, {"error": "send BATON_ALERT_TOKEN as a bearer token (http_config.authorization)"}
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > alertmanager.MAX_BODY:
+        body = await _body(request, alertmanager.MAX_BODY)
+        if body is None:
             return 413, {"error": f"the body is larger than {alertmanager.MAX_BODY} bytes"}
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > alertmanager.MAX_BODY:
-                return 413, {"error": f"the body is larger than {alertmanager.MAX_BODY} bytes"}
         try:
-            outcome = await run_in_threadpool(alertmanager.receive, baton=baton, body=bytes(body))
+            outcome = await run_in_threadpool(alertmanager.receive, baton=baton, body=body)
         except alertmanager.BadPayload as e:
             log.warning("refused an Alertmanager notification (400): %s", e)
             return 400, {"error": str(e)}
