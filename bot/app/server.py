@@ -12,6 +12,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -98,59 +99,33 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
     if not alert_token:
         log.info("POST /alerts/alertmanager is off: set BATON_ALERT_TOKEN to receive Alertmanager's alerts")
 
-    async def alerts(request: Request) -> Response:
-        try:
-            status, body = await _alert_answer(request)
-        except Exception:  # counted as the 5xx it is; Alertmanager sends the notification again
-            log.exception("could not take an Alertmanager notification")
-            status, body = 500, {"error": "Baton could not take the notification; send it again"}
-        baton.metrics.alert_requests.labels(code=str(status)).inc()
-        return JSONResponse(body, status_code=status)
-
-    async def _alert_answer(request: Request) -> tuple[int, dict[str, Any]]:
-        if not alert_token:
-            return 404, {"error": "the Alertmanager endpoint is off: set BATON_ALERT_TOKEN on Baton"}
-        if not _bearer(request, alert_token):
-            return 401, {"error": "send BATON_ALERT_TOKEN as a bearer token (http_config.authorization)"}
-        body = await _body(request, alertmanager.MAX_BODY)
-        if body is None:
-            return 413, {"error": f"the body is larger than {alertmanager.MAX_BODY} bytes"}
-        try:
-            outcome = await run_in_threadpool(alertmanager.receive, baton=baton, body=body)
-        except alertmanager.BadPayload as e:
-            log.warning("refused an Alertmanager notification (400): %s", e)
-            return 400, {"error": str(e)}
-        return 200, {"ok": True, "incident": outcome.incident, "action": outcome.action}
+    alerts = _bearer_endpoint(
+        token=alert_token,
+        off="the Alertmanager endpoint is off: set BATON_ALERT_TOKEN on Baton",
+        unauthorized="send BATON_ALERT_TOKEN as a bearer token (http_config.authorization)",
+        max_body=alertmanager.MAX_BODY,
+        take=lambda body: _alert_answer(alertmanager.receive(baton=baton, body=body)),
+        bad_payload=alertmanager.BadPayload,
+        what="an Alertmanager notification",
+        # Alertmanager sends the notification again after a 5xx.
+        failed="Baton could not take the notification; send it again",
+        counter=baton.metrics.alert_requests,
+    )
 
     feedback_token = baton.settings.feedback_token
     if not feedback_token:
         log.info("POST /feedback is off: set BATON_FEEDBACK_TOKEN to receive failure cases from the product")
-
-    async def failure_case(request: Request) -> Response:
-        try:
-            status, body = await _feedback_answer(request)
-        except Exception:  # counted as the 5xx it is; the product may send the case again
-            log.exception("could not take a failure case")
-            status, body = 500, {"error": "Baton could not take the failure case; send it again"}
-        baton.metrics.feedback_requests.labels(code=str(status)).inc()
-        return JSONResponse(body, status_code=status)
-
-    async def _feedback_answer(request: Request) -> tuple[int, dict[str, Any]]:
-        if not feedback_token:
-            return 404, {"error": "the feedback endpoint is off: set BATON_FEEDBACK_TOKEN on Baton"}
-        if not _bearer(request, feedback_token):
-            return 401, {"error": "send BATON_FEEDBACK_TOKEN as a bearer token (Authorization: Bearer …)"}
-        body = await _body(request, feedback.MAX_BODY)
-        if body is None:
-            return 413, {"error": f"the body is larger than {feedback.MAX_BODY} bytes"}
-        try:
-            outcome = await run_in_threadpool(feedback.receive, baton=baton, body=body)
-        except feedback.BadPayload as e:
-            log.warning("refused a failure case (400): %s", e)
-            return 400, {"error": str(e)}
-        answer = {"ok": True, "case": outcome.case, "area": outcome.area}
-        answer |= {"incident": outcome.incident, "action": outcome.action, "clipped": outcome.clipped}
-        return 200, answer
+    failure_case = _bearer_endpoint(
+        token=feedback_token,
+        off="the feedback endpoint is off: set BATON_FEEDBACK_TOKEN on Baton",
+        unauthorized="send BATON_FEEDBACK_TOKEN as a bearer token (Authorization: Bearer …)",
+        max_body=feedback.MAX_BODY,
+        take=lambda body: _feedback_answer(feedback.receive(baton=baton, body=body)),
+        bad_payload=feedback.BadPayload,
+        what="a failure case",
+        failed="Baton could not take the failure case; send it again",
+        counter=baton.metrics.feedback_requests,
+    )
 
     async def metrics(_: Request) -> Response:
         payload = await run_in_threadpool(baton.metrics.render)
@@ -165,6 +140,58 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
             Route("/feedback", failure_case, methods=["POST"]),
         ]
     )
+
+
+def _alert_answer(outcome: alertmanager.Outcome) -> dict[str, Any]:
+    return {"ok": True, "incident": outcome.incident, "action": outcome.action}
+
+
+def _feedback_answer(outcome: feedback.Outcome) -> dict[str, Any]:
+    answer = {"ok": True, "case": outcome.case, "area": outcome.area}
+    return answer | {"incident": outcome.incident, "action": outcome.action, "clipped": outcome.clipped}
+
+
+def _bearer_endpoint(
+    *,
+    token: str | None,
+    off: str,
+    unauthorized: str,
+    max_body: int,
+    take: Callable[[bytes], dict[str, Any]],
+    bad_payload: type[Exception],
+    what: str,
+    failed: str,
+    counter: Any,
+) -> Callable[[Request], Awaitable[Response]]:
+    """A POST endpoint for another system (Alertmanager, the AI product): off (404) without its
+    token, 401 without the bearer token, 413 over `max_body`, 400 with the reason on a bad
+    payload, 500 (counted, and the sender retries) when Baton fails; every answer counted by
+    status code."""
+
+    async def answer(request: Request) -> tuple[int, dict[str, Any]]:
+        if not token:
+            return 404, {"error": off}
+        if not _bearer(request, token):
+            return 401, {"error": unauthorized}
+        body = await _body(request, max_body)
+        if body is None:
+            return 413, {"error": f"the body is larger than {max_body} bytes"}
+        try:
+            return 200, await run_in_threadpool(take, body)
+        except bad_payload as e:
+            log.warning("refused %s (400): %s", what, e)
+            return 400, {"error": str(e)}
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            status, body = await answer(request)
+        except Exception:  # counted as the 5xx it is; the sender tries again
+            log.exception("could not take %s", what)
+            status, body = 500, {"error": failed}
+        counter.labels(code=str(status)).inc()
+        return JSONResponse(body, status_code=status)
+
+    return endpoint
 
 
 def _bearer(request: Request, token: str) -> bool:
