@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.slack.chat import Chat, make_client
 from bot.store.clock import FakeClock
-from bot.store.db import make_engine, normalize_url, session, upgrade
+from bot.store.db import make_engine, normalize_url, reading, session, upgrade
 from bot.store.models import PersonCache
 from bot.store.people import resolve_emails
 from tests.fakeslack import FakeSlack
@@ -38,6 +38,85 @@ def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> 
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def _writes_from_another_thread(engine: sa.Engine, email: str) -> bool:
+    """Whether another thread can write within 5 s (a turn left held would keep it 30 s)."""
+    done = threading.Event()
+
+    def write() -> None:
+        with session(engine) as s:
+            s.add(PersonCache(email=email, user_id="U1", resolved_at=FakeClock().now()))
+            s.commit()
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    return done.wait(5)
+
+
+def test_sqlite_writers_hand_over_however_a_transaction_ends(sqlite_url: str) -> None:
+    """Writers of one process take turns on a lock (not SQLite's sleeping busy handler); every
+    way a write transaction can end gives the turn back."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    with session(engine) as s:  # committed
+        s.add(PersonCache(email="a@x", user_id="U0", resolved_at=FakeClock().now()))
+        s.commit()
+    assert _writes_from_another_thread(engine, "after-commit@x")
+    try:  # an error inside the transaction
+        with session(engine) as s:
+            s.add(PersonCache(email="b@x", user_id="U0", resolved_at=FakeClock().now()))
+            s.flush()
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert _writes_from_another_thread(engine, "after-error@x")
+    with session(engine) as s:  # closed without commit or rollback
+        s.exec(select(PersonCache)).all()
+    assert _writes_from_another_thread(engine, "after-close@x")
+    with engine.connect() as conn:  # Core, closed with its transaction open
+        conn.execute(sa.text("SELECT 1"))
+    assert _writes_from_another_thread(engine, "after-core@x")
+    with reading(engine) as r:  # a reader holds no turn: a writer goes on while it reads
+        r.exec(select(PersonCache)).all()
+        assert _writes_from_another_thread(engine, "during-read@x")
+    # While one writer holds its transaction, another waits, and goes once it commits.
+    with session(engine) as s:
+        s.add(PersonCache(email="held@x", user_id="U0", resolved_at=FakeClock().now()))
+        s.flush()
+        assert not _writes_from_another_thread(engine, "waiting@x")  # waits its turn (5 s)
+        s.commit()
+    with session(engine) as s:
+        emails = {p.email for p in s.exec(select(PersonCache)).all()}
+    wrote = {"a@x", "after-commit@x", "after-error@x", "after-close@x", "after-core@x", "during-read@x"}
+    assert emails >= wrote | {"held@x", "waiting@x"}
+    assert "b@x" not in emails
+    engine.dispose()
+
+
+def test_sqlite_many_writers_at_once_all_commit(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    errors: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            for j in range(10):
+                with session(engine) as s:
+                    s.add(PersonCache(email=f"{i}-{j}@x", user_id="U1", resolved_at=FakeClock().now()))
+                    s.commit()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with session(engine) as s:
+        assert len(s.exec(select(PersonCache)).all()) == 200
     engine.dispose()
 
 

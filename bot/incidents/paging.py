@@ -82,23 +82,26 @@ def schedule_ladder(
 ) -> None:
     """Write the rows for the policy's steps, timed from `start`."""
     assert inc.id is not None
+    rows: list[dict[str, Any]] = []
     for step in inc.policy.get("steps", []):
         if step["index"] < from_step:
             continue
         due = start + timedelta(seconds=step["after"])
         common = {"incident_id": inc.id, "ladder": ladder, "step": step["index"], "now": now, "due_at": due}
         for person in step["notify"]:
-            jobs.enqueue(
-                s,
-                kind="page",
-                payload={"user": person["user"], "ref": person["ref"], "reason": step["description"]},
-                **common,
+            rows.append(
+                jobs.row(
+                    kind="page",
+                    payload={"user": person["user"], "ref": person["ref"], "reason": step["description"]},
+                    **common,
+                )
             )
         users = [p["user"] for p in step["notify"] if p["user"]]
         notice = {"users": users, "description": step["description"], "groups": step.get("groups", [])}
-        jobs.enqueue(s, kind="notice", payload=notice, **common)
+        rows.append(jobs.row(kind="notice", payload=notice, **common))
         if step["breach"]:
-            jobs.enqueue(s, kind="breach", **common)
+            rows.append(jobs.row(kind="breach", **common))
+    jobs.enqueue_rows(s, rows)
 
 
 def enqueue_pager(baton: Baton, s: Session, inc: Incident, *, action: str, now: datetime) -> None:

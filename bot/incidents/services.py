@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from bot.config.durations import format_duration
@@ -197,9 +198,16 @@ def get(*, baton: Baton, number: int) -> Incident:
 
 
 def list_open(*, baton: Baton) -> list[Incident]:
+    """The open incidents, for lists: without their policy (the ladder snapshot), whose JSON
+    was most of the cost of answering `/incident list`; reading it from these raises."""
     with reading(baton.engine) as s:
         return list(
-            s.exec(select(Incident).where(col(Incident.state) != "resolved").order_by(col(Incident.id))).all()
+            s.exec(
+                select(Incident)
+                .where(col(Incident.state) != "resolved")
+                .order_by(col(Incident.id))
+                .options(defer(Incident.policy, raiseload=True))  # type: ignore[arg-type]
+            ).all()
         )
 
 

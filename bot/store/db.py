@@ -47,19 +47,91 @@ def make_engine(url: str) -> Engine:
             # Bolt runs listeners on worker threads and the ticker runs on its own: each takes
             # its own connection from the pool, so cross-thread use of the module is safe.
             connect_args={"check_same_thread": False, "timeout": 30},
+            # Enough pooled connections for Bolt's and the ticker's threads at once: past
+            # SQLAlchemy's default 5 (+10 overflow) a request waited for a connection, and each
+            # overflow connection was opened (its PRAGMAs run) and closed again per request.
+            pool_size=20,
+            max_overflow=20,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN, which breaks SELECT-then-UPDATE
         # claims; emit BEGIN IMMEDIATE ourselves so a writer holds the lock from the start.
         # Reads (`reading()`) begin deferred: in WAL mode they never wait for a writer, where
         # BEGIN IMMEDIATE would queue them behind it through SQLite's sleeping busy handler.
-        event.listen(engine, "begin", _begin)
+        _WriterTurns().listen(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READING) else "BEGIN IMMEDIATE")
+class _WriterTurns:
+    """One SQLite writer at a time within the process, handed over the moment it ends.
+
+    SQLite allows one writer; a second BEGIN IMMEDIATE waits in SQLite's busy handler, which
+    sleeps 1, 2, 5 ... 100 ms between tries, so with 20 writers some waited seconds for a lock
+    that had been free for most of that time. The writers of this process queue on a lock
+    instead and are woken when it is released; SQLite's busy handler still arbitrates between
+    processes. We emit BEGIN, COMMIT and ROLLBACK ourselves so the lock is held exactly while
+    the database's is.
+    """
+
+    _HELD = "baton_write_turn"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def listen(self, engine: Engine) -> None:
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine, "commit", self._commit)
+        event.listen(engine, "rollback", self._rollback)
+        # A connection checked in, closed or invalidated with its transaction open (the pool
+        # rolls it back without a rollback event) must not keep the turn.
+        event.listen(engine.pool, "reset", self._pool_reset)
+        event.listen(engine.pool, "close", self._pool_drop)
+        event.listen(engine.pool, "invalidate", self._pool_invalidate)
+        event.listen(engine.pool, "soft_invalidate", self._pool_invalidate)
+
+    def _begin(self, conn: Any) -> None:
+        if conn.get_execution_options().get(_READING):
+            conn.exec_driver_sql("BEGIN")
+            return
+        # As long as SQLite's own busy_timeout: a writer that never ends fails the same way.
+        if not self._lock.acquire(timeout=30):
+            raise sqlite3.OperationalError("database is locked (another writer in this process for 30 s)")
+        conn.info[self._HELD] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release(conn.info)
+            raise
+
+    def _commit(self, conn: Any) -> None:
+        self._end(conn, "commit")
+
+    def _rollback(self, conn: Any) -> None:
+        self._end(conn, "rollback")
+
+    def _end(self, conn: Any, how: str) -> None:
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and dbapi.in_transaction:
+            # The dialect's own commit() / rollback() that follows finds nothing left to do.
+            getattr(dbapi, how)()
+        self._release(conn.info)
+
+    def _pool_reset(self, dbapi_conn: Any, record: Any, reset_state: Any) -> None:
+        self._pool_drop(dbapi_conn, record)
+
+    def _pool_invalidate(self, dbapi_conn: Any, record: Any, exception: BaseException | None) -> None:
+        self._pool_drop(dbapi_conn, record)
+
+    def _pool_drop(self, dbapi_conn: Any, record: Any) -> None:
+        if record is not None and record.info.get(self._HELD):
+            if getattr(dbapi_conn, "in_transaction", False):
+                dbapi_conn.rollback()
+            self._release(record.info)
+
+    def _release(self, info: dict[str, Any]) -> None:
+        if info.pop(self._HELD, False):
+            self._lock.release()
 
 
 _READING = "baton_reading"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -74,6 +74,38 @@ def enqueue(
     )
     s.add(job)
     return job
+
+
+def row(
+    *,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+    incident_id: int | None = None,
+    ladder: bool = False,
+    step: int | None = None,
+) -> dict[str, Any]:
+    """A job for `enqueue_rows`: the same fields as `enqueue`."""
+    return {
+        "kind": kind,
+        "due_at": due_at,
+        "created_at": now,
+        "payload": payload or {},
+        "incident_id": incident_id,
+        "ladder": ladder,
+        "step": step,
+        "state": "pending",
+        "attempts": 0,
+    }
+
+
+def enqueue_rows(s: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Many jobs in one INSERT, in the caller's transaction. A declaration writes a ladder of
+    about two dozen; as ORM objects they cost ~0.25 ms each to build (SQLModel validates every
+    attribute), most of the declaration's time."""
+    if rows:
+        s.execute(insert(Job), list(rows))
 
 
 # What reaches people wherever they are: the DM with the Acknowledge button, the external pager.
