@@ -502,7 +502,11 @@ def answer(table: Table, args: argparse.Namespace, tmp: Path) -> None:
                 for i in range(10):  # a few open incidents for /incident list to show
                     command(http, serve, fake, f"P1 {AREA} Bench answer seed {i}")
                 wait_quiet(fake)
-                for name, text in (("/incident list", "list"), ("declare P1", f"P1 {AREA} Bench answer")):
+                for name, text in (
+                    ("/incident help", "help"),
+                    ("/incident list", "list"),
+                    ("declare P1", f"P1 {AREA} Bench answer"),
+                ):
                     for _ in range(3):  # warm up
                         command(http, serve, fake, text)
                     seq = [
