@@ -21,7 +21,7 @@ import re
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
@@ -202,6 +202,150 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# --------------------------------------------------------------------------- on-call rotations
+
+_WEEKS_RE = re.compile(r"^\s*(\d+)w(.*)$", re.IGNORECASE)
+_SPANS = "use a number with a unit: 12h, 1d, 1w (or combined, 1w3d, 1d12h)"
+# ISO 8601 with a time of day (the seconds optional), and an optional offset or Z.
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_WRITE_DATETIME = (
+    "write it as 2026-11-30T09:00 (in nudges.timezone) or with an offset, 2026-11-30T09:00+01:00"
+)
+
+
+def parse_span(value: Any) -> timedelta:
+    """A shift or handover length: a duration as in severity.yaml, plus weeks (``1w``, ``1w3d``)."""
+    if isinstance(value, timedelta):
+        return value
+    shown = repr(value) if isinstance(value, str) else str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{shown} is not a duration; {_SPANS}")
+    # durations.parse_duration has no weeks: a leading `Nw` is taken off here.
+    weeks, rest = timedelta(0), value
+    match = _WEEKS_RE.fullmatch(value)
+    if match is not None:
+        weeks, rest = timedelta(weeks=int(match.group(1))), match.group(2)
+        if not rest.strip():
+            return weeks
+    try:
+        parsed = parse_duration(rest)
+    except ValueError:
+        raise ValueError(f"{shown} is not a duration; {_SPANS}") from None
+    if parsed is None:  # next-sprint / none
+        raise ValueError(f"{shown} is not a length of time; {_SPANS}")
+    return weeks + parsed
+
+
+def format_span(td: timedelta) -> str:
+    """A span the way parse_span reads it, weeks first: ``1w``, ``1w3d``, ``12h``."""
+    weeks, rest = divmod(td, timedelta(weeks=1)) if td > timedelta(0) else (0, td)
+    if not weeks:
+        return format_duration(td)
+    return f"{weeks}w" + (format_duration(rest) if rest else "")
+
+
+def _shift(value: Any) -> timedelta:
+    parsed = parse_span(value)
+    if parsed <= timedelta(0):
+        raise ValueError(f"must be longer than 0s; {_SPANS}")
+    return parsed
+
+
+def _handover(value: Any) -> timedelta:
+    parsed = parse_span(value)
+    if parsed <= timedelta(0):
+        raise ValueError(
+            "must be longer than 0s: the handover receipt opens this long before each shift change; "
+            "use e.g. 30m, 1h"
+        )
+    return parsed
+
+
+def parse_datetime(value: Any) -> datetime:
+    """``2026-11-30T09:00``, ``2026-11-30 09:00``, with or without an offset, or a datetime PyYAML
+    made of an unquoted timestamp. Naive means wall time in nudges.timezone."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):  # an unquoted 2026-11-30
+        day = value.isoformat()
+        raise ValueError(
+            f"{day} is a date without a time of day; write it as {day}T00:00 (in nudges.timezone) "
+            f"or with an offset, {day}T00:00+01:00"
+        )
+    shown = repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if _DATETIME_RE.fullmatch(text):
+            try:
+                return datetime.fromisoformat(text)
+            except ValueError:
+                pass  # 2026-13-01T09:00 and the like
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(
+                f"{shown} is a date without a time of day; write it as {text}T00:00 (in nudges.timezone) "
+                f"or with an offset, {text}T00:00+01:00"
+            )
+    raise ValueError(f"{shown} is not a date and time; {_WRITE_DATETIME}")
+
+
+def format_datetime(moment: datetime) -> str:
+    """``2026-12-24T00:00`` (with its offset if it has one), as it would be written in the file."""
+    whole = moment.second == 0 and moment.microsecond == 0
+    return moment.isoformat(timespec="minutes" if whole else "seconds")
+
+
+Span = Annotated[timedelta, BeforeValidator(_shift)]
+Moment = Annotated[datetime, BeforeValidator(parse_datetime)]
+
+
+class OncallOverride(_Model):
+    """A planned swap: ``who`` (any person) is on call from ``from`` until ``to``.
+
+    Naive times are wall time in nudges.timezone, aware ones exact instants. ``to`` after
+    ``from`` and no overlap with the team's other overrides are checked by ownership_issues,
+    which knows the time zone a naive time is in.
+    """
+
+    # model_dump() writes `from`, as in the file, so a dump validates again.
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    who: str
+    from_: Moment = Field(alias="from")
+    to: Moment
+
+
+class Rotation(_Model):
+    """A team's on-call rotation: ``rotation`` take shifts of ``every`` in turn from ``from``.
+
+    The people must be members of the team (Team checks it) and people (ownership_issues);
+    a ``from`` without an offset is wall time in nudges.timezone.
+    """
+
+    # model_dump() writes `from`, as in the file, so a dump validates again.
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    rotation: list[str] = Field(min_length=1)
+    every: Span
+    from_: Moment = Field(alias="from")
+    handover: Annotated[timedelta, BeforeValidator(_handover)] = timedelta(hours=1)
+    overrides: list[OncallOverride] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _handover_inside_shift(self) -> Self:
+        if self.handover >= self.every:
+            raise _Issues(
+                [
+                    (
+                        ("handover",),
+                        f"{format_span(self.handover)} is not shorter than the shift "
+                        f"(every: {format_span(self.every)}); the handover receipt opens this long "
+                        "before each change",
+                    )
+                ]
+            )
+        return self
+
+
 # --------------------------------------------------------------------------- SLO thresholds
 
 _COMPARE_RE = re.compile(r"^\s*(>=|<=|==|>|<)\s*(\d+(?:\.\d+)?)\s*(%|ms|s|m|h)?\s*$")
@@ -326,23 +470,44 @@ class Team(_Model):
 
     name: str
     members: list[str] = Field(min_length=1)
-    oncall: str | None = None
+    oncall: str | Rotation | None = None  # one person, or a rotation
     usergroup: UsergroupId | None = None
     channel: ChannelId | None = None
     pager: Pager | None = None
 
+    @field_validator("oncall", mode="before")
+    @classmethod
+    def _person_or_rotation(cls, value: Any, info: ValidationInfo) -> Any:
+        # Validated here rather than as a plain union, whose errors would name both members of
+        # the union ("oncall.str", "oncall.Rotation.every") for one mistake.
+        if value is None or isinstance(value, str | Rotation):
+            return value
+        if isinstance(value, dict):
+            try:
+                return Rotation.model_validate(value, context=info.context)
+            except ValidationError as exc:
+                raise _Issues(_validation_issues(exc, Rotation)) from None
+        raise ValueError(
+            f"expected one person or a rotation (a mapping with rotation, every and from), got {_kind(value)}"
+        )
+
     @model_validator(mode="after")
-    def _oncall_is_member(self) -> Self:
+    def _oncall_is_member(self, info: ValidationInfo) -> Self:
         # Checking membership is enough: the members themselves are checked as people.
-        if self.oncall is not None and self.oncall not in self.members:
-            raise _Issues(
-                [
-                    (
-                        ("oncall",),
-                        f"{self.oncall!r} is not a member of this team (members: {_quoted(self.members)})",
+        found: list[tuple[Loc, str]] = []
+        members = f"(members: {_quoted(self.members)})"
+        if isinstance(self.oncall, str) and self.oncall not in self.members:
+            found.append((("oncall",), f"{self.oncall!r} is not a member of this team {members}"))
+        # Loaded from a file, ownership_issues checks the rotation's people (it can say that
+        # 'mya' is not a person at all, which this model cannot know).
+        if isinstance(self.oncall, Rotation) and not (info.context or {}).get(_PRECHECKED):
+            for i, person in enumerate(self.oncall.rotation):
+                if person not in self.members:
+                    found.append(
+                        (("oncall", "rotation", i), f"{person!r} is not a member of this team {members}")
                     )
-                ]
-            )
+        if found:
+            raise _Issues(found)
         return self
 
 
@@ -454,7 +619,9 @@ class OwnershipConfig(_Model):
         # load_config runs the same checks on the raw data (so they are reported even when the
         # shapes are wrong); direct construction gets them here.
         if not (info.context or {}).get(_PRECHECKED):
-            found = ownership_issues(self.model_dump())
+            # By alias ("from", as in the file), and without defaults nobody wrote (an unset
+            # nudges.timezone is not UTC to the rotation checks).
+            found = ownership_issues(self.model_dump(by_alias=True, exclude_unset=True))
             if found:
                 raise _Issues(found)
         return self
@@ -526,6 +693,19 @@ def ownership_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
             check(
                 ("teams", key, "members", i), member, teams_ok=False, team_hint="; list its members instead"
             )
+    zone, zone_set = _rotation_zone(data.get("nudges"))
+    for key, team in teams.items():
+        oncall = _as_dict(team).get("oncall")
+        if isinstance(oncall, dict):
+            found += _rotation_issues(
+                ("teams", key, "oncall"),
+                oncall,
+                _as_list(_as_dict(team).get("members")),
+                check,
+                is_person,
+                zone,
+                zone_set,
+            )
 
     owner_of: dict[str, tuple[str, str]] = {}  # key or alias -> (area, "area"/"alias")
     for key in areas:
@@ -574,6 +754,107 @@ def ownership_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 found.append(
                     (("areas", key, "slo_queries", sli), f"{sli!r} is not an SLI under slo ({hint})")
                 )
+    return found
+
+
+def _rotation_zone(nudges: Any) -> tuple[tzinfo | None, bool]:
+    """The zone naive rotation times are in (None if unknown), and whether nudges.timezone is set.
+
+    Read from the file, not the model: Nudges.timezone defaults to UTC, but a rotation's
+    `from: 2026-11-30T09:00` with no zone written anywhere is a mistake, not UTC.
+    """
+    if not isinstance(nudges, dict) or "timezone" not in nudges:
+        return None, False
+    try:
+        return ZoneInfo(str(nudges["timezone"])), True
+    except (ZoneInfoNotFoundError, ValueError):
+        return None, True  # Nudges reports the unknown zone
+
+
+def _try_datetime(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None  # the model reports the format
+
+
+def _rotation_issues(
+    loc: Loc,
+    oncall: Mapping[str, Any],
+    members: list[Any],
+    check: Callable[..., None],
+    is_person: Callable[[str], bool],
+    zone: tzinfo | None,
+    zone_set: bool,
+) -> list[tuple[Loc, str]]:
+    """A rotation's people, its times' zones, and its overrides' order and overlaps.
+
+    ``check(loc, name, teams_ok=..., team_hint=...)`` reports a name that is not a person into
+    the caller's list; the rest is returned.
+    """
+    found: list[tuple[Loc, str]] = []
+    listed = f"(members: {_quoted(m for m in members if isinstance(m, str))})"
+    for i, person in enumerate(_as_list(oncall.get("rotation"))):
+        if not isinstance(person, str):
+            continue
+        if not is_person(person):  # one message: not a person says more than not a member
+            check((*loc, "rotation", i), person, teams_ok=False, team_hint="; list its members instead")
+        elif members and person not in members:
+            found.append(((*loc, "rotation", i), f"{person!r} is not a member of this team {listed}"))
+
+    def naive(at: Loc, moment: datetime | None) -> None:
+        if moment is not None and moment.tzinfo is None and not zone_set:
+            written = format_datetime(moment)
+            found.append(
+                (
+                    at,
+                    f"{written} has no time zone and nudges.timezone is not set: add an offset "
+                    f"({written}+01:00) or set nudges.timezone (e.g. Europe/London)",
+                )
+            )
+
+    naive((*loc, "from"), _try_datetime(oncall.get("from")))
+
+    def comparable(a: datetime, b: datetime) -> bool:
+        # Without a zone, a naive time cannot be set against an exact instant.
+        return zone is not None or (a.tzinfo is None) == (b.tzinfo is None)
+
+    def instant(moment: datetime) -> datetime:
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone or UTC)
+
+    spans: list[tuple[int, datetime, datetime]] = []
+    for i, raw in enumerate(_as_list(oncall.get("overrides"))):
+        override = _as_dict(raw)
+        at: Loc = (*loc, "overrides", i)
+        check((*at, "who"), override.get("who"), teams_ok=False, team_hint="; name one of its members")
+        start, end = _try_datetime(override.get("from")), _try_datetime(override.get("to"))
+        naive((*at, "from"), start)
+        naive((*at, "to"), end)
+        if start is None or end is None or not comparable(start, end):
+            continue
+        if instant(end) <= instant(start):
+            found.append(
+                (
+                    (*at, "to"),
+                    f"{format_datetime(end)} is not after from ({format_datetime(start)}); "
+                    "an override must end after it starts",
+                )
+            )
+            continue
+        for j, other_start, other_end in spans:
+            if not all(comparable(a, b) for a in (start, end) for b in (other_start, other_end)):
+                continue
+            if instant(start) < instant(other_end) and instant(other_start) < instant(end):
+                found.append(
+                    (
+                        at,
+                        f"{format_datetime(start)}–{format_datetime(end)} overlaps overrides[{j}] "
+                        f"({format_datetime(other_start)}–{format_datetime(other_end)}); "
+                        "overrides may not overlap",
+                    )
+                )
+                break
+        spans.append((i, start, end))
     return found
 
 
@@ -799,9 +1080,16 @@ def _unwrap(tp: Any) -> Any:
         if origin is Annotated:
             tp = get_args(tp)[0]
         elif origin in (Union, types.UnionType):
-            tp = next(arg for arg in get_args(tp) if arg is not type(None))
+            # `str | Rotation | None`: the model is what has keys to suggest.
+            args = [arg for arg in get_args(tp) if arg is not type(None)]
+            tp = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), args[0])
         else:
             return tp
+
+
+def _fields_by_key(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the key written in the file (its alias: `from`, not `from_`)."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
 
 
 def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
@@ -810,7 +1098,7 @@ def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     for part in loc:
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            field = tp.model_fields.get(str(part))
+            field = _fields_by_key(tp).get(str(part))
             if field is None:
                 return None
             tp = field.annotation
@@ -844,7 +1132,7 @@ def _message(error: Mapping[str, Any], root: type[BaseModel]) -> str:
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
         model = _model_at(root, loc[:-1])
-        allowed = list(model.model_fields) if model else []
+        allowed = list(_fields_by_key(model)) if model else []
         guess = _did_you_mean(str(loc[-1]), allowed)
         if guess:
             return f"unknown key (did you mean {guess!r}?)"
@@ -990,10 +1278,12 @@ __all__ = [
     "EscalationStep",
     "Level",
     "Nudges",
+    "OncallOverride",
     "OwnershipConfig",
     "Pager",
     "PagerDuty",
     "PagingScope",
+    "Rotation",
     "Scope",
     "Severity",
     "SeverityConfig",
@@ -1001,9 +1291,13 @@ __all__ = [
     "Team",
     "Webhook",
     "default_slo",
+    "format_datetime",
+    "format_span",
     "is_email",
     "is_user_id",
     "load_config",
     "parse_comparison",
+    "parse_datetime",
+    "parse_span",
     "render_path",
 ]
