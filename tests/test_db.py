@@ -41,8 +41,8 @@ def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> 
     engine.dispose()
 
 
-def _writes_from_another_thread(engine: sa.Engine, email: str) -> bool:
-    """Whether another thread can write within 5 s (a turn left held would keep it 30 s)."""
+def _write_from_another_thread(engine: sa.Engine, email: str) -> threading.Event:
+    """Start a write on another thread; the event is set once it committed."""
     done = threading.Event()
 
     def write() -> None:
@@ -52,7 +52,12 @@ def _writes_from_another_thread(engine: sa.Engine, email: str) -> bool:
         done.set()
 
     threading.Thread(target=write, daemon=True).start()
-    return done.wait(5)
+    return done
+
+
+def _writes_from_another_thread(engine: sa.Engine, email: str) -> bool:
+    """Whether another thread can write within 5 s (a turn left held would keep it 30 s)."""
+    return _write_from_another_thread(engine, email).wait(5)
 
 
 def test_sqlite_writers_hand_over_however_a_transaction_ends(sqlite_url: str) -> None:
@@ -85,8 +90,10 @@ def test_sqlite_writers_hand_over_however_a_transaction_ends(sqlite_url: str) ->
     with session(engine) as s:
         s.add(PersonCache(email="held@x", user_id="U0", resolved_at=FakeClock().now()))
         s.flush()
-        assert not _writes_from_another_thread(engine, "waiting@x")  # waits its turn (5 s)
+        waiting = _write_from_another_thread(engine, "waiting@x")
+        assert not waiting.wait(1)  # waits its turn
         s.commit()
+    assert waiting.wait(5)  # and takes it once the first commits
     with session(engine) as s:
         emails = {p.email for p in s.exec(select(PersonCache)).all()}
     wrote = {"a@x", "after-commit@x", "after-error@x", "after-close@x", "after-core@x", "during-read@x"}
