@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from bot.config.schema import SCOPES, Area, OwnershipConfig, is_email, is_user_id
+from bot.config.schema import SCOPES, Area, OwnershipConfig, Rotation, is_email, is_user_id
+from bot.oncall.rotation import Plan, Window, zone_of
 
 # Each scope's next step when nobody acknowledges (PRODUCT.md §1).
 _WIDER = {"owner": "owning-team", "owning-team": "everyone", "everyone": "everyone"}
@@ -74,7 +76,9 @@ class Ownership:
     """Queries over a validated ownership config; ``emails`` maps e-mail -> resolved Slack user ID.
 
     ``overrides`` maps role keys (see :func:`role_key`) to refs: roles handed over in Slack and
-    countersigned, which hold until ownership.yaml is edited to match.
+    countersigned, which hold until ownership.yaml is edited to match. ``oncall_windows`` are
+    the on-call overrides added in Slack, per team, oldest first; ``now`` is the moment on-call
+    questions are asked about (a rotation's shift changes with it).
     """
 
     def __init__(
@@ -82,9 +86,15 @@ class Ownership:
         config: OwnershipConfig,
         emails: Mapping[str, str] | None = None,
         overrides: Mapping[str, str] | None = None,
+        *,
+        oncall_windows: Mapping[str, Sequence[Window]] | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
         self.overrides = dict(overrides or {})
+        self.oncall_windows = {team: list(ws) for team, ws in (oncall_windows or {}).items()}
+        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
+        self._plans: dict[str, Plan] = {}
         # E-mail addresses are case-insensitive in practice; Slack's lookup returns them lowercased.
         self._emails = {email.lower(): uid for email, uid in (emails or {}).items()}
         self._handles = {handle.lower(): handle for handle in config.people}
@@ -189,17 +199,39 @@ class Ownership:
 
     # ------------------------------------------------------------------ teams
 
-    def oncall(self, team: str) -> str:
-        """The team's on-call (handed over, or as configured), or its first member."""
-        return self.overrides.get(role_key("oncall", team=team)) or self.configured_oncall(team)
+    def rotates(self, team: str) -> bool:
+        """Whether the team's on-call is a rotation (rather than one person)."""
+        return isinstance(self.config.teams[team].oncall, Rotation)
+
+    def plan(self, team: str) -> Plan:
+        """The team's on-call over time: rotation, overrides from the file and from Slack."""
+        found = self._plans.get(team)
+        if found is None:
+            cfg = self.config.teams[team]
+            fixed = None if self.rotates(team) else self.overrides.get(role_key("oncall", team=team))
+            found = Plan(
+                team, cfg, zone=zone_of(self.config), slack=self.oncall_windows.get(team, ()), fixed=fixed
+            )
+            self._plans[team] = found
+        return found
+
+    def oncall(self, team: str, at: datetime | None = None) -> str:
+        """The team's on-call now (or `at`): a Slack override, a planned override, the
+        rotation's shift, a countersigned handover, the configured person or the first member."""
+        return self.plan(team).at(at or self.now())
 
     def configured_oncall(self, team: str) -> str:
-        """The on-call ownership.yaml names (or the first member), ignoring handovers."""
+        """The on-call ownership.yaml names now (or the first member), ignoring handovers and
+        Slack overrides."""
         cfg = self.config.teams[team]
+        if isinstance(cfg.oncall, Rotation):
+            return Plan(team, cfg, zone=zone_of(self.config)).planned_at(self.now())
         return cfg.oncall or cfg.members[0]
 
     def configured_holders(self) -> dict[str, str]:
-        """Every role that can be handed over, with the ref ownership.yaml names for it."""
+        """Every role that can be handed over, with the ref ownership.yaml names for it. A
+        rotating on-call is not among them: its changes are planned, each with its own receipt
+        (bot/oncall/handovers.py), rather than edits of one name."""
         cfg = self.config
         holders: dict[str, str] = {}
         for key, area in cfg.areas.items():
@@ -207,7 +239,8 @@ class Ownership:
             if area.responsible not in cfg.teams:
                 holders[role_key("responsible", area=key)] = area.responsible
         for team in cfg.teams:
-            holders[role_key("oncall", team=team)] = self.configured_oncall(team)
+            if not self.rotates(team):
+                holders[role_key("oncall", team=team)] = self.configured_oncall(team)
         return holders
 
     def same_person(self, a: str, b: str) -> bool:
@@ -299,6 +332,8 @@ class Ownership:
         written: list[str] = [*cfg.people.values()]
         for team in cfg.teams.values():
             written.extend(team.members)
+            if isinstance(team.oncall, Rotation):
+                written.extend([*team.oncall.rotation, *(o.who for o in team.oncall.overrides)])
         for area in cfg.areas.values():
             written.extend([area.responsible, area.accountable, *area.consulted, *area.informed])
         written.extend(cfg.admins)

@@ -259,3 +259,42 @@ class FailureCase(SQLModel, table=True):
     ref: str | None = Field(default=None, max_length=512)  # the product's own id for the case
     masked: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # kind -> count
     received_at: datetime
+
+
+class OncallOverride(SQLModel, table=True):
+    """`/owner oncall <team> @someone <duration> [note]`: `who` is the team's on-call from
+    `starts_at` to `ends_at`, over the rotation (PRODUCT.md §1 On-call rotations)."""
+
+    __tablename__ = "oncall_override"
+    __table_args__ = (Index("ix_oncall_override_team_ends", "team", "ends_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team: str = Field(max_length=100)
+    who: str = Field(max_length=320)  # a ref, as the config names people
+    user: str | None = Field(default=None, max_length=32)
+    starts_at: datetime
+    ends_at: datetime
+    note: str = Field(default="", sa_type=Text)  # masked
+    created_by: str = Field(max_length=32)  # a Slack user ID
+    created_at: datetime
+
+
+class ShiftChange(SQLModel, table=True):
+    """One change of a team's on-call (a shift change of its rotation, or an override starting or
+    ending): the row is the claim that opens its handover receipts, so across replicas and
+    restarts each change opens them once. `announced_at` is the same claim for the DM at the
+    change itself. A row with state "armed" only marks where Baton started watching the team."""
+
+    __tablename__ = "shift_change"
+    __table_args__ = (PrimaryKeyConstraint("team", "at", name="pk_shift_change"),)
+
+    team: str = Field(max_length=100)
+    at: datetime
+    outgoing: str = Field(max_length=320)  # refs
+    incoming: str = Field(max_length=320)
+    origin: str = Field(max_length=16)  # rotation / override / armed
+    state: str = Field(default="open", max_length=16)  # open / withdrawn (re-planned) / armed
+    receipt_ids: list[int] = Field(default_factory=list, sa_column=_json())
+    opened_at: datetime
+    announced_at: datetime | None = None
+    flagged: bool = False  # a receipt was still unsigned at the change

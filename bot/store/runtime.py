@@ -16,11 +16,12 @@ from sqlmodel import select
 
 from bot.config.ownership import Ownership
 from bot.config.schema import Config, ConfigError, load_config
+from bot.oncall.rotation import Window
 from bot.slack.chat import Chat
 from bot.store.clock import Clock, SystemClock
 from bot.store.db import session, warn_if_in_transaction
 from bot.store.metrics import Metrics
-from bot.store.models import OwnerOverride
+from bot.store.models import OncallOverride, OwnerOverride
 from bot.store.people import resolve_emails
 from bot.store.settings import Settings
 
@@ -38,6 +39,8 @@ class Baton:
     emails: dict[str, str] = field(default_factory=dict)
     # Roles handed over in Slack and countersigned (role key -> ref), read from the database.
     overrides: dict[str, str] = field(default_factory=dict)
+    # On-call overrides added in Slack (`/owner oncall`) not yet ended, per team, oldest first.
+    oncall_windows: dict[str, list[Window]] = field(default_factory=dict)
     # Set by the runner: makes the ticker look for due jobs now, right after a commit.
     wake: Callable[[], None] = field(default=lambda: None, repr=False)
     # Set by the runner: what a new config sets off (handoff receipts for edited roles).
@@ -53,7 +56,11 @@ class Baton:
         with self._lock:
             if self._ownership is None:
                 self._ownership = Ownership(
-                    self.config.ownership, emails=self.emails, overrides=self.overrides
+                    self.config.ownership,
+                    emails=self.emails,
+                    overrides=self.overrides,
+                    oncall_windows=self.oncall_windows,
+                    now=self.clock.now,
                 )
             return self._ownership
 
@@ -86,9 +93,19 @@ class Baton:
     def refresh_overrides(self) -> None:
         """Read the roles handed over in Slack (countersigned) from the database: on start, after
         a countersignature here, and every few seconds for those signed on another replica."""
+        now = self.clock.now()
         with session(self.engine) as s:
             found = {row.key: row.ref for row in s.exec(select(OwnerOverride)).all()}
+            rows = s.exec(
+                select(OncallOverride).where(OncallOverride.ends_at > now).order_by(OncallOverride.id)  # type: ignore[arg-type]
+            ).all()
+        windows: dict[str, list[Window]] = {}
+        for row in rows:
+            windows.setdefault(row.team, []).append(
+                Window(row.who, row.starts_at, row.ends_at, f"override #{row.id}")
+            )
         with self._lock:
-            if found != self.overrides:
+            if found != self.overrides or windows != self.oncall_windows:
                 self.overrides = found
+                self.oncall_windows = windows
                 self._ownership = None
