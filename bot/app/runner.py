@@ -16,6 +16,7 @@ from bot.config.schema import Config
 from bot.incidents import paging, rooms
 from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges
+from bot.oncall import handovers
 from bot.records import handoffs
 from bot.slack.chat import Chat, ChatError, make_client
 from bot.store import jobs
@@ -81,6 +82,10 @@ def open_database(url: str) -> Engine:
 # The ticker's fallback poll: it is woken, and sleeps until the next job is due.
 TICK = timedelta(milliseconds=250)
 OVERRIDES = timedelta(seconds=2)
+# Shift changes: a handover opens and the incoming on-call is told within 5 s of its time. Each
+# run is three small reads when nothing is due (a team without a rotation or an override costs
+# none), so a poll is cheaper than keeping a timer per change in step with reloads and overrides.
+HANDOVERS = timedelta(seconds=5)
 NUDGE_TICK = timedelta(seconds=20)
 
 
@@ -111,9 +116,11 @@ class Runner:
         # Handoffs countersigned on another replica take effect here within OVERRIDES.
         self.baton.refresh_overrides()
         self.scheduler.every("overrides", OVERRIDES, self.baton.refresh_overrides)
-        # An edit of R, A or an on-call, seen now or on a reload, opens a handoff receipt.
-        self.baton.on_config = lambda: handoffs.sync_holders(self.baton)
+        # An edit of R, A or an on-call, seen now or on a reload, opens a handoff receipt; an
+        # edit of a rotation re-plans the shift changes to come.
+        self.baton.on_config = lambda: (handoffs.sync_holders(self.baton), handovers.sync(baton=self.baton))
         handoffs.sync_holders(self.baton)
+        self.scheduler.every("handovers", HANDOVERS, lambda: handovers.sync(baton=self.baton), now=True)
         self.scheduler.every(
             "nudges", NUDGE_TICK, lambda: nudges.tick(self.baton, worker=self.ticker.worker), now=True
         )

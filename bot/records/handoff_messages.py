@@ -3,6 +3,7 @@ needs, and the notice that someone signed. A handoff's note is text a person typ
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.config.ownership import Ownership
@@ -11,6 +12,11 @@ from bot.store.clock import slack_time
 from bot.store.models import Receipt
 
 SIGN = "handoff_sign"  # the action ID of every sign button; its value is "<receipt id>:<signer>"
+# The "Write handover note" button of a shift handover (bot/oncall/handovers.py); its value is the
+# receipt id. The outgoing on-call signs through the modal it opens, with a note.
+NOTE = "handover_note"
+# Origins of the receipts a change of a rotating on-call opens: the plan, not a person, starts them.
+SHIFT = ("rotation", "override")
 
 Blocks = list[dict[str, Any]]
 
@@ -54,7 +60,25 @@ def area_state(receipt: Receipt) -> str:
 
 
 def _note(receipt: Receipt) -> str:
-    return f"\n> {escape(clip(receipt.note, 500))}" if receipt.note and receipt.origin == "slack" else ""
+    if not receipt.note or receipt.origin not in ("slack", *SHIFT):
+        return ""
+    return "".join(f"\n> {escape(line)}" for line in clip(receipt.note, 500).splitlines())
+
+
+def note_button(receipt: Receipt) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": f"handover-{receipt.id}",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Write handover note"},
+                "action_id": NOTE,
+                "value": str(receipt.id),
+                "style": "primary",
+            }
+        ],
+    }
 
 
 def countersign_request(own: Ownership, receipt: Receipt, what: str) -> tuple[str, Blocks]:
@@ -100,7 +124,9 @@ def reminder(own: Ownership, receipt: Receipt, what: str, as_: str) -> tuple[str
         f":hourglass: *Handoff #{receipt.id}* of *{what}* ({frm} → {to}), open since {since}, "
         "still needs your signature."
     )
-    button = "Countersign" if as_ == "incoming" and receipt.origin == "slack" else "Sign"
+    if as_ == "outgoing" and receipt.origin in SHIFT:
+        return text, [section(body), note_button(receipt)]
+    button = "Countersign" if as_ == "incoming" and receipt.origin in ("slack", *SHIFT) else "Sign"
     return text, [section(body), _button(button, receipt, as_)]
 
 
@@ -110,4 +136,57 @@ def signed_notice(own: Ownership, receipt: Receipt, as_: str, user: str) -> str:
     if as_ == "incoming" and receipt.origin == "slack":
         then = f" {person(own, receipt.to_user, receipt.to_ref)} holds the role from now on."
     role = f"{receipt.role} of `{receipt.area}`"
-    return f":white_check_mark: <@{user}> {what} handoff #{receipt.id} ({role}).{then}"
+    note = _note(receipt) if as_ == "outgoing" and receipt.origin in SHIFT else ""
+    return f":white_check_mark: <@{user}> {what} handoff #{receipt.id} ({role}).{then}{note}"
+
+
+# -- shift handovers (bot/oncall/handovers.py) ------------------------------------------------------
+
+
+def _when(receipt: Receipt, at: datetime) -> str:
+    return "now" if at <= receipt.started_at else f"at {slack_time(at)}"
+
+
+def handover_note_request(own: Ownership, receipt: Receipt, what: str, at: datetime) -> tuple[str, Blocks]:
+    """To the outgoing on-call: a note and a signature, through the note button's modal."""
+    to = person(own, receipt.to_user, receipt.to_ref)
+    when = _when(receipt, at)
+    text = f":handshake: Handover #{receipt.id}: you hand {what} to {to} {when}. Write your note and sign."
+    body = (
+        f":handshake: *Handover #{receipt.id}*: you hand *{what}* to {to} {when}. Write down what they "
+        f"should know (what is open, what you were watching) and sign it.\n{area_state(receipt)}"
+    )
+    return text, [section(body), note_button(receipt)]
+
+
+def handover_countersign_request(
+    own: Ownership, receipt: Receipt, what: str, at: datetime
+) -> tuple[str, Blocks]:
+    """To the incoming on-call: a countersignature."""
+    frm = person(own, receipt.from_user, receipt.from_ref)
+    when = _when(receipt, at)
+    text = f":handshake: Handover #{receipt.id}: you take over {what} from {frm} {when}. Countersign it."
+    body = (
+        f":handshake: *Handover #{receipt.id}*: you take over *{what}* from {frm} {when}. Their note "
+        f"comes to you here when they sign; countersign to say you have it.\n{area_state(receipt)}"
+    )
+    return text, [section(body), _button("Countersign", receipt, "incoming")]
+
+
+def on_call_now(own: Ownership, team: str, until: datetime | None, after: str | None) -> tuple[str, Blocks]:
+    """To the incoming on-call at the change itself."""
+    if until is not None and after is not None:
+        then = f"until {slack_time(until)} ({own.label(after)})"
+        text = f":pager: You are on call for {escape(team)} from now {then}."
+    else:
+        text = f":pager: You are on call for {escape(team)} from now; no change is planned."
+    return text, [section(text)]
+
+
+def withdrawn_notice(own: Ownership, receipt: Receipt, what: str) -> str:
+    frm = person(own, receipt.from_user, receipt.from_ref)
+    to = person(own, receipt.to_user, receipt.to_ref)
+    return (
+        f":wastebasket: Handover #{receipt.id} of {what} ({frm} → {to}) is withdrawn: the on-call plan "
+        "changed, so there is nothing to sign. It stays on the record."
+    )

@@ -14,6 +14,7 @@ Receipts are hash-chained per area (bot/records/chain.py); a signature reseals t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,7 @@ from bot.records.masking import mask
 from bot.slack.mrkdwn import either
 from bot.store import jobs
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
-from bot.store.models import Holder, Incident, OwnerOverride, Receipt
+from bot.store.models import Holder, Incident, OwnerOverride, Receipt, ShiftChange
 from bot.store.runtime import Baton
 
 EXAMPLE = "/owner handoff model-quality @li Taking over while Maya is on leave"
@@ -75,6 +76,12 @@ def role_of(own: Ownership, area: str, role: str) -> Role:
             raise HandoffError(
                 f"{raci.name}'s R is one person, not a team: hand over `responsible` instead "
                 f"(`/owner handoff {raci.area} responsible @someone`)."
+            )
+        if own.rotates(team):
+            # Its changes are planned, each with its own handover receipt (bot/oncall/handovers.py).
+            raise HandoffError(
+                f"{own.config.teams[team].name}'s on-call rotates: put someone on call over the rotation "
+                f"with `/owner oncall {team} @someone <duration> [note]`, e.g. `/owner oncall {team} @li 2d`."
             )
         return Role(role, raci.area, team, role_key(role, team=team))
     raise HandoffError(f"`{role}` is not a role; roles are {', '.join(ROLES)}. e.g. `{EXAMPLE}`")
@@ -231,9 +238,11 @@ class Signed:
 SIGNERS = ("incoming", "outgoing", "peer")
 
 
-def sign(*, baton: Baton, receipt_id: int, as_: str, user: str) -> Signed:
+def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None = None) -> Signed:
     """A signature from the person it is asked of; anyone else is refused. A Slack handoff's
-    countersignature makes the new holder effective at once."""
+    countersignature makes the new holder effective at once. The outgoing signature of a shift
+    handover (origin rotation/override) may carry a `note`, masked; the plan, not a signature,
+    says who is on call, so neither of its signatures overrides anything."""
     own = baton.ownership
     now = baton.clock.now()
     with session(baton.engine) as s:
@@ -252,6 +261,10 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str) -> Signed:
             raise HandoffError(f"Handoff #{receipt_id} asks no {as_} signature.")
         if user != signer:
             raise NotAllowed(f"Only {what} (<@{signer}>) can sign handoff #{receipt_id} as {what}.")
+        if receipt.state == "withdrawn":
+            raise HandoffError(f"Handoff #{receipt_id} was withdrawn (the on-call plan changed).")
+        if note is not None and not (as_ == "outgoing" and receipt.origin in say.SHIFT):
+            raise HandoffError(f"Handoff #{receipt_id} takes no note with this signature.")
         field = {
             "incoming": "incoming_signed_at",
             "outgoing": "outgoing_signed_at",
@@ -262,6 +275,8 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str) -> Signed:
         setattr(receipt, field, now)
         if as_ == "outgoing":
             receipt.outgoing_signed_by = user
+            if note is not None:
+                receipt.note = mask(note.strip()[:3000]).text
         if receipt.outgoing_signed_at and receipt.incoming_signed_at:
             receipt.state = "signed"
         effective = as_ == "incoming" and receipt.origin == "slack"
@@ -417,7 +432,7 @@ def reminders(baton: Baton) -> list[tuple[str, str, list[dict[str, Any]]]]:
         target = Role(receipt.role, receipt.area, receipt.team, _key(receipt))
         what = label(own, target) if receipt.area in baton.config.ownership.areas else receipt.role
         missing = [("incoming", receipt.to_user, receipt.incoming_signed_at)]
-        if receipt.origin == "config":
+        if receipt.origin in ("config", *say.SHIFT):
             missing.append(("outgoing", receipt.from_user, receipt.outgoing_signed_at))
         for as_, user, signed_at in missing:
             if user and signed_at is None:
@@ -451,6 +466,8 @@ class Card:
     # (what, who holds it now, the receipt, whom the file names).
     overridden: list[tuple[str, str, int, str]]
     readiness: Readiness | None = None  # the area against both checklists (PRODUCT.md: the card shows it)
+    # On-call handovers still unsigned that were not signed by their shift change (flagged then).
+    unsigned_at_change: list[Receipt] = dataclasses.field(default_factory=list)
 
 
 def card(*, baton: Baton, area: str) -> Card:
@@ -464,6 +481,13 @@ def card(*, baton: Baton, area: str) -> Card:
         ).all()
         active = {row.key: row for row in s.exec(select(OwnerOverride)).all()}
         ready = checklist.readiness(baton.config, s, key)
+        waiting = {r.id: r for r in receipts if r.state == "pending" and r.origin in say.SHIFT}
+        flagged: set[int] = set()
+        if waiting:
+            rows = select(ShiftChange.receipt_ids).where(
+                col(ShiftChange.team) == team, col(ShiftChange.flagged)
+            )
+            flagged = {i for ids in s.exec(rows).all() for i in ids}
     configured = own.configured_holders()
     overridden = []
     for role in roles:
@@ -479,6 +503,7 @@ def card(*, baton: Baton, area: str) -> Card:
         pending=[r for r in receipts if r.state == "pending"],
         overridden=overridden,
         readiness=ready,
+        unsigned_at_change=[r for i, r in waiting.items() if i in flagged],
     )
 
 
