@@ -6,8 +6,9 @@ from slack_bolt import App
 
 from bot.incidents import messages
 from bot.readiness.messages import TICK
-from bot.records.handoff_messages import SIGN
+from bot.records.handoff_messages import NOTE, SIGN
 from handlers.actions.handoff import sign_clicked
+from handlers.actions.handover import note_clicked
 from handlers.actions.incident import acknowledge_clicked, escalate_clicked, resolve_clicked
 from handlers.actions.readiness import tick_clicked
 from handlers.listener import Listener, just_ack
@@ -20,6 +21,7 @@ ACTIONS = {
     messages.ESCALATE: Listener(just_ack, lazy=[escalate_clicked]),
     messages.RESOLVE: Listener(just_ack, lazy=[resolve_clicked]),
     SIGN: Listener(just_ack, lazy=[sign_clicked]),
+    NOTE: Listener(just_ack, lazy=[note_clicked]),  # opens the handover note modal
     TICK: Listener(just_ack, lazy=[tick_clicked]),
 }
 

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 
 from bot.config.ownership import Ownership
 from bot.records.handoffs import Card
+from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
 from bot.store.models import Receipt
 
@@ -55,7 +56,9 @@ def _receipt_line(own: Ownership, r: Receipt) -> str:
     pending (@li)`."""
     frm = f"<@{r.from_user}>" if r.from_user else own.label(r.from_ref)
     to = f"<@{r.to_user}>" if r.to_user else own.label(r.to_ref)
-    how = "in Slack" if r.origin == "slack" else "by an edit of ownership.yaml"
+    how = {"slack": "in Slack", "rotation": "at a shift change", "override": "by an on-call override"}.get(
+        r.origin, "by an edit of ownership.yaml"
+    )
     signatures = [
         ("signed", "signature", r.outgoing_signed_by or r.from_user, r.outgoing_signed_at),
         ("countersigned", "countersignature", r.to_user, r.incoming_signed_at),
@@ -65,9 +68,14 @@ def _receipt_line(own: Ownership, r: Receipt) -> str:
     parts = []
     for done, needed, who, at in signatures:
         by = f"<@{who}>" if who else "—"
-        parts.append(f"{done} by {by} {slack_time(at)}" if at else f"*{needed} pending* ({by})")
+        if at or r.state != "withdrawn":
+            parts.append(f"{done} by {by} {slack_time(at)}" if at else f"*{needed} pending* ({by})")
+    if r.state == "withdrawn":
+        parts.append("withdrawn: the on-call plan changed")
     role = f"on-call of {r.team}" if r.role == "oncall" else r.role
-    return f"#{r.id} {role}: {frm} → {to} ({how}, {slack_time(r.started_at)}) · " + ", ".join(parts)
+    shown = " ".join(r.note.split())
+    note = f' · note: "{escape(clip(shown, 300))}"' if shown and r.origin != "config" else ""
+    return f"#{r.id} {role}: {frm} → {to} ({how}, {slack_time(r.started_at)}) · " + ", ".join(parts) + note
 
 
 def area_card(own: Ownership, area: str, handoffs: Card | None = None) -> dict[str, Any]:
@@ -135,6 +143,8 @@ def _handoff_blocks(own: Ownership, card: Card) -> list[Block]:
         )
     for r in card.pending:
         lines.append(f":warning: *Unsigned handoff* {_receipt_line(own, r)}")
+    for r in card.unsigned_at_change:
+        lines.append(f":warning: on-call handover #{r.id} was not signed at the shift change")
     if card.last is not None and card.last not in card.pending:
         lines.append(f"Last handoff: {_receipt_line(own, card.last)}")
     if not lines:
