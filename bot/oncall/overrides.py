@@ -1,0 +1,224 @@
+"""On-call overrides added in Slack (PRODUCT.md §1 On-call rotations), and the on-call now.
+
+`/owner oncall <team> @someone <duration> [note]` puts someone on call for a team from now, over
+its rotation (or its one on-call person): :func:`add` holds the rules (who may, how long) so the
+slash command only parses and renders. The row is what paging reads (through
+``Baton.refresh_overrides``), and the handover receipt of the change opens at once
+(bot/oncall/handovers.py). :func:`oncall_now` is what the RACI card shows: who is on call, until
+when, who comes next, and which override put them there. :func:`read_windows` reads the rows
+without changing anything, for `baton plan --at`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col, select
+
+from bot.config.schema import parse_span
+from bot.oncall.rotation import Window
+from bot.records.masking import mask
+from bot.slack.mrkdwn import clip, either, escape
+from bot.store.clock import slack_time
+from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
+from bot.store.models import OncallOverride
+from bot.store.runtime import Baton
+
+USAGE = "`/owner oncall <team> @someone <duration> [note]`"
+EXAMPLE = "/owner oncall ml @li 4h Maya is at the dentist"
+#: The longest override Slack may add: longer absences belong in ownership.yaml, on the record.
+LONGEST = timedelta(days=30)
+NOTE_LIMIT = 500
+_DURATIONS = "use a number with a unit: 30m, 4h, 2d, 1w (or combined, 1d12h), at most 30 days"
+
+
+class OverrideError(Exception):
+    """Bad input or a refusal: the message says what would be right. Nothing was changed."""
+
+
+class NotAllowed(OverrideError):
+    """The person may not do this; the message names who may. Nothing was changed."""
+
+
+def _utc(ts: datetime) -> datetime:
+    # SQLite gives back what it was given; a naive time from it was written as UTC.
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def team_key(baton: Baton, text: str) -> str:
+    """The team a key or name (any case) means; OverrideError with "did you mean" or the list."""
+    teams = baton.config.ownership.teams
+    cleaned = " ".join(text.split()).lower()
+    for key, team in teams.items():
+        if cleaned in (key.lower(), team.name.lower()):
+            return key
+    names = {key.lower(): key for key in teams} | {team.name.lower(): key for key, team in teams.items()}
+    close = difflib.get_close_matches(cleaned, list(names), n=1, cutoff=0.6)
+    if close:
+        key = names[close[0]]
+        hint = f"Did you mean `{key}` ({escape(teams[key].name)})?"
+    else:
+        hint = "Teams: " + ", ".join(f"`{key}` ({escape(team.name)})" for key, team in teams.items()) + "."
+    raise OverrideError(f"There is no team `{escape(text) or '…'}`. {hint} e.g. `{EXAMPLE}`")
+
+
+def span_of(text: str) -> timedelta:
+    """How long an override runs: a duration above 0 and at most :data:`LONGEST`."""
+    try:
+        span = parse_span(text)
+    except ValueError:
+        raise OverrideError(f"`{escape(text)}` is not a duration; {_DURATIONS}.") from None
+    if span <= timedelta(0):
+        raise OverrideError(f"`{escape(text)}` is no time at all; {_DURATIONS}.")
+    if span > LONGEST:
+        raise OverrideError(
+            f"`{escape(text)}` is longer than 30 days, the longest an override from Slack may run: "
+            "plan a longer absence in ownership.yaml (the team's `oncall.overrides`), or split it."
+        )
+    return span
+
+
+def who_may(baton: Baton, team: str) -> list[tuple[str, frozenset[str], str]]:
+    """(label, Slack user IDs, how they are named) of those who may add an override for `team`:
+    its members, whoever is on call now, admins."""
+    own = baton.ownership
+    cfg = baton.config.ownership.teams[team]
+    members = list(cfg.members)
+    oncall = own.oncall(team)
+    groups = [(f"{cfg.name}'s members", members, ", ".join(own.label(m) for m in members))]
+    if not any(own.same_person(oncall, m) for m in members):
+        groups.append(("its on-call", [oncall], own.label(oncall)))
+    admins = list(baton.config.ownership.admins)
+    groups.append(("an admin", admins, ", ".join(own.label(a) for a in admins)))
+    out = []
+    for label, refs, shown in groups:
+        users = frozenset(uid for ref in refs if (uid := own.user_id(ref)))
+        if users:
+            out.append((label, users, shown))
+    return out
+
+
+def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: str) -> OncallOverride:
+    """Put `who` on call for `team` from now for `duration`, as `user` (a Slack user ID) asked.
+
+    OverrideError (NotAllowed for a refusal, naming who may) changes nothing. The handover receipt
+    of the change opens at once and paging uses the override from the moment this returns."""
+    key = team_key(baton, team)
+    own = baton.ownership
+    cfg = baton.config.ownership.teams[key]
+    allowed = who_may(baton, key)
+    if not any(user in users for _, users, _ in allowed):
+        names = either([f"{label} ({shown})" for label, _, shown in allowed])
+        raise NotAllowed(f"Only {names} can put someone on call for {escape(cfg.name)}.")
+    person = own.person_from_text(who) if who.strip() else None
+    if person is None:
+        shown = f"`{escape(who)}` is not someone I know. " if who.strip() else ""
+        raise OverrideError(
+            f"{shown}Name who goes on call as @someone (a Slack mention, or a handle from "
+            f"ownership.yaml such as @{next(iter(baton.config.ownership.people), 'maya')}): "
+            f"{USAGE}, e.g. `{EXAMPLE}`"
+        )
+    target = own.user_id(person)
+    if target is None:
+        raise OverrideError(
+            f"{escape(person)} has no Slack account Baton knows, so they could not be paged: "
+            "name them by their Slack mention."
+        )
+    span = span_of(duration)
+    now = baton.clock.now()
+    current = own.oncall(key, at=now)
+    if own.same_person(current, person):
+        here = oncall_now(baton=baton, team=key)
+        until = f" until {slack_time(here.until)}" if here.until else ""
+        raise OverrideError(f"{own.label(person)} is already on call for {escape(cfg.name)}{until}.")
+    row = OncallOverride(
+        team=key,
+        who=person,
+        user=target,
+        starts_at=now,
+        ends_at=now + span,
+        note=clip(mask(" ".join(note.split())).text, NOTE_LIMIT),
+        created_by=user,
+        created_at=now,
+    )
+    with session(baton.engine) as s:
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+    baton.refresh_overrides()
+    # The change starts now: its handover receipt opens now, not at the next poll.
+    from bot.oncall import handovers
+
+    handovers.sync(baton=baton)
+    baton.wake()
+    return row
+
+
+@dataclass(frozen=True)
+class OnCallNow:
+    """A team's on-call now and the next change, for the RACI card."""
+
+    team: str
+    who: str  # a ref
+    until: datetime | None  # the next change; None when none is planned
+    next_who: str | None
+    cause: str  # "rotation", "ownership.yaml" (a planned override), "override #<id>", "fixed"
+    override: OncallOverride | None = None  # the Slack override that put `who` on call
+
+
+def oncall_now(*, baton: Baton, team: str) -> OnCallNow:
+    """Who is on call for `team` at Baton's now, until when, who next, and why."""
+    own = baton.ownership
+    now = baton.clock.now()
+    plan = own.plan(team)
+    window = plan.window_at(now)
+    cause = window.source if window is not None else ("rotation" if plan.rotation is not None else "fixed")
+    change = plan.next_change(now)
+    override = None
+    if cause.startswith("override #"):
+        with session(baton.engine) as s:
+            override = s.get(OncallOverride, int(cause.removeprefix("override #")))
+            if override is not None:
+                s.expunge(override)
+    return OnCallNow(
+        team=team,
+        who=plan.at(now),
+        until=change.at if change is not None else None,
+        next_who=change.incoming if change is not None else None,
+        cause=cause,
+        override=override,
+    )
+
+
+def windows(rows: Iterable[OncallOverride]) -> dict[str, list[Window]]:
+    """Override rows as the windows Ownership takes, per team, in the order given (oldest first)."""
+    out: dict[str, list[Window]] = {}
+    for row in rows:
+        out.setdefault(row.team, []).append(
+            Window(row.who, _utc(row.starts_at), _utc(row.ends_at), f"override #{row.id}")
+        )
+    return out
+
+
+def read_windows(url: str, *, after: datetime) -> dict[str, list[Window]]:
+    """The Slack overrides not ended by `after` in the database at `url`, read without changing
+    it; DatabaseUnavailable when there is no readable Baton database there."""
+    engine = open_existing(url)
+    try:
+        with Session(engine) as s:
+            query = select(OncallOverride).where(col(OncallOverride.ends_at) > after.astimezone(UTC))
+            return windows(s.exec(query.order_by(col(OncallOverride.id))).all())
+    except DBAPIError as e:
+        raise DatabaseUnavailable(database_problem(url, e)) from None
+    finally:
+        engine.dispose()
+
+
+def oncall_for_area(*, baton: Baton, area: str) -> OnCallNow | None:
+    """:func:`oncall_now` of the area's responsible team; None when its R is one person."""
+    team = baton.ownership.raci(area).responsible_team
+    return oncall_now(baton=baton, team=team) if team is not None else None
