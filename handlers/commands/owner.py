@@ -7,6 +7,8 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 
 from bot.config.ownership import ROLES
+from bot.oncall import overrides
+from bot.oncall.overrides import OverrideError
 from bot.records import handoffs
 from bot.records.handoffs import HandoffError
 from bot.slack.mrkdwn import escape
@@ -16,7 +18,8 @@ from handlers.render import owner as render
 
 USAGE = (
     "Try `/owner` (every area), `/owner model-quality` (an area or alias), "
-    "or `/owner @maya` (what a person owns)."
+    "`/owner @maya` (what a person owns), `/owner handoff <area> @someone`, "
+    "`/owner history <area>` or `/owner oncall <team> @someone <duration> [note]`."
 )
 
 
@@ -26,7 +29,7 @@ def owner_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     text = (command.get("text") or "").strip()
     try:
         ack(**reply_for(baton, text, user=command["user_id"]))
-    except HandoffError as e:
+    except (HandoffError, OverrideError) as e:
         ack(**render.error(str(e)))
 
 
@@ -38,6 +41,8 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
     first = text.split()[0].lower()
     if first == "handoff":
         return handoff(baton, text.split()[1:], user=user)
+    if first == "oncall":
+        return oncall(baton, text.split()[1:], user=user)
     if first == "history":
         key = _area(baton, " ".join(text.split()[1:]), example="/owner history model-quality")
         return render.history(own, key, handoffs.history(baton=baton, area=key))
@@ -49,12 +54,22 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
         return render.person_card(own, person)
     area = own.area(text)
     if area is not None:
-        return render.area_card(own, area, handoffs.card(baton=baton, area=area))
+        return render.area_card(
+            own,
+            area,
+            handoffs.card(baton=baton, area=area),
+            oncall=overrides.oncall_for_area(baton=baton, area=area),
+        )
     hint = own.suggest_area(text)
     if hint is not None:
         return render.error(
             f"There is no area `{escape(text)}`. Did you mean `{hint}`? Showing it below.",
-            then=render.area_card(own, hint, handoffs.card(baton=baton, area=hint)),
+            then=render.area_card(
+                own,
+                hint,
+                handoffs.card(baton=baton, area=hint),
+                oncall=overrides.oncall_for_area(baton=baton, area=hint),
+            ),
         )
     areas = ", ".join(f"`{key}`" for key in baton.config.ownership.areas)
     return render.error(f"There is no area `{escape(text)}`. Areas: {areas}. {USAGE}")
@@ -101,3 +116,25 @@ def handoff(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:
         baton=baton, area=area, role=role, to=to, peer=peer, note=" ".join(rest), user=user
     )
     return render.handoff_started(own, receipt)
+
+
+ONCALL_USAGE = f"{overrides.USAGE}, e.g. `{overrides.EXAMPLE}`"
+
+
+def oncall(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:
+    """`/owner oncall <team> @someone <duration> [note]`; a team's name may have spaces."""
+    if len(words) < 3:
+        raise OverrideError(f"Say which team, who and for how long: {ONCALL_USAGE}")
+    # The team ends where the person starts: the first @mention after it (else the second word).
+    at = next((i for i, w in enumerate(words) if i > 0 and w.startswith(("<@", "@"))), 1)
+    if len(words) < at + 2:
+        raise OverrideError(f"Say for how long (30m, 4h, 2d, 1w): {ONCALL_USAGE}")
+    row = overrides.add(
+        baton=baton,
+        team=" ".join(words[:at]),
+        who=words[at],
+        duration=words[at + 1],
+        note=" ".join(words[at + 2 :]),
+        user=user,
+    )
+    return render.oncall_added(baton.ownership, row)

@@ -16,10 +16,12 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.config.ownership import Ownership
+from bot.config.schema import format_span
+from bot.oncall.overrides import OnCallNow
 from bot.records.handoffs import Card
 from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
-from bot.store.models import Receipt
+from bot.store.models import OncallOverride, Receipt
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:
@@ -78,13 +80,29 @@ def _receipt_line(own: Ownership, r: Receipt) -> str:
     return f"#{r.id} {role}: {frm} → {to} ({how}, {slack_time(r.started_at)}) · " + ", ".join(parts) + note
 
 
-def area_card(own: Ownership, area: str, handoffs: Card | None = None) -> dict[str, Any]:
+def _oncall(own: Ownership, who: str, now: OnCallNow | None) -> str:
+    """`@maya until <date> → @li`, and which override put them on call."""
+    if now is None:
+        return own.label(who)
+    line = own.label(now.who)
+    if now.until is not None and now.next_who is not None:
+        line += f" until {slack_time(now.until)} → {own.label(now.next_who)}"
+    if now.override is not None:
+        line += f"\noverride #{now.override.id} by <@{now.override.created_by}>"
+    elif now.cause == "ownership.yaml":
+        line += "\noverride planned in ownership.yaml"
+    return line
+
+
+def area_card(
+    own: Ownership, area: str, handoffs: Card | None = None, *, oncall: OnCallNow | None = None
+) -> dict[str, Any]:
     raci = own.raci(area)
     team = own.config.teams[raci.responsible_team] if raci.responsible_team else None
     responsible = f"{team.name}: {_people(own, raci.responsible)}" if team else _people(own, raci.responsible)
     fields = [
         MarkdownTextObject(text=f"*Responsible*\n{responsible}"),
-        MarkdownTextObject(text=f"*On call*\n{own.label(raci.oncall)}"),
+        MarkdownTextObject(text=f"*On call*\n{_oncall(own, raci.oncall, oncall)}"),
         MarkdownTextObject(text=f"*Accountable*\n{own.label(raci.accountable)}"),
         MarkdownTextObject(text=f"*Consulted*\n{_people(own, raci.consulted)}"),
         MarkdownTextObject(text=f"*Informed*\n{_people(own, raci.informed)}"),
@@ -180,4 +198,18 @@ def handoff_started(own: Ownership, r: Receipt) -> dict[str, Any]:
         f":handshake: Handoff #{r.id} of {role} of `{r.area}` started and signed by you. {to}{peer} "
         f"is asked to countersign; until then {frm} is still the one paged."
     )
+    return message(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def oncall_added(own: Ownership, row: OncallOverride) -> dict[str, Any]:
+    """The answer to `/owner oncall`: who, for which team, until when, and who after."""
+    team = own.config.teams[row.team].name
+    after = own.oncall(row.team, at=row.ends_at)
+    text = (
+        f":pager: {own.label(row.who)} is on call for *{escape(team)}* from now until "
+        f"{slack_time(row.ends_at)} ({format_span(row.ends_at - row.starts_at)}), then "
+        f"{own.label(after)}: override #{row.id}. Pages for {escape(team)} go to them first."
+    )
+    if row.note:
+        text += f"\nNote: {escape(row.note)}"
     return message(text, [SectionBlock(text=MarkdownTextObject(text=text))])
