@@ -249,3 +249,84 @@ def test_a_healthy_start_logs_no_warning(tmp_path: Path) -> None:
     assert out.proc.returncode == 0
     assert lines and not [line for line in lines if " WARNING " in line or " ERROR " in line], lines
     assert not any("Traceback" in line for line in lines)
+
+
+# -- baton plan --at: the ladder at a moment (issue 11) -----------------------------------------
+
+
+def _plan_at(at: str, ownership: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        "plan",
+        "P1",
+        "model-quality",
+        "--at",
+        at,
+        env={
+            "BATON_OWNERSHIP_FILE": str(ownership),
+            "BATON_SEVERITY_FILE": str(ROOT / "severity.yaml"),
+            **env,
+        },
+        cwd=cwd,
+    )
+
+
+def test_plan_at_a_moment_names_the_on_call_of_a_weekly_rotation_then(tmp_path: Path) -> None:
+    from tests.test_oncall_overrides import rotating_ownership
+
+    ownership = rotating_ownership(tmp_path)
+    out = _plan_at("2026-12-07T09:30", ownership, tmp_path)  # wall time in Europe/London: li's week
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "At Mon 2026-12-07 09:30 GMT (Europe/London):"
+    assert (
+        lines[2] == "R ml (ML Team), on-call li (rotation; until Mon 2026-12-14 09:00 GMT, then omar), A maya"
+    )
+    assert lines[3].split()[:4] == ["+0s", "page", "owning-team", "li"]  # the on-call paged first
+    before = _plan_at("2026-12-07T08:30", ownership, tmp_path).stdout.splitlines()
+    assert before[2].startswith("R ml (ML Team), on-call maya (rotation; until Mon 2026-12-07 09:00 GMT")
+    # With an offset: 09:30 in Paris is 08:30 in London, still maya's week; a week later, omar's.
+    assert _plan_at("2026-12-07T09:30+01:00", ownership, tmp_path).stdout.splitlines()[2] == before[2]
+    later = _plan_at("2026-12-14T09:30Z", ownership, tmp_path).stdout.splitlines()
+    assert (
+        later[0] == "At Mon 2026-12-14 09:30 GMT (Europe/London):" and "on-call omar (rotation;" in later[2]
+    )
+    now = _plan_at("now", ownership, tmp_path)
+    assert now.returncode == 0 and now.stdout.startswith("At ") and "on-call " in now.stdout
+
+
+def test_plan_at_a_moment_counts_the_overrides_added_in_slack(tmp_path: Path, db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from bot.store.db import make_engine, session, upgrade
+    from bot.store.models import OncallOverride
+    from tests.test_oncall_overrides import MAYA, rotating_ownership
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    start, end = datetime(2026, 12, 7, 9, 0, tzinfo=UTC), datetime(2026, 12, 7, 13, 0, tzinfo=UTC)
+    with session(engine) as s:
+        s.add(
+            OncallOverride(
+                team="ml", who="sam", starts_at=start, ends_at=end, created_by=MAYA, created_at=start
+            )
+        )
+        s.commit()
+    engine.dispose()
+    ownership = rotating_ownership(tmp_path)
+    during = _plan_at("2026-12-07T10:00", ownership, tmp_path, DATABASE_URL=db_url)
+    assert during.returncode == 0, during.stderr
+    line = during.stdout.splitlines()[2]
+    assert (
+        line == "R ml (ML Team), on-call sam (override #1; until Mon 2026-12-07 13:00 GMT, then li), A maya"
+    )
+    after = _plan_at("2026-12-07T13:00", ownership, tmp_path, DATABASE_URL=db_url).stdout.splitlines()[2]
+    assert after.startswith("R ml (ML Team), on-call li (rotation;")
+
+
+def test_plan_at_something_that_is_not_a_moment_says_what_is(tmp_path: Path) -> None:
+    out = run("plan", "P1", "model-quality", "--at", "banana", cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.splitlines() == [
+        "baton: --at 'banana' is not a date and time; use now, 2026-12-07T09:30 (in nudges.timezone) "
+        "or with an offset, 2026-12-07T09:30+01:00"
+    ]

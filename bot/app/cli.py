@@ -9,14 +9,17 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from slack_bolt import App
 
 from bot.config.ownership import Ownership
-from bot.config.schema import Config, ConfigError, load_config
+from bot.config.schema import Config, ConfigError, load_config, parse_datetime
 from bot.incidents.ladder import render_plan
 from bot.nudges.command import NAMES as NUDGE_NAMES
+from bot.oncall import overrides as oncall_overrides
+from bot.oncall.rotation import Window, zone_of
 from bot.records import handoffs
 from bot.records.export import export_command, parse_number
 from bot.store.db import DEFAULT_DATABASE, DatabaseUnavailable
@@ -46,6 +49,12 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
     plan = sub.add_parser("plan", help="print who would be paged when, for a severity and an area (no Slack)")
     plan.add_argument("severity", help="P0, P1, P2 or P3")
     plan.add_argument("area", help="an area key or alias from ownership.yaml")
+    plan.add_argument(
+        "--at",
+        metavar="TIME",
+        help="the moment to plan for: now (the default), 2026-12-07T09:30 (in nudges.timezone) "
+        "or with an offset, 2026-12-07T09:30+01:00",
+    )
     sub.add_parser(
         "reload", help="validate the YAML files, then tell the running `baton serve` to re-read them"
     )
@@ -73,7 +82,7 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
     if args.command == "check":
         return check(slack=args.slack)
     if args.command == "plan":
-        return plan_command(args.severity, args.area)
+        return plan_command(args.severity, args.area, at=args.at)
     if args.command == "reload":
         return reload_command()
     if args.command == "verify":
@@ -148,12 +157,34 @@ def check_against_slack(config: Config) -> int:
     return 0
 
 
-def plan_command(severity: str, area: str) -> int:
+AT_ACCEPTED = "use now, 2026-12-07T09:30 (in nudges.timezone) or with an offset, 2026-12-07T09:30+01:00"
+
+
+def plan_command(severity: str, area: str, *, at: str | None = None) -> int:
+    written = None
+    if at is not None and at.strip().lower() != "now":
+        try:
+            written = parse_datetime(at)
+        except ValueError:
+            print(f"baton: --at {at!r} is not a date and time; {AT_ACCEPTED}", file=sys.stderr)
+            return 2
     config = _load()
     if config is None:
         return 1
+    # A naive time is wall time in nudges.timezone, as in ownership.yaml.
+    zone = zone_of(config.ownership)
+    moment = (
+        datetime.now(UTC)
+        if written is None
+        else (written if written.tzinfo is not None else written.replace(tzinfo=zone)).astimezone(UTC)
+    )
     handovers = _handovers()
-    ownership = Ownership(config.ownership, overrides={key: row.ref for key, row in handovers.items()})
+    ownership = Ownership(
+        config.ownership,
+        overrides={key: row.ref for key, row in handovers.items()},
+        oncall_windows=_oncall_windows(moment),
+        now=lambda: moment,
+    )
     level = severity.upper()
     if level not in config.severity.levels:
         levels = ", ".join(sorted(config.severity.levels))
@@ -171,7 +202,7 @@ def plan_command(severity: str, area: str) -> int:
             file=sys.stderr,
         )
         return 2
-    print(render_plan(ownership=ownership, severity=config.severity, level=level, area=key))
+    print(render_plan(ownership=ownership, severity=config.severity, level=level, area=key, at=moment))
     for note in handoffs.file_notes(config, ownership, handovers):
         print(f"note: {note}")
     return 0
@@ -186,6 +217,16 @@ def _handovers() -> dict[str, OwnerOverride]:
     except DatabaseUnavailable as e:
         if url:  # asked for a database that cannot be read: say so; no database at all is fine
             print(f"baton: note: {e} Roles handed over in Slack are not shown.", file=sys.stderr)
+        return {}
+
+
+def _oncall_windows(moment: datetime) -> dict[str, list[Window]]:
+    """On-call overrides added in Slack and not ended by `moment`, from Baton's database when
+    there is one (an unreadable one was reported by _handovers already)."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    try:
+        return oncall_overrides.read_windows(url or DEFAULT_DATABASE, after=moment)
+    except DatabaseUnavailable:
         return {}
 
 

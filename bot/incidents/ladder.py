@@ -7,11 +7,12 @@ when an incident is declared so later edits to the YAML do not change a running 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.config.durations import format_duration
 from bot.config.ownership import Ownership, wider
 from bot.config.schema import SEVERITIES, Level, SeverityConfig, is_email, is_user_id
+from bot.oncall.rotation import zone_of
 
 BREACH_DESCRIPTION = "window breached: page everyone in the RACI"
 
@@ -121,16 +122,37 @@ def _who(ownership: Ownership, ref: str) -> str:
     return ref
 
 
-def render_plan(*, ownership: Ownership, severity: SeverityConfig, level: str, area: str) -> str:
-    """A text table of :func:`plan_ladder` for ``baton plan P1 model-quality``."""
+def _wall(ownership: Ownership, at: datetime) -> str:
+    """``Mon 2026-12-07 09:30 GMT``: the time where ownership.yaml's times are written."""
+    return f"{at.astimezone(zone_of(ownership.config)):%a %Y-%m-%d %H:%M %Z}"
+
+
+def render_plan(
+    *, ownership: Ownership, severity: SeverityConfig, level: str, area: str, at: datetime | None = None
+) -> str:
+    """A text table of :func:`plan_ladder` for ``baton plan P1 model-quality``. With `at` (the
+    moment `ownership` answers for), the table names it, and why the on-call then is on call
+    and until when."""
     key, cfg = _level(severity, level)
     raci = ownership.raci(area)
     window = f"window {format_duration(cfg.response_time)}" if cfg.response_time else "no response window"
     team = ownership.config.teams.get(raci.responsible_team or "")
     responsible = f"{raci.responsible_team} ({team.name})" if team else raci.oncall
+    oncall = raci.oncall
+    if at is not None and raci.responsible_team is not None:
+        plan = ownership.plan(raci.responsible_team)
+        window_then = plan.window_at(at)
+        why = [window_then.source] if window_then is not None else []
+        if window_then is None and plan.rotation is not None:
+            why.append("rotation")
+        change = plan.next_change(at)
+        if change is not None:
+            why.append(f"until {_wall(ownership, change.at)}, then {change.incoming}")
+        oncall += f" ({'; '.join(why)})" if why else ""
     lines = [
+        *([f"At {_wall(ownership, at)} ({zone_of(ownership.config)}):"] if at is not None else []),
         f"{key} {cfg.name}: {window}, area {raci.area} ({raci.name})",
-        f"R {responsible}, on-call {raci.oncall}, A {raci.accountable}",
+        f"R {responsible}, on-call {oncall}, A {raci.accountable}",
     ]
     steps = plan_ladder(ownership=ownership, severity=severity, level=key, area=raci.area)
     if not steps:
