@@ -17,7 +17,7 @@ from bot.app.runner import Runner, boot
 from bot.config.schema import load_config
 from bot.store.clock import FakeClock
 from bot.store.db import session
-from bot.store.models import Incident, Job, OncallOverride, Receipt
+from bot.store.models import Incident, Job, OncallOverride, Receipt, ShiftChange
 from handlers.app import create_app
 from tests.conftest import RunningBaton, settings_for
 from tests.fakeslack import FakeSlack
@@ -104,7 +104,14 @@ def test_a_member_puts_someone_on_call_and_the_card_and_pages_follow(
 
 def test_an_override_opens_its_handover_receipt_at_once(rotating: tuple[RunningBaton, FakeClock]) -> None:
     rb, clock = rotating
-    clock.advance(timedelta(minutes=1))  # after Baton started watching the team's on-call
+
+    def watching() -> bool:
+        with session(rb.baton.engine) as s:
+            return s.exec(select(ShiftChange).where(col(ShiftChange.team) == "ml")).first() is not None
+
+    # A minute after Baton's first handover sync started watching the team's on-call.
+    rb.fake.wait_for(watching, message="the ml team armed")
+    clock.advance(timedelta(minutes=1))
     assert "override #1" in owner(rb, f"oncall ml <@{OMAR}|omar> 4h", MAYA)["text"]
     with session(rb.baton.engine) as s:
         found = s.exec(select(Receipt).where(col(Receipt.role) == "oncall", col(Receipt.team) == "ml")).all()
