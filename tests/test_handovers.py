@@ -413,3 +413,72 @@ def test_a_slack_override_opens_its_handover_at_once_and_its_end_one_handover_be
 def test_a_team_without_rotation_or_override_costs_no_row(ml: Replica) -> None:
     ml.sync()
     assert {c.team for c in changes(ml.baton)} == {"ml"}
+
+
+def test_a_replica_on_the_old_config_does_not_undo_the_new_plan(
+    fake_slack: FakeSlack, db_url: str, ownership_file: Path, tmp_path: Path
+) -> None:
+    """Replicas reload one by one: until the second has the edit, it must not give the change
+    back to the old pair (they would take turns withdrawing each other's receipts)."""
+    clock = FakeClock()
+    other_file = tmp_path / "other.yaml"
+    other_file.write_text(ownership_file.read_text())
+    a, b = replica(fake_slack, db_url, ownership_file, clock), replica(fake_slack, db_url, other_file, clock)
+    try:
+        a.sync(), b.sync()
+        a.to(CHANGE1 - HOUR)
+        assert len(a.sync()) == 1 and b.sync() == []
+        a.rotate(["maya", "omar", "li"])
+        (replanned,) = a.sync()
+        assert (replanned.outgoing, replanned.incoming) == ("maya", "omar")
+        assert b.sync() == [] and b.sync() == []  # still on the old rotation
+        assert [(r.to_ref, r.state) for r in receipts(a.baton)] == [("li", "withdrawn"), ("omar", "pending")]
+        row = change_at(a.baton, CHANGE1)
+        assert (row.outgoing, row.incoming, row.state) == ("maya", "omar", "open")
+        b.rotate(["maya", "omar", "li"])  # now it has the edit too: nothing left to change
+        assert b.sync() == []
+        assert [r.state for r in receipts(a.baton)] == ["withdrawn", "pending"]
+    finally:
+        for r in (a, b):
+            r.ticker.shutdown()
+            r.baton.engine.dispose()
+
+
+def test_a_replica_whose_plan_lags_an_override_leaves_its_changes_alone(
+    fake_slack: FakeSlack, db_url: str, ownership_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    a, b = (replica(fake_slack, db_url, ownership_file, clock) for _ in range(2))
+    try:
+        a.sync(), b.sync()
+        monkeypatch.setattr(b.baton, "refresh_overrides", lambda: None)  # b has not seen it yet
+        start = clock.advance(timedelta(minutes=1))
+        end = start + timedelta(minutes=30)  # short: its end's handover is due at once too
+        with session(a.baton.engine) as s:
+            s.add(
+                OncallOverride(
+                    team="ml",
+                    who="omar",
+                    user=OMAR,
+                    starts_at=start,
+                    ends_at=end,
+                    created_by=MAYA,
+                    created_at=start,
+                )
+            )
+            s.commit()
+        a.baton.refresh_overrides()
+        assert [(c.at, c.outgoing, c.incoming) for c in a.sync()] == [
+            (start, "maya", "omar"),
+            (end, "omar", "maya"),
+        ]
+        assert b.sync() == []  # its plan has no override: it leaves the end's change alone
+        assert [r.state for r in receipts(a.baton)] == ["pending", "pending"]
+        assert change_at(a.baton, end).state == "open"
+        monkeypatch.undo()
+        assert b.sync() == []  # sees the override now: the plan agrees
+        assert [r.state for r in receipts(a.baton)] == ["pending", "pending"]
+    finally:
+        for r in (a, b):
+            r.ticker.shutdown()
+            r.baton.engine.dispose()

@@ -82,8 +82,8 @@ def open_database(url: str) -> Engine:
 # The ticker's fallback poll: it is woken, and sleeps until the next job is due.
 TICK = timedelta(milliseconds=250)
 OVERRIDES = timedelta(seconds=2)
-# Shift changes: a handover opens and the incoming on-call is told within 5 s of its time. Each
-# run is three small reads when nothing is due (a team without a rotation or an override costs
+# Shift changes: a handover opens and the incoming on-call is told within 5 s of its time. A run
+# with nothing due is five small reads (~2-4 ms; a team without a rotation or an override costs
 # none), so a poll is cheaper than keeping a timer per change in step with reloads and overrides.
 HANDOVERS = timedelta(seconds=5)
 NUDGE_TICK = timedelta(seconds=20)

@@ -11,15 +11,17 @@ change itself. Changes Baton missed while it was down are not replayed one by on
 latest of them opens (the others are said in a log line), and a team seen for the first time
 gets an "armed" row, so changes from before Baton watched it never open.
 
-A row whose change is still to come is checked against the plan on every sync: after an edit of
-the rotation (reload) or a Slack override, a change that is no longer one is withdrawn, and one
-whose pair changed is given to the new pair. Their receipts still waiting for a signature are
-withdrawn (they stay on the record, resealed in their chain); signed ones stay as they are.
+A row whose change is still to come is checked against the plan whenever the plan changed on
+this replica (a reload, an override seen, start-up): after an edit of the rotation or a Slack
+override, a change that is no longer one is withdrawn, and one whose pair changed is given to
+the new pair. Their receipts still waiting for a signature are withdrawn (they stay on the
+record, resealed in their chain); signed ones stay as they are.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +30,7 @@ from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from bot.config.ownership import role_key
+from bot.config.ownership import Ownership, role_key
 from bot.oncall.rotation import Change, Plan
 from bot.records import chain, handoffs
 from bot.records import handoff_messages as say
@@ -46,10 +48,18 @@ def _utc(ts: datetime) -> datetime:
     return chain.utc(ts)  # SQLite gives stored times back without their zone
 
 
+# The plan (its Ownership, weakly) each Baton last synced with. Changes to come are checked
+# against the plan only when it changed here (a reload, an override seen, start-up): a replica
+# still on the old config, or one whose plan lags an override, must not undo what a newer plan
+# decided (they would take turns withdrawing each other's receipts). It re-plans once it has
+# the new config or sees the override.
+_planned: dict[int, weakref.ref[Ownership]] = {}
+
+
 def sync(*, baton: Baton) -> list[ShiftChange]:
-    """Open the handover receipts that are due, re-plan the changes still to come, announce the
-    changes that happened; returns the changes this call opened (or gave to a new pair)."""
-    own = baton.ownership
+    """Open the handover receipts that are due, re-plan the changes still to come (when the
+    plan changed), announce the changes that happened; returns the changes this call opened
+    (or gave to a new pair)."""
     now = baton.clock.now()
     with reading(baton.engine) as s:
         last_rows = s.exec(
@@ -58,6 +68,12 @@ def sync(*, baton: Baton) -> list[ShiftChange]:
             .group_by(col(ShiftChange.team))
         ).all()
         ahead = list(s.exec(select(ShiftChange).where(col(ShiftChange.at) > now)).all())
+    # After the rows: the override of any row read above is in the plan (added on another
+    # replica, it would otherwise show here only at the next refresh, up to 2 s later).
+    baton.refresh_overrides()
+    own = baton.ownership
+    seen = _planned.get(id(baton))
+    replan = seen is None or seen() is not own
     last = {team: _utc(at) for team, at in last_rows}
     opened: list[ShiftChange] = []
     for team in baton.config.ownership.teams:
@@ -65,7 +81,8 @@ def sync(*, baton: Baton) -> list[ShiftChange]:
         plan = own.plan(team)
         if plan.rotation is None and not own.oncall_windows.get(team) and not mine:
             continue  # one fixed on-call and no override: it never changes hands by itself
-        opened += _sync_team(baton, plan, last.get(team), mine, now)
+        opened += _sync_team(baton, plan, last.get(team), mine if replan else [], mine, now)
+    _planned[id(baton)] = weakref.ref(own)
     queued = _announce(baton, now)
     if opened or queued:
         baton.wake()
@@ -73,15 +90,22 @@ def sync(*, baton: Baton) -> list[ShiftChange]:
 
 
 def _sync_team(
-    baton: Baton, plan: Plan, last: datetime | None, ahead: Sequence[ShiftChange], now: datetime
+    baton: Baton,
+    plan: Plan,
+    last: datetime | None,
+    replan: Sequence[ShiftChange],
+    ahead: Sequence[ShiftChange],
+    now: datetime,
 ) -> list[ShiftChange]:
+    """`replan`: the rows of changes to come to check against the plan; `ahead`: all of them."""
     if last is None:
         last = _arm(baton, plan, now)
     opened: list[ShiftChange] = []
     known = {_utc(row.at): row for row in ahead}
-    for at, row in known.items():
+    for row in replan:
         if row.state != "open":
             continue
+        at = _utc(row.at)
         change = _change_at(plan, at)
         if change is None:
             _withdraw_change(baton, row, now)
