@@ -256,6 +256,11 @@ def cli(rb: RunningBaton, ownership: Path, db_url: str, *args: str) -> subproces
     return subprocess.run([BATON, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+def _first_step(plan: str) -> str:
+    """The ladder's first line (`+0s  page …`) of `baton plan`'s output."""
+    return next(line for line in plan.splitlines() if line.lstrip().startswith("+0s"))
+
+
 def test_plan_and_check_know_a_countersigned_handover_and_nudge_reminds(
     editable: tuple[RunningBaton, Path], db_url: str
 ) -> None:
@@ -263,7 +268,7 @@ def test_plan_and_check_know_a_countersigned_handover_and_nudge_reminds(
     owner(rb, f"handoff model-quality oncall <@{OMAR}|omar>", MAYA)
     # Pending: plan still pages maya first, and `baton nudge handoffs` reminds omar now.
     assert "+0s  page owner" in (plan := cli(rb, ownership, db_url, "plan", "P2", "model-quality")).stdout
-    assert "maya <@U07MAYA001>" in plan.stdout.splitlines()[2], plan.stdout
+    assert "maya <@U07MAYA001>" in _first_step(plan.stdout), plan.stdout
     nudged = cli(rb, ownership, db_url, "nudge", "handoffs")
     assert nudged.returncode == 0, nudged.stderr
     assert nudged.stdout.startswith(f"reminded <@{OMAR}>: :hourglass: Handoff #1")
@@ -274,7 +279,7 @@ def test_plan_and_check_know_a_countersigned_handover_and_nudge_reminds(
     click_sign(rb, OMAR, "1:incoming", dm_of=OMAR)
     plan = cli(rb, ownership, db_url, "plan", "P2", "model-quality")
     assert plan.returncode == 0, plan.stderr
-    assert "omar <@U07OMAR001>" in plan.stdout.splitlines()[2], plan.stdout
+    assert "omar <@U07OMAR001>" in _first_step(plan.stdout), plan.stdout
     line = next(i for i, t in enumerate(ownership.read_text().splitlines(), 1) if "oncall: maya" in t)
     note = (
         f"{ownership}:{line} teams.ml.oncall: names 'maya', but 'omar' holds the role since handoff #1 "
