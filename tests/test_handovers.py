@@ -482,3 +482,44 @@ def test_a_replica_whose_plan_lags_an_override_leaves_its_changes_alone(
         for r in (a, b):
             r.ticker.shutdown()
             r.baton.engine.dispose()
+
+
+def test_on_the_night_the_clocks_go_forward_the_handover_and_the_pages_follow_the_wall_clock(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """Daily 09:00 (Europe/London) changes: on 2027-03-28 the clocks go forward at 01:00, so that
+    day's change is at 08:00 UTC and its handover opens at 07:00 UTC; a P1 declared between
+    07:00 and 08:00 UTC (before the change) pages the outgoing on-call first, one after it the
+    incoming one."""
+    path = tmp_path / "ownership.yaml"
+    text = ownership_with(["maya", "li"])
+    path.write_text(
+        text.replace("every: 1w", "every: 1d").replace('from: "2026-11-23T09:00"', 'from: "2027-03-26T09:00"')
+    )
+    r = replica(fake_slack, db_url, path, FakeClock(datetime(2027, 3, 27, 10, 0, tzinfo=UTC)))
+    try:
+        # 27 March 09:00 GMT = 09:00 UTC: li's shift; 28 March 09:00 BST = 08:00 UTC: maya's.
+        assert r.sync() == []  # armed
+        change = datetime(2027, 3, 28, 8, 0, tzinfo=UTC)
+        r.to(change - HOUR - SECOND)
+        assert r.sync() == []
+        r.to(change - HOUR)
+        (opened,) = r.sync()
+        assert (opened.at, opened.outgoing, opened.incoming) == (change, "li", "maya")
+
+        def first_page(title: str) -> str:
+            inc = incidents.declare(
+                baton=r.baton, severity="P2", area="model-quality", title=title, reporter=LEO
+            )
+            return inc.policy["steps"][0]["notify"][0]["user"]
+
+        r.to(change - 30 * 60 * SECOND)  # 07:30 UTC = 08:30 BST: still li's shift
+        assert first_page("Before the change") == LI
+        r.to(change)
+        r.sync()
+        r.ticker.run_until_idle()
+        assert len(on_call(fake_slack, MAYA)) == 1
+        assert first_page("After the change") == MAYA
+    finally:
+        r.ticker.shutdown()
+        r.baton.engine.dispose()
