@@ -298,3 +298,34 @@ class ShiftChange(SQLModel, table=True):
     opened_at: datetime
     announced_at: datetime | None = None
     flagged: bool = False  # a receipt was still unsigned at the change
+
+
+class ActionRequest(SQLModel, table=True):
+    """`/incident run <action> [k=v …]` (PRODUCT.md "The operating boundary"): one request to run
+    an area's action for an incident, its approval and its webhook call. The state moves
+    pending → approved → called (answered 2xx) or failed, or pending → denied / expired;
+    approval "none" starts at approved. Decisions are conditional UPDATEs on `state`, so the first
+    decision counts and a second click changes nothing; the call is a durable job."""
+
+    __tablename__ = "action_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    area: str = Field(max_length=100)
+    action: str = Field(max_length=64)
+    title: str = Field(default="", sa_type=Text)  # the action's title when requested
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # masked
+    approval: str = Field(max_length=16)  # none / accountable / two-person
+    approvers: list[str] = Field(default_factory=list, sa_column=_json())  # Slack user IDs asked
+    requested_by: str = Field(max_length=32)
+    requested_at: datetime
+    expires_at: datetime
+    state: str = Field(default="pending", max_length=16, index=True)
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = None
+    idempotency_key: str = Field(max_length=64)  # sent with every try of the call
+    attempts: int = 0  # webhook calls made
+    status: int | None = None  # the webhook's last HTTP status
+    answer: str | None = Field(default=None, sa_type=Text)  # a short, masked excerpt of its body
+    answered_at: datetime | None = None
+    error: str | None = Field(default=None, sa_type=Text)  # why the last try failed
