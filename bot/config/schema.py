@@ -57,6 +57,10 @@ EMAIL_RE = re.compile(r"^[^@\s<>|]+@[^@\s<>|]+\.[^@\s<>|]+$")
 USERGROUP_RE = re.compile(r"^S[A-Z0-9]+$")
 CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]+$")
 AREA_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Action names are typed in `/incident run <action>`, as area keys are in `/owner <area>`.
+ACTION_KEY_RE = AREA_KEY_RE
+# Parameters are typed as k=v, so no '=' or spaces; lowercase so `Version=` is not a second name.
+PARAM_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 # Handles are typed in Slack as @maya, so no spaces or mention syntax.
 HANDLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -511,6 +515,69 @@ class Team(_Model):
         return self
 
 
+#: Who must approve an action before Baton calls its webhook (PRODUCT.md "The operating boundary").
+Approval = Literal["none", "accountable", "two-person"]
+APPROVALS: tuple[str, ...] = get_args(Approval)
+
+
+class ActionSpec(_Model):
+    """An action people may run for an incident in its area: once ``approval`` is met, Baton POSTs
+    JSON to ``url``. ``params`` are the names people pass as ``k=v``.
+
+    The descriptions are what a missing key's error says is expected.
+    """
+
+    title: str = Field(description="a short line saying what it does, e.g. 'Roll back the prompt'")
+    # Not in repr(): the URL often carries a token from ${VAR}, and models end up in logs.
+    url: HttpUrl = Field(
+        repr=False, description='the http(s) URL Baton POSTs to, e.g. "${PROMPT_ROLLBACK_URL}"'
+    )
+    approval: Approval = Field(description="the approval rule, one of none, accountable or two-person")
+    params: list[str] = Field(default_factory=list)
+
+    @field_validator("title")
+    @classmethod
+    def _has_title(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty; say what the action does, e.g. 'Roll back the prompt'")
+        return value
+
+    @field_validator("approval", mode="before")
+    @classmethod
+    def _known_rule(cls, value: Any) -> Any:
+        # Before the Literal, whose message would not say what the choices mean.
+        if value in APPROVALS:
+            return value
+        rules = "use none, accountable or two-person"
+        if isinstance(value, str):
+            guess = _did_you_mean(value.lower(), APPROVALS)
+            hint = f" (did you mean {guess!r}?)" if guess else ""
+            raise ValueError(f"{value!r} is not an approval rule; {rules}{hint}")
+        raise ValueError(f"expected an approval rule, got {_kind(value)}; {rules}")
+
+    @field_validator("params")
+    @classmethod
+    def _param_names(cls, value: list[str]) -> list[str]:
+        found: list[tuple[Loc, str]] = []
+        first: dict[str, int] = {}
+        for i, name in enumerate(value):
+            if not PARAM_RE.fullmatch(name):
+                found.append(
+                    (
+                        (i,),
+                        f"{name!r} is not a parameter name; use lowercase letters, digits, '_' or '-', "
+                        "starting with a letter (e.g. 'version')",
+                    )
+                )
+            elif name in first:
+                found.append(((i,), f"{name!r} is listed twice (first as params[{first[name]}])"))
+            else:
+                first[name] = i
+        if found:
+            raise _Issues(found)
+        return value
+
+
 class Area(_Model):
     """One row of the RACI matrix."""
 
@@ -523,6 +590,8 @@ class Area(_Model):
     runbook: HttpUrl | None = None
     aliases: list[AreaKey] = Field(default_factory=list)
     slo_queries: dict[str, str] = Field(default_factory=dict)
+    # Action names: lowercase letters, digits and dashes (checked by ownership_issues, like area keys).
+    actions: dict[str, ActionSpec] = Field(default_factory=dict)
 
 
 def _check_cron(value: str | None) -> str | None:
@@ -753,6 +822,15 @@ def ownership_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(sli_names)}"
                 found.append(
                     (("areas", key, "slo_queries", sli), f"{sli!r} is not an SLI under slo ({hint})")
+                )
+        for name in _as_dict(area.get("actions")):
+            if not ACTION_KEY_RE.fullmatch(name):
+                found.append(
+                    (
+                        ("areas", key, "actions", name),
+                        f"action name {name!r} must be lowercase letters, digits and dashes "
+                        "(e.g. 'rollback-prompt'); it is typed in `/incident run <action>`",
+                    )
                 )
     return found
 
@@ -1138,7 +1216,12 @@ def _message(error: Mapping[str, Any], root: type[BaseModel]) -> str:
             return f"unknown key (did you mean {guess!r}?)"
         return f"unknown key (expected one of: {', '.join(allowed)})" if allowed else "unknown key"
     if kind == "missing":
-        return "is required"
+        # A field's description, where it has one, says what is expected there.
+        model = _model_at(root, loc[:-1])
+        described = _fields_by_key(model).get(str(loc[-1])) if model else None
+        return (
+            f"is required: {described.description}" if described and described.description else "is required"
+        )
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         return str(ctx["error"])
     if kind == "string_type":
@@ -1267,8 +1350,10 @@ def load_config(
 
 __all__ = [
     "ACCEPTED",
+    "APPROVALS",
     "SCOPES",
     "SEVERITIES",
+    "ActionSpec",
     "Alerts",
     "Area",
     "Comparison",
@@ -1282,6 +1367,7 @@ __all__ = [
     "OwnershipConfig",
     "Pager",
     "PagerDuty",
+    "Approval",
     "PagingScope",
     "Rotation",
     "Scope",

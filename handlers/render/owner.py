@@ -114,6 +114,7 @@ def area_card(
     if raci.aliases:
         aliases = ", ".join(f"`{a}`" for a in raci.aliases)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Also known as {aliases}")]))
+    blocks += _action_blocks(own, raci.area, raci.accountable)
     if handoffs is not None and handoffs.readiness is not None:
         ready = f"*Readiness* {handoffs.readiness.summary()} · `/readiness {area}` for the checklists"
         blocks.append(SectionBlock(text=MarkdownTextObject(text=ready)))
@@ -130,6 +131,28 @@ def area_card(
         f"accountable {own.label(raci.accountable)}"
     )
     return message(text, blocks)
+
+
+def _action_blocks(own: Ownership, area: str, accountable: str) -> list[Block]:
+    """The area's actions and who must approve each; never the URL, which may carry a secret."""
+    actions = own.config.areas[area].actions
+    if not actions:
+        return []
+    rules = {
+        "none": "runs without approval",
+        "accountable": f"approval: the accountable person ({own.label(accountable)})",
+        "two-person": "approval: two people (the requester and one other)",
+    }
+    lines = ["*Actions*"]
+    for name, spec in actions.items():
+        params = " ".join(f"`{p}=…`" for p in spec.params)
+        parts = [f"`{name}`", escape(spec.title), rules[spec.approval], *([params] if params else [])]
+        lines.append(" — ".join(parts))
+    hint = "`/incident run <action> [k=v …]` in the incident channel"
+    return [
+        SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
+        ContextBlock(elements=[MarkdownTextObject(text=hint)]),
+    ]
 
 
 def person_card(own: Ownership, person: str) -> dict[str, Any]:
