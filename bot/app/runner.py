@@ -10,6 +10,7 @@ from slack_bolt import App
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from bot import actions
 from bot.app.server import HttpServer, create_http_app
 from bot.app.ticker import Ticker
 from bot.config.schema import Config
@@ -102,7 +103,7 @@ class Runner:
         self.socket: SocketModeHandler | None = None
         self.ticker = Ticker(
             baton,
-            handlers={**paging.HANDLERS, **rooms.HANDLERS, **alertmanager.HANDLERS},
+            handlers={**paging.HANDLERS, **rooms.HANDLERS, **alertmanager.HANDLERS, **actions.HANDLERS},
             on_failure=rooms.report_failure,
         )
 

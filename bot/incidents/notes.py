@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from bot.config.durations import format_duration
 from bot.config.schema import SEVERITIES, is_email, is_user_id
 from bot.incidents.messages import SOURCES, USER_ID
-from bot.store.models import Evidence, Incident, Job, TimelineEvent
+from bot.store.models import ActionRequest, Evidence, Incident, Job, TimelineEvent
 
 EVIDENCE_TEXT = 500  # characters of a piece of evidence in the Markdown; the JSON keeps it whole
 
@@ -62,6 +62,29 @@ class EvidenceItem:
     source_channel: str | None
     source_ts: str | None
     masked: dict[str, int]  # what masking hid: kind -> count
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """One `/incident run` request (bot/actions/requests.py): its approval and its webhook call."""
+
+    request: int
+    action: str
+    title: str
+    params: dict[str, Any]  # masked
+    approval: str  # none / accountable / two-person
+    requested_by: str
+    requested_at: datetime
+    approvers: tuple[str, ...]  # Slack user IDs asked
+    expires_at: datetime
+    state: str  # pending / approved / called / failed / denied / expired
+    decided_by: str | None  # "baton" for approval none
+    decided_at: datetime | None
+    attempts: int  # webhook calls made
+    status: int | None  # the webhook's last HTTP status
+    answer: str | None  # a short, masked excerpt of its body
+    answered_at: datetime | None
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,7 @@ class IncidentRecord:
     evidence: tuple[EvidenceItem, ...]
     timeline: tuple[Event, ...]
     people: dict[str, str]  # Slack user ID -> handle, as the incident's policy snapshot named them
+    actions: tuple[ActionItem, ...] = ()  # requests to run the area's actions, oldest first
 
 
 def utc(ts: datetime) -> datetime:
@@ -153,6 +177,12 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
         select(Evidence)
         .where(col(Evidence.incident_id) == inc.id)
         .order_by(col(Evidence.at), col(Evidence.id))
+    ).all()
+
+    action_rows = s.exec(
+        select(ActionRequest)
+        .where(col(ActionRequest.incident_id) == inc.id)
+        .order_by(col(ActionRequest.requested_at), col(ActionRequest.id))
     ).all()
 
     policy = inc.policy
@@ -213,6 +243,30 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
         ),
         timeline=tuple(Event(at=utc(e.at), actor=e.actor, kind=e.kind, text=e.text) for e in rows),
         people=_people(policy),
+        actions=tuple(_action(a) for a in action_rows),
+    )
+
+
+def _action(a: ActionRequest) -> ActionItem:
+    assert a.id is not None
+    return ActionItem(
+        request=a.id,
+        action=a.action,
+        title=a.title,
+        params=dict(a.params),
+        approval=a.approval,
+        requested_by=a.requested_by,
+        requested_at=utc(a.requested_at),
+        approvers=tuple(a.approvers),
+        expires_at=utc(a.expires_at),
+        state=a.state,
+        decided_by=a.decided_by,
+        decided_at=_opt(a.decided_at),
+        attempts=a.attempts,
+        status=a.status,
+        answer=a.answer,
+        answered_at=_opt(a.answered_at),
+        error=a.error,
     )
 
 
@@ -381,9 +435,40 @@ def render(record: IncidentRecord) -> str:
     if not r.evidence:
         lines.append("- none")
 
+    if r.actions:
+        lines += ["", f"## Actions ({len(r.actions)})", ""]
+        lines += [_action_line(a, who) for a in r.actions]
+
     lines += ["", "## Timeline", ""]
     lines += [f"- {_t(e.at)} {who(e.actor)} {e.kind}: {_item(e.text)}" for e in r.timeline]
     return "\n".join(lines) + "\n"
+
+
+def _action_line(a: ActionItem, who: Any) -> str:
+    """`- #3 rollback-prompt (version=v41), approval accountable, asked by li <@…> at …: approved
+    by maya <@…> at …; webhook HTTP 200 at …`."""
+    params = ", ".join(f"{k}={v}" for k, v in a.params.items())
+    head = f"- #{a.request} {a.action}" + (f" ({params})" if params else "")
+    head += f", approval {a.approval}, asked by {who(a.requested_by)} at {_t(a.requested_at)}"
+    asked = ", ".join(who(u) for u in a.approvers) or "nobody"
+    if a.state == "pending":
+        return f"{head}: pending, waiting for {asked} until {_t(a.expires_at)}"
+    if a.state == "expired":
+        return f"{head}: expired at {_t(a.expires_at)}, nobody decided (asked: {asked})"
+    decided = f"{a.state if a.state == 'denied' else 'approved'} by {who(a.decided_by)} at {_t(a.decided_at)}"
+    if a.state == "denied":
+        return f"{head}: {decided}"
+    if a.status is not None:
+        failed = " (failed)" if a.state == "failed" else ""
+        call = f"webhook answered HTTP {a.status} at {_t(a.answered_at)}{failed}"
+    elif a.state == "failed":
+        call = f"webhook failed: {a.error or 'no answer'}"
+    elif a.error:
+        call = f"webhook not answered yet: {a.error}"
+    else:
+        call = "webhook not called yet"
+    tries = f" ({a.attempts} tries)" if a.attempts > 1 else ""
+    return f"{head}: {decided}; {call}{tries}"
 
 
 def page_line(page: Page, who: str) -> str:

@@ -9,6 +9,7 @@ may, so the person refused knows whom to ask.
 | acknowledge                             | paged so far, commander, the area's R and A, admins |
 | raise severity, escalate now            | the above, plus the reporter                        |
 | lower severity, resolve, reopen, commander | commander, the area's A and R, admins            |
+| run an action (ask for it)              | as acknowledge                                      |
 
 Becoming commander does not grant the right to become commander: only those already allowed
 may hand the role on, so nobody can make themselves commander and then act as one.
@@ -37,6 +38,7 @@ class Action(Enum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     COMMANDER = "hand over command of"
+    RUN = "run an action on"  # `/incident run`: asking for it; approving is the action's own rule
 
 
 class NotAllowed(IncidentError):
@@ -62,6 +64,7 @@ _WHO: dict[Action, tuple[str, ...]] = {
     Action.RESOLVE: ("commander", "owners", "admins"),
     Action.REOPEN: ("commander", "owners", "admins"),
     Action.COMMANDER: ("commander", "owners", "admins"),
+    Action.RUN: _ACK,
 }
 _MAX_NAMED = 8  # a breached P0 has paged the whole RACI; the refusal names the first few
 

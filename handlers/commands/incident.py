@@ -13,6 +13,8 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
+from bot.actions import messages as action_messages
+from bot.actions import requests as action_requests
 from bot.incidents import notes
 from bot.incidents import services as incidents
 from bot.incidents.services import EXAMPLE, IncidentError, quote
@@ -24,7 +26,7 @@ from handlers.render import incident as render
 
 SEVERITY = re.compile(r"^[pP]\d$")
 NUMBER = re.compile(r"#(\d+)")
-IN_CHANNEL = ("ack", "sev", "status", "evidence", "commander", "resolve", "reopen", "note", "timeline")
+IN_CHANNEL = ("ack", "sev", "status", "evidence", "commander", "resolve", "reopen", "note", "timeline", "run")
 
 
 def asks_for_the_form(command: dict[str, Any]) -> bool:
@@ -125,6 +127,10 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
     if sub == "evidence":
         evidence.add(baton=baton, number=number, author=user, text=rest)
         return render.reply(f":pushpin: Added to the evidence of #{number}.") if inc.backlog else {}
+    if sub == "run":
+        action, *args = rest.split() or [""]
+        req = action_requests.request(baton=baton, number=number, action=action, args=args, user=user)
+        return render.reply(action_messages.requested_reply(req))
     if sub == "timeline":
         return render.timeline(inc, incidents.timeline_of(baton=baton, number=number))
     if sub == "note":

@@ -24,6 +24,8 @@ HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout
 • `commander @user`: hand over command
 • `evidence <text or link>`: keep it with the incident (or react :pushpin: to a message)
 • `resolve <summary>`: close it and post the incident note
+• `run <action> [k=v …]`: ask to run one of the area's actions (`/owner <area>` lists them); \
+it runs once approved as its rule says
 • `reopen` · `timeline` · `note`
 *Anywhere*: `list` (open incidents), `help`; any of the above with the number first, e.g. \
 `/incident resolve #12 Reindexed` (backlog items have no channel)"""

@@ -1,0 +1,167 @@
+"""What Baton says about action requests (PRODUCT.md "The operating boundary"): the DM asking
+an approver, with Approve and Deny; the lines in the incident channel; the answers to the
+requester and to whoever clicks. Plain dicts, so the domain needs no Slack library.
+
+Parameter values are text a person typed (masked before storage): escaped here. Action names,
+titles and parameter names come from ownership.yaml, escaped all the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.incidents.messages import mention, mentions, section
+from bot.incidents.messages import title as incident_title
+from bot.incidents.notes import utc
+from bot.slack.mrkdwn import clip, either, escape
+from bot.store.clock import slack_time
+from bot.store.models import ActionRequest, Incident
+
+# Action IDs of the buttons in an approver's DM; their value is the request's id.
+APPROVE = "action_approve"
+DENY = "action_deny"
+
+Blocks = list[dict[str, Any]]
+
+PARAM_SHOWN = 100  # characters of one value in a message; the row keeps it whole (masked)
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """`version=v41, region=eu` as mrkdwn (values escaped), or "" without parameters."""
+    return ", ".join(
+        f"{escape(name)}={escape(clip(str(value), PARAM_SHOWN))}" for name, value in params.items()
+    )
+
+
+def what(req: ActionRequest) -> str:
+    """`` `rollback-prompt` (version=v41) ``."""
+    shown = params_text(req.params)
+    return f"`{escape(req.action)}`" + (f" ({shown})" if shown else "")
+
+
+def plain_what(action: str, params: dict[str, Any]) -> str:
+    """For the timeline (stored raw, escaped wherever it is shown): `rollback-prompt (version=v41)`."""
+    shown = ", ".join(f"{name}={value}" for name, value in params.items())
+    return action + (f" ({shown})" if shown else "")
+
+
+def anyone_of(users: list[str]) -> str:
+    """`<@A>`, `<@A> or <@B>`, `one of <@A>, <@B> or <@C>`."""
+    named = either([mention(u) for u in users])
+    return f"one of {named}" if len(users) > 2 else named
+
+
+def when(ts: datetime) -> str:
+    return slack_time(utc(ts))
+
+
+# -- asking ------------------------------------------------------------------------------------
+
+
+def approval_dm(req: ActionRequest, inc: Incident, *, why: str) -> tuple[str, Blocks]:
+    """The DM to one approver: who asks to run what for which incident, until when, and why they
+    are asked; Approve and Deny."""
+    assert req.id is not None
+    asker = mention(req.requested_by)
+    text = (
+        f":raised_hand: {asker} asks to run {what(req)} for incident #{inc.id}: "
+        f"approve or deny by {when(req.expires_at)}."
+    )
+    lines = [
+        f":raised_hand: *{asker} asks to run {what(req)}*: {escape(clip(req.title, 200))}",
+        f"Incident *#{inc.id}* {inc.severity} `{escape(inc.area)}`: {incident_title(inc, 150)}",
+        f"Decide by {when(req.expires_at)}; after that the request expires and nothing runs.",
+    ]
+    blocks: Blocks = [
+        section("\n".join(lines)),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request #{req.id}. {why}"[:3000]}]},
+        {
+            "type": "actions",
+            "block_id": f"action-request-{req.id}",
+            "elements": [
+                _button("Approve", APPROVE, req.id, "primary"),
+                _button("Deny", DENY, req.id, "danger"),
+            ],
+        },
+    ]
+    return text, blocks
+
+
+def _button(text: str, action_id: str, request_id: int, style: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": str(request_id),
+        "style": style,
+    }
+
+
+def requested_post(req: ActionRequest) -> str:
+    """In the incident channel: `@x asks to run `rollback-prompt` (version=v41): waiting for
+    approval by @maya until …`."""
+    asker = mention(req.requested_by)
+    if req.approval == "none":
+        return f":gear: {asker} runs {what(req)}: it needs no approval, so Baton calls it now."
+    return (
+        f":raised_hand: {asker} asks to run {what(req)}: waiting for approval by "
+        f"{anyone_of(req.approvers)} until {when(req.expires_at)}."
+    )
+
+
+def requested_reply(req: ActionRequest) -> str:
+    """The requester's ephemeral answer: what happened and who was asked."""
+    if req.approval == "none":
+        return (
+            f":gear: {what(req)} needs no approval: Baton calls it now (request #{req.id}). "
+            "The call and its answer go on the timeline."
+        )
+    return (
+        f":raised_hand: Asked {anyone_of(req.approvers)} to approve {what(req)} (request #{req.id}). "
+        f"Nothing runs until {'one of them approves' if len(req.approvers) > 1 else 'then'}; "
+        f"the request expires at {when(req.expires_at)}."
+    )
+
+
+# -- deciding ----------------------------------------------------------------------------------
+
+
+def decided_post(req: ActionRequest) -> str:
+    """In the incident channel, once someone decided."""
+    assert req.decided_by is not None
+    asker, decider = mention(req.requested_by), mention(req.decided_by)
+    if req.state == "denied":
+        return f":no_entry: {decider} denied {asker}'s request to run {what(req)}: it will not run."
+    return f":white_check_mark: {decider} approved {asker}'s request to run {what(req)}: Baton calls it now."
+
+
+def decided_reply(req: ActionRequest) -> str:
+    """What replaces the approver's DM once their decision counted (no buttons left to click)."""
+    if req.state == "denied":
+        return f":no_entry: You denied request #{req.id} to run {what(req)}: it will not run."
+    return f":white_check_mark: You approved request #{req.id} to run {what(req)}: Baton calls it now."
+
+
+def already(req: ActionRequest) -> str:
+    """A click on a request decided before (or expired): nothing changed."""
+    head = f"Request #{req.id} to run {what(req)}"
+    if req.state == "pending" or req.state == "expired":
+        return (
+            f":hourglass: {head} expired at {when(req.expires_at)}: nobody decided in time, "
+            "so nothing ran. Ask again with `/incident run` if it is still needed."
+        )
+    at = f" at {when(req.decided_at)}" if req.decided_at is not None else ""
+    by = mention(req.decided_by) if req.decided_by else "someone"
+    if req.state == "denied":
+        return f"{head} was already denied by {by}{at}. Nothing changed."
+    return f"{head} was already approved by {by}{at}. Nothing changed."
+
+
+def expired_post(req: ActionRequest, *, window: str) -> str:
+    asker = mention(req.requested_by)
+    return (
+        f":hourglass: Nobody decided on {asker}'s request to run {what(req)} within the {window} window "
+        f"(asked: {mentions(req.approvers)}): it expired and did not run. "
+        "Ask again with `/incident run` if it is still needed."
+    )
