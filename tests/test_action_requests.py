@@ -93,22 +93,32 @@ class Acting:
     fake: FakeSlack
 
     def run(self) -> None:
-        """Run what is due. A channel job that deferred behind another (its turn) after that one
-        had ended would wait for the injected clock to move: released, as the ticker does."""
-        for _ in range(20):
+        """Run what is due, until nothing is. run_until_idle can return while a job it just
+        released (one that deferred for its turn) is due again, and a job that deferred just
+        after the one ahead ended would wait for the injected clock to move: both run here."""
+        for _ in range(50):
             self.ticker.run_until_idle()
             now = self.clock.now()
             with session(self.baton.engine) as s:
-                waiting = s.exec(
-                    select(Job.incident_id).where(
-                        col(Job.state) == "pending", col(Job.due_at) <= now, col(Job.retry_at) > now
+                pending = s.exec(
+                    select(Job.incident_id, Job.retry_at, Job.kind, Job.last_error).where(
+                        col(Job.state) == "pending", col(Job.due_at) <= now
                     )
                 ).all()
-            if not waiting:
+            due = [p for p in pending if p.retry_at is None or notes.utc(p.retry_at) <= now]
+            # Deferred for their turn (not retrying after an error): released, as the ticker does
+            # when the job ahead ends.
+            waiting = {
+                p.incident_id
+                for p in pending
+                if p not in due and p.kind in jobs.CHANNEL_KINDS and p.last_error is None
+            }
+            if not due and not waiting - {None}:
                 return
-            for number in {n for n in waiting if n is not None}:
+            for number in waiting - {None}:
+                assert number is not None
                 jobs.release_waiting(self.baton.engine, incident_id=number, now=now)
-        raise AssertionError("jobs still waiting for their turn")
+        raise AssertionError("jobs still due after 50 rounds")
 
 
 def acting_baton(fake: FakeSlack, db_url: str, ownership: Path, clock: FakeClock) -> Acting:
