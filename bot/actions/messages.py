@@ -119,8 +119,8 @@ def requested_reply(req: ActionRequest) -> str:
         )
     return (
         f":raised_hand: Asked {anyone_of(req.approvers)} to approve {what(req)} (request #{req.id}). "
-        f"Nothing runs until {'one of them approves' if len(req.approvers) > 1 else 'then'}; "
-        f"the request expires at {when(req.expires_at)}."
+        f"Nothing runs until {'one of them approves' if len(req.approvers) > 1 else 'they approve'}; "
+        f"unless someone decides by {when(req.expires_at)}, the request expires."
     )
 
 

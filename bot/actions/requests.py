@@ -84,7 +84,7 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
         rules.check(baton, s, inc, Action.RUN, user=user, now=now)
         name, spec = _spec(baton, inc.area, action)
         params = _params(name, spec, args)
-        approvers, why = _approvers(baton, s, inc, name, spec, user=user, now=now)
+        approvers, why = _approvers(baton, inc, name, spec, user=user)
         window = inc.policy.get("window_seconds")
         # The window of the incident's current level; a backlog item has none (BACKLOG_WINDOW).
         expires_at = now + (timedelta(seconds=window) if window else BACKLOG_WINDOW)
@@ -219,7 +219,7 @@ def _unique(users: list[str], *, but: str) -> list[str]:
 
 
 def _approvers(
-    baton: Baton, s: Session, inc: Incident, action: str, spec: ActionSpec, *, user: str, now: datetime
+    baton: Baton, inc: Incident, action: str, spec: ActionSpec, *, user: str
 ) -> tuple[list[str], str]:
     """Who is asked (Slack user IDs, never the requester) and why, as the DM says it."""
     if spec.approval == "none":

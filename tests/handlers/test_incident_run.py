@@ -183,7 +183,7 @@ def test_the_accountable_person_alone_decides_and_the_first_decision_counts(app:
     channel = incident(app)
     answer = run(app, channel, "rollback-prompt version=v41", LI)
     assert f"Asked <@{MAYA}> to approve `rollback-prompt` (version=v41) (request #1)" in answer
-    assert "expires at" in answer
+    assert "Nothing runs until they approve; unless someone decides by <!date^" in answer
     dm = approval_dm(app, MAYA, 1)
     assert buttons(dm) == [("Approve", APPROVE, "1"), ("Deny", DENY, "1")]
     shown = json.dumps(dm["blocks"])
