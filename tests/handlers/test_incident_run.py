@@ -28,6 +28,7 @@ from tests.fakeslack import Channel, FakeSlack
 from tests.handlers.test_incident_command import channel_of, in_channel, posted, reply
 from tests.slack_signing import block_actions_body
 from tests.test_action_requests import APPROVED, JONAS, LEO, LI, MAYA, OMAR, SAM, write_ownership
+from tests.webhookserver import WebhookServer, webhook_server
 
 GENERAL = "C07GENERAL"
 
@@ -343,3 +344,68 @@ def test_a_pending_request_survives_a_restart(app: App, fake_slack: FakeSlack) -
     assert "You approved request #1" in approved["text"]
     (req,) = requests_(app)
     assert req.state in APPROVED and req.decided_by == MAYA and len(calls(app)) == 1
+
+
+# -- end to end: the click through Slack, then the webhook -------------------------------------------
+
+
+@pytest.fixture
+def hooked(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[tuple[App, WebhookServer]]:
+    """`app`, with rollback-prompt's url pointing at a local webhook server."""
+    from tests.test_action_requests import NEVER
+
+    with webhook_server() as hook:
+        fake_slack.add_channel("general", channel_id=GENERAL)
+        ownership = write_ownership(tmp_path)
+        ownership.write_text(ownership.read_text().replace(NEVER, hook.url("/rollback?token=s3cret"), 1))
+        clock = FakeClock()
+        found = App(start(fake_slack, db_url, ownership, clock), clock, ownership, db_url)
+        stop = threading.Event()
+        releaser = threading.Thread(target=_release_turns, args=(stop, found), daemon=True)
+        releaser.start()
+        try:
+            yield found, hook
+        finally:
+            stop.set()
+            releaser.join()
+            found.rb.stop()
+
+
+def test_only_the_approval_clicked_in_slack_posts_the_webhook_once_and_it_is_on_the_record(
+    hooked: tuple[App, WebhookServer],
+) -> None:
+    app, hook = hooked
+    channel = incident(app)
+    run(app, channel, "rollback-prompt version=v41", LI)
+    dm = approval_dm(app, MAYA, 1)
+    assert hook.received() == []  # asked, not approved: nothing is called
+    click(app, DENY, 1, user=OMAR, dm_of=MAYA)  # refused: not asked
+    assert hook.received() == []
+
+    click(app, APPROVE, 1, user=MAYA, dm_of=MAYA)
+    (got,) = hook.wait_for(lambda: hook.received() or None)
+    (req,) = requests_(app)
+    assert got.json() == {
+        "action": "rollback-prompt",
+        "area": "model-quality",
+        "incident": 1,
+        "requested_by": LI,
+        "approved_by": MAYA,
+        "params": {"version": "v41"},
+        "idempotency_key": req.idempotency_key,
+    }
+    assert got.headers.get("idempotency-key") == req.idempotency_key
+    app.rb.fake.wait_for(lambda: requests_(app)[0].state == "called" or None, message="called")
+    (req,) = requests_(app)
+    assert (req.status, req.attempts) == (200, 1)
+    kinds = [k for k, _ in action_events(app)]
+    assert kinds == ["action requested", "action approved", "action called", "action answered"]
+    posted(app.rb.fake, channel.id, "Action `rollback-prompt` (version=v41) for #1 ran")
+    # Another click changes nothing: still one POST.
+    click(app, APPROVE, 1, user=MAYA, dm_of=MAYA, ts=dm["ts"])
+    assert len(hook.received()) == 1
+    # The note (and so `baton export`) has every step; the url's token is nowhere in Slack.
+    note = str(reply(in_channel(app.rb, channel, "note", user=LI)))
+    for kind in kinds:
+        assert kind in note
+    assert "s3cret" not in json.dumps([c.params for c in app.rb.fake.calls], default=str)
