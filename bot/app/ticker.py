@@ -132,11 +132,18 @@ class Ticker:
     def run_until_idle(self, timeout: float = 10.0) -> None:
         """Tick until nothing is due or running (tests with a fake clock)."""
         deadline = time.monotonic() + timeout
+        idle = False
         while time.monotonic() < deadline:
             started = self.tick()
             with self._lock:
                 if started == 0 and self._busy == 0:
-                    return
+                    # Once more: a job that ended after this tick's claim may have released one
+                    # waiting for it (jobs.release_waiting), due now; the next tick sees it.
+                    if idle:
+                        return
+                    idle = True
+                    continue
+                idle = False
                 self._idle.wait(0.05)
         raise TimeoutError("jobs still running after the timeout")
 
