@@ -38,19 +38,37 @@ def _between(calls: list[Call], t0: float, start: float, end: float) -> set[str]
     return {str(c.params["channel"]) for c in calls if start <= c.monotonic - t0 < end}
 
 
+def _plan(rb: RunningBaton) -> tuple[dict[int, set[str]], dict[int, set[float]]]:
+    """From the record: whom each step paged, and when each step was due after the declaration."""
+    inc = get(baton=rb.baton, number=1)
+    with session(rb.baton.engine) as s:
+        paged = s.exec(select(TimelineEvent).where(col(TimelineEvent.kind) == "paged")).all()
+    steps: dict[int, set[str]] = {}
+    offsets: dict[int, set[float]] = {}
+    for e in paged:
+        steps.setdefault(e.data["step"], set()).add(e.data["user"])
+        due = datetime.fromisoformat(e.data["due_at"]).replace(tzinfo=None)
+        offsets.setdefault(e.data["step"], set()).add(
+            round((due - inc.declared_at.replace(tzinfo=None)).total_seconds(), 1)
+        )
+    return steps, offsets
+
+
 def test_default_ladder_pages_scope_then_wider_then_breach(fast: RunningBaton) -> None:
     t0 = _declare(fast)
-    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 + 8 + 8 or None, timeout=T + 3)
+    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 + 8 + 8 or None, timeout=T + 10)
+    settle(fast)
+    # Who was paged at which step, and when each step was due from the declaration (the
+    # record); how late a step may fire is bench/speed.py's to measure, not a loaded CI's.
+    # Step 0 at 0: owning-team (P1's scope). Step 1 at T/2: the same people again, the
+    # accountable person and the next wider scope. Step 2 at T: breach, everyone in the RACI.
+    assert _plan(fast) == ({0: OWNING_TEAM, 1: EVERYONE, 2: EVERYONE}, {0: {0}, 1: {T / 2}, 2: {T}})
     dms = _dms(fast)
-    # Step 0 at 0: owning-team (P1's scope).
-    assert _between(dms, t0, 0, TOLERANCE) == OWNING_TEAM
-    # Step 1 at T/2: the same people again, the accountable person and the next wider scope.
-    assert _between(dms, t0, TOLERANCE, T / 2) == set()
-    assert _between(dms, t0, T / 2, T / 2 + TOLERANCE) == EVERYONE
-    # Step 2 at T: breach, everyone in the RACI.
-    assert _between(dms, t0, T / 2 + TOLERANCE, T) == set()
-    assert _between(dms, t0, T, T + TOLERANCE) == EVERYONE
     assert len(dms) == 3 + 8 + 8  # nobody twice within a step
+    # And no step went out before it was due.
+    assert _between(dms, t0, -60, T / 2 - 0.05) <= OWNING_TEAM
+    assert len([d for d in dms if d.monotonic - t0 < T / 2 - 0.05]) <= 3
+    assert len([d for d in dms if d.monotonic - t0 < T - 0.05]) <= 3 + 8
     channel = incident_channel(fast.fake)
     breach = fast.fake.wait_for(
         lambda: next(
@@ -66,7 +84,8 @@ def test_owner_scope_pages_only_the_oncall_first(fast: RunningBaton) -> None:
     t0 = _declare(fast, "P2 infra-deploy p95 latency up")
     fast.fake.wait_for(lambda: _dms(fast) or None)
     settle(fast)  # step 0 is all out
-    assert _between(_dms(fast), t0, 0, TOLERANCE) == {"U07SAM0001"}  # platform's on-call
+    # Before T/2 (step 1), only platform's on-call was paged.
+    assert _between(_dms(fast), t0, -60, T / 2 - 0.05) == {"U07SAM0001"}
 
 
 def test_acknowledgement_stops_every_remaining_step(fast: RunningBaton) -> None:
@@ -138,7 +157,7 @@ def test_policy_is_snapshotted_at_declaration(fake_slack, sqlite_url, tmp_path) 
         fake_slack, sqlite_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY), BATON_OWNERSHIP_FILE=str(ownership)
     )
     try:
-        t0 = _declare(rb)
+        _declare(rb)
         rb.fake.wait_for(lambda: len(_dms(rb)) >= 3 or None)
         # Mid-window, the ML team loses omar and the area's consulted list is emptied.
         text = SHIPPED_OWNERSHIP.read_text().replace("members: [maya, li, omar]", "members: [maya, li]")
@@ -147,8 +166,11 @@ def test_policy_is_snapshotted_at_declaration(fake_slack, sqlite_url, tmp_path) 
         assert "U07OMAR001" not in {
             rb.baton.ownership.user_id(r) for r in rb.baton.ownership.scope("model-quality", "owning-team")
         }
-        rb.fake.wait_for(lambda: len(_dms(rb)) >= 3 + 8 or None, timeout=T)
-        assert _between(_dms(rb), t0, T / 2, T / 2 + TOLERANCE) == EVERYONE  # omar still paged
+        rb.fake.wait_for(lambda: len(_dms(rb)) >= 3 + 8 or None, timeout=T + 10)
+        settle(rb)
+        steps, _ = _plan(rb)
+        assert steps[1] == EVERYONE  # step 1 (T/2) still paged omar: the snapshot, not the edit
+        assert "U07OMAR001" in {str(c.params["channel"]) for c in _dms(rb)[3:]}
     finally:
         rb.stop()
 
@@ -177,7 +199,6 @@ def test_slack_gets_its_200_at_once_and_pages_do_not_wait_for_a_slow_channel(fas
     from tests.slack_signing import post_signed, slash_command_body
 
     fast.fake.set_latency("conversations.create", 5.0)
-    t0 = time.monotonic()
     # Slack's own deadline is 3 s: the client gives up then, and the test fails.
     resp = post_signed(
         f"{fast.url}/slack/events",
@@ -186,8 +207,15 @@ def test_slack_gets_its_200_at_once_and_pages_do_not_wait_for_a_slow_channel(fas
         timeout=3.0,
     )
     assert resp.status_code == 200 and "Declared" in resp.text
-    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None, timeout=3)
-    assert _between(_dms(fast), t0, 0, TOLERANCE) == OWNING_TEAM
-    # ... while the channel is still being created.
-    assert not any(c.name.startswith("inc-") for c in list(fast.fake.channels.values()))
+    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None, timeout=10)
+    dms = _dms(fast)
+    assert {str(c.params["channel"]) for c in dms} == OWNING_TEAM
+    # ... while the channel was still being created: every page reached Slack before Slack
+    # answered conversations.create (5 s after it arrived). An order of records, not a stopwatch.
+    create = fast.fake.wait_for(
+        lambda: next((c for c in list(fast.fake.calls) if c.method == "conversations.create"), None)
+    )
+    assert all(dm.monotonic < create.monotonic + 5.0 for dm in dms), [
+        round(dm.monotonic - create.monotonic, 2) for dm in dms
+    ]
     incident_channel(fast.fake, timeout=8)  # and then it is
