@@ -63,15 +63,16 @@ def enqueue(
     ladder: bool = False,
     step: int | None = None,
 ) -> Job:
-    job = Job(
+    fields = row(
         kind=kind,
         due_at=due_at,
-        created_at=now,
-        payload=payload or {},
+        now=now,
+        payload=payload,
         incident_id=incident_id,
         ladder=ladder,
         step=step,
     )
+    job = Job(**fields)
     s.add(job)
     return job
 
@@ -86,7 +87,7 @@ def row(
     ladder: bool = False,
     step: int | None = None,
 ) -> dict[str, Any]:
-    """A job for `enqueue_rows`: the same fields as `enqueue`."""
+    """A job's fields, for `enqueue_rows` (and `enqueue`)."""
     return {
         "kind": kind,
         "due_at": due_at,
