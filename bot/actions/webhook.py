@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.actions import messages
 from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
@@ -493,15 +494,12 @@ def _say(s: Session, req: ActionRequest, text: str, *, now: datetime) -> None:
 
 
 def _plain(req: ActionRequest) -> str:
-    """For the timeline (stored raw, escaped wherever it is shown): `rollback-prompt (version=v41)`."""
-    shown = ", ".join(f"{k}={v}" for k, v in req.params.items())
-    return req.action + (f" ({shown})" if shown else "")
+    return messages.plain_what(req.action, req.params)
 
 
 def _what(req: ActionRequest) -> str:
-    """`` Action `rollback-prompt` (version=v41) `` as mrkdwn, parameters escaped."""
-    shown = ", ".join(f"{escape(k)}={escape(clip(str(v), 100))}" for k, v in req.params.items())
-    return f"Action `{escape(req.action)}`" + (f" ({shown})" if shown else "") + f" for #{req.incident_id}"
+    """`` Action `rollback-prompt` (version=v41) for #12 `` as mrkdwn, parameters escaped."""
+    return f"Action {messages.what(req)} for #{req.incident_id}"
 
 
 def _quote(excerpt: str | None) -> str:
