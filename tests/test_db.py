@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from bot.app.runner import open_database
 from bot.slack.chat import Chat, make_client
 from bot.store.clock import FakeClock
 from bot.store.db import make_engine, normalize_url, reading, session, upgrade
 from bot.store.models import PersonCache
 from bot.store.people import resolve_emails
+from bot.store.settings import SettingsError
 from tests.fakeslack import FakeSlack
 
 
@@ -223,3 +230,43 @@ def test_the_migrations_build_exactly_the_models(db_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert diff == []
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_serve_upgrades_a_schema_in_a_child_and_never_loads_alembic(sqlite_url: str) -> None:
+    """`baton serve` (migrate_apart) creates the schema through `python -m bot.store.migrate`, so
+    the long-running process never holds Alembic's ~10 MB."""
+    code = (
+        "import sys\n"
+        "from bot.app.runner import open_database\n"
+        "from bot.store.db import current_revision, head_revision\n"
+        f"engine = open_database({sqlite_url!r}, migrate_apart=True)\n"
+        "assert current_revision(engine) == head_revision(), current_revision(engine)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    # In process (tests, the other commands) it is the same schema.
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    assert "person_cache" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_the_migration_child_says_what_went_wrong_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/no-such-dir/baton.db"
+    done = _python("import sys; from bot.store.migrate import main; sys.exit(main())", BATON_MIGRATE_URL=url)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(f"cannot open the SQLite database {tmp_path}/no-such-dir/baton.db")
+    assert "Traceback" not in done.stderr
+    unset = _python("import sys; from bot.store.migrate import main; sys.exit(main())", BATON_MIGRATE_URL="")
+    assert unset.returncode == 2 and "BATON_MIGRATE_URL is not set" in unset.stderr
+    # And serve's start turns it into its one-line refusal.
+    with pytest.raises(SettingsError, match="cannot open the SQLite database .*no-such-dir"):
+        open_database(url, migrate_apart=True)

@@ -271,7 +271,7 @@ def serve(app_factory: AppFactory) -> int:
 
     try:
         check_port("0.0.0.0", settings.port)  # before the database and Slack are touched
-        baton = boot(settings, config)
+        baton = boot(settings, config, migrate_apart=True)
         runner = Runner(baton, app_factory(baton))  # binds PORT: a port in use fails here
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)

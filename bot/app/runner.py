@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -20,8 +22,16 @@ from bot.nudges import schedule as nudges
 from bot.oncall import handovers
 from bot.records import handoffs
 from bot.slack.chat import Chat, ChatError, make_client
-from bot.store import jobs
-from bot.store.db import NOT_A_DATABASE, database_problem, is_sqlite, make_engine, upgrade
+from bot.store import jobs, migrate
+from bot.store.db import (
+    NOT_A_DATABASE,
+    current_revision,
+    database_problem,
+    head_revision,
+    is_sqlite,
+    make_engine,
+    upgrade,
+)
 from bot.store.metrics import IncidentStates
 from bot.store.runtime import Baton
 from bot.store.scheduler import Scheduler
@@ -54,18 +64,19 @@ def check_slack(chat: Chat, api_url: str) -> None:
         ) from None
 
 
-def boot(settings: Settings, config: Config, **overrides: object) -> Baton:
-    """Slack reachable, database up to date, e-mails resolved: a Baton ready to serve."""
+def boot(settings: Settings, config: Config, *, migrate_apart: bool = False, **overrides: object) -> Baton:
+    """Slack reachable, database up to date, e-mails resolved: a Baton ready to serve.
+    `migrate_apart`: a schema upgrade runs in a child process (see bot/store/migrate.py)."""
     chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
     check_slack(chat, settings.api_url)
-    engine = open_database(settings.database_url)
+    engine = open_database(settings.database_url, migrate_apart=migrate_apart)
     baton = Baton(settings=settings, config=config, engine=engine, chat=chat, **overrides)  # type: ignore[arg-type]
     baton.metrics.add_collector(IncidentStates(engine))
     baton.resolve_people()
     return baton
 
 
-def open_database(url: str) -> Engine:
+def open_database(url: str, *, migrate_apart: bool = False) -> Engine:
     """An engine on a schema brought up to date; SettingsError, saying what to do, when the
     database cannot be reached, refuses Baton or cannot be written."""
     try:
@@ -73,11 +84,25 @@ def open_database(url: str) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError):
         raise SettingsError(NOT_A_DATABASE) from None
     try:
-        upgrade(engine)
+        if migrate_apart and current_revision(engine) != head_revision():
+            _migrate_in_child(url)
+        upgrade(engine)  # nothing left to do after the child (or a schema already current)
     except DBAPIError as e:
         engine.dispose()
         raise SettingsError(database_problem(url, e)) from None
     return engine
+
+
+def _migrate_in_child(url: str) -> None:
+    import subprocess
+
+    env = {**os.environ, migrate.URL_VARIABLE: url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.store.migrate"], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise SettingsError(lines[-1] if lines else f"the schema upgrade failed (status {done.returncode})")
 
 
 # The ticker's fallback poll: it is woken, and sleeps until the next job is due.
