@@ -10,6 +10,7 @@ from slack_bolt import BoltContext, Respond
 from bot.oncall import handovers
 from bot.records.handoffs import HandoffError
 from bot.store.models import Receipt
+from handlers.events.app_home import answer_on_home
 from handlers.listener import baton_of
 
 NOTE_VIEW = "handover_note_view"  # the modal's callback id; its private_metadata is the receipt id
@@ -56,6 +57,7 @@ def note_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -
     """A lazy function (handlers/listener.py): the click is acked first, then the modal opens
     (within the trigger's 3 s), or the person is told why not."""
     baton = baton_of(context)
+    respond = answer_on_home(respond, body, context)  # on the Home tab: republish it with the answer
     try:
         receipt = handovers.note_target(
             baton=baton, receipt_id=int(body["actions"][0]["value"]), user=body["user"]["id"]

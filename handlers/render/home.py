@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.home.overview import COMMANDING, OWNER, PAGED, OpenIncident, Overview, OwnedArea, Signature
 from bot.incidents.messages import ACK
-from bot.records.handoff_messages import SIGN
+from bot.records.handoff_messages import NOTE, SHIFT, SIGN
 from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
 
@@ -21,6 +21,11 @@ Block = dict[str, Any]
 MAX_ROWS = 20
 _WHY = {PAGED: "you were paged", COMMANDING: "you are the commander", OWNER: "your area"}
 _BUTTON = {"incoming": "Countersign", "outgoing": "Sign", "peer": "Sign as peer"}
+_HOW = {
+    "config": "an edit of ownership.yaml",
+    "rotation": "a shift change",
+    "override": "an on-call override",
+}
 
 
 def _md(text: str) -> dict[str, str]:
@@ -91,13 +96,17 @@ def _person(user: str | None, ref: str) -> str:
 
 def _signature(sig: Signature) -> Block:
     frm, to = _person(sig.from_user, sig.from_ref), _person(sig.to_user, sig.to_ref)
-    how = "an edit of ownership.yaml" if sig.origin == "config" else "a handoff in Slack"
-    note = f"\n> {escape(clip(sig.note, 200))}" if sig.note and sig.origin == "slack" else ""
+    how = _HOW.get(sig.origin, "a handoff in Slack")
+    note = f"\n> {escape(clip(sig.note, 200))}" if sig.note and sig.origin != "config" else ""
     text = (
         f"*Handoff #{sig.receipt_id}*: {escape(sig.what)}, {frm} → {to} ({how}, {slack_time(sig.started_at)})"
         f"{note}"
     )
-    button = _button(_BUTTON[sig.as_], SIGN, f"{sig.receipt_id}:{sig.as_}")
+    if sig.as_ == "outgoing" and sig.origin in SHIFT:
+        # The outgoing on-call signs with a note, in the modal the DM's button opens too.
+        button = _button("Write handover note", NOTE, str(sig.receipt_id))
+    else:
+        button = _button(_BUTTON[sig.as_], SIGN, f"{sig.receipt_id}:{sig.as_}")
     return _section(text, block_id=f"home-handoff-{sig.receipt_id}-{sig.as_}", button=button)
 
 

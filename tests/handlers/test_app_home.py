@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from bot.home.overview import OpenIncident, Overview, OwnedArea, Signature
 from bot.incidents.messages import ACK
 from bot.readiness.checklist import Readiness
-from bot.records.handoff_messages import SIGN
+from bot.records.handoff_messages import NOTE, SIGN
 from bot.store.db import session
 from bot.store.models import Incident, Job, Receipt
 from handlers.render.home import home_view
@@ -305,3 +305,33 @@ def test_long_lists_are_capped_under_slacks_100_blocks() -> None:
     assert len([b for b in buttons(view) if b[0] == SIGN]) == 20
     ids = [b["block_id"] for b in view["blocks"] if "block_id" in b]
     assert len(ids) == len(set(ids))
+
+
+def test_an_on_call_handover_on_home_asks_the_outgoing_person_for_the_note() -> None:
+    """A shift change's receipt: the outgoing on-call gets the note form's button (as in the DM),
+    the incoming one Countersign; Home says where it came from and shows the note, escaped."""
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def owed(as_: str, origin: str) -> Signature:
+        return Signature(
+            receipt_id=7,
+            as_=as_,
+            what="the on-call of ML Team",
+            area="model-quality",
+            origin=origin,
+            from_user=MAYA,
+            from_ref="maya",
+            to_user=OMAR,
+            to_ref="omar",
+            note="<!channel> rollback at 3",
+            started_at=now,
+        )
+
+    outgoing = home_view(Overview(MAYA, now, [], [], [owed("outgoing", "rotation")]))
+    assert [b for b in buttons(outgoing) if b[0] in (NOTE, SIGN)] == [(NOTE, "7")]
+    assert "(a shift change, " in text(outgoing) and "&lt;!channel&gt; rollback at 3" in text(outgoing)
+    incoming = home_view(Overview(OMAR, now, [], [], [owed("incoming", "override")]))
+    assert [b for b in buttons(incoming) if b[0] in (NOTE, SIGN)] == [(SIGN, "7:incoming")]
+    assert "(an on-call override, " in text(incoming)
+    slack = home_view(Overview(MAYA, now, [], [], [owed("outgoing", "slack")]))
+    assert [b for b in buttons(slack) if b[0] in (NOTE, SIGN)] == [(SIGN, "7:outgoing")]

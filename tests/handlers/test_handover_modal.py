@@ -181,3 +181,25 @@ def test_handing_over_a_rotating_on_call_by_hand_points_to_owner_oncall(
     assert body["text"].startswith(":warning: ML Team's on-call rotates")
     assert "`/owner oncall ml @someone <duration> [note]`" in body["text"]
     assert receipts(rb) == []
+
+
+def test_the_handover_is_on_the_outgoing_on_calls_home_with_the_note_button(
+    rotating: tuple[RunningBaton, Path],
+) -> None:
+    from tests.handlers.test_app_home import buttons, click, open_home, text
+
+    rb, _ = rotating
+    receipt_id = open_handover(rb)
+    maya = open_home(rb, MAYA)
+    assert (NOTE, str(receipt_id)) in buttons(maya) and "(a shift change, " in text(maya)
+    # Pressed from someone else's Home: refused there (Home has no response_url), no modal.
+    li = open_home(rb, LI)
+    refused = click(rb, LI, NOTE, str(receipt_id), li)
+    assert ":warning:" in text(refused) and f"<@{MAYA}>" in text(refused)
+    assert [v for v in rb.fake.opened_views() if v["callback_id"] == NOTE_VIEW] == []
+    # Pressed by maya on her Home: the note form opens.
+    home = {**maya, "id": rb.fake.home_view(MAYA)["id"]}
+    body = block_actions_body(NOTE, str(receipt_id), user_id=MAYA, view=home, block_id="home")
+    assert rb.post(body).status_code == 200
+    (view,) = rb.fake.wait_for(lambda: [v for v in rb.fake.opened_views() if v["callback_id"] == NOTE_VIEW])
+    assert view["private_metadata"] == str(receipt_id)
