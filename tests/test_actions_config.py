@@ -15,15 +15,7 @@ from bot.config.schema import APPROVALS, ActionSpec, ConfigError, OwnershipConfi
 from handlers.render import owner as render
 from tests.conftest import SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, start_baton
 from tests.fakeslack import FakeSlack
-
-SEVERITY = """\
-levels:
-  P0: {name: Total service outage, response_time: 15m, notify: everyone}
-  P1: {name: Core feature failure, response_time: 1h, notify: owning-team}
-  P2: {name: Partial feature issue, response_time: 4h, notify: owner}
-  P3: {name: Minor issue, response_time: next-sprint, notify: backlog}
-backlog_channel: C07BACKLOG
-"""
+from tests.test_config import SEVERITY
 
 # Line numbers below are counted in this text.
 OWNERSHIP = """\
