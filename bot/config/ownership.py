@@ -225,7 +225,7 @@ class Ownership:
         Slack overrides."""
         cfg = self.config.teams[team]
         if isinstance(cfg.oncall, Rotation):
-            return Plan(team, cfg, zone=zone_of(self.config)).planned_at(self.now())
+            return self.plan(team).planned_at(self.now())  # planned_at leaves Slack overrides out
         return cfg.oncall or cfg.members[0]
 
     def configured_holders(self) -> dict[str, str]:
