@@ -414,6 +414,7 @@ class FakeSlack:
         self.spec = load_spec(spec_path)
         self.socket = SocketModeStandIn(app_id=APP_ID)
         self.calls: list[Call] = []
+        self.arrivals: list[tuple[str, float]] = []  # (method, time.monotonic()) as each call arrived
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.ephemeral_messages: list[Ephemeral] = []
@@ -600,6 +601,12 @@ class FakeSlack:
     def reset_calls(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.arrivals.clear()
+
+    def arrived(self, method: str) -> float | None:
+        """When the first call of `method` arrived (time.monotonic()), answered or not yet."""
+        with self._lock:
+            return next((at for m, at in self.arrivals if m == method), None)
 
     def wait_for(
         self,
@@ -780,6 +787,8 @@ class FakeSlack:
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
         """Answer one API call: (status, extra headers, JSON body). Records it in ``calls``."""
         with self._lock:
+            # Recorded as it arrives: `calls` records a call once answered, after any latency.
+            self.arrivals.append((method, received[0]))
             delay = self._latency.get(method, self._latency.get("*", 0.0))
         if delay:
             time.sleep(delay)
