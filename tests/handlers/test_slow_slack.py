@@ -36,7 +36,9 @@ def test_a_slow_lookup_during_a_reload_does_not_delay_a_declaration(
         fake_slack.set_latency("users.lookupByEmail", 5.0)
         reload = threading.Thread(target=rb.baton.reload)
         reload.start()
-        time.sleep(0.5)  # the reload is now waiting on Slack
+        fake_slack.wait_for(
+            lambda: fake_slack.arrived("users.lookupByEmail"), message="the reload asks Slack"
+        )
         assert reload.is_alive()
         t0 = time.monotonic()
         resp = post_signed(
