@@ -5,18 +5,23 @@ counts on /metrics. The real Alertmanager sending to Baton is in tests/test_moni
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlmodel import col, select
 
-from bot.store.db import session
-from bot.store.models import Evidence, Incident, TimelineEvent
+from bot.monitoring.links import open_incident
+from bot.store.db import alembic_config, make_engine, session, upgrade
+from bot.store.models import Evidence, Incident, MonitorLink, TimelineEvent
 from tests.conftest import FAST_SEVERITY, RunningBaton, settle, start_baton
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import OWNING_TEAM, page_dms, paged_users
@@ -264,3 +269,73 @@ def test_two_replicas_receiving_one_notification_declare_once(fake_slack: FakeSl
     finally:
         a.stop()
         b.stop()
+
+
+# -- issue 17 item 9: a group key of any length ---------------------------------------------------
+
+
+def test_a_group_key_of_any_length_declares_once_and_its_resends_join(alerting: RunningBaton) -> None:
+    """Alertmanager's groupKey has no length limit (it holds the route's matchers and the group's
+    labels). PostgreSQL refused one over 512 characters with a 500 on every resend; the link now
+    stores its digest, and the key itself, masked, for people."""
+    rb = alerting
+    group = (
+        '{}/{area=~"model-quality"}:{alertname="LLMSuccessRateLow", owner="jane.doe@corp.example", '
+        + ('instance="pod-0123456789", ' * 40)
+        + "}"
+    )
+    assert len(group) > 1000
+    body = notification(area="model-quality", severity="P2", group=group)
+    first, again = send(rb, body), send(rb, body)
+    assert first.status_code == 200 and first.json()["action"] == "declared", first.text
+    assert again.status_code == 200 and again.json() == {"ok": True, "incident": 1, "action": "unchanged"}
+    resolved = send(rb, notification(alert(status="resolved"), status="resolved", group=group))
+    assert resolved.json() == {"ok": True, "incident": 1, "action": "resolved"}
+    with session(rb.baton.engine) as s:
+        (link,) = s.exec(select(MonitorLink)).all()
+    assert link.key == hashlib.sha256(group.encode()).hexdigest()
+    assert link.name.startswith('{}/{area=~"model-quality"}:{alertname="LLMSuccessRateLow", owner="[email]"')
+    assert "jane.doe" not in link.name
+
+
+def test_the_migration_turns_stored_keys_into_digests(db_url: str) -> None:
+    """Links written before 0014 (the raw key) are found after it: an alert group's open
+    incident is still joined, not declared again."""
+    engine = make_engine(db_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0013")
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    incident = Incident.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(incident).values(
+                id=1,
+                title="old",
+                area="model-quality",
+                severity="P1",
+                state="open",
+                backlog=False,
+                declared_by="alertmanager",
+                declared_at=at,
+                policy={},
+                breached=False,
+                setup_done=[],
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO monitor_link (source, key, incident_id, state, updated_at) "
+                "VALUES ('alertmanager', :key, 1, '{}', :at)"
+            ),
+            {"key": '{}:{owner="jane.doe@corp.example"}', "at": at},
+        )
+    upgrade(engine)
+    with session(engine) as s:
+        (link,) = s.exec(select(MonitorLink)).all()
+        assert link.key == hashlib.sha256(b'{}:{owner="jane.doe@corp.example"}').hexdigest()
+        assert link.name == '{}:{owner="[email]"}'
+        found = open_incident(s, source="alertmanager", key='{}:{owner="jane.doe@corp.example"}')
+        assert found is not None and found.id == 1
+    engine.dispose()

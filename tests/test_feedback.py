@@ -222,6 +222,19 @@ def test_text_is_masked_before_storage_and_long_text_clipped(taking: RunningBato
     assert len(stored(rb)[-1].text) == feedback.MAX_TEXT
 
 
+def test_a_ref_that_masking_lengthens_is_still_stored(taking: RunningBaton) -> None:
+    """The product's ref may be up to MAX_REF characters; masking can make it longer (`a@b.co`
+    becomes `[email]`), past the column PostgreSQL enforces (SQLite does not): the masked ref is
+    clipped to the column, never refused with a 500 (issue 17, item 9)."""
+    rb = taking
+    ref = ("a@b.co " * 80)[: feedback.MAX_REF]
+    resp = send(rb, case(ref=ref))
+    assert resp.status_code == 200, resp.text
+    (row,) = stored(rb)
+    assert row.ref is not None and len(row.ref) == feedback.MAX_REF
+    assert row.ref.startswith("[email] [email] ") and row.ref.endswith("…")
+
+
 # -- the threshold ------------------------------------------------------------------------------
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 import errno
 import hmac
 import logging
+import re
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import uvicorn
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -27,10 +29,38 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.monitoring import alertmanager, feedback
+from bot.store import inbound, replay
 from bot.store.runtime import Baton
 from bot.store.settings import SettingsError
 
 log = logging.getLogger(__name__)
+
+
+# Slack's requests are far smaller (a slash command a few KB, a modal's state tens of KB): a
+# body past this is not from Slack, and reading on would only fill memory.
+MAX_SLACK_BODY = 1024 * 1024
+_SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+
+
+class TooLarge(Exception):
+    """The body grew past the endpoint's limit while it was read; reading stopped there."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body is larger than {limit} bytes")
+        self.limit = limit
+
+
+def _fresh(request: Request) -> int | None:
+    """The request's Slack timestamp when its signing headers could be valid (a signature in
+    Slack's form, a timestamp within Slack's 5 minutes of now), else None: checked from the
+    headers alone, before a byte of the body is read."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    if not timestamp.isdigit() or len(timestamp) > 12 or not _SIGNATURE.match(signature):
+        return None
+    if abs(time.time() - int(timestamp)) > replay.WINDOW.total_seconds():
+        return None
+    return int(timestamp)
 
 
 def _signed(verifier: SignatureVerifier, body: bytes, request: Request) -> bool:
@@ -49,6 +79,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
     """bolt_app is None in Socket Mode: events come over the websocket, not HTTP."""
     secret = baton.settings.signing_secret
     verifier = SignatureVerifier(secret) if bolt_app is not None and secret else None
+    signatures = replay.Signatures(baton.engine)
 
     async def slack_events(request: Request) -> Response:
         if bolt_app is None:
@@ -60,21 +91,41 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
                 },
                 status_code=404,
             )
-        body = await request.body()
-        if verifier is not None and not _signed(verifier, body, request):
-            # No body in the log: it is whatever the sender chose to put there.
-            log.info("refused a request to /slack/events without a valid Slack signature (401)")
-            return JSONResponse({"error": "invalid request"}, status_code=401)
+        timestamp = _fresh(request) if verifier is not None else None
+        if verifier is not None and timestamp is None:
+            # Refused on its headers: the body is never read, however large it is said or sent.
+            return _unsigned()
         try:
-            bolt_request = to_bolt_request(request, body)
-        except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
+            body = await _body(request, MAX_SLACK_BODY)
+        except TooLarge as e:
+            log.warning("refused a request to /slack/events: %s (413)", e)
+            return JSONResponse({"error": f"{e}: no Slack request is"}, status_code=413)
+        if verifier is not None:
+            if not _signed(verifier, body, request):
+                return _unsigned()
+            assert timestamp is not None
+            signature = request.headers["x-slack-signature"]
+            if not await run_in_threadpool(signatures.first_use, signature, timestamp):
+                # Slack never sends one signed request twice (its retries are signed anew): this
+                # one was captured and replayed. Refused like any request Slack did not sign.
+                log.warning(
+                    "refused a replayed request to /slack/events: its signature was already used (401)"
+                )
+                return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            bolt_request = _bolt_request(request, body)
+        except ValueError as e:  # json.JSONDecodeError, UnicodeDecodeError, inbound.TooDeep
             log.warning(
                 "refused a signed request to /slack/events whose body is not a Slack payload "
-                "(%s, %d bytes): answered 400",
+                "(%s, %d bytes%s): answered 400",
                 request.headers.get("content-type", "no content type"),
                 len(body),
+                f"; {e}" if isinstance(e, inbound.TooDeep) else "",
             )
-            return JSONResponse({"error": "the request body is not a Slack payload"}, status_code=400)
+            reason = f": {e}" if isinstance(e, inbound.TooDeep) else ""
+            return JSONResponse(
+                {"error": f"the request body is not a Slack payload{reason}"}, status_code=400
+            )
         bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
@@ -142,6 +193,22 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
     )
 
 
+def _unsigned() -> Response:
+    # No body in the log: it is whatever the sender chose to put there.
+    log.info("refused a request to /slack/events without a valid Slack signature (401)")
+    return JSONResponse({"error": "invalid request"}, status_code=401)
+
+
+def _bolt_request(request: Request, body: bytes) -> BoltRequest:
+    """Bolt's request, parsed as Bolt parses it, within inbound's nesting limit."""
+    try:
+        bolt_request = to_bolt_request(request, body)
+    except RecursionError:
+        raise inbound.TooDeep from None
+    inbound.within_depth(bolt_request.body)
+    return bolt_request
+
+
 def _alert_answer(outcome: alertmanager.Outcome) -> dict[str, Any]:
     return {"ok": True, "incident": outcome.incident, "action": outcome.action}
 
@@ -173,9 +240,10 @@ def _bearer_endpoint(
             return 404, {"error": off}
         if not _bearer(request, token):
             return 401, {"error": unauthorized}
-        body = await _body(request, max_body)
-        if body is None:
-            return 413, {"error": f"the body is larger than {max_body} bytes"}
+        try:
+            body = await _body(request, max_body)
+        except TooLarge as e:
+            return 413, {"error": str(e)}
         try:
             return 200, await run_in_threadpool(take, body)
         except bad_payload as e:
@@ -201,16 +269,26 @@ def _bearer(request: Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it is larger than `limit` bytes (said or seen), before parsing."""
+async def _chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives; TooLarge once more than `limit` bytes are said (Content-Length)
+    or seen (a chunked body says nothing), so no endpoint ever holds more than `limit` of it.
+    Every endpoint reads its body through here."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
+        raise TooLarge(limit)
+    seen = 0
     async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise TooLarge(limit)
+        yield chunk
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The whole body, at most `limit` bytes (TooLarge past that), before anything parses it."""
+    body = bytearray()
+    async for chunk in _chunks(request, limit):
         body += chunk
-        if len(body) > limit:
-            return None
     return bytes(body)
 
 

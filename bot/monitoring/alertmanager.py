@@ -27,7 +27,7 @@ from bot.incidents.services import set_status, typed
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
 from bot.slack.mrkdwn import clip, escape
-from bot.store import jobs
+from bot.store import inbound, jobs
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
@@ -71,8 +71,10 @@ class Notification(_Model):
 def parse(body: bytes) -> Notification:
     """The notification, or BadPayload naming what is wrong with it."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = inbound.loads(body)
+    except inbound.TooDeep as e:
+        raise BadPayload(f"{e}: expected Alertmanager's webhook payload (version 4)") from None
+    except ValueError:  # UnicodeDecodeError is one too
         raise BadPayload(
             "the body is not JSON: expected Alertmanager's webhook payload (version 4)"
         ) from None

@@ -14,7 +14,6 @@ receiving cases at once count each case once and declare once (bot/monitoring/li
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from bot.monitoring.links import join_or_declare, lock_link
 from bot.records import chain
 from bot.records.masking import hidden, mask
 from bot.slack.mrkdwn import LIVE, clip, escape
+from bot.store import inbound
 from bot.store.db import session
 from bot.store.models import Evidence, FailureCase, Incident, MonitorLink
 from bot.store.runtime import Baton
@@ -92,8 +92,10 @@ def _reason(error: ErrorDetails, baton: Baton) -> str:
 def parse(baton: Baton, body: bytes) -> tuple[Case, str]:
     """The case and its area key, or BadPayload naming what is wrong."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = inbound.loads(body)
+    except inbound.TooDeep as e:
+        raise BadPayload(f"{e}: send one failure case as a JSON object, e.g. {EXAMPLE}") from None
+    except ValueError:  # UnicodeDecodeError is one too
         raise BadPayload(
             f"the body is not JSON: send one failure case as a JSON object, e.g. {EXAMPLE}"
         ) from None
@@ -152,7 +154,8 @@ def receive(*, baton: Baton, body: bytes) -> Outcome:
     text = masked.text.strip()
     clipped = len(text) > MAX_TEXT
     text = clip(text, MAX_TEXT)
-    ref = mask(str(case.ref)).text if case.ref is not None else None
+    # Masking may lengthen it ("a@b.co" is "[email]"): clipped to the column, which PostgreSQL enforces.
+    ref = clip(mask(str(case.ref)).text, MAX_REF) if case.ref is not None else None
     now = baton.clock.now()
     settings = baton.config.ownership.feedback
     with session(baton.engine) as s:
