@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from bot.monitoring.links import open_incident
 from bot.store.db import alembic_config, make_engine, session, upgrade
-from bot.store.models import Evidence, Incident, MonitorLink, TimelineEvent
+from bot.store.models import Evidence, Incident, Job, MonitorLink, TimelineEvent
 from tests.conftest import FAST_SEVERITY, RunningBaton, settle, start_baton
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import OWNING_TEAM, page_dms, paged_users
@@ -339,3 +339,80 @@ def test_the_migration_turns_stored_keys_into_digests(db_url: str) -> None:
         found = open_incident(s, source="alertmanager", key='{}:{owner="jane.doe@corp.example"}')
         assert found is not None and found.id == 1
     engine.dispose()
+
+
+# -- issue 17 item 12: every field of an alert, masked and mentioning nobody ----------------------
+
+MENTION, BROADCAST, TOKEN_TEXT = "<@U0ATTACKER>", "<!channel>", "xoxb-1234567890-abcdefghijkl"
+
+
+def _mrkdwn(value: Any) -> Iterator[str]:
+    """Every text of a Slack call that Slack reads as markup: `text`, and mrkdwn elements."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str) and value.get("type") != "plain_text":
+                yield item
+            else:
+                yield from _mrkdwn(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _mrkdwn(item)
+
+
+def _stored_text(rb: RunningBaton) -> str:
+    """Every row an alert can reach, as text."""
+    with session(rb.baton.engine) as s:
+        rows = [
+            *s.exec(select(Incident)).all(),
+            *s.exec(select(TimelineEvent)).all(),
+            *s.exec(select(Evidence)).all(),
+            *s.exec(select(Job)).all(),
+            *s.exec(select(MonitorLink)).all(),
+        ]
+    return json.dumps([r.model_dump(mode="json") for r in rows])
+
+
+def test_every_field_of_an_alert_is_masked_and_mentions_nobody(alerting: RunningBaton) -> None:
+    """Labels, annotations, the groupKey, the alertnames of later alerts and of the resolution:
+    in the database masked, in Slack escaped, and a `<@U…>` in any of them is text, never a
+    mention (the treatment /feedback text gets)."""
+    rb = alerting
+    group = f'{{}}:{{alertname="Hostile", owner="jane.doe@corp.example", who="{MENTION}"}}'
+
+    def hostile(name: str, fingerprint: str, status: str = "firing") -> dict[str, Any]:
+        return {
+            "status": status,
+            "labels": {"alertname": name, "area": "model-quality", "owner": "jane.doe@corp.example"},
+            "annotations": {
+                "summary": f"Call {MENTION} now {BROADCAST}",
+                "description": f"ask <#C0GENERAL> and jane.doe@corp.example; token {TOKEN_TEXT}",
+            },
+            "generatorURL": "http://prometheus.example.com/graph?g0.expr=up",
+            "fingerprint": fingerprint,
+        }
+
+    first = hostile(f"Hostile{MENTION}", "a1")
+    body = notification(first, group=group, area="model-quality", severity="P2")
+    body["commonLabels"] = {"alertname": f"Hostile{MENTION}", "area": "model-quality"}
+    body["commonAnnotations"] = first["annotations"]
+    assert send(rb, body).json()["action"] == "declared"
+    later = notification(first, hostile(f"Second{MENTION}", "b2"), group=group, area="model-quality")
+    assert send(rb, later).json()["action"] == "joined"
+    done = notification(hostile(f"Second{MENTION}", "b2", "resolved"), group=group, status="resolved")
+    assert send(rb, done).json()["action"] == "resolved"
+    settle(rb)
+    (inc,) = incidents(rb)
+    assert inc.title == "Hostile@U0ATTACKER: Call @U0ATTACKER now <!channel>"  # escaped where posted
+    with session(rb.baton.engine) as s:
+        (row,) = s.exec(select(Evidence)).all()
+    assert row.text == "Call @U0ATTACKER now <!channel>\nask #C0GENERAL and [email]; token [slack-token]"
+    stored = _stored_text(rb)
+    posted = json.dumps([c.params for c in rb.fake.calls])
+    for raw in (MENTION, "<#C0GENERAL>", "jane.doe", TOKEN_TEXT):
+        assert raw not in stored and raw not in posted, raw
+    # Shown as text, pinging nobody (a plain_text header shows it as it is: Slack parses no markup there).
+    assert not [t for c in rb.fake.calls for t in _mrkdwn(c.params) if BROADCAST in t]
+    assert "&lt;!channel&gt;" in posted
+    said = [m["text"] for c in rb.fake.channels.values() if c.name.startswith("inc-") for m in c.messages]
+    assert any("1 more alert(s) firing: Second@U0ATTACKER" in t for t in said), said
+    assert any("resolved (1 alert(s): Second@U0ATTACKER)" in t for t in said), said

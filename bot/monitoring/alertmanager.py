@@ -27,6 +27,7 @@ from bot.incidents.services import set_status, typed
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
 from bot.slack.mrkdwn import clip, escape
+from bot.slack.outside import excerpt, kept
 from bot.store import inbound, jobs
 from bot.store.db import session
 from bot.store.models import Incident, Job
@@ -90,11 +91,27 @@ def parse(body: bytes) -> Notification:
         raise BadPayload(f"{where}: {first['msg']} (in {e.error_count()} place(s) of the payload)") from None
 
 
+_FINGERPRINT = re.compile(r"^[0-9a-f]{1,32}$")
+
+
 def _fingerprint(alert: Alert) -> str:
-    """Alertmanager's fingerprint, or one made of the labels when a sender leaves it out."""
-    if alert.fingerprint:
+    """Alertmanager's fingerprint (16 hex digits), or a digest of what the sender gave instead
+    (anything else is stored as its digest: it could be long, or carry a secret), or of the labels
+    when it gave none."""
+    if _FINGERPRINT.match(alert.fingerprint):
         return alert.fingerprint
-    return hashlib.sha256(json.dumps(alert.labels, sort_keys=True).encode()).hexdigest()[:16]
+    given = alert.fingerprint or json.dumps(alert.labels, sort_keys=True)
+    return hashlib.sha256(given.encode()).hexdigest()[:16]
+
+
+def _shown(value: str, limit: int = 120) -> str:
+    """A label value or the groupKey, as stored and shown: masked, mentions as text, clipped."""
+    return excerpt(value, limit)
+
+
+def _names(alerts: list[Alert]) -> str:
+    """The alerts' distinct alertnames, as stored and shown."""
+    return ", ".join(sorted({_shown(a.labels.get("alertname", "alert"), 80) for a in alerts}))
 
 
 def _label(n: Notification, name: str) -> str | None:
@@ -116,25 +133,27 @@ def target(baton: Baton, n: Notification) -> Target:
     area = baton.ownership.area(raw_area) if raw_area else None
     if area is None:
         if defaults.default_area is None:
-            named = f"area label {raw_area!r} is not an area" if raw_area else "no `area` label"
+            named = f"area label {_shown(raw_area)!r} is not an area" if raw_area else "no `area` label"
             raise BadPayload(
                 f"{named} and ownership.yaml sets no alerts.default_area: label the alert with one of "
                 f"{', '.join(baton.config.ownership.areas)}, or set alerts.default_area"
             )
         area = defaults.default_area
-        notes.append(f"area label {raw_area!r} is not an area" if raw_area else "no area label")
+        notes.append(f"area label {_shown(raw_area)!r} is not an area" if raw_area else "no area label")
     raw_level = _label(n, "severity")
     level = raw_level.upper() if raw_level and raw_level.upper() in SEVERITIES else None
     if level is None:
         level = defaults.default_severity
-        notes.append(f"severity label {raw_level!r} is not P0–P3" if raw_level else "no severity label")
+        notes.append(
+            f"severity label {_shown(raw_level)!r} is not P0–P3" if raw_level else "no severity label"
+        )
     return Target(area, level, tuple(notes))
 
 
 def _title(n: Notification) -> str:
     name = _label(n, "alertname") or "alert"
     summary = n.commonAnnotations.get("summary") or n.alerts[0].annotations.get("summary") or ""
-    return typed(f"{name}: {summary}" if summary else f"{name} firing")[:200]
+    return clip(typed(kept(f"{name}: {summary}" if summary else f"{name} firing")), 200)
 
 
 @dataclass(frozen=True)
@@ -178,14 +197,16 @@ def receive(*, baton: Baton, body: bytes) -> Outcome:
                 at=now,
                 actor=SOURCE,
                 kind="alerts",
-                text=f"{len(firing)} alert(s) firing in group {clip(n.groupKey, 120)}{notes}",
-                group=n.groupKey,
+                text=f"{len(firing)} alert(s) firing in group {_shown(n.groupKey)}{notes}",
+                group=_shown(n.groupKey),
                 fingerprints=len(firing),
             )
         elif new:
-            names = ", ".join(sorted({firing[fp].labels.get("alertname", "alert") for fp in new}))
+            names = _names([firing[fp] for fp in new])
             text = f"{len(new)} more alert(s) firing: {clip(names, 200)}"
-            paging.timeline(s, inc.id, at=now, actor=SOURCE, kind="alerts", text=text, group=n.groupKey)
+            paging.timeline(
+                s, inc.id, at=now, actor=SOURCE, kind="alerts", text=text, group=_shown(n.groupKey)
+            )
             rooms.post(s, inc, now=now, text=f":rotating_light: Alertmanager: {escape(text)}")
         if new:
             _queue_evidence(s, inc, [firing[fp] for fp in new], n, now)
@@ -201,7 +222,7 @@ def _resolved(baton: Baton, n: Notification) -> Outcome:
         joined_open = _open_incident(s, n.groupKey)
     if joined_open is None:
         return Outcome(None, "ignored")
-    names = ", ".join(sorted({a.labels.get("alertname", "alert") for a in n.alerts}))
+    names = clip(_names(n.alerts), 200)
     set_status(
         baton=baton,
         number=joined_open,
@@ -225,9 +246,12 @@ def _queue_evidence(s: Session, inc: Incident, alerts: list[Alert], n: Notificat
     """Distinct annotation sets of the new alerts, kept as evidence by a job after the answer."""
     items: dict[str, dict[str, str]] = {}
     for alert in alerts:
-        summary = alert.annotations.get("summary") or n.commonAnnotations.get("summary") or ""
-        description = alert.annotations.get("description") or n.commonAnnotations.get("description") or ""
-        url = alert.generatorURL if _URL.match(alert.generatorURL) else ""
+        # Masked and unlinked before the job row stores them: the queue is storage too.
+        summary = kept(alert.annotations.get("summary") or n.commonAnnotations.get("summary") or "")
+        description = kept(
+            alert.annotations.get("description") or n.commonAnnotations.get("description") or ""
+        )
+        url = kept(alert.generatorURL) if _URL.match(alert.generatorURL) else ""
         key = hashlib.sha256(f"{summary}\0{description}\0{url}".encode()).hexdigest()[:32]
         if (summary or description or url) and key not in items:
             items[key] = {"summary": summary, "description": description, "url": url}
@@ -250,8 +274,8 @@ def run_alert_evidence(baton: Baton, job: Job) -> None:
             baton=baton,
             number=job.incident_id,
             author=SOURCE,
-            text=text,
-            link=item.get("url") or None,
+            text=kept(text),  # again: a job queued before this treatment carries the raw text
+            link=kept(item["url"]) if item.get("url") else None,
             source_channel=SOURCE,
             source_ts=key,
             kind="alert",

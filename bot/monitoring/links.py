@@ -8,7 +8,7 @@ never declare twice.
 
 A signal's key is stored as its SHA-256 (`digest`): an Alertmanager groupKey has no length
 limit, and PostgreSQL refuses what does not fit the column where SQLite would take it. The key
-as it came is kept beside it, masked and clipped, for people (`name`).
+as it came is kept beside it for people (`name`): masked, mentioning nobody, clipped.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.incidents.services import declare_in
-from bot.records.masking import mask
 from bot.slack.mrkdwn import clip
+from bot.slack.outside import kept
 from bot.store.models import Incident, MonitorLink
 from bot.store.runtime import Baton
 
@@ -46,7 +46,7 @@ def lock_link(s: Session, *, source: str, key: str, baton: Baton) -> MonitorLink
     values = {
         "source": source,
         "key": digest(key),
-        "name": clip(mask(key).text, NAME_LIMIT),
+        "name": clip(kept(key), NAME_LIMIT),
         "state": {},
         "updated_at": baton.clock.now(),
     }
