@@ -211,11 +211,11 @@ def test_the_token_is_required_and_large_bodies_are_refused(alerting: RunningBat
     big = json.dumps({**notification(), "padding": "x" * (1024 * 1024)}).encode()
     assert send(rb, None, raw=big).status_code == 413
     assert incidents(rb) == []
-    metrics = httpx.get(f"{rb.url}/metrics").text
+    metrics = rb.metrics()
     assert 'baton_alert_webhook_requests_total{code="401"} 4.0' in metrics
     assert 'baton_alert_webhook_requests_total{code="413"} 1.0' in metrics
     send(rb, notification(area="data"))
-    metrics = httpx.get(f"{rb.url}/metrics").text
+    metrics = rb.metrics()
     assert 'baton_alert_webhook_requests_total{code="200"} 1.0' in metrics
     assert "baton_pages_due_total" in metrics and "baton_pages_sent_on_time_total" in metrics
 

@@ -201,7 +201,7 @@ def test_deeply_nested_json_is_a_400_on_every_endpoint_and_no_5xx(intake: Runnin
                 f"the request body is not a Slack payload: the JSON nests lists and objects deeper "
                 f"than {MAX_DEPTH} levels"
             )
-    metrics = httpx.get(f"{rb.url}/metrics").text
+    metrics = rb.metrics()
     assert 'baton_alert_webhook_requests_total{code="400"} 2.0' in metrics
     assert 'baton_feedback_requests_total{code="400"} 2.0' in metrics
     assert 'code="500"' not in metrics  # the alert webhook's SLI (its 5xx ratio) is untouched

@@ -1,4 +1,5 @@
-"""The HTTP face of Baton: /slack/events, /healthz, /metrics, served by uvicorn (ASGI).
+"""The HTTP face of Baton: /slack/events, /healthz, /metrics (and /metrics alone on METRICS_PORT),
+served by uvicorn (ASGI).
 
 Bolt's dispatch is synchronous and may block briefly (it acks, then runs the listener on its
 own thread pool), so it runs on Starlette's thread pool, never on the event loop.
@@ -31,7 +32,7 @@ from starlette.routing import Route
 from bot.monitoring import alertmanager, feedback
 from bot.store import inbound, replay
 from bot.store.runtime import Baton
-from bot.store.settings import SettingsError
+from bot.store.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +179,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
         counter=baton.metrics.feedback_requests,
     )
 
-    async def metrics(_: Request) -> Response:
-        payload = await run_in_threadpool(baton.metrics.render)
-        return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
+    metrics = _metrics_endpoint(baton, on_main_port=True)
 
     return Starlette(
         routes=[
@@ -191,6 +190,49 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
             Route("/feedback", failure_case, methods=["POST"]),
         ]
     )
+
+
+def create_metrics_app(baton: Baton) -> Starlette:
+    """/metrics alone, for METRICS_PORT: a listener on METRICS_HOST (this machine, by default)."""
+    return Starlette(
+        routes=[Route("/metrics", _metrics_endpoint(baton, on_main_port=False), methods=["GET"])]
+    )
+
+
+def metrics_where(settings: Settings) -> str:
+    """Where /metrics is served, for the start-up log and the refusal on PORT."""
+    places = []
+    if settings.metrics_port is not None:
+        places.append(f"http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+    if settings.metrics_token:
+        places.append(f"/metrics on port {settings.port} with BATON_METRICS_TOKEN as a bearer token")
+    if not places:
+        return (
+            "nowhere: set BATON_METRICS_TOKEN to scrape /metrics on PORT with that bearer token, or "
+            "METRICS_PORT to serve it on a port of its own (on 127.0.0.1 unless METRICS_HOST says otherwise)"
+        )
+    return " and ".join(places)
+
+
+def _metrics_endpoint(baton: Baton, *, on_main_port: bool) -> Callable[[Request], Awaitable[Response]]:
+    """/metrics: per-area counts and Slack's error names are not for anyone who can reach PORT
+    (where /slack/events is public). There it answers only BATON_METRICS_TOKEN as a bearer token;
+    without the token it is off there (404, saying where it is). METRICS_PORT's listener, bound to
+    this machine by default, answers without one unless the token is set."""
+    token = baton.settings.metrics_token
+
+    async def metrics(request: Request) -> Response:
+        if token:
+            if not _bearer(request, token):
+                said = "send BATON_METRICS_TOKEN as a bearer token (authorization in the scrape config)"
+                return JSONResponse({"error": said}, status_code=401)
+        elif on_main_port:
+            said = f"/metrics is not served on this port; it is served {metrics_where(baton.settings)}"
+            return JSONResponse({"error": said}, status_code=404)
+        payload = await run_in_threadpool(baton.metrics.render)
+        return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return metrics
 
 
 def _unsigned() -> Response:
