@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from alembic import command
 from sqlmodel import col, select
 
+from bot.monitoring import alertstream
 from bot.monitoring.links import open_incident
 from bot.store.db import alembic_config, make_engine, session, upgrade
 from bot.store.models import Evidence, Incident, Job, MonitorLink, TimelineEvent
@@ -208,11 +210,22 @@ def test_the_token_is_required_and_large_bodies_are_refused(alerting: RunningBat
         f"{rb.url}/alerts/alertmanager", json=notification(), headers={"Authorization": f"Basic {TOKEN}"}
     )
     assert resp.status_code == 401
+    # A field that is no part of a notification, past what one could be: bad input.
     big = json.dumps({**notification(), "padding": "x" * (1024 * 1024)}).encode()
-    assert send(rb, None, raw=big).status_code == 413
+    padded = send(rb, None, raw=big)
+    assert padded.status_code == 400
+    assert padded.json()["error"].startswith("the fields besides `alerts` are larger than 1048576 bytes")
+    # A body said to be past what Baton streams is refused before a byte of it is read.
+    with socket.create_connection(("127.0.0.1", rb.runner.http.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /alerts/alertmanager HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {alertstream.MAX_BODY + 1}\r\n\r\n".encode()
+        )
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413 ")
     assert incidents(rb) == []
     metrics = rb.metrics()
     assert 'baton_alert_webhook_requests_total{code="401"} 4.0' in metrics
+    assert 'baton_alert_webhook_requests_total{code="400"} 1.0' in metrics
     assert 'baton_alert_webhook_requests_total{code="413"} 1.0' in metrics
     send(rb, notification(area="data"))
     metrics = rb.metrics()
@@ -416,3 +429,74 @@ def test_every_field_of_an_alert_is_masked_and_mentions_nobody(alerting: Running
     said = [m["text"] for c in rb.fake.channels.values() if c.name.startswith("inc-") for m in c.messages]
     assert any("1 more alert(s) firing: Second@U0ATTACKER" in t for t in said), said
     assert any("resolved (1 alert(s): Second@U0ATTACKER)" in t for t in said), said
+
+
+# -- issue 17 item 10: a group of any size is taken, what is not read is said and counted ---------
+
+
+def test_a_notification_over_a_megabyte_declares_from_its_first_alerts_and_says_how_many_more(
+    alerting: RunningBaton,
+) -> None:
+    """3,000 alerts of an ordinary shape are about 1.3 MB: refused with 413 before (and lost:
+    Alertmanager does not retry a 4xx). Baton streams the body, reads the first MAX_ALERTS
+    alerts, counts the rest and says so on the timeline and in the channel."""
+    rb = alerting
+    alerts = [alert(fingerprint=f"{i:016x}", instance=f"pod-{i}") for i in range(3000)]
+    body = json.dumps(notification(*alerts, area="model-quality", severity="P2")).encode()
+    assert len(body) > 1024 * 1024
+    resp = send(rb, None, raw=body)
+    assert resp.status_code == 200 and resp.json()["action"] == "declared", resp.text
+    (note,) = timeline(rb, "alerts")
+    kept, more = alertstream.MAX_ALERTS, 3000 - alertstream.MAX_ALERTS
+    assert note.text.startswith(f"{kept} alert(s) firing in group ")
+    said = f"; {more} more alert(s) of the group not read (Baton read the first {kept} of the notification's 3000)"
+    assert note.text.endswith(said)
+    assert note.data["cut"] == more
+    channel = rb.fake.wait_for(
+        lambda: next((c for c in rb.fake.channels.values() if c.name.startswith("inc-")), None)
+    )
+    rb.fake.wait_for(
+        lambda: any(f"{more} more alert(s) of the group not read" in m["text"] for m in channel.messages),
+        message="the channel hears how many alerts were not read",
+    )
+    assert f'baton_alerts_cut_total{{by="baton"}} {more}.0' in rb.metrics()
+
+
+def test_alertmanagers_truncated_alerts_are_said_and_counted(alerting: RunningBaton) -> None:
+    """With max_alerts set (the shipped receiver example), Alertmanager sends the first alerts
+    and the number it left out in truncatedAlerts: the timeline and the resolution say so."""
+    rb = alerting
+    body = notification(alert(fingerprint="a1"), alert(fingerprint="b2"), area="model-quality", severity="P2")
+    body["truncatedAlerts"] = 40
+    assert send(rb, body).json()["action"] == "declared"
+    (note,) = timeline(rb, "alerts")
+    assert note.text.endswith(
+        "; 40 more alert(s) of the group not read (Alertmanager left out 40 (max_alerts))"
+    )
+    done = notification(alert(status="resolved"), status="resolved", area="model-quality")
+    done["truncatedAlerts"] = 40
+    assert send(rb, done).json()["action"] == "resolved"
+    (status,) = timeline(rb, "status")
+    assert status.text == "resolved (41 alert(s): LLMSuccessRateLow, …)"
+    assert 'baton_alerts_cut_total{by="alertmanager"} 80.0' in rb.metrics()
+
+
+def test_a_notification_in_small_chunks_reads_as_one(alerting: RunningBaton) -> None:
+    """The body is read as it arrives: values cut anywhere between chunks (a number, a string,
+    an alert) read the same as the body sent at once."""
+    rb = alerting
+    body = notification(
+        alert(fingerprint="a1"), alert("Second", fingerprint="b2"), area="data", severity="P3"
+    )
+    body["truncatedAlerts"] = 12
+    data = json.dumps(body).encode()
+    resp = httpx.post(
+        f"{rb.url}/alerts/alertmanager",
+        content=iter(data[i : i + 7] for i in range(0, len(data), 7)),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 200 and resp.json()["action"] == "declared", resp.text
+    (note,) = timeline(rb, "alerts")
+    assert note.text.startswith("2 alert(s) firing") and note.data["cut"] == 12
+    (inc,) = incidents(rb)
+    assert (inc.area, inc.severity) == ("data", "P3")

@@ -4,6 +4,7 @@ limit, and a signed Slack request is taken once, by one replica, on SQLite and P
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -251,3 +252,37 @@ def test_two_replicas_receiving_one_signed_request_run_it_once(fake_slack: FakeS
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_30_mb_alert_notification_is_taken_without_growing_baton_serve(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Alertmanager's notification is streamed (issue 17 item 10): the first alerts are kept,
+    the rest counted and dropped, so a group of 70,000 alerts is declared from in bounded memory."""
+    env = serve_env(fake_slack, tmp_path, BATON_ALERT_TOKEN=ALERT_TOKEN)
+    proc = serve(env, tmp_path)
+    try:
+        url = f"http://127.0.0.1:{env['PORT']}"
+        before = _rss_kb(proc.pid)
+        alert = {
+            "status": "firing",
+            "labels": {"alertname": "LLMSuccessRateLow", "area": "model-quality", "instance": "pod"},
+            "annotations": {"summary": "Success rate 97.0% is under 99%", "description": "d" * 200},
+            "startsAt": "2026-11-29T14:05:00Z",
+            "generatorURL": "http://prometheus.example.com/graph?g0.expr=llm",
+        }
+        alerts = ",".join(json.dumps({**alert, "fingerprint": f"{i:016x}"}) for i in range(70_000))
+        body = f'{{"version": "4", "groupKey": "g", "status": "firing", "alerts": [{alerts}]}}'.encode()
+        assert len(body) > 30 * 1024 * 1024
+        resp = httpx.post(
+            f"{url}/alerts/alertmanager",
+            content=body,
+            headers={"Authorization": f"Bearer {ALERT_TOKEN}", "Content-Type": JSON},
+            timeout=60,
+        )
+        assert resp.status_code == 200 and resp.json()["action"] == "declared", resp.text
+        grown = (_rss_kb(proc.pid) - before) / 1024
+        assert grown < 60, f"baton serve grew by {grown:.0f} MB"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

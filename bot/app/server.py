@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from slack_bolt import App
@@ -156,7 +156,10 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
         off="the Alertmanager endpoint is off: set BATON_ALERT_TOKEN on Baton",
         unauthorized="send BATON_ALERT_TOKEN as a bearer token (http_config.authorization)",
         max_body=alertmanager.MAX_BODY,
-        take=lambda body: _alert_answer(alertmanager.receive(baton=baton, body=body)),
+        # Streamed into the reader, which keeps the first alerts and counts the rest: a group of
+        # any size is taken (Alertmanager never resends after a 4xx), in bounded memory.
+        reader=alertmanager.Reader,
+        take=lambda n: _alert_answer(alertmanager.act(baton=baton, n=n)),
         bad_payload=alertmanager.BadPayload,
         what="an Alertmanager notification",
         # Alertmanager sends the notification again after a 5xx.
@@ -172,6 +175,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
         off="the feedback endpoint is off: set BATON_FEEDBACK_TOKEN on Baton",
         unauthorized="send BATON_FEEDBACK_TOKEN as a bearer token (Authorization: Bearer …)",
         max_body=feedback.MAX_BODY,
+        reader=_Whole,
         take=lambda body: _feedback_answer(feedback.receive(baton=baton, body=body)),
         bad_payload=feedback.BadPayload,
         what="a failure case",
@@ -260,13 +264,39 @@ def _feedback_answer(outcome: feedback.Outcome) -> dict[str, Any]:
     return answer | {"incident": outcome.incident, "action": outcome.action, "clipped": outcome.clipped}
 
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Reader(Protocol[T_co]):
+    """Takes a body chunk by chunk as it arrives; `end()` gives what the endpoint acts on."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def end(self) -> T_co: ...
+
+
+class _Whole:
+    """The body whole (already capped by _chunks), for an endpoint that parses it at once."""
+
+    def __init__(self) -> None:
+        self._body = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self._body += chunk
+
+    def end(self) -> bytes:
+        return bytes(self._body)
+
+
 def _bearer_endpoint(
     *,
     token: str | None,
     off: str,
     unauthorized: str,
     max_body: int,
-    take: Callable[[bytes], dict[str, Any]],
+    reader: Callable[[], Reader[T]],
+    take: Callable[[T], dict[str, Any]],
     bad_payload: type[Exception],
     what: str,
     failed: str,
@@ -283,11 +313,17 @@ def _bearer_endpoint(
         if not _bearer(request, token):
             return 401, {"error": unauthorized}
         try:
-            body = await _body(request, max_body)
+            read = reader()
+            async for chunk in _chunks(request, max_body):
+                read.feed(chunk)
+            taken = read.end()
         except TooLarge as e:
             return 413, {"error": str(e)}
+        except bad_payload as e:
+            log.warning("refused %s (400): %s", what, e)
+            return 400, {"error": str(e)}
         try:
-            return 200, await run_in_threadpool(take, body)
+            return 200, await run_in_threadpool(take, taken)
         except bad_payload as e:
             log.warning("refused %s (400): %s", what, e)
             return 400, {"error": str(e)}

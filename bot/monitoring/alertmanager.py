@@ -16,24 +16,25 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from sqlmodel import Session
 
 from bot.config.schema import SEVERITIES
 from bot.incidents import paging, rooms
 from bot.incidents.services import set_status, typed
+from bot.monitoring import alertstream
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
 from bot.slack.mrkdwn import clip, escape
 from bot.slack.outside import excerpt, kept
-from bot.store import inbound, jobs
+from bot.store import jobs
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
 
-MAX_BODY = 1024 * 1024  # Alertmanager's notifications are far smaller; anything bigger is refused
+MAX_BODY = alertstream.MAX_BODY  # streamed, never held whole: see bot/monitoring/alertstream.py
 EVIDENCE_PER_NOTIFICATION = 20  # distinct annotation sets kept as evidence from one notification
 SOURCE = "alertmanager"
 _URL = re.compile(r"^https?://[^\s<>|]+$")
@@ -68,21 +69,49 @@ class Notification(_Model):
     alerts: list[Alert] = Field(min_length=1)
     truncatedAlerts: int = 0
 
+    # Alerts of this notification Baton read but did not keep (bot/monitoring/alertstream.py).
+    _cut: int = PrivateAttr(default=0)
+
+    @property
+    def cut(self) -> int:
+        """Alerts of the group that are not in `alerts`: cut by Alertmanager (`max_alerts`,
+        said in truncatedAlerts) and by Baton (past alertstream.MAX_ALERTS)."""
+        return max(0, self.truncatedAlerts) + self._cut
+
+
+class Reader:
+    """Feed the body as it arrives (server.py); `end()` gives the notification or BadPayload."""
+
+    def __init__(self) -> None:
+        self._stream = alertstream.Reader()
+
+    def feed(self, chunk: bytes) -> None:
+        try:
+            self._stream.feed(chunk)
+        except alertstream.NotNotification as e:
+            raise BadPayload(f"{e}: expected Alertmanager's webhook payload (version 4)") from None
+
+    def end(self) -> Notification:
+        try:
+            data, cut = self._stream.end()
+        except alertstream.NotNotification as e:
+            raise BadPayload(f"{e}: expected Alertmanager's webhook payload (version 4)") from None
+        n = validate(data)
+        n._cut = cut
+        return n
+
 
 def parse(body: bytes) -> Notification:
     """The notification, or BadPayload naming what is wrong with it."""
-    try:
-        data = inbound.loads(body)
-    except inbound.TooDeep as e:
-        raise BadPayload(f"{e}: expected Alertmanager's webhook payload (version 4)") from None
-    except ValueError:  # UnicodeDecodeError is one too
-        raise BadPayload(
-            "the body is not JSON: expected Alertmanager's webhook payload (version 4)"
-        ) from None
-    if not isinstance(data, dict):
-        raise BadPayload("the body is not a JSON object: expected Alertmanager's webhook payload (version 4)")
+    reader = Reader()
+    reader.feed(body)
+    return reader.end()
+
+
+def validate(data: dict[str, Any]) -> Notification:
     if data.get("version") != "4":
-        raise BadPayload(f'payload version {data.get("version")!r} is not supported: Baton reads version "4"')
+        given = _shown(str(data.get("version")), 40)
+        raise BadPayload(f'payload version {given!r} is not supported: Baton reads version "4"')
     try:
         return Notification.model_validate(data)
     except ValidationError as e:
@@ -163,9 +192,30 @@ class Outcome:
 
 
 def receive(*, baton: Baton, body: bytes) -> Outcome:
+    """Act on one notification's body (BadPayload for anything not a v4 notification)."""
+    return act(baton=baton, n=parse(body))
+
+
+def _cut_note(n: Notification) -> str:
+    """How many of the group's alerts the notification did not carry, or Baton did not read:
+    said wherever the alerts are counted, so nobody takes the count for the whole group."""
+    if not n.cut:
+        return ""
+    why = []
+    if n.truncatedAlerts > 0:
+        why.append(f"Alertmanager left out {n.truncatedAlerts} (max_alerts)")
+    if n._cut:
+        why.append(f"Baton read the first {len(n.alerts)} of the notification's {len(n.alerts) + n._cut}")
+    return f"; {n.cut} more alert(s) of the group not read ({', '.join(why)})"
+
+
+def act(*, baton: Baton, n: Notification) -> Outcome:
     """Act on one notification: declare or join the group's incident, note new alerts, queue
-    their evidence, or post the resolution. BadPayload for anything not a v4 notification."""
-    n = parse(body)
+    their evidence, or post the resolution; count the alerts it did not carry."""
+    if n.truncatedAlerts > 0:
+        baton.metrics.alerts_cut.labels(by="alertmanager").inc(n.truncatedAlerts)
+    if n._cut:
+        baton.metrics.alerts_cut.labels(by="baton").inc(n._cut)
     if n.status == "resolved":
         return _resolved(baton, n)
     where = target(baton, n)
@@ -197,13 +247,17 @@ def receive(*, baton: Baton, body: bytes) -> Outcome:
                 at=now,
                 actor=SOURCE,
                 kind="alerts",
-                text=f"{len(firing)} alert(s) firing in group {_shown(n.groupKey)}{notes}",
+                text=f"{len(firing)} alert(s) firing in group {_shown(n.groupKey)}{notes}{_cut_note(n)}",
                 group=_shown(n.groupKey),
                 fingerprints=len(firing),
+                cut=n.cut,
             )
+            if n.cut:  # the opening message counts what was read: the channel hears the rest
+                said = f"{len(firing)} alert(s) firing{_cut_note(n)}"
+                rooms.post(s, inc, now=now, text=f":rotating_light: Alertmanager: {escape(said)}")
         elif new:
             names = _names([firing[fp] for fp in new])
-            text = f"{len(new)} more alert(s) firing: {clip(names, 200)}"
+            text = f"{len(new)} more alert(s) firing: {clip(names, 200)}{_cut_note(n)}"
             paging.timeline(
                 s, inc.id, at=now, actor=SOURCE, kind="alerts", text=text, group=_shown(n.groupKey)
             )
@@ -226,7 +280,7 @@ def _resolved(baton: Baton, n: Notification) -> Outcome:
     set_status(
         baton=baton,
         number=joined_open,
-        text=f"resolved ({len(n.alerts)} alert(s): {names})",
+        text=f"resolved ({len(n.alerts) + n.cut} alert(s): {names}{', …' if n.cut else ''})",
         user=SOURCE,
     )
     with session(baton.engine) as s:

@@ -34,14 +34,15 @@ def loads(raw: str | bytes) -> Any:
     return within_depth(data)
 
 
-def raw_decode(text: str, pos: int) -> tuple[Any, int]:
-    """One JSON value starting at `pos` of `text` and where it ends (json's raw_decode, with the
-    nesting limit applied to that value)."""
+def raw_decode(text: str, pos: int, *, limit: int = MAX_DEPTH) -> tuple[Any, int]:
+    """One JSON value starting at `pos` of `text` and where it ends (json's raw_decode), nested
+    at most `limit` deep: a reader that decodes a document part by part passes what is left of
+    MAX_DEPTH below where the part sits."""
     try:
         value, end = _DECODER.raw_decode(text, pos)
     except RecursionError:
         raise TooDeep from None
-    return within_depth(value), end
+    return within_depth(value, limit), end
 
 
 def within_depth(data: Any, limit: int = MAX_DEPTH) -> Any:
