@@ -449,7 +449,10 @@ def test_a_notification_over_a_megabyte_declares_from_its_first_alerts_and_says_
     (note,) = timeline(rb, "alerts")
     kept, more = alertstream.MAX_ALERTS, 3000 - alertstream.MAX_ALERTS
     assert note.text.startswith(f"{kept} alert(s) firing in group ")
-    said = f"; {more} more alert(s) of the group not read (Baton read the first {kept} of the notification's 3000)"
+    said = (
+        f"; {more} more alert(s) of the group not read "
+        f"(Baton read the first {kept} of the notification's 3000)"
+    )
     assert note.text.endswith(said)
     assert note.data["cut"] == more
     channel = rb.fake.wait_for(
