@@ -236,6 +236,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+METRICS_TOKEN = "bench-metrics-token"  # /metrics answers only with it (issue 17)
+
+
 def baton_env(fake: Any, db: Path, port: int, tmp: Path) -> dict[str, str]:
     return {
         "SLACK_BOT_TOKEN": fake.bot_token,
@@ -246,6 +249,7 @@ def baton_env(fake: Any, db: Path, port: int, tmp: Path) -> dict[str, str]:
         "BATON_SEVERITY_FILE": str(SEVERITY),
         "BATON_PID_FILE": str(tmp / "baton.pid"),
         "PORT": str(port),
+        "BATON_METRICS_TOKEN": METRICS_TOKEN,
     }
 
 
@@ -924,7 +928,7 @@ def memory(table: Table, args: argparse.Namespace, tmp: Path) -> None:
             )
             with client() as http:
                 for _ in range(5):
-                    http.get(f"{serve.url}/metrics")
+                    http.get(f"{serve.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
                     command(http, serve, fake, "list")
                     command(http, serve, fake, f"timeline {n // 2}")
                     command(http, serve, fake, f"note {n // 3}")

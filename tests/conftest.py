@@ -40,6 +40,7 @@ SHIPPED_SEVERITY = ROOT / "severity.yaml"
 FAST_SEVERITY = ROOT / "tests" / "data" / "fast" / "severity.yaml"
 BACKLOG_CHANNEL = "C07BACKLOG"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+METRICS_TOKEN = "test-metrics-token-0123456789"  # /metrics on PORT answers only with it
 PG_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("BATON_REQUIRE_POSTGRES") == "1"
 
@@ -159,6 +160,12 @@ class RunningBaton:
     def command(self, command: str, text: str = "", **kwargs: Any) -> httpx.Response:
         return self.post(slash_command_body(command, text, **kwargs))
 
+    def metrics(self) -> str:
+        """GET /metrics with BATON_METRICS_TOKEN, as a scraper configured for it does."""
+        resp = httpx.get(f"{self.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert resp.status_code == 200, resp.text
+        return resp.text
+
     def stop(self) -> None:
         self.runner.stop()
         self.client.close()
@@ -173,6 +180,7 @@ def settings_for(fake: FakeSlack, db_url: str, **env: str) -> Settings:
         "BATON_OWNERSHIP_FILE": str(SHIPPED_OWNERSHIP),
         "BATON_SEVERITY_FILE": str(SHIPPED_SEVERITY),
         "PORT": "0",
+        "BATON_METRICS_TOKEN": METRICS_TOKEN,
     }
     base.update(env)
     return Settings.from_env(base)

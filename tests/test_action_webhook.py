@@ -315,6 +315,18 @@ def test_a_refusal_is_not_retried_and_its_answer_is_recorded(env: Env) -> None:
     assert "action answered: rollback-prompt (request #1) try 1: HTTP 403" in env.note()
 
 
+def test_a_webhooks_answer_mentions_nobody(env: Env) -> None:
+    """The answer is an outside system's text: masked, and its `<@U…>` shown as text, like an
+    alert's or a pager's (issue 17 item 13; escape() alone kept it a live mention)."""
+    env.hook.answer(403, body="<@U0ATTACKER> <!channel> see\n xoxb-1234567890-abcdefghijkl")
+    req = env.approve()
+    env.run()
+    done = env.request(req.id or 0)
+    assert done.answer == "@U0ATTACKER <!channel> see\n [slack-token]"
+    [post] = [t for t in env.said() if "rollback-prompt" in t]
+    assert post.endswith("\n> @U0ATTACKER &lt;!channel&gt; see [slack-token]")
+
+
 def test_a_redirect_is_not_followed(env: Env) -> None:
     env.hook.answer(307, headers={"Location": "http://elsewhere.example/steal?token=abc"})
     req = env.approve()

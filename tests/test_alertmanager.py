@@ -5,18 +5,25 @@ counts on /metrics. The real Alertmanager sending to Baton is in tests/test_moni
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlmodel import col, select
 
-from bot.store.db import session
-from bot.store.models import Evidence, Incident, TimelineEvent
+from bot.monitoring import alertstream
+from bot.monitoring.links import open_incident
+from bot.store.db import alembic_config, make_engine, session, upgrade
+from bot.store.models import Evidence, Incident, Job, MonitorLink, TimelineEvent
 from tests.conftest import FAST_SEVERITY, RunningBaton, settle, start_baton
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import OWNING_TEAM, page_dms, paged_users
@@ -203,14 +210,25 @@ def test_the_token_is_required_and_large_bodies_are_refused(alerting: RunningBat
         f"{rb.url}/alerts/alertmanager", json=notification(), headers={"Authorization": f"Basic {TOKEN}"}
     )
     assert resp.status_code == 401
+    # A field that is no part of a notification, past what one could be: bad input.
     big = json.dumps({**notification(), "padding": "x" * (1024 * 1024)}).encode()
-    assert send(rb, None, raw=big).status_code == 413
+    padded = send(rb, None, raw=big)
+    assert padded.status_code == 400
+    assert padded.json()["error"].startswith("the fields besides `alerts` are larger than 1048576 bytes")
+    # A body said to be past what Baton streams is refused before a byte of it is read.
+    with socket.create_connection(("127.0.0.1", rb.runner.http.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /alerts/alertmanager HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {alertstream.MAX_BODY + 1}\r\n\r\n".encode()
+        )
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413 ")
     assert incidents(rb) == []
-    metrics = httpx.get(f"{rb.url}/metrics").text
+    metrics = rb.metrics()
     assert 'baton_alert_webhook_requests_total{code="401"} 4.0' in metrics
+    assert 'baton_alert_webhook_requests_total{code="400"} 1.0' in metrics
     assert 'baton_alert_webhook_requests_total{code="413"} 1.0' in metrics
     send(rb, notification(area="data"))
-    metrics = httpx.get(f"{rb.url}/metrics").text
+    metrics = rb.metrics()
     assert 'baton_alert_webhook_requests_total{code="200"} 1.0' in metrics
     assert "baton_pages_due_total" in metrics and "baton_pages_sent_on_time_total" in metrics
 
@@ -264,3 +282,224 @@ def test_two_replicas_receiving_one_notification_declare_once(fake_slack: FakeSl
     finally:
         a.stop()
         b.stop()
+
+
+# -- issue 17 item 9: a group key of any length ---------------------------------------------------
+
+
+def test_a_group_key_of_any_length_declares_once_and_its_resends_join(alerting: RunningBaton) -> None:
+    """Alertmanager's groupKey has no length limit (it holds the route's matchers and the group's
+    labels). PostgreSQL refused one over 512 characters with a 500 on every resend; the link now
+    stores its digest, and the key itself, masked, for people."""
+    rb = alerting
+    group = (
+        '{}/{area=~"model-quality"}:{alertname="LLMSuccessRateLow", owner="jane.doe@corp.example", '
+        + ('instance="pod-0123456789", ' * 40)
+        + "}"
+    )
+    assert len(group) > 1000
+    body = notification(area="model-quality", severity="P2", group=group)
+    first, again = send(rb, body), send(rb, body)
+    assert first.status_code == 200 and first.json()["action"] == "declared", first.text
+    assert again.status_code == 200 and again.json() == {"ok": True, "incident": 1, "action": "unchanged"}
+    resolved = send(rb, notification(alert(status="resolved"), status="resolved", group=group))
+    assert resolved.json() == {"ok": True, "incident": 1, "action": "resolved"}
+    with session(rb.baton.engine) as s:
+        (link,) = s.exec(select(MonitorLink)).all()
+    assert link.key == hashlib.sha256(group.encode()).hexdigest()
+    assert link.name.startswith('{}/{area=~"model-quality"}:{alertname="LLMSuccessRateLow", owner="[email]"')
+    assert "jane.doe" not in link.name
+
+
+def test_the_migration_turns_stored_keys_into_digests(db_url: str) -> None:
+    """Links written before 0014 (the raw key) are found after it: an alert group's open
+    incident is still joined, not declared again."""
+    engine = make_engine(db_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0013")
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    incident = Incident.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(incident).values(
+                id=1,
+                title="old",
+                area="model-quality",
+                severity="P1",
+                state="open",
+                backlog=False,
+                declared_by="alertmanager",
+                declared_at=at,
+                policy={},
+                breached=False,
+                setup_done=[],
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO monitor_link (source, key, incident_id, state, updated_at) "
+                "VALUES ('alertmanager', :key, 1, '{}', :at)"
+            ),
+            {"key": '{}:{owner="jane.doe@corp.example"}', "at": at},
+        )
+    upgrade(engine)
+    with session(engine) as s:
+        (link,) = s.exec(select(MonitorLink)).all()
+        assert link.key == hashlib.sha256(b'{}:{owner="jane.doe@corp.example"}').hexdigest()
+        assert link.name == '{}:{owner="[email]"}'
+        found = open_incident(s, source="alertmanager", key='{}:{owner="jane.doe@corp.example"}')
+        assert found is not None and found.id == 1
+    engine.dispose()
+
+
+# -- issue 17 item 12: every field of an alert, masked and mentioning nobody ----------------------
+
+MENTION, BROADCAST, TOKEN_TEXT = "<@U0ATTACKER>", "<!channel>", "xoxb-1234567890-abcdefghijkl"
+
+
+def _mrkdwn(value: Any) -> Iterator[str]:
+    """Every text of a Slack call that Slack reads as markup: `text`, and mrkdwn elements."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str) and value.get("type") != "plain_text":
+                yield item
+            else:
+                yield from _mrkdwn(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _mrkdwn(item)
+
+
+def _stored_text(rb: RunningBaton) -> str:
+    """Every row an alert can reach, as text."""
+    with session(rb.baton.engine) as s:
+        rows = [
+            *s.exec(select(Incident)).all(),
+            *s.exec(select(TimelineEvent)).all(),
+            *s.exec(select(Evidence)).all(),
+            *s.exec(select(Job)).all(),
+            *s.exec(select(MonitorLink)).all(),
+        ]
+    return json.dumps([r.model_dump(mode="json") for r in rows])
+
+
+def test_every_field_of_an_alert_is_masked_and_mentions_nobody(alerting: RunningBaton) -> None:
+    """Labels, annotations, the groupKey, the alertnames of later alerts and of the resolution:
+    in the database masked, in Slack escaped, and a `<@U…>` in any of them is text, never a
+    mention (the treatment /feedback text gets)."""
+    rb = alerting
+    group = f'{{}}:{{alertname="Hostile", owner="jane.doe@corp.example", who="{MENTION}"}}'
+
+    def hostile(name: str, fingerprint: str, status: str = "firing") -> dict[str, Any]:
+        return {
+            "status": status,
+            "labels": {"alertname": name, "area": "model-quality", "owner": "jane.doe@corp.example"},
+            "annotations": {
+                "summary": f"Call {MENTION} now {BROADCAST}",
+                "description": f"ask <#C0GENERAL> and jane.doe@corp.example; token {TOKEN_TEXT}",
+            },
+            "generatorURL": "http://prometheus.example.com/graph?g0.expr=up",
+            "fingerprint": fingerprint,
+        }
+
+    first = hostile(f"Hostile{MENTION}", "a1")
+    body = notification(first, group=group, area="model-quality", severity="P2")
+    body["commonLabels"] = {"alertname": f"Hostile{MENTION}", "area": "model-quality"}
+    body["commonAnnotations"] = first["annotations"]
+    assert send(rb, body).json()["action"] == "declared"
+    later = notification(first, hostile(f"Second{MENTION}", "b2"), group=group, area="model-quality")
+    assert send(rb, later).json()["action"] == "joined"
+    done = notification(hostile(f"Second{MENTION}", "b2", "resolved"), group=group, status="resolved")
+    assert send(rb, done).json()["action"] == "resolved"
+    settle(rb)
+    (inc,) = incidents(rb)
+    assert inc.title == "Hostile@U0ATTACKER: Call @U0ATTACKER now <!channel>"  # escaped where posted
+    with session(rb.baton.engine) as s:
+        (row,) = s.exec(select(Evidence)).all()
+    assert row.text == "Call @U0ATTACKER now <!channel>\nask #C0GENERAL and [email]; token [slack-token]"
+    stored = _stored_text(rb)
+    posted = json.dumps([c.params for c in rb.fake.calls])
+    for raw in (MENTION, "<#C0GENERAL>", "jane.doe", TOKEN_TEXT):
+        assert raw not in stored and raw not in posted, raw
+    # Shown as text, pinging nobody (a plain_text header shows it as it is: Slack parses no markup there).
+    assert not [t for c in rb.fake.calls for t in _mrkdwn(c.params) if BROADCAST in t]
+    assert "&lt;!channel&gt;" in posted
+    said = [m["text"] for c in rb.fake.channels.values() if c.name.startswith("inc-") for m in c.messages]
+    assert any("1 more alert(s) firing: Second@U0ATTACKER" in t for t in said), said
+    assert any("resolved (1 alert(s): Second@U0ATTACKER)" in t for t in said), said
+
+
+# -- issue 17 item 10: a group of any size is taken, what is not read is said and counted ---------
+
+
+def test_a_notification_over_a_megabyte_declares_from_its_first_alerts_and_says_how_many_more(
+    alerting: RunningBaton,
+) -> None:
+    """3,000 alerts of an ordinary shape are about 1.3 MB: refused with 413 before (and lost:
+    Alertmanager does not retry a 4xx). Baton streams the body, reads the first MAX_ALERTS
+    alerts, counts the rest and says so on the timeline and in the channel."""
+    rb = alerting
+    alerts = [alert(fingerprint=f"{i:016x}", instance=f"pod-{i}") for i in range(3000)]
+    body = json.dumps(notification(*alerts, area="model-quality", severity="P2")).encode()
+    assert len(body) > 1024 * 1024
+    resp = send(rb, None, raw=body)
+    assert resp.status_code == 200 and resp.json()["action"] == "declared", resp.text
+    (note,) = timeline(rb, "alerts")
+    kept, more = alertstream.MAX_ALERTS, 3000 - alertstream.MAX_ALERTS
+    assert note.text.startswith(f"{kept} alert(s) firing in group ")
+    said = (
+        f"; {more} more alert(s) of the group not read "
+        f"(Baton read the first {kept} of the notification's 3000)"
+    )
+    assert note.text.endswith(said)
+    assert note.data["cut"] == more
+    channel = rb.fake.wait_for(
+        lambda: next((c for c in rb.fake.channels.values() if c.name.startswith("inc-")), None)
+    )
+    rb.fake.wait_for(
+        lambda: any(f"{more} more alert(s) of the group not read" in m["text"] for m in channel.messages),
+        message="the channel hears how many alerts were not read",
+    )
+    assert f'baton_alerts_cut_total{{by="baton"}} {more}.0' in rb.metrics()
+
+
+def test_alertmanagers_truncated_alerts_are_said_and_counted(alerting: RunningBaton) -> None:
+    """With max_alerts set (the shipped receiver example), Alertmanager sends the first alerts
+    and the number it left out in truncatedAlerts: the timeline and the resolution say so."""
+    rb = alerting
+    body = notification(alert(fingerprint="a1"), alert(fingerprint="b2"), area="model-quality", severity="P2")
+    body["truncatedAlerts"] = 40
+    assert send(rb, body).json()["action"] == "declared"
+    (note,) = timeline(rb, "alerts")
+    assert note.text.endswith(
+        "; 40 more alert(s) of the group not read (Alertmanager left out 40 (max_alerts))"
+    )
+    done = notification(alert(status="resolved"), status="resolved", area="model-quality")
+    done["truncatedAlerts"] = 40
+    assert send(rb, done).json()["action"] == "resolved"
+    (status,) = timeline(rb, "status")
+    assert status.text == "resolved (41 alert(s): LLMSuccessRateLow, …)"
+    assert 'baton_alerts_cut_total{by="alertmanager"} 80.0' in rb.metrics()
+
+
+def test_a_notification_in_small_chunks_reads_as_one(alerting: RunningBaton) -> None:
+    """The body is read as it arrives: values cut anywhere between chunks (a number, a string,
+    an alert) read the same as the body sent at once."""
+    rb = alerting
+    body = notification(
+        alert(fingerprint="a1"), alert("Second", fingerprint="b2"), area="data", severity="P3"
+    )
+    body["truncatedAlerts"] = 12
+    data = json.dumps(body).encode()
+    resp = httpx.post(
+        f"{rb.url}/alerts/alertmanager",
+        content=iter(data[i : i + 7] for i in range(0, len(data), 7)),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 200 and resp.json()["action"] == "declared", resp.text
+    (note,) = timeline(rb, "alerts")
+    assert note.text.startswith("2 alert(s) firing") and note.data["cut"] == 12
+    (inc,) = incidents(rb)
+    assert (inc.area, inc.severity) == ("data", "P3")

@@ -126,7 +126,7 @@ def test_without_a_token_the_endpoint_is_off_and_says_so(
         resp = send(rb, case(), token=TOKEN)
         assert resp.status_code == 404 and "BATON_FEEDBACK_TOKEN" in resp.json()["error"]
         assert stored(rb) == []
-        assert 'baton_feedback_requests_total{code="404"} 1.0' in httpx.get(f"{rb.url}/metrics").text
+        assert 'baton_feedback_requests_total{code="404"} 1.0' in rb.metrics()
     finally:
         rb.stop()
 
@@ -189,7 +189,7 @@ def test_a_large_body_is_refused_and_requests_are_counted(taking: RunningBaton) 
     send(rb, case(area="model", kind="low_confidence", confidence=0.2))  # an alias
     send(rb, case(area="data", kind="handed_to_human"))
     send(rb, case(area="data", kind="handed_to_human", text=None, ref=8812))  # no text, a numeric ref
-    metrics = httpx.get(f"{rb.url}/metrics").text
+    metrics = rb.metrics()
     for line in (
         'baton_feedback_requests_total{code="413"} 1.0',
         'baton_feedback_requests_total{code="400"} 1.0',
@@ -220,6 +220,19 @@ def test_text_is_masked_before_storage_and_long_text_clipped(taking: RunningBato
     long = send(rb, case(text="a" * 5000))
     assert long.json()["clipped"] is True
     assert len(stored(rb)[-1].text) == feedback.MAX_TEXT
+
+
+def test_a_ref_that_masking_lengthens_is_still_stored(taking: RunningBaton) -> None:
+    """The product's ref may be up to MAX_REF characters; masking can make it longer (`a@b.co`
+    becomes `[email]`), past the column PostgreSQL enforces (SQLite does not): the masked ref is
+    clipped to the column, never refused with a 500 (issue 17, item 9)."""
+    rb = taking
+    ref = ("a@b.co " * 80)[: feedback.MAX_REF]
+    resp = send(rb, case(ref=ref))
+    assert resp.status_code == 200, resp.text
+    (row,) = stored(rb)
+    assert row.ref is not None and len(row.ref) == feedback.MAX_REF
+    assert row.ref.startswith("[email] [email] ") and row.ref.endswith("…")
 
 
 # -- the threshold ------------------------------------------------------------------------------
@@ -287,7 +300,7 @@ def test_the_alert_th_case_declares_one_incident_and_later_cases_join_it(taking:
         ("declared", 2),
     ]
     assert [(i.id, i.state) for i in incidents_of(rb)] == [(1, "resolved"), (2, "open")]
-    metrics = httpx.get(f"{rb.url}/metrics").text
+    metrics = rb.metrics()
     assert 'baton_feedback_cases_total{area="model-quality",kind="thumbs_down"} 8.0' in metrics
     assert 'baton_feedback_cases_total{area="model-quality",kind="low_confidence"} 1.0' in metrics
     assert 'baton_feedback_cases_total{area="data",kind="thumbs_down"} 1.0' in metrics

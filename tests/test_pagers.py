@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from bot.config.schema import ConfigError, Team, load_config
 from bot.slack.pagers import (
@@ -31,6 +32,10 @@ from bot.slack.pagers import (
     configured,
     pagers_for,
 )
+from bot.store.db import session
+from bot.store.models import Job, TimelineEvent
+from tests.conftest import SHIPPED_OWNERSHIP, start_baton
+from tests.fakeslack import FakeSlack
 from tests.test_config import SEVERITY
 
 # --------------------------------------------------------------------------- the local server
@@ -511,3 +516,57 @@ def test_unset_routing_key_variable_refuses_the_config(tmp_path: Path, env: dict
         "teams.ml.pager.pagerduty.routing_key" in str(i) and "PD_ROUTING_KEY_ML" in str(i)
         for i in caught.value.issues
     ), str(caught.value)
+
+
+# --------------------------------------------------------------------------- through a running Baton
+
+HOSTILE = "bad key <!channel> <@U0ATTACKER> token xoxb-1234567890-abcdefghijkl"
+
+
+def test_a_pagers_refusal_and_redirect_reach_the_channel_masked_and_escaped(
+    server: _PagerServer, fake_slack: FakeSlack, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an external pager answers is an outside system's text: in the channel's report, the
+    job's error and the timeline it is masked, mentions nobody and pings nobody (issue 17 item 13)."""
+    ownership = tmp_path / "ownership.yaml"
+    text = SHIPPED_OWNERSHIP.read_text()
+    ownership.write_text(
+        text.replace(
+            "    channel: C07MLTEAM",
+            '    channel: C07MLTEAM\n    pager:\n      webhook: {url: "${ML_PAGER_WEBHOOK}"}',
+            1,
+        )
+    )
+    monkeypatch.setenv("ML_PAGER_WEBHOOK", f"{server.url}/hook")
+    server.answer(400, body=json.dumps({"error": HOSTILE}))
+    server.answer(302, body="", headers={"Location": f"https://pager.example/{HOSTILE.replace(' ', '+')}"})
+    rb = start_baton(fake_slack, db_url, BATON_OWNERSHIP_FILE=str(ownership))
+    try:
+
+        def reports() -> list[str]:
+            return [
+                m["text"]
+                for c in fake_slack.channels.values()
+                if c.name.startswith("inc-")
+                for m in c.messages
+                if "External pager webhook" in m["text"]
+            ]
+
+        for n, title in enumerate(("Refused", "Redirected"), start=1):
+            rb.command("/incident", f"P1 model-quality {title}", user_id="U07SAM0001")
+            fake_slack.wait_for(lambda n=n: len(reports()) >= n or None, timeout=10)  # type: ignore[misc]
+        said = reports()
+        refused = 'HTTP 400: {"error": "bad key &lt;!channel&gt; @U0ATTACKER token [slack-token]"}'
+        assert any(refused in t for t in said), said
+        assert any("HTTP 302: redirected to https://pager.example/" in t for t in said), said
+        with session(rb.baton.engine) as s:
+            stored = json.dumps(
+                [j.last_error for j in s.exec(select(Job)).all()]
+                + [e.text for e in s.exec(select(TimelineEvent)).all()]
+            )
+        for text in (*said, stored):
+            assert "<!channel>" not in text and "<@U0ATTACKER>" not in text
+            assert "xoxb-1234567890" not in text
+        assert all("&lt;!channel&gt;" in t and "@U0ATTACKER" in t for t in said), said
+    finally:
+        rb.stop()

@@ -166,7 +166,6 @@ def test_policy_is_snapshotted_at_declaration(fake_slack, sqlite_url, tmp_path) 
 
 
 def test_metrics_count_incidents_pages_and_time_to_acknowledge(fast: RunningBaton) -> None:
-    import httpx
 
     _declare(fast)
     channel = incident_channel(fast.fake)
@@ -175,7 +174,7 @@ def test_metrics_count_incidents_pages_and_time_to_acknowledge(fast: RunningBato
 
     # The fake records a DM before Baton has its answer and counts it: wait for the count itself.
     def counted() -> str | None:
-        text = httpx.get(f"{fast.url}/metrics").text
+        text = fast.metrics()
         return text if "baton_pages_sent_total 3.0" in text else None
 
     text = fast.fake.wait_for(counted, message="the three pages counted")

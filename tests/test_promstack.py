@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from bot.config.schema import parse_comparison
+from bot.monitoring import alertstream
 from tests.promstack import (
     EXAMPLE_RECEIVER,
     EXAMPLE_RULES,
@@ -73,7 +74,8 @@ def test_the_example_receiver_sends_to_baton_as_baton_expects() -> None:
     (hook,) = baton["webhook_configs"]
     assert hook["url"].endswith("/alerts/alertmanager")
     assert hook["send_resolved"] is True
-    assert "max_alerts" not in hook  # every alert's annotations become evidence
+    # Alertmanager sends at most the alerts Baton reads of a notification, and says how many it cut.
+    assert hook["max_alerts"] == alertstream.MAX_ALERTS
     auth = hook["http_config"]["authorization"]
     assert auth.get("type", "Bearer") == "Bearer" and ("credentials_file" in auth or "credentials" in auth)
     (route,) = [r for r in doc["route"]["routes"] if r["receiver"] == "baton"]

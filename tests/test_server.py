@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.store.db import session
 from bot.store.models import Incident
-from tests.conftest import RunningBaton, start_baton
+from tests.conftest import METRICS_TOKEN, RunningBaton, start_baton
 from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
@@ -25,9 +25,62 @@ def test_healthz_reports_database_and_mode(running: RunningBaton) -> None:
 
 def test_metrics_are_prometheus_text_and_count_requests(running: RunningBaton) -> None:
     assert running.command("/owner", "data").status_code == 200
-    resp = httpx.get(f"{running.url}/metrics")
+    resp = httpx.get(f"{running.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
     assert 'baton_slack_requests_total{kind="/owner"} 1.0' in resp.text
+
+
+# -- who may read /metrics (issue 17 item 22) ------------------------------------------------------
+
+
+def test_metrics_on_the_slack_port_answer_only_the_metrics_token(running: RunningBaton) -> None:
+    """PORT is where Slack reaches Baton, so anyone can: /metrics there (per-area counts, Slack
+    error names) answers only BATON_METRICS_TOKEN as a bearer token, compared in constant time."""
+    running.command("/owner", "data")
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {METRICS_TOKEN}"}):
+        resp = httpx.get(f"{running.url}/metrics", headers=headers)
+        assert resp.status_code == 401, headers
+        assert resp.json() == {
+            "error": "send BATON_METRICS_TOKEN as a bearer token (authorization in the scrape config)"
+        }
+        assert "baton_" not in resp.text
+    assert 'baton_slack_requests_total{kind="/owner"} 1.0' in running.metrics()
+
+
+def test_without_a_token_metrics_are_off_on_the_slack_port_and_start_up_says_where(
+    fake_slack: FakeSlack, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.app.runner")
+    rb = start_baton(fake_slack, sqlite_url, BATON_METRICS_TOKEN="")
+    try:
+        resp = httpx.get(f"{rb.url}/metrics")
+        assert resp.status_code == 404 and "baton_" not in resp.text
+        assert "set BATON_METRICS_TOKEN" in resp.json()["error"] and "METRICS_PORT" in resp.json()["error"]
+        assert any(
+            r.getMessage().startswith("metrics: nowhere: set BATON_METRICS_TOKEN") for r in caplog.records
+        )
+    finally:
+        rb.stop()
+
+
+def test_metrics_port_serves_metrics_alone_on_this_machine(
+    fake_slack: FakeSlack, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.app.runner")
+    rb = start_baton(fake_slack, sqlite_url, BATON_METRICS_TOKEN="", METRICS_PORT="0")
+    try:
+        assert rb.runner.metrics_http is not None
+        host, port = rb.runner.metrics_http.socket.getsockname()[:2]
+        assert host == "127.0.0.1"  # METRICS_HOST's default: not reachable from another machine
+        rb.command("/owner", "data")
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics")
+        assert scraped.status_code == 200
+        assert 'baton_slack_requests_total{kind="/owner"} 1.0' in scraped.text
+        assert httpx.get(f"http://127.0.0.1:{port}/slack/events").status_code == 404  # metrics alone
+        assert httpx.get(f"{rb.url}/metrics").status_code == 404
+        assert f"metrics: http://127.0.0.1:{port}/metrics" in caplog.text
+    finally:
+        rb.stop()
 
 
 def test_web_api_calls_go_to_slack_api_url(running: RunningBaton) -> None:
@@ -71,7 +124,7 @@ def test_socket_mode_does_not_take_events_over_http(socket_baton: RunningBaton) 
 
 def test_metrics_have_no_created_series(running: RunningBaton) -> None:
     assert running.command("/owner", "data").status_code == 200
-    text = httpx.get(f"{running.url}/metrics").text
+    text = running.metrics()
     assert "baton_slack_requests_total" in text and "baton_time_to_acknowledge_seconds_count" in text
     assert "_created" not in text
 

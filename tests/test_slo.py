@@ -439,6 +439,24 @@ def test_prometheus_errors_and_empty_results_are_each_named_and_declare_nothing(
     assert slo_incidents(measured.baton) == []
 
 
+def test_prometheus_error_text_is_masked_and_pings_nobody_in_the_digest(
+    measured: Clocked, prom: PromStandIn
+) -> None:
+    """Prometheus's error (or whatever answers at PROMETHEUS_URL) is an outside system's text:
+    the digest quotes it masked, mentioning nobody, escaped (issue 17 item 13)."""
+    prom.error(
+        MODEL["success_rate"],
+        "bad_data <@U0ATTACKER>",
+        "<!channel> <@U0ATTACKER> xoxb-1234567890-abcdefghijkl",
+    )
+    slo.run_digest(measured.baton)
+    line = digest_text(measured.posts(ML_CHANNEL)[0]).splitlines()[0]
+    assert line == (
+        ":white_circle: *success_rate* not measured: "
+        "query error (bad_data @U0ATTACKER): &lt;!channel&gt; @U0ATTACKER [slack-token]"
+    )
+
+
 def test_prometheus_unreachable_is_named_and_asked_once_per_digest(
     team_channels: FakeSlack, db_url: str
 ) -> None:

@@ -36,7 +36,7 @@ from bot.actions import messages
 from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
-from bot.records.masking import mask
+from bot.slack import outside
 from bot.slack.mrkdwn import clip, escape
 from bot.store import jobs
 from bot.store.db import session
@@ -78,7 +78,6 @@ WAIT_FOR_SLOT = timedelta(seconds=1)
 
 EXCERPT = 300  # characters of the webhook's answer kept (masked) and shown
 _READ = 16 * 1024  # bytes of the answer read at most: the excerpt needs far fewer
-_MASKED_FROM = 2000  # characters masked before cutting the excerpt: no secret is cut in half
 SHOWN = 200  # characters of the excerpt in the channel
 
 CALLED, ANSWERED, UNANSWERED, FAILED = (
@@ -174,7 +173,7 @@ def call(url: str, payload: dict[str, Any], *, key: str) -> Outcome:
             retry=True,
             reached="maybe",
         )
-    excerpt = mask(text[:_MASKED_FROM]).text[:EXCERPT] if text else ""
+    excerpt = outside.excerpt(text, EXCERPT, one_line=False) if text else ""  # masked, mentioning nobody
     if 200 <= status < 300:
         return Outcome(status, excerpt, None, retry=False)
     if status == 429 or status >= 500:

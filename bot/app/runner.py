@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot import actions
-from bot.app.server import HttpServer, create_http_app
+from bot.app.server import HttpServer, create_http_app, create_metrics_app, metrics_where
 from bot.app.ticker import Ticker
 from bot.config.schema import Config
 from bot.incidents import paging, rooms
@@ -125,6 +126,12 @@ class Runner:
             host=host,
             port=baton.settings.port if port is None else port,
         )
+        settings = baton.settings
+        self.metrics_http = (
+            HttpServer(create_metrics_app(baton), host=settings.metrics_host, port=settings.metrics_port)
+            if settings.metrics_port is not None
+            else None
+        )
         self.socket: SocketModeHandler | None = None
         self.ticker = Ticker(
             baton,
@@ -152,18 +159,28 @@ class Runner:
         )
         self.scheduler.start()
         self.http.start()
+        if self.metrics_http is not None:
+            self.metrics_http.start()
+        log.info("metrics: %s", metrics_where(self._served()))
         if self.baton.settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             self.socket = SocketModeHandler(self.bolt_app, self.baton.settings.app_token)
             self.socket.connect()
-            log.info("connected to Slack in Socket Mode; /healthz and /metrics on port %s", self.http.port)
+            log.info("connected to Slack in Socket Mode; /healthz on port %s", self.http.port)
         else:
             log.info("listening for Slack on http://0.0.0.0:%s/slack/events", self.http.port)
+
+    def _served(self) -> Settings:
+        """The settings with the ports actually listened on (a port 0 is chosen at bind)."""
+        metrics_port = self.metrics_http.port if self.metrics_http is not None else None
+        return dataclasses.replace(self.baton.settings, port=self.http.port, metrics_port=metrics_port)
 
     def stop(self) -> None:
         if self.socket is not None:
             self.socket.close()
+        if self.metrics_http is not None:
+            self.metrics_http.stop()
         self.http.stop()
         self.baton.wake = lambda: None
         self.baton.on_config = lambda: None

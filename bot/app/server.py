@@ -1,4 +1,5 @@
-"""The HTTP face of Baton: /slack/events, /healthz, /metrics, served by uvicorn (ASGI).
+"""The HTTP face of Baton: /slack/events, /healthz, /metrics (and /metrics alone on METRICS_PORT),
+served by uvicorn (ASGI).
 
 Bolt's dispatch is synchronous and may block briefly (it acks, then runs the listener on its
 own thread pool), so it runs on Starlette's thread pool, never on the event loop.
@@ -9,15 +10,17 @@ from __future__ import annotations
 import errno
 import hmac
 import logging
+import re
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -27,10 +30,38 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.monitoring import alertmanager, feedback
+from bot.store import inbound, replay
 from bot.store.runtime import Baton
-from bot.store.settings import SettingsError
+from bot.store.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
+
+
+# Slack's requests are far smaller (a slash command a few KB, a modal's state tens of KB): a
+# body past this is not from Slack, and reading on would only fill memory.
+MAX_SLACK_BODY = 1024 * 1024
+_SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+
+
+class TooLarge(Exception):
+    """The body grew past the endpoint's limit while it was read; reading stopped there."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body is larger than {limit} bytes")
+        self.limit = limit
+
+
+def _fresh(request: Request) -> int | None:
+    """The request's Slack timestamp when its signing headers could be valid (a signature in
+    Slack's form, a timestamp within Slack's 5 minutes of now), else None: checked from the
+    headers alone, before a byte of the body is read."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    if not timestamp.isdigit() or len(timestamp) > 12 or not _SIGNATURE.match(signature):
+        return None
+    if abs(time.time() - int(timestamp)) > replay.WINDOW.total_seconds():
+        return None
+    return int(timestamp)
 
 
 def _signed(verifier: SignatureVerifier, body: bytes, request: Request) -> bool:
@@ -49,6 +80,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
     """bolt_app is None in Socket Mode: events come over the websocket, not HTTP."""
     secret = baton.settings.signing_secret
     verifier = SignatureVerifier(secret) if bolt_app is not None and secret else None
+    signatures = replay.Signatures(baton.engine)
 
     async def slack_events(request: Request) -> Response:
         if bolt_app is None:
@@ -60,21 +92,41 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
                 },
                 status_code=404,
             )
-        body = await request.body()
-        if verifier is not None and not _signed(verifier, body, request):
-            # No body in the log: it is whatever the sender chose to put there.
-            log.info("refused a request to /slack/events without a valid Slack signature (401)")
-            return JSONResponse({"error": "invalid request"}, status_code=401)
+        timestamp = _fresh(request) if verifier is not None else None
+        if verifier is not None and timestamp is None:
+            # Refused on its headers: the body is never read, however large it is said or sent.
+            return _unsigned()
         try:
-            bolt_request = to_bolt_request(request, body)
-        except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
+            body = await _body(request, MAX_SLACK_BODY)
+        except TooLarge as e:
+            log.warning("refused a request to /slack/events: %s (413)", e)
+            return JSONResponse({"error": f"{e}: no Slack request is"}, status_code=413)
+        if verifier is not None:
+            if not _signed(verifier, body, request):
+                return _unsigned()
+            assert timestamp is not None
+            signature = request.headers["x-slack-signature"]
+            if not await run_in_threadpool(signatures.first_use, signature, timestamp):
+                # Slack never sends one signed request twice (its retries are signed anew): this
+                # one was captured and replayed. Refused like any request Slack did not sign.
+                log.warning(
+                    "refused a replayed request to /slack/events: its signature was already used (401)"
+                )
+                return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            bolt_request = _bolt_request(request, body)
+        except ValueError as e:  # json.JSONDecodeError, UnicodeDecodeError, inbound.TooDeep
             log.warning(
                 "refused a signed request to /slack/events whose body is not a Slack payload "
-                "(%s, %d bytes): answered 400",
+                "(%s, %d bytes%s): answered 400",
                 request.headers.get("content-type", "no content type"),
                 len(body),
+                f"; {e}" if isinstance(e, inbound.TooDeep) else "",
             )
-            return JSONResponse({"error": "the request body is not a Slack payload"}, status_code=400)
+            reason = f": {e}" if isinstance(e, inbound.TooDeep) else ""
+            return JSONResponse(
+                {"error": f"the request body is not a Slack payload{reason}"}, status_code=400
+            )
         bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
@@ -104,7 +156,10 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
         off="the Alertmanager endpoint is off: set BATON_ALERT_TOKEN on Baton",
         unauthorized="send BATON_ALERT_TOKEN as a bearer token (http_config.authorization)",
         max_body=alertmanager.MAX_BODY,
-        take=lambda body: _alert_answer(alertmanager.receive(baton=baton, body=body)),
+        # Streamed into the reader, which keeps the first alerts and counts the rest: a group of
+        # any size is taken (Alertmanager never resends after a 4xx), in bounded memory.
+        reader=alertmanager.Reader,
+        take=lambda n: _alert_answer(alertmanager.act(baton=baton, n=n)),
         bad_payload=alertmanager.BadPayload,
         what="an Alertmanager notification",
         # Alertmanager sends the notification again after a 5xx.
@@ -120,6 +175,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
         off="the feedback endpoint is off: set BATON_FEEDBACK_TOKEN on Baton",
         unauthorized="send BATON_FEEDBACK_TOKEN as a bearer token (Authorization: Bearer …)",
         max_body=feedback.MAX_BODY,
+        reader=_Whole,
         take=lambda body: _feedback_answer(feedback.receive(baton=baton, body=body)),
         bad_payload=feedback.BadPayload,
         what="a failure case",
@@ -127,9 +183,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
         counter=baton.metrics.feedback_requests,
     )
 
-    async def metrics(_: Request) -> Response:
-        payload = await run_in_threadpool(baton.metrics.render)
-        return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
+    metrics = _metrics_endpoint(baton, on_main_port=True)
 
     return Starlette(
         routes=[
@@ -142,6 +196,65 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
     )
 
 
+def create_metrics_app(baton: Baton) -> Starlette:
+    """/metrics alone, for METRICS_PORT: a listener on METRICS_HOST (this machine, by default)."""
+    return Starlette(
+        routes=[Route("/metrics", _metrics_endpoint(baton, on_main_port=False), methods=["GET"])]
+    )
+
+
+def metrics_where(settings: Settings) -> str:
+    """Where /metrics is served, for the start-up log and the refusal on PORT."""
+    places = []
+    if settings.metrics_port is not None:
+        places.append(f"http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+    if settings.metrics_token:
+        places.append(f"/metrics on port {settings.port} with BATON_METRICS_TOKEN as a bearer token")
+    if not places:
+        return (
+            "nowhere: set BATON_METRICS_TOKEN to scrape /metrics on PORT with that bearer token, or "
+            "METRICS_PORT to serve it on a port of its own (on 127.0.0.1 unless METRICS_HOST says otherwise)"
+        )
+    return " and ".join(places)
+
+
+def _metrics_endpoint(baton: Baton, *, on_main_port: bool) -> Callable[[Request], Awaitable[Response]]:
+    """/metrics: per-area counts and Slack's error names are not for anyone who can reach PORT
+    (where /slack/events is public). There it answers only BATON_METRICS_TOKEN as a bearer token;
+    without the token it is off there (404, saying where it is). METRICS_PORT's listener, bound to
+    this machine by default, answers without one unless the token is set."""
+    token = baton.settings.metrics_token
+
+    async def metrics(request: Request) -> Response:
+        if token:
+            if not _bearer(request, token):
+                said = "send BATON_METRICS_TOKEN as a bearer token (authorization in the scrape config)"
+                return JSONResponse({"error": said}, status_code=401)
+        elif on_main_port:
+            said = f"/metrics is not served on this port; it is served {metrics_where(baton.settings)}"
+            return JSONResponse({"error": said}, status_code=404)
+        payload = await run_in_threadpool(baton.metrics.render)
+        return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return metrics
+
+
+def _unsigned() -> Response:
+    # No body in the log: it is whatever the sender chose to put there.
+    log.info("refused a request to /slack/events without a valid Slack signature (401)")
+    return JSONResponse({"error": "invalid request"}, status_code=401)
+
+
+def _bolt_request(request: Request, body: bytes) -> BoltRequest:
+    """Bolt's request, parsed as Bolt parses it, within inbound's nesting limit."""
+    try:
+        bolt_request = to_bolt_request(request, body)
+    except RecursionError:
+        raise inbound.TooDeep from None
+    inbound.within_depth(bolt_request.body)
+    return bolt_request
+
+
 def _alert_answer(outcome: alertmanager.Outcome) -> dict[str, Any]:
     return {"ok": True, "incident": outcome.incident, "action": outcome.action}
 
@@ -151,13 +264,39 @@ def _feedback_answer(outcome: feedback.Outcome) -> dict[str, Any]:
     return answer | {"incident": outcome.incident, "action": outcome.action, "clipped": outcome.clipped}
 
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Reader(Protocol[T_co]):
+    """Takes a body chunk by chunk as it arrives; `end()` gives what the endpoint acts on."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def end(self) -> T_co: ...
+
+
+class _Whole:
+    """The body whole (already capped by _chunks), for an endpoint that parses it at once."""
+
+    def __init__(self) -> None:
+        self._body = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self._body += chunk
+
+    def end(self) -> bytes:
+        return bytes(self._body)
+
+
 def _bearer_endpoint(
     *,
     token: str | None,
     off: str,
     unauthorized: str,
     max_body: int,
-    take: Callable[[bytes], dict[str, Any]],
+    reader: Callable[[], Reader[T]],
+    take: Callable[[T], dict[str, Any]],
     bad_payload: type[Exception],
     what: str,
     failed: str,
@@ -173,11 +312,18 @@ def _bearer_endpoint(
             return 404, {"error": off}
         if not _bearer(request, token):
             return 401, {"error": unauthorized}
-        body = await _body(request, max_body)
-        if body is None:
-            return 413, {"error": f"the body is larger than {max_body} bytes"}
         try:
-            return 200, await run_in_threadpool(take, body)
+            read = reader()
+            async for chunk in _chunks(request, max_body):
+                read.feed(chunk)
+            taken = read.end()
+        except TooLarge as e:
+            return 413, {"error": str(e)}
+        except bad_payload as e:
+            log.warning("refused %s (400): %s", what, e)
+            return 400, {"error": str(e)}
+        try:
+            return 200, await run_in_threadpool(take, taken)
         except bad_payload as e:
             log.warning("refused %s (400): %s", what, e)
             return 400, {"error": str(e)}
@@ -201,16 +347,26 @@ def _bearer(request: Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it is larger than `limit` bytes (said or seen), before parsing."""
+async def _chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives; TooLarge once more than `limit` bytes are said (Content-Length)
+    or seen (a chunked body says nothing), so no endpoint ever holds more than `limit` of it.
+    Every endpoint reads its body through here."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
+        raise TooLarge(limit)
+    seen = 0
     async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise TooLarge(limit)
+        yield chunk
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The whole body, at most `limit` bytes (TooLarge past that), before anything parses it."""
+    body = bytearray()
+    async for chunk in _chunks(request, limit):
         body += chunk
-        if len(body) > limit:
-            return None
     return bytes(body)
 
 

@@ -16,23 +16,25 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from sqlmodel import Session
 
 from bot.config.schema import SEVERITIES
 from bot.incidents import paging, rooms
 from bot.incidents.services import set_status, typed
+from bot.monitoring import alertstream
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
 from bot.slack.mrkdwn import clip, escape
+from bot.slack.outside import excerpt, kept
 from bot.store import jobs
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
 
-MAX_BODY = 1024 * 1024  # Alertmanager's notifications are far smaller; anything bigger is refused
+MAX_BODY = alertstream.MAX_BODY  # streamed, never held whole: see bot/monitoring/alertstream.py
 EVIDENCE_PER_NOTIFICATION = 20  # distinct annotation sets kept as evidence from one notification
 SOURCE = "alertmanager"
 _URL = re.compile(r"^https?://[^\s<>|]+$")
@@ -67,19 +69,49 @@ class Notification(_Model):
     alerts: list[Alert] = Field(min_length=1)
     truncatedAlerts: int = 0
 
+    # Alerts of this notification Baton read but did not keep (bot/monitoring/alertstream.py).
+    _cut: int = PrivateAttr(default=0)
+
+    @property
+    def cut(self) -> int:
+        """Alerts of the group that are not in `alerts`: cut by Alertmanager (`max_alerts`,
+        said in truncatedAlerts) and by Baton (past alertstream.MAX_ALERTS)."""
+        return max(0, self.truncatedAlerts) + self._cut
+
+
+class Reader:
+    """Feed the body as it arrives (server.py); `end()` gives the notification or BadPayload."""
+
+    def __init__(self) -> None:
+        self._stream = alertstream.Reader()
+
+    def feed(self, chunk: bytes) -> None:
+        try:
+            self._stream.feed(chunk)
+        except alertstream.NotNotification as e:
+            raise BadPayload(f"{e}: expected Alertmanager's webhook payload (version 4)") from None
+
+    def end(self) -> Notification:
+        try:
+            data, cut = self._stream.end()
+        except alertstream.NotNotification as e:
+            raise BadPayload(f"{e}: expected Alertmanager's webhook payload (version 4)") from None
+        n = validate(data)
+        n._cut = cut
+        return n
+
 
 def parse(body: bytes) -> Notification:
     """The notification, or BadPayload naming what is wrong with it."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadPayload(
-            "the body is not JSON: expected Alertmanager's webhook payload (version 4)"
-        ) from None
-    if not isinstance(data, dict):
-        raise BadPayload("the body is not a JSON object: expected Alertmanager's webhook payload (version 4)")
+    reader = Reader()
+    reader.feed(body)
+    return reader.end()
+
+
+def validate(data: dict[str, Any]) -> Notification:
     if data.get("version") != "4":
-        raise BadPayload(f'payload version {data.get("version")!r} is not supported: Baton reads version "4"')
+        given = _shown(str(data.get("version")), 40)
+        raise BadPayload(f'payload version {given!r} is not supported: Baton reads version "4"')
     try:
         return Notification.model_validate(data)
     except ValidationError as e:
@@ -88,11 +120,27 @@ def parse(body: bytes) -> Notification:
         raise BadPayload(f"{where}: {first['msg']} (in {e.error_count()} place(s) of the payload)") from None
 
 
+_FINGERPRINT = re.compile(r"^[0-9a-f]{1,32}$")
+
+
 def _fingerprint(alert: Alert) -> str:
-    """Alertmanager's fingerprint, or one made of the labels when a sender leaves it out."""
-    if alert.fingerprint:
+    """Alertmanager's fingerprint (16 hex digits), or a digest of what the sender gave instead
+    (anything else is stored as its digest: it could be long, or carry a secret), or of the labels
+    when it gave none."""
+    if _FINGERPRINT.match(alert.fingerprint):
         return alert.fingerprint
-    return hashlib.sha256(json.dumps(alert.labels, sort_keys=True).encode()).hexdigest()[:16]
+    given = alert.fingerprint or json.dumps(alert.labels, sort_keys=True)
+    return hashlib.sha256(given.encode()).hexdigest()[:16]
+
+
+def _shown(value: str, limit: int = 120) -> str:
+    """A label value or the groupKey, as stored and shown: masked, mentions as text, clipped."""
+    return excerpt(value, limit)
+
+
+def _names(alerts: list[Alert]) -> str:
+    """The alerts' distinct alertnames, as stored and shown."""
+    return ", ".join(sorted({_shown(a.labels.get("alertname", "alert"), 80) for a in alerts}))
 
 
 def _label(n: Notification, name: str) -> str | None:
@@ -114,25 +162,27 @@ def target(baton: Baton, n: Notification) -> Target:
     area = baton.ownership.area(raw_area) if raw_area else None
     if area is None:
         if defaults.default_area is None:
-            named = f"area label {raw_area!r} is not an area" if raw_area else "no `area` label"
+            named = f"area label {_shown(raw_area)!r} is not an area" if raw_area else "no `area` label"
             raise BadPayload(
                 f"{named} and ownership.yaml sets no alerts.default_area: label the alert with one of "
                 f"{', '.join(baton.config.ownership.areas)}, or set alerts.default_area"
             )
         area = defaults.default_area
-        notes.append(f"area label {raw_area!r} is not an area" if raw_area else "no area label")
+        notes.append(f"area label {_shown(raw_area)!r} is not an area" if raw_area else "no area label")
     raw_level = _label(n, "severity")
     level = raw_level.upper() if raw_level and raw_level.upper() in SEVERITIES else None
     if level is None:
         level = defaults.default_severity
-        notes.append(f"severity label {raw_level!r} is not P0–P3" if raw_level else "no severity label")
+        notes.append(
+            f"severity label {_shown(raw_level)!r} is not P0–P3" if raw_level else "no severity label"
+        )
     return Target(area, level, tuple(notes))
 
 
 def _title(n: Notification) -> str:
     name = _label(n, "alertname") or "alert"
     summary = n.commonAnnotations.get("summary") or n.alerts[0].annotations.get("summary") or ""
-    return typed(f"{name}: {summary}" if summary else f"{name} firing")[:200]
+    return clip(typed(kept(f"{name}: {summary}" if summary else f"{name} firing")), 200)
 
 
 @dataclass(frozen=True)
@@ -142,9 +192,30 @@ class Outcome:
 
 
 def receive(*, baton: Baton, body: bytes) -> Outcome:
+    """Act on one notification's body (BadPayload for anything not a v4 notification)."""
+    return act(baton=baton, n=parse(body))
+
+
+def _cut_note(n: Notification) -> str:
+    """How many of the group's alerts the notification did not carry, or Baton did not read:
+    said wherever the alerts are counted, so nobody takes the count for the whole group."""
+    if not n.cut:
+        return ""
+    why = []
+    if n.truncatedAlerts > 0:
+        why.append(f"Alertmanager left out {n.truncatedAlerts} (max_alerts)")
+    if n._cut:
+        why.append(f"Baton read the first {len(n.alerts)} of the notification's {len(n.alerts) + n._cut}")
+    return f"; {n.cut} more alert(s) of the group not read ({', '.join(why)})"
+
+
+def act(*, baton: Baton, n: Notification) -> Outcome:
     """Act on one notification: declare or join the group's incident, note new alerts, queue
-    their evidence, or post the resolution. BadPayload for anything not a v4 notification."""
-    n = parse(body)
+    their evidence, or post the resolution; count the alerts it did not carry."""
+    if n.truncatedAlerts > 0:
+        baton.metrics.alerts_cut.labels(by="alertmanager").inc(n.truncatedAlerts)
+    if n._cut:
+        baton.metrics.alerts_cut.labels(by="baton").inc(n._cut)
     if n.status == "resolved":
         return _resolved(baton, n)
     where = target(baton, n)
@@ -176,14 +247,20 @@ def receive(*, baton: Baton, body: bytes) -> Outcome:
                 at=now,
                 actor=SOURCE,
                 kind="alerts",
-                text=f"{len(firing)} alert(s) firing in group {clip(n.groupKey, 120)}{notes}",
-                group=n.groupKey,
+                text=f"{len(firing)} alert(s) firing in group {_shown(n.groupKey)}{notes}{_cut_note(n)}",
+                group=_shown(n.groupKey),
                 fingerprints=len(firing),
+                cut=n.cut,
             )
+            if n.cut:  # the opening message counts what was read: the channel hears the rest
+                said = f"{len(firing)} alert(s) firing{_cut_note(n)}"
+                rooms.post(s, inc, now=now, text=f":rotating_light: Alertmanager: {escape(said)}")
         elif new:
-            names = ", ".join(sorted({firing[fp].labels.get("alertname", "alert") for fp in new}))
-            text = f"{len(new)} more alert(s) firing: {clip(names, 200)}"
-            paging.timeline(s, inc.id, at=now, actor=SOURCE, kind="alerts", text=text, group=n.groupKey)
+            names = _names([firing[fp] for fp in new])
+            text = f"{len(new)} more alert(s) firing: {clip(names, 200)}{_cut_note(n)}"
+            paging.timeline(
+                s, inc.id, at=now, actor=SOURCE, kind="alerts", text=text, group=_shown(n.groupKey)
+            )
             rooms.post(s, inc, now=now, text=f":rotating_light: Alertmanager: {escape(text)}")
         if new:
             _queue_evidence(s, inc, [firing[fp] for fp in new], n, now)
@@ -199,11 +276,11 @@ def _resolved(baton: Baton, n: Notification) -> Outcome:
         joined_open = _open_incident(s, n.groupKey)
     if joined_open is None:
         return Outcome(None, "ignored")
-    names = ", ".join(sorted({a.labels.get("alertname", "alert") for a in n.alerts}))
+    names = clip(_names(n.alerts), 200)
     set_status(
         baton=baton,
         number=joined_open,
-        text=f"resolved ({len(n.alerts)} alert(s): {names})",
+        text=f"resolved ({len(n.alerts) + n.cut} alert(s): {names}{', …' if n.cut else ''})",
         user=SOURCE,
     )
     with session(baton.engine) as s:
@@ -223,9 +300,12 @@ def _queue_evidence(s: Session, inc: Incident, alerts: list[Alert], n: Notificat
     """Distinct annotation sets of the new alerts, kept as evidence by a job after the answer."""
     items: dict[str, dict[str, str]] = {}
     for alert in alerts:
-        summary = alert.annotations.get("summary") or n.commonAnnotations.get("summary") or ""
-        description = alert.annotations.get("description") or n.commonAnnotations.get("description") or ""
-        url = alert.generatorURL if _URL.match(alert.generatorURL) else ""
+        # Masked and unlinked before the job row stores them: the queue is storage too.
+        summary = kept(alert.annotations.get("summary") or n.commonAnnotations.get("summary") or "")
+        description = kept(
+            alert.annotations.get("description") or n.commonAnnotations.get("description") or ""
+        )
+        url = kept(alert.generatorURL) if _URL.match(alert.generatorURL) else ""
         key = hashlib.sha256(f"{summary}\0{description}\0{url}".encode()).hexdigest()[:32]
         if (summary or description or url) and key not in items:
             items[key] = {"summary": summary, "description": description, "url": url}
@@ -248,8 +328,8 @@ def run_alert_evidence(baton: Baton, job: Job) -> None:
             baton=baton,
             number=job.incident_id,
             author=SOURCE,
-            text=text,
-            link=item.get("url") or None,
+            text=kept(text),  # again: a job queued before this treatment carries the raw text
+            link=kept(item["url"]) if item.get("url") else None,
             source_channel=SOURCE,
             source_ts=key,
             kind="alert",

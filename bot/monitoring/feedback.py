@@ -14,7 +14,6 @@ receiving cases at once count each case once and declare once (bot/monitoring/li
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +28,8 @@ from bot.incidents import messages, paging, rooms
 from bot.monitoring.links import join_or_declare, lock_link
 from bot.records import chain
 from bot.records.masking import hidden, mask
-from bot.slack.mrkdwn import LIVE, clip, escape
+from bot.slack.mrkdwn import clip, escape, mentions_as_text
+from bot.store import inbound
 from bot.store.db import session
 from bot.store.models import Evidence, FailureCase, Incident, MonitorLink
 from bot.store.runtime import Baton
@@ -92,8 +92,10 @@ def _reason(error: ErrorDetails, baton: Baton) -> str:
 def parse(baton: Baton, body: bytes) -> tuple[Case, str]:
     """The case and its area key, or BadPayload naming what is wrong."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = inbound.loads(body)
+    except inbound.TooDeep as e:
+        raise BadPayload(f"{e}: send one failure case as a JSON object, e.g. {EXAMPLE}") from None
+    except ValueError:  # UnicodeDecodeError is one too
         raise BadPayload(
             f"the body is not JSON: send one failure case as a JSON object, e.g. {EXAMPLE}"
         ) from None
@@ -132,18 +134,6 @@ class Outcome:
     clipped: bool  # the text was longer than MAX_TEXT and was cut
 
 
-def plain(text: str) -> str:
-    """Product text with its `<@U…>` / `<#C…>` turned into text (`@U…`): escape() keeps those
-    live for people's own commands, but a user of the product must not be able to mention
-    someone through Baton's posts, evidence or timeline."""
-    return LIVE.sub(lambda m: m.group(0)[1:-1], text)
-
-
-def unlinked(text: str) -> str:
-    """Product text as shown in Slack: mentions as text, then escaped."""
-    return escape(plain(text))
-
-
 def receive(*, baton: Baton, body: bytes) -> Outcome:
     """Store one failure case (masked) and act on the area's count: declare at the threshold, or
     note the case on the incident the area's cases already declared. BadPayload for bad input."""
@@ -152,7 +142,8 @@ def receive(*, baton: Baton, body: bytes) -> Outcome:
     text = masked.text.strip()
     clipped = len(text) > MAX_TEXT
     text = clip(text, MAX_TEXT)
-    ref = mask(str(case.ref)).text if case.ref is not None else None
+    # Masking may lengthen it ("a@b.co" is "[email]"): clipped to the column, which PostgreSQL enforces.
+    ref = clip(mask(str(case.ref)).text, MAX_REF) if case.ref is not None else None
     now = baton.clock.now()
     settings = baton.config.ownership.feedback
     with session(baton.engine) as s:
@@ -210,7 +201,7 @@ def example_line(case: FailureCase) -> str:
     if case.ref:
         details.append(f"ref {clip(case.ref, 60)}")
     words = " ".join(case.text.split())
-    return plain(f"{', '.join(details)}: {clip(words, 300)}" if words else ", ".join(details))
+    return mentions_as_text(f"{', '.join(details)}: {clip(words, 300)}" if words else ", ".join(details))
 
 
 def _declare(s: Session, baton: Baton, area: str, cases: list[FailureCase], now: datetime) -> int:

@@ -5,10 +5,15 @@ otherwise. The decision is taken under a lock on the link row (an insert-if-miss
 SELECT … FOR UPDATE on PostgreSQL; SQLite's transactions hold its write lock), in the same
 transaction as the declaration, so two replicas, or Alertmanager resending a notification,
 never declare twice.
+
+A signal's key is stored as its SHA-256 (`digest`): an Alertmanager groupKey has no length
+limit, and PostgreSQL refuses what does not fit the column where SQLite would take it. The key
+as it came is kept beside it for people (`name`): masked, mentioning nobody, clipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +21,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.incidents.services import declare_in
+from bot.slack.mrkdwn import clip
+from bot.slack.outside import kept
 from bot.store.models import Incident, MonitorLink
 from bot.store.runtime import Baton
+
+NAME_LIMIT = 1000  # characters of a key kept for people (masked); the lookup uses the digest
+
+
+def digest(key: str) -> str:
+    """The stored form of a signal's key (0014_intake.py keeps a frozen copy: change neither)."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass
@@ -29,11 +43,17 @@ class Joined:
 
 def lock_link(s: Session, *, source: str, key: str, baton: Baton) -> MonitorLink:
     """The link row, created if missing, locked for the rest of the caller's transaction."""
-    values = {"source": source, "key": key, "state": {}, "updated_at": baton.clock.now()}
+    values = {
+        "source": source,
+        "key": digest(key),
+        "name": clip(kept(key), NAME_LIMIT),
+        "state": {},
+        "updated_at": baton.clock.now(),
+    }
     table = MonitorLink.__table__  # type: ignore[attr-defined]
     insert: Any = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
     s.execute(insert(table).values(**values).on_conflict_do_nothing())
-    query = select(MonitorLink).where(col(MonitorLink.source) == source, col(MonitorLink.key) == key)
+    query = select(MonitorLink).where(col(MonitorLink.source) == source, col(MonitorLink.key) == digest(key))
     return s.exec(query.with_for_update().execution_options(populate_existing=True)).one()
 
 
@@ -62,7 +82,7 @@ def join_or_declare(
 
 def open_incident(s: Session, *, source: str, key: str) -> Incident | None:
     """The open incident linked to (source, key), if any (no lock: for reading)."""
-    link = s.get(MonitorLink, (source, key))
+    link = s.get(MonitorLink, (source, digest(key)))
     if link is None or link.incident_id is None:
         return None
     inc = s.get(Incident, link.incident_id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from bot.slack.mrkdwn import clip
+from bot.slack.outside import excerpt
 
 if TYPE_CHECKING:
     import httpx  # loaded at the first query: an idle Baton does without it
@@ -134,9 +134,9 @@ class Prometheus:
 
 
 def _why(e: Exception) -> str:
-    """A short cause from an httpx error, without the URL (it could carry credentials)."""
-    text = str(e) or type(e).__name__
-    return clip(" ".join(text.split()), 120)
+    """A short cause from an httpx error, without the URL (it could carry credentials); masked,
+    mentioning nobody, like any text from outside."""
+    return excerpt(str(e) or type(e).__name__, 120)
 
 
 def _read(resp: httpx.Response) -> Result:
@@ -146,9 +146,11 @@ def _read(resp: httpx.Response) -> Result:
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("status") == "error":
-        kind = body.get("errorType") or f"HTTP {resp.status_code}"
-        error = clip(" ".join(str(body.get("error") or "no message").split()), 300)
-        return NotMeasured("error", f"query error ({kind}): {error}")
+        # Prometheus's words (or a proxy's pretending to be it), said in the digest: masked,
+        # mentioning nobody, clipped; the digest escapes them.
+        error_type = excerpt(str(body.get("errorType") or f"HTTP {resp.status_code}"), 40)
+        error = excerpt(str(body.get("error") or "no message"), 300)
+        return NotMeasured("error", f"query error ({error_type}): {error}")
     if resp.status_code == 404:
         return NotMeasured(
             "http",
@@ -167,7 +169,9 @@ def _read(resp: httpx.Response) -> Result:
     if kind == "scalar":
         return _number(result)
     if kind != "vector":
-        what = {"matrix": "a range vector", "string": "a string"}.get(str(kind), f"a {kind}")
+        what = {"matrix": "a range vector", "string": "a string"}.get(
+            str(kind), f"a {excerpt(str(kind), 40)}"
+        )
         return NotMeasured("answer", f"the query returns {what}, not a number: write an instant expression")
     if not isinstance(result, list) or not result:
         return NotMeasured("empty", "empty result: the query matched no series")

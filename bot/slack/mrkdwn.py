@@ -36,6 +36,13 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+def mentions_as_text(text: str) -> str:
+    """`<@U…>` and `<#C…>` turned into text (`@U…`, `#C…`): escape() keeps those live for
+    people's own commands, but text from outside Baton (an alert, the product's feedback, a
+    pager's answer) must not be able to mention someone through Baton's posts."""
+    return LIVE.sub(lambda m: m.group(0)[1:-1], text)
+
+
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters, with an ellipsis when cut (before escaping: an entity cut in
     half would show as garbage)."""

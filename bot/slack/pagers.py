@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.config.schema import Team
+from bot.slack.mrkdwn import escape
+from bot.slack.outside import excerpt
 
 if TYPE_CHECKING:
     import httpx  # loaded when a pager is first used: an idle Baton does without it
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 # PRODUCT.md §1: P0–P3 map to PagerDuty's critical/error/warning/info.
 PD_SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
+ANSWER = 200  # characters of a pager's refusal (or redirect) quoted in the error people see
 
 Action = Literal["trigger", "acknowledge", "resolve"]
 
@@ -68,12 +71,19 @@ def _post(name: str, client: httpx.Client, url: str, body: dict[str, Any]) -> ht
         raise PagerError(name, f"HTTP {resp.status_code}", retryable=True, after=after)
     if resp.status_code >= 400:
         # A 4xx (bad routing key, bad payload) will fail the same way every time.
-        raise PagerError(name, f"HTTP {resp.status_code}: {resp.text[:200]}", retryable=False)
+        raise PagerError(name, f"HTTP {resp.status_code}: {_quoted(resp.text)}", retryable=False)
     if not resp.is_success:
         # A 3xx: httpx does not follow redirects, so the event went nowhere. Configure the final URL.
-        where = resp.headers.get("location", "no Location")
-        raise PagerError(name, f"HTTP {resp.status_code}: redirected to {where}", retryable=False)
+        where = resp.headers.get("location")
+        said = _quoted(where) if where else "no Location"
+        raise PagerError(name, f"HTTP {resp.status_code}: redirected to {said}", retryable=False)
     return resp
+
+
+def _quoted(answer: str) -> str:
+    """What the pager said, for the error that is stored and posted as it is (the job's error,
+    the timeline, the channel's report): masked, mentioning nobody, clipped and escaped."""
+    return escape(excerpt(answer, ANSWER))
 
 
 @dataclass

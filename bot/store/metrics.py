@@ -38,6 +38,13 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.alerts_cut = Counter(
+            "baton_alerts_cut",
+            "Alerts of a notification not read: left out by Alertmanager (max_alerts) or past the "
+            "alerts Baton reads of one notification",
+            ["by"],
+            registry=self.registry,
+        )
         self.feedback_requests = Counter(
             "baton_feedback_requests",
             "Requests to POST /feedback, by HTTP status code",

@@ -217,17 +217,33 @@ class NudgeRun(SQLModel, table=True):
 
 class MonitorLink(SQLModel, table=True):
     """The incident an outside signal belongs to while it is open: an Alertmanager group
-    ("alertmanager", groupKey) or an SLO breach ("slo", "<area>:<sli>"). The row is locked while
-    deciding, so replicas and resends never declare twice."""
+    ("alertmanager", groupKey), an SLO breach ("slo", "<area>:<sli>") or an area's failure cases
+    ("feedback", "<area>"). The row is locked while deciding, so replicas and resends never
+    declare twice. `key` is the SHA-256 of the signal's key, whatever its length (a groupKey has
+    no limit); `name` is the key as it came, masked, for people."""
 
     __tablename__ = "monitor_link"
     __table_args__ = (PrimaryKeyConstraint("source", "key", name="pk_monitor_link"),)
 
     source: str = Field(max_length=32)
-    key: str = Field(max_length=512)
+    key: str = Field(max_length=512)  # bot/monitoring/links.py digest()
+    name: str = Field(sa_type=Text)
     incident_id: int | None = Field(default=None, foreign_key="incident.id")
     state: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # e.g. firing fingerprints
     updated_at: datetime
+
+
+class SlackSignature(SQLModel, table=True):
+    """A Slack request signature Baton has taken (issue 17): the same signed request sent again
+    within Slack's 5-minute window is refused, by whichever replica it reaches. A row is kept
+    until its signature's timestamp is out of the window (no request can carry it after that),
+    then pruned."""
+
+    __tablename__ = "slack_signature"
+    __table_args__ = (Index("ix_slack_signature_expires_at", "expires_at"),)
+
+    signature: str = Field(primary_key=True, max_length=80)  # "v0=" and 64 hex digits, checked
+    expires_at: datetime
 
 
 class ReadinessTick(SQLModel, table=True):

@@ -65,6 +65,10 @@ class Settings:
     prometheus_url: str | None = field(repr=False)
     alert_token: str | None = field(repr=False)
     feedback_token: str | None = field(default=None, repr=False)  # never in a log line
+    # /metrics on PORT answers only with this bearer token; without it, only on METRICS_PORT.
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_port: int | None = None  # a second listener serving /metrics alone
+    metrics_host: str = "127.0.0.1"  # where METRICS_PORT listens: this machine only, by default
     evidence_reaction: str = "pushpin"
 
     @property
@@ -99,13 +103,9 @@ class Settings:
                 raise SettingsError(
                     f"SLACK_SIGNING_SECRET is not set: set it to {_WHERE['SLACK_SIGNING_SECRET']}."
                 )
-        port_text = get("PORT") or "3000"
-        try:
-            port = int(port_text)
-            if not 0 <= port <= 65535:
-                raise ValueError
-        except ValueError:
-            raise SettingsError(f"PORT must be a TCP port number (0-65535), not {port_text!r}.") from None
+        port = _port("PORT", get("PORT") or "3000")
+        metrics_text = get("METRICS_PORT")
+        metrics_port = _port("METRICS_PORT", metrics_text) if metrics_text else None
         api_url = _api_url(get("SLACK_API_URL"))
         return cls(
             bot_token=bot_token or "",
@@ -120,7 +120,20 @@ class Settings:
             alert_token=get("BATON_ALERT_TOKEN"),
             feedback_token=get("BATON_FEEDBACK_TOKEN"),
             evidence_reaction=(get("BATON_EVIDENCE_REACTION") or "pushpin").strip(":"),
+            metrics_token=get("BATON_METRICS_TOKEN"),
+            metrics_port=metrics_port,
+            metrics_host=get("METRICS_HOST") or "127.0.0.1",
         )
+
+
+def _port(name: str, text: str) -> int:
+    try:
+        port = int(text)
+        if not 0 <= port <= 65535:
+            raise ValueError
+    except ValueError:
+        raise SettingsError(f"{name} must be a TCP port number (0-65535), not {text!r}.") from None
+    return port
 
 
 def _api_url(value: str | None) -> str:

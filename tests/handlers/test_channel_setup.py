@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.store.db import session
@@ -54,7 +53,7 @@ def test_setup_that_gives_up_sends_the_channel_s_messages_to_the_reporter(fast: 
     with session(fast.baton.engine) as s:
         inc = s.get(Incident, 1)
         assert inc is not None and inc.channel_id is None and "restricted_action" in (inc.channel_error or "")
-    metrics = httpx.get(f"{fast.url}/metrics").text
+    metrics = fast.metrics()
     assert 'baton_jobs_given_up_total{kind="setup"} 1.0' in metrics
 
 
