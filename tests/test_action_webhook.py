@@ -650,3 +650,37 @@ def test_a_call_cut_short_by_a_crash_is_visible_and_tried_once_more(
     finally:
         ticker.shutdown()
         second.engine.dispose()
+
+
+# -- a total deadline per try (issue 17 item 6) --------------------------------------------------
+
+
+def test_a_webhook_dripping_its_answer_is_cut_at_the_deadline_and_tried_again(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte every 0.1 s keeps every read inside any per-read timeout, and the whole answer
+    would take over 9 s: the try ends at TIMEOUT all the same, as one that went unanswered."""
+    monkeypatch.setattr(webhook, "TIMEOUT", 0.5)
+    env.hook.drip(0.1, body='{"ok": true, "note": "' + "slow " * 8 + '"}')
+    req = env.approve()
+    env.run()
+    first = env.request(req.id or 0)
+    assert (first.state, first.attempts, first.status) == ("approved", 1, None)
+    assert first.error == "rollback-prompt: no answer within 500ms (the request was sent)"
+    env.hook.wait_for(lambda: env.hook.cut)  # Baton hung up before the last byte
+    [unanswered] = env.events("action unanswered")
+    assert unanswered.data["reached"] == "maybe"
+    env.later(timedelta(seconds=5))  # the retry, answered at once, carries the same key
+    done = env.request(req.id or 0)
+    assert (done.state, done.attempts, done.status) == ("called", 2, 200)
+    assert [r.headers["idempotency-key"] for r in env.hook.received()] == [req.idempotency_key] * 2
+
+
+def test_every_deadline_holding_a_job_is_well_inside_the_lease() -> None:
+    """A try that outlived the job's lease would be taken over by another replica while still
+    open, and the webhook called twice: each outbound call's deadline is a fraction of it."""
+    from bot.monitoring import prometheus
+    from bot.slack import pagers
+
+    for deadline in (webhook.TIMEOUT, pagers.TIMEOUT, prometheus.TIMEOUT):
+        assert deadline * 10 <= jobs.LEASE.total_seconds()

@@ -16,8 +16,10 @@ pool, never in a Slack listener, so a slow or failing webhook delays neither Sla
 
 The job queue's claim gives each job to one worker across replicas, and the request's state is
 re-checked with a conditional UPDATE before each try, so an approval is POSTed once (retries
-aside, which carry the same key). The webhook's URL may carry a token: it is read from the
-current config at each try and never logged, stored or shown; errors name the action.
+aside, which carry the same key). Each try, start to finish, ends within TIMEOUT
+(bot/slack/outbound.py), far inside the job's lease, so no other replica takes the job over
+while a try is still open. The webhook's URL may carry a token: it is read from the current
+config at each try and never logged, stored or shown; errors name the action.
 """
 
 from __future__ import annotations
@@ -48,18 +50,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The end: six tries, 5 s, 10 s, 20 s, 40 s and 80 s apart (155 s of waiting), each waiting at
-# most TIMEOUT for the webhook (60 s): an approved action is called, or reported failed, within
-# about 3.6 minutes of its approval. A webhook that asks for longer with Retry-After stretches
+# The end: six tries, 5 s, 10 s, 20 s, 40 s and 80 s apart (155 s of waiting), each taking at
+# most TIMEOUT (10 s): an approved action is called, or reported failed, within about 3.6
+# minutes of its approval. A webhook that asks for longer with Retry-After stretches
 # that, up to RETRY_AFTER_MAX per try (about 50 minutes in all), which still ends well before
 # the job queue's own MAX_LATE (2 h) could give up on the job behind the request's back.
 MAX_TRIES = 6
 FIRST_BACKOFF = timedelta(seconds=5)
 RETRY_AFTER_MAX = timedelta(minutes=10)
 
-# Connect, send and each read wait at most 10 s. An action's webhook should answer once it has
-# accepted the work (a rollback, a feature switch), not when the work is done: 10 s is ample for
-# that, while a webhook that hangs holds a worker of the ticker's pool no longer than that per try.
+# One try, start to finish (connect, send, the whole answer read), ends within 10 s, however
+# slowly the webhook dribbles its answer (bot/slack/outbound.py): far inside the job's lease
+# (bot/store/jobs.LEASE, 5 min), so a try is never taken over while it is still open. An
+# action's webhook should answer once it has accepted the work (a rollback, a feature switch),
+# not when the work is done: 10 s is ample for that, while a webhook that hangs holds a worker of
+# the ticker's pool no longer than that per try.
 TIMEOUT = 10.0
 
 # Redirects are never followed. A 307/308 would re-send the body and the idempotency key, and a
@@ -148,10 +153,12 @@ def call(url: str, payload: dict[str, Any], *, key: str) -> Outcome:
     HTTP status; never names the URL."""
     import httpx
 
+    from bot.slack import outbound
+
     headers = {"Idempotency-Key": key, "User-Agent": "Baton"}
     try:
         with (
-            httpx.Client(timeout=httpx.Timeout(TIMEOUT), follow_redirects=FOLLOW_REDIRECTS) as client,
+            outbound.client(total=TIMEOUT, follow_redirects=FOLLOW_REDIRECTS) as client,
             client.stream("POST", url, json=payload, headers=headers) as resp,
         ):
             status, after, text = resp.status_code, _retry_after(resp), _read(resp)

@@ -22,6 +22,10 @@ PD_SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
 
 Action = Literal["trigger", "acknowledge", "resolve"]
 
+# One event, sent and answered, start to finish (bot/slack/outbound.py): a pager that dribbles
+# its answer holds the job no longer than this.
+TIMEOUT = 10.0
+
 
 @dataclass(frozen=True)
 class PagerEvent:
@@ -124,6 +128,13 @@ class Webhook:
                 "details": event.details,
             },
         )
+
+
+def client() -> httpx.Client:
+    """The client events are sent with: each ends within TIMEOUT, whatever the pager does."""
+    from bot.slack import outbound
+
+    return outbound.client(total=TIMEOUT)
 
 
 def configured(team: Team | None) -> list[str]:
