@@ -130,6 +130,7 @@ def approve(
             action=action,
             title="Roll back to the last approved prompt version",
             params={"version": "v41"} if params is None else params,
+            call_params={"version": "v41"} if params is None else params,
             approval="accountable",
             approvers=[MAYA],
             requested_by=LEO,

@@ -83,7 +83,7 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
         assert inc.id is not None
         rules.check(baton, s, inc, Action.RUN, user=user, now=now)
         name, spec = _spec(baton, inc.area, action)
-        params = _params(name, spec, args)
+        params, call_params = _params(name, spec, args)
         approvers, why = _approvers(baton, inc, name, spec, user=user)
         window = inc.policy.get("window_seconds")
         # The window of the incident's current level; a backlog item has none (BACKLOG_WINDOW).
@@ -95,6 +95,7 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
             action=name,
             title=spec.title,
             params=params,
+            call_params=call_params,
             approval=spec.approval,
             approvers=approvers,
             requested_by=user,
@@ -178,13 +179,18 @@ def _spec(baton: Baton, area: str, action: str) -> tuple[str, ActionSpec]:
     return key, actions[key]
 
 
-def _params(action: str, spec: ActionSpec, args: list[str]) -> dict[str, Any]:
-    """`k=v` words to {name: masked value}; every listed parameter is required, nothing else is
-    accepted."""
-    names = ", ".join(f"`{p}`" for p in spec.params)
-    usage = f"`/incident run {action}" + "".join(f" {p}=…" for p in spec.params) + "`"
-    takes = f"its parameters are {names}" if spec.params else "it takes no parameters"
-    params: dict[str, Any] = {}
+def _params(action: str, spec: ActionSpec, args: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`k=v` words to ({name: masked value}, {name: value for the webhook}); every listed
+    parameter is required, nothing else is accepted.
+
+    What is kept and shown is masked; the webhook gets what was typed, masked only for the
+    params the config marks `mask: true`. Slack's `&amp;`, `&lt;`, `&gt;` are read back by the
+    command handler (bot/slack/mrkdwn.unescape) before the words get here."""
+    names = spec.names
+    listed = ", ".join(f"`{p}`" for p in names)
+    usage = f"`/incident run {action}" + "".join(f" {p}=…" for p in names) + "`"
+    takes = f"its parameters are {listed}" if names else "it takes no parameters"
+    typed: dict[str, str] = {}
     for word in args:
         key, eq, value = word.partition("=")
         key = key.strip().lower()
@@ -192,18 +198,20 @@ def _params(action: str, spec: ActionSpec, args: list[str]) -> dict[str, Any]:
             raise ActionError(
                 f"`{_quote(word)}` is not a parameter: write `name=value`, e.g. {usage}; {takes}."
             )
-        if key not in spec.params:
+        if key not in names:
             raise ActionError(f"`{_quote(key)}` is not a parameter of `{action}`: {takes}, e.g. {usage}.")
-        if key in params:
+        if key in typed:
             raise ActionError(f"`{key}` is given twice; give it once, e.g. {usage}.")
         if not value.strip():
             raise ActionError(f"Give `{key}` a value, e.g. {usage}.")
-        params[key] = mask(value.strip()).text
-    missing = [p for p in spec.params if p not in params]
+        typed[key] = value.strip()
+    missing = [p for p in names if p not in typed]
     if missing:
         which = either([f"`{p}`" for p in missing])
         raise ActionError(f"`{action}` needs {which}: every parameter it lists is required, e.g. {usage}.")
-    return {p: params[p] for p in spec.params}  # in the order the config lists them
+    shown = {p: mask(typed[p]).text for p in names}  # in the order the config lists them
+    sent = {p: shown[p] if p in spec.masked else typed[p] for p in names}
+    return shown, sent
 
 
 def _people(baton: Baton, refs: list[str]) -> list[str]:
@@ -313,7 +321,7 @@ def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decisi
                 col(ActionRequest.state) == "pending",
                 col(ActionRequest.expires_at) > now,
             )
-            .values(state=state, decided_by=user, decided_at=now)
+            .values(state=state, decided_by=user, decided_at=now, **({} if approve else {"call_params": {}}))
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -367,7 +375,7 @@ def expire(baton: Baton, job: Job) -> None:
                 col(ActionRequest.state) == "pending",
                 col(ActionRequest.expires_at) <= now,
             )
-            .values(state="expired")
+            .values(state="expired", call_params={})
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -143,7 +143,8 @@ def body(req: ActionRequest) -> dict[str, Any]:
         "incident": req.incident_id,
         "requested_by": req.requested_by,
         "approved_by": req.decided_by,
-        "params": dict(req.params),
+        # As typed (masked only where the config says): never the masked copy shown in Slack.
+        "params": dict(req.call_params),
         "idempotency_key": req.idempotency_key,
     }
 
@@ -314,6 +315,7 @@ def _record(baton: Baton, req: ActionRequest, tries: int, outcome: Outcome) -> N
                 s,
                 req,
                 state="called",
+                call_params={},
                 status=outcome.status,
                 answer=outcome.excerpt,
                 answered_at=now,
@@ -423,7 +425,7 @@ def _finish(
     commit (a crash between them would leave an approved request to be called again)."""
     now = baton.clock.now()
     with session(baton.engine) as s:
-        values: dict[str, Any] = {"state": "failed", "error": error}
+        values: dict[str, Any] = {"state": "failed", "error": error, "call_params": {}}
         if tried is not None:
             outcome = tried[1]
             values.update(status=outcome.status, answer=outcome.excerpt, answered_at=_at(outcome, now))

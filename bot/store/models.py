@@ -314,7 +314,11 @@ class ActionRequest(SQLModel, table=True):
     area: str = Field(max_length=100)
     action: str = Field(max_length=64)
     title: str = Field(default="", sa_type=Text)  # the action's title when requested
-    params: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # masked
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # masked: what is shown
+    # What the webhook gets: the values as typed, masked only where the action's config says so
+    # (`{name: …, mask: true}`). Kept only until the request ends (then {}); never shown, logged
+    # or exported, and not in repr().
+    call_params: dict[str, Any] = Field(default_factory=dict, sa_column=_json(), repr=False)
     approval: str = Field(max_length=16)  # none / accountable / two-person
     approvers: list[str] = Field(default_factory=list, sa_column=_json())  # Slack user IDs asked
     requested_by: str = Field(max_length=32)
