@@ -20,6 +20,11 @@ aside, which carry the same key). Each try, start to finish, ends within TIMEOUT
 (bot/slack/outbound.py), far inside the job's lease, so no other replica takes the job over
 while a try is still open. The webhook's URL may carry a token: it is read from the current
 config at each try and never logged, stored or shown; errors name the action.
+
+Before each try the call is refused, and the request ends saying whether an earlier try may
+have run, when the incident was resolved (checked with the incident's row locked, as resolving
+locks it) or the action's config no longer says what was approved (bot/actions/snapshot.py:
+its rule, params or url changed): what would be called is not what was approved.
 """
 
 from __future__ import annotations
@@ -34,10 +39,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.actions import messages
+from bot.actions import ending, messages, snapshot
 from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
-from bot.incidents.rooms import post
 from bot.records.masking import mask
 from bot.slack.mrkdwn import clip, escape
 from bot.store import jobs
@@ -238,20 +242,13 @@ def run_call(baton: Baton, job: Job) -> None:
         if req is None or req.state != "approved":
             return
     assert req.id is not None
-    area = baton.config.ownership.areas.get(req.area)
-    spec = area.actions.get(req.action) if area is not None else None
-    if spec is None:
-        # Removed or renamed since it was approved: what was approved is not there to call.
-        _finish(
-            baton,
-            req,
-            error=f"{req.action}: no longer in ownership.yaml (areas.{req.area}.actions)",
-            said=(
-                f"was not run: it is no longer in ownership.yaml under `areas.{escape(req.area)}.actions` "
-                "(removed or renamed since it was approved). Request it again if it is still needed."
-            ),
-        )
+    spec = snapshot.spec_of(baton, req)
+    changed = snapshot.changed(req, spec)
+    if changed is not None:
+        # Removed, renamed or edited since it was approved: what was approved is not what would run.
+        _stop(baton, req, why=changed)
         return
+    assert spec is not None
     if req.attempts >= MAX_TRIES:
         # Its tries were used up by runs that never recorded how they ended (the process stopped
         # mid-call): the last of them may have reached the webhook.
@@ -266,6 +263,9 @@ def run_call(baton: Baton, job: Job) -> None:
         raise jobs.Defer(f"{MAX_IN_FLIGHT} action calls already in flight", after=WAIT_FOR_SLOT)
     try:
         tries = _start_try(baton, req)
+        if isinstance(tries, str):
+            _stop(baton, req, why=tries)
+            return
         if tries is None:
             return  # no longer approved: someone else ended it
         outcome = call(str(spec.url), body(req), key=req.idempotency_key)
@@ -274,12 +274,16 @@ def run_call(baton: Baton, job: Job) -> None:
     _record(baton, req, tries, outcome)
 
 
-def _start_try(baton: Baton, req: ActionRequest) -> int | None:
+def _start_try(baton: Baton, req: ActionRequest) -> int | str | None:
     """Count the try and put it on the timeline, committed before the POST: a crash mid-call
     leaves a try that is visible and counts towards the end. None if the request is no longer
-    approved."""
+    approved; why not, if its incident was resolved."""
     now = baton.clock.now()
     with session(baton.engine) as s:
+        # Locked as resolve locks it: resolved before this try, or only once it was sent.
+        inc = s.exec(select(Incident).where(col(Incident.id) == req.incident_id).with_for_update()).one()
+        if inc.state == "resolved":
+            return ending.resolved(inc, decided=True)
         tries = s.execute(
             update(ActionRequest)
             .where(col(ActionRequest.id) == req.id, col(ActionRequest.state) == "approved")
@@ -387,6 +391,20 @@ def _exhausted(
 ) -> str:
     """Out of tries: whether it may have run all the same, from how each try ended (the
     timeline's, and the try just ended, not yet written)."""
+    unsure, answered = _how_tries_ended(baton, req, current)
+    head = f"failed: {req.attempts} tries, none succeeded (last: {escape(last)})."
+    if unsure:
+        return f"{head} {_may_have_run(unsure)} Check the system before requesting it again."
+    if answered:
+        return f"{head} The webhook answered every try with an error, so it most likely did not run."
+    return f"{head} Baton never reached the webhook, so it did not run."
+
+
+def _how_tries_ended(
+    baton: Baton, req: ActionRequest, current: tuple[int, Reached] | None = None
+) -> tuple[list[int], bool]:
+    """The tries that may have reached the webhook unanswered (or never recorded an end), and
+    whether any was answered."""
     with session(baton.engine) as s:
         events = s.exec(
             select(TimelineEvent).where(
@@ -400,16 +418,30 @@ def _exhausted(
     if current is not None:
         ended[current[0]] = current[1]
     unsure = sorted({n for n, how in ended.items() if how == "maybe"} | (tried - set(ended)))
-    head = f"failed: {req.attempts} tries, none succeeded (last: {escape(last)})."
-    if unsure:
-        which = f"try {unsure[0]}" if len(unsure) == 1 else "tries " + ", ".join(str(n) for n in unsure)
-        return (
-            f"{head} *It may have run all the same*: {which} got no answer after the request was "
-            "sent. Check the system before requesting it again."
-        )
-    if "yes" in ended.values():
-        return f"{head} The webhook answered every try with an error, so it most likely did not run."
-    return f"{head} Baton never reached the webhook, so it did not run."
+    return unsure, "yes" in ended.values()
+
+
+def _may_have_run(unsure: list[int]) -> str:
+    which = f"try {unsure[0]}" if len(unsure) == 1 else "tries " + ", ".join(str(n) for n in unsure)
+    return f"*It may have run all the same*: {which} got no answer after the request was sent."
+
+
+def _stop(baton: Baton, req: ActionRequest, *, why: str) -> None:
+    """Not called (any more), though approved: its incident was resolved or its action's config
+    changed. Said with whether an earlier try may have run."""
+    if req.attempts == 0:
+        said = f"was not run: {escape(why)}. Request it again if it is still needed."
+    else:
+        said = f"was not tried again after try {req.attempts}: {escape(why)}."
+        unsure, answered = _how_tries_ended(baton, req)
+        if unsure:
+            said += f" {_may_have_run(unsure)} Check the system."
+        elif answered:
+            said += " The webhook answered with an error, so it most likely did not run."
+        else:
+            said += " Baton never reached the webhook, so it did not run."
+    log.warning("action %s (request %s) not called: %s", req.action, req.id, why)
+    _finish(baton, req, error=f"{req.action}: not called: {why}", said=said)
 
 
 def _finish(
@@ -490,13 +522,8 @@ def _answered(
 def _say(s: Session, req: ActionRequest, text: str, *, now: datetime) -> None:
     """In the incident channel; a backlog item has none, so its requester hears it by DM."""
     inc = s.get(Incident, req.incident_id)
-    if inc is None:
-        return
-    if inc.backlog and inc.channel_id is None:
-        payload = {"channel": req.requested_by, "text": text}
-        jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
-    else:
-        post(s, inc, text=text, now=now)
+    if inc is not None:
+        ending.say(s, inc, req, text=text, now=now)
 
 
 # -- texts ---------------------------------------------------------------------------------------

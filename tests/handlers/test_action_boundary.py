@@ -1,8 +1,12 @@
-"""The operating boundary held under attack (issue 17 item 7), through the real path:
+"""The operating boundary held under attack (issue 17 items 4, 5 and 7), through the real path:
 Slack-signed `/incident` commands and Approve clicks to a running Baton on an injected clock, a
 local webhook server standing in for the action, and what the fake Slack saw. On SQLite and
 PostgreSQL.
 
+- A request whose incident is resolved ends: a click after it runs nothing (item 4).
+- What is approved is what was asked: a change of the action's rule, url or params seen on a
+  reload or at start-up voids a pending request, and an approver who may no longer approve is
+  refused when they click (item 5).
 - The webhook gets what was typed (Slack's escaping read back, masked only where the config
   says); Slack, the timeline and the log get the masked copy (item 7).
 """
@@ -11,57 +15,33 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from bot.actions.messages import APPROVE
-from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
 from tests.fakeslack import FakeSlack
-from tests.handlers.test_incident_command import channel_of, posted, reply
+from tests.handlers.test_incident_command import channel_of, in_channel, posted, reply
 from tests.handlers.test_incident_run import (
-    GENERAL,
+    HOOK_PATH,
     App,
-    _release_turns,
+    action_events,
     approval_dm,
+    calls,
     click,
+    hooked_app,
     incident,
     requests_,
     run,
     start,
 )
-from tests.test_action_requests import LI, MAYA, NEVER, write_ownership
+from tests.test_action_requests import LI, MAYA, OMAR
 from tests.webhookserver import WebhookServer, webhook_server
-
-HOOK_PATH = "/rollback?token=s3cret"
-
-
-@contextmanager
-def hooked_app(
-    fake: FakeSlack, db_url: str, tmp_path: Path, edit: Callable[[str], str] = lambda t: t
-) -> Iterator[tuple[App, WebhookServer]]:
-    """A running Baton whose rollback-prompt POSTs to a local webhook server."""
-    with webhook_server() as hook:
-        fake.add_channel("general", channel_id=GENERAL)
-        ownership = write_ownership(tmp_path)
-        ownership.write_text(edit(ownership.read_text().replace(NEVER, hook.url(HOOK_PATH), 1)))
-        clock = FakeClock()
-        app = App(start(fake, db_url, ownership, clock), clock, ownership, db_url)
-        stop = threading.Event()
-        releaser = threading.Thread(target=_release_turns, args=(stop, app), daemon=True)
-        releaser.start()
-        try:
-            yield app, hook
-        finally:
-            stop.set()
-            releaser.join()
-            app.rb.stop()
 
 
 @pytest.fixture
@@ -81,6 +61,129 @@ def dm_with(app: App, user: str, needle: str) -> str:
         lambda: next((m["text"] for m in app.rb.fake.dm_messages(user) if needle in m.get("text", "")), None),
         message=f"{needle!r} in the DM of {user}",
     )
+
+
+# -- item 4: resolving ends the incident's requests ------------------------------------------------
+
+
+def test_resolving_expires_a_pending_request_and_a_later_click_runs_nothing(
+    hooked: tuple[App, WebhookServer],
+) -> None:
+    app, hook = hooked
+    fake = app.rb.fake
+    channel = incident(app)
+    run(app, channel, "rollback-prompt version=v41", LI)
+    dm = approval_dm(app, MAYA, 1)
+
+    assert in_channel(app.rb, channel, "resolve Rolled back by hand", user=MAYA).status_code == 200
+    why = "incident #1 was resolved before anyone decided"
+    (req,) = requests_(app)
+    assert (req.state, req.error, req.call_params) == ("expired", why, {})
+    posted(fake, channel.id, f"<@{LI}>'s request to run `rollback-prompt` (version=v41) expired: {why}")
+    dm_with(app, MAYA, f"Request #1 to run `rollback-prompt` (version=v41) for #1 ended: {why}")
+    # The note posted at the resolution says so.
+    note = posted(fake, channel.id, "## Actions (1)")
+    assert f"expired at 2026-11-22 09:00:00 UTC, nobody decided (asked: maya <@{MAYA}>): {why}" in note
+
+    late = click(app, APPROVE, 1, user=MAYA, dm_of=MAYA, ts=dm["ts"])
+    assert late["replace_original"] is True
+    assert "ended at <!date^" in late["text"] and f"{why}, so nothing ran" in late["text"]
+    app.clock.advance(timedelta(hours=2))  # the window's expiry comes and says nothing more
+    app.rb.baton.wake()
+    reply(in_channel(app.rb, channel, "timeline", user=LI))
+    assert hook.received() == [] and calls(app) == []
+    assert [k for k, _ in action_events(app)] == ["action requested", "action expired"]
+    assert not any("Nobody decided" in m.get("text", "") for m in fake.messages(channel.id))
+
+
+# -- item 5: what is approved is what was asked ----------------------------------------------------
+
+
+def test_an_edit_to_two_person_with_a_new_url_voids_the_request_on_reload(
+    hooked: tuple[App, WebhookServer],
+) -> None:
+    """The finding: after the edit, the old accountable person approved alone and the new URL
+    was called."""
+    app, hook = hooked
+    fake = app.rb.fake
+    channel = incident(app)
+    run(app, channel, "rollback-prompt version=v41", LI)
+    dm = approval_dm(app, MAYA, 1)
+    with webhook_server() as other:
+        edit_ownership(app, "        approval: accountable\n", "        approval: two-person\n")
+        edit_ownership(app, hook.url(HOOK_PATH), other.url("/new"))
+        assert app.rb.baton.reload() is None  # what SIGHUP and `baton reload` do
+
+        why = (
+            "its approval rule (accountable → two-person) and its url changed in ownership.yaml "
+            "since it was asked"
+        )
+        (req,) = requests_(app)
+        assert (req.state, req.error) == ("expired", why)
+        said = posted(
+            fake, channel.id, f"<@{LI}>'s request to run `rollback-prompt` (version=v41) was voided"
+        )
+        assert why in said and "ask again with `/incident run`" in said
+        dm_with(app, LI, f"Your request #1 to run `rollback-prompt` (version=v41) for #1 was voided: {why}")
+        dm_with(app, MAYA, f"Request #1 to run `rollback-prompt` (version=v41) for #1 ended: {why}")
+
+        late = click(app, APPROVE, 1, user=MAYA, dm_of=MAYA, ts=dm["ts"])
+        assert f"{why}, so nothing ran" in late["text"]
+        app.clock.advance(timedelta(minutes=5))
+        app.rb.baton.wake()
+        reply(in_channel(app.rb, channel, "timeline", user=LI))
+        assert hook.received() == [] and other.received() == [] and calls(app) == []
+    assert [k for k, _ in action_events(app)] == ["action requested", "action voided"]
+
+
+def test_an_edit_of_the_params_seen_at_start_up_voids_the_request(
+    hooked: tuple[App, WebhookServer], fake_slack: FakeSlack
+) -> None:
+    app, hook = hooked
+    channel = incident(app)
+    run(app, channel, "rollback-prompt version=v41", LI)
+    approval_dm(app, MAYA, 1)
+    app.rb.stop()
+    edit_ownership(app, "        params: [version]\n", "        params: [{name: version, mask: true}]\n")
+    app.rb = start(fake_slack, app.db_url, app.ownership, app.clock)
+    (req,) = requests_(app)
+    assert (req.state, req.error) == (
+        "expired",
+        "its parameters changed in ownership.yaml since it was asked",
+    )
+    posted(app.rb.fake, channel.id, "was voided: its parameters changed")
+    late = click(app, APPROVE, 1, user=MAYA, dm_of=MAYA)
+    assert "so nothing ran" in late["text"] and hook.received() == [] and calls(app) == []
+
+
+def test_an_approver_who_may_no_longer_approve_is_refused_when_they_click(
+    hooked: tuple[App, WebhookServer],
+) -> None:
+    """The action did not change, its accountable person did (ownership.yaml edited): maya was
+    asked, but may no longer approve; the request waits, nothing runs."""
+    app, hook = hooked
+    channel = incident(app)
+    run(app, channel, "rollback-prompt version=v41", LI)
+    dm = approval_dm(app, MAYA, 1)
+    edit_ownership(app, "    accountable: maya ", "    accountable: omar ")
+    assert app.rb.baton.reload() is None
+    assert requests_(app)[0].state == "pending"  # the action's config is as it was asked
+
+    refused = click(app, APPROVE, 1, user=MAYA, dm_of=MAYA, ts=dm["ts"])
+    assert refused["replace_original"] is False
+    assert refused["text"] == (
+        ":warning: You were asked to decide request #1 to run `rollback-prompt` (version=v41), but you may "
+        "no longer approve `rollback-prompt` for `model-quality`. None of those asked may any longer, so "
+        f"nobody can approve it: <@{LI}> can ask again with `/incident run`. Nothing changed."
+    )
+    (req,) = requests_(app)
+    assert (req.state, req.decided_by) == ("pending", None) and calls(app) == []
+    # Asked again, the accountable person now is asked, and may.
+    run(app, channel, "rollback-prompt version=v41", LI)
+    approval_dm(app, OMAR, 2)
+    assert "You approved request #2" in click(app, APPROVE, 2, user=OMAR, dm_of=OMAR)["text"]
+    hook.wait_for(lambda: hook.received() or None)
+    assert [r.json()["approved_by"] for r in hook.received()] == [OMAR]
 
 
 # -- item 7: the webhook gets what was typed ------------------------------------------------------
