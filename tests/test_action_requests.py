@@ -542,3 +542,49 @@ def test_the_note_and_export_list_every_request_and_its_steps(acting: Acting) ->
         ("flush-cache", "approved", "baton"),
     ]
     assert data["actions"][0]["params"] == {"version": "v41"} and data["actions"][0]["approvers"] == [MAYA]
+
+
+# -- issue 17: what is approved is what was asked; a resolved incident's requests end ------------------
+
+
+def test_a_click_where_the_config_changed_voids_the_request_instead_of_deciding(acting: Acting) -> None:
+    """A replica that read the edit but has not ended the requests yet (or another replica's
+    config): the click itself finds the action changed and voids the request."""
+    number = declare(acting)
+    req = requests.request(
+        baton=acting.baton, number=number, action="rollback-prompt", args=["version=v41"], user=LI
+    )
+    path = Path(acting.baton.settings.ownership_file)
+    path.write_text(
+        path.read_text().replace("        approval: accountable\n", "        approval: none\n", 1)
+    )
+    assert acting.baton.reload() is None  # no Runner here: nothing ended the request on reload
+    decided = requests.decide(baton=acting.baton, request_id=req.id or 0, approve=True, user=MAYA)
+    assert decided.already and decided.request.state == "expired"
+    why = "its approval rule (accountable → none) changed in ownership.yaml since it was asked"
+    assert decided.request.error == why
+    assert calls(acting) == [] and kinds(acting, number) == ["action requested", "action voided"]
+    acting.run()
+    assert any(
+        f"Your request #{req.id} to run `rollback-prompt`" in m["text"] for m in acting.fake.dm_messages(LI)
+    )
+
+
+def test_a_resolved_incident_ends_its_requests_and_the_expiry_says_nothing_more(acting: Acting) -> None:
+    number = declare(acting)
+    pending = requests.request(baton=acting.baton, number=number, action="disable-feature", args=[], user=LI)
+    none = requests.request(baton=acting.baton, number=number, action="flush-cache", args=[], user=OMAR)
+    incidents.resolve(baton=acting.baton, number=number, summary="Rolled back", user=MAYA)
+    assert row(acting, pending.id).state == "expired"
+    assert row(acting, none.id).state == "approved"  # its call job refuses it (tests/test_action_webhook.py)
+    acting.clock.advance(timedelta(hours=2))
+    acting.run()
+    called = row(acting, none.id)
+    assert (called.state, called.attempts) == ("failed", 0)
+    assert called.error == "flush-cache: not called: incident #1 was resolved before Baton called it"
+    assert kinds(acting, number).count("action expired") == 1
+    assert not any("Nobody decided" in t for t in channel_texts(acting, number))
+    for user in (MAYA, OMAR, JONAS):  # everyone asked hears it ended
+        assert any("ended: incident #1 was resolved" in m["text"] for m in acting.fake.dm_messages(user)), (
+            user
+        )

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.actions import webhook
+from bot.actions import snapshot, webhook
 from bot.app.runner import boot
 from bot.app.ticker import Ticker
 from bot.config.schema import load_config
@@ -123,14 +123,21 @@ def approve(
     key: str | None = None,
 ) -> ActionRequest:
     now = baton.clock.now()
+    key = key or uuid.uuid4().hex
+    params = {"version": "v41"} if params is None else params
+    area = baton.config.ownership.areas["model-quality"]
+    spec = area.actions.get(action)
+    # What the config said when it was asked (an action not in it: no url to keep).
+    kept = snapshot.taken(spec, key=key) if spec is not None else {"approval": "accountable"}
     with session(baton.engine) as s:
         req = ActionRequest(
             incident_id=incident,
             area="model-quality",
             action=action,
             title="Roll back to the last approved prompt version",
-            params={"version": "v41"} if params is None else params,
-            approval="accountable",
+            params=params,
+            call_params=params,
+            **kept,
             approvers=[MAYA],
             requested_by=LEO,
             requested_at=now,
@@ -138,7 +145,7 @@ def approve(
             state=state,
             decided_by=MAYA,
             decided_at=now,
-            idempotency_key=key or uuid.uuid4().hex,
+            idempotency_key=key,
         )
         s.add(req)
         s.flush()
@@ -476,13 +483,10 @@ def test_an_action_gone_from_the_config_is_failed_and_said(env: Env) -> None:
     assert env.hook.received() == []
     done = env.request(req.id or 0)
     assert (done.state, done.attempts) == ("failed", 0)
-    assert done.error == "rollback-prompt: no longer in ownership.yaml (areas.model-quality.actions)"
+    gone = "the action is no longer in ownership.yaml (under areas.model-quality.actions)"
+    assert done.error == f"rollback-prompt: not called: {gone}"
     [post] = [t for t in env.said() if "rollback-prompt" in t]
-    assert post == (
-        f":x: {WHAT} was not run: it is no longer in ownership.yaml under "
-        "`areas.model-quality.actions` (removed or renamed since it was approved). Request it again if it is "
-        "still needed."
-    )
+    assert post == f":x: {WHAT} was not run: {gone}. Request it again if it is still needed."
     assert len(env.events("action failed")) == 1
 
 
@@ -662,3 +666,156 @@ def test_a_call_cut_short_by_a_crash_is_visible_and_tried_once_more(
     finally:
         ticker.shutdown()
         second.engine.dispose()
+
+
+# -- a total deadline per try (issue 17 item 6) --------------------------------------------------
+
+
+def test_a_webhook_dripping_its_answer_is_cut_at_the_deadline_and_tried_again(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte every 0.1 s keeps every read inside any per-read timeout, and the whole answer
+    would take over 9 s: the try ends at TIMEOUT all the same, as one that went unanswered."""
+    monkeypatch.setattr(webhook, "TIMEOUT", 0.5)
+    env.hook.drip(0.1, body='{"ok": true, "note": "' + "slow " * 8 + '"}')
+    req = env.approve()
+    env.run()
+    first = env.request(req.id or 0)
+    assert (first.state, first.attempts, first.status) == ("approved", 1, None)
+    assert first.error == "rollback-prompt: no answer within 500ms (the request was sent)"
+    env.hook.wait_for(lambda: env.hook.cut)  # Baton hung up before the last byte
+    [unanswered] = env.events("action unanswered")
+    assert unanswered.data["reached"] == "maybe"
+    env.later(timedelta(seconds=5))  # the retry, answered at once, carries the same key
+    done = env.request(req.id or 0)
+    assert (done.state, done.attempts, done.status) == ("called", 2, 200)
+    assert [r.headers["idempotency-key"] for r in env.hook.received()] == [req.idempotency_key] * 2
+
+
+def test_every_deadline_holding_a_job_is_well_inside_the_lease() -> None:
+    """A try that outlived the job's lease would be taken over by another replica while still
+    open, and the webhook called twice: each outbound call's deadline is a fraction of it."""
+    from bot.monitoring import prometheus
+    from bot.slack import pagers
+
+    for deadline in (webhook.TIMEOUT, pagers.TIMEOUT, prometheus.TIMEOUT):
+        assert deadline * 10 <= jobs.LEASE.total_seconds()
+
+
+# -- a resolved incident's requests are not called (issue 17 item 4) -----------------------------
+
+
+def _resolve(e: Env) -> None:
+    incidents.resolve(baton=e.baton, number=e.incident, summary="Rolled back by hand", user=MAYA)
+
+
+def test_an_approval_not_yet_called_is_not_called_once_the_incident_is_resolved(env: Env) -> None:
+    req = env.approve()
+    _resolve(env)  # before the ticker ran the call
+    env.run()
+    env.later(timedelta(minutes=10))
+    assert env.hook.received() == []
+    done = env.request(req.id or 0)
+    assert (done.state, done.attempts, done.call_params) == ("failed", 0, {})
+    assert done.error == "rollback-prompt: not called: incident #1 was resolved before Baton called it"
+    [post] = [t for t in env.said() if t.startswith(":x:")]
+    assert post == (
+        f":x: {WHAT} was not run: incident #1 was resolved before Baton called it. "
+        "Request it again if it is still needed."
+    )
+    assert [e.kind for e in env.events("action called", "action failed")] == ["action failed"]
+
+
+def test_a_retry_waiting_when_the_incident_is_resolved_is_not_sent(env: Env) -> None:
+    env.hook.answer(500, body="upstream down")
+    req = env.approve()
+    env.run()
+    assert len(env.hook.received()) == 1 and env.request(req.id or 0).state == "approved"
+    _resolve(env)  # within the 5 s backoff: the retry is brought forward and refused at once
+    env.run()
+    done = env.request(req.id or 0)
+    assert (done.state, done.attempts) == ("failed", 1)
+    env.later(timedelta(minutes=10))
+    assert len(env.hook.received()) == 1
+    [post] = [t for t in env.said() if t.startswith(":x:")]
+    assert post == (
+        f":x: {WHAT} was not tried again after try 1: incident #1 was resolved before Baton called it. "
+        "The webhook answered with an error, so it most likely did not run."
+    )
+    with session(env.baton.engine) as s:
+        [job] = s.exec(select(Job).where(col(Job.kind) == "action_call")).all()
+    assert job.state == "done"
+
+
+def test_a_try_in_flight_when_the_incident_is_resolved_is_recorded_and_not_repeated(env: Env) -> None:
+    """What was sent before the resolution cannot be unsent: its answer is recorded as usual."""
+    env.hook.hold()
+    req = env.approve()
+    env.ticker.start(timedelta(milliseconds=50))
+    env.baton.wake = env.ticker.wake
+    env.hook.wait_for(lambda: env.hook.in_flight)
+    _resolve(env)
+    env.hook.release()
+    env.fake.wait_for(lambda: env.request(req.id or 0).state == "called" or None, timeout=10)
+    assert len(env.hook.received()) == 1 and env.request(req.id or 0).status == 200
+    resolved_at = next(e.id or 0 for e in env.events("resolved"))
+    [answered] = env.events("action answered")
+    assert (answered.id or 0) > resolved_at  # recorded after the resolution, as it happened
+
+
+# -- the config at call time (issue 17 item 5) ---------------------------------------------------
+
+
+def _edit_action(e: Env, old: str, new: str) -> None:
+    path = Path(e.baton.settings.ownership_file)
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    assert e.baton.reload() is None
+
+
+def test_a_url_changed_between_tries_is_not_called_and_the_old_one_not_again(env: Env) -> None:
+    env.hook.answer(500, body="upstream down")
+    req = env.approve()
+    env.run()
+    assert len(env.hook.received()) == 1
+    with webhook_server() as other:
+        _edit_action(env, env.hook.url(f"/hook?token={TOKEN}"), other.url("/elsewhere"))
+        env.later(timedelta(seconds=5))  # the retry's time
+        env.later(timedelta(minutes=10))
+        assert other.received() == []
+    assert len(env.hook.received()) == 1
+    done = env.request(req.id or 0)
+    assert (done.state, done.attempts) == ("failed", 1)
+    assert done.error == ("rollback-prompt: not called: its url changed in ownership.yaml since it was asked")
+    [post] = [t for t in env.said() if t.startswith(":x:")]
+    assert post.startswith(
+        f":x: {WHAT} was not tried again after try 1: its url changed in ownership.yaml since it was asked."
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "what"),
+    [
+        ("approval: accountable", "approval: two-person", "its approval rule (accountable → two-person)"),
+        ("params: [version]", "params: [{name: version, mask: true}]", "its parameters"),
+        ("params: [version]", "params: [version, region]", "its parameters"),
+    ],
+)
+def test_an_approval_whose_action_changed_before_the_call_is_not_called(
+    env: Env, old: str, new: str, what: str
+) -> None:
+    req = env.approve()
+    _edit_action(env, old, new)
+    env.run()
+    assert env.hook.received() == []
+    done = env.request(req.id or 0)
+    assert done.state == "failed"
+    assert done.error == f"rollback-prompt: not called: {what} changed in ownership.yaml since it was asked"
+
+
+def test_a_title_edited_after_approval_changes_nothing(env: Env) -> None:
+    req = env.approve()
+    _edit_action(env, "title: Roll back to the last approved prompt version", "title: Roll back the prompt")
+    env.run()
+    assert env.request(req.id or 0).state == "called" and len(env.hook.received()) == 1

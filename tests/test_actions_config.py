@@ -85,9 +85,25 @@ def test_actions_load_with_the_url_substituted() -> None:
     rollback, disable = area.actions["rollback-prompt"], area.actions["disable-feature"]
     assert rollback.title == "Roll back to the last approved prompt version"
     assert rollback.url == ENV["PROMPT_ROLLBACK_URL"]
-    assert (rollback.approval, rollback.params) == ("accountable", ["version"])
-    assert (disable.url, disable.approval, disable.params) == (ENV["FEATURE_FLAG_URL"], "two-person", [])
+    assert (rollback.approval, rollback.names, rollback.masked) == ("accountable", ["version"], [])
+    assert (disable.url, disable.approval, disable.names) == (ENV["FEATURE_FLAG_URL"], "two-person", [])
     assert APPROVALS == ("none", "accountable", "two-person")
+
+
+def test_a_param_may_be_marked_masked_in_either_form() -> None:
+    flow = _load(_edit(OWNERSHIP, "params: [version]", "params: [version, {name: reason, mask: true}]"))
+    block = _load(
+        _edit(
+            OWNERSHIP,
+            "params: [version]",
+            "params:\n          - version\n          - name: reason\n            mask: true\n"
+            "          - {name: build, mask: false}",
+        )
+    )
+    flowed = flow.ownership.areas["model-quality"].actions["rollback-prompt"]
+    assert (flowed.names, flowed.masked) == (["version", "reason"], ["reason"])
+    blocked = block.ownership.areas["model-quality"].actions["rollback-prompt"]
+    assert (blocked.names, blocked.masked) == (["version", "reason", "build"], ["reason"])
 
 
 def test_an_area_without_actions_has_none() -> None:
@@ -211,6 +227,51 @@ def test_an_area_without_actions_has_none() -> None:
         ),
         pytest.param(
             "params: [version]",
+            "params: [version, {name: reason, mask: maybe}]",
+            [f"ownership.yaml:18 {AT}.params[1].mask: expected true or false, got text ('maybe')"],
+            id="mask-not-true-or-false",
+        ),
+        pytest.param(
+            "params: [version]",
+            "params: [version, {name: reason, masked: true}]",
+            [f"ownership.yaml:18 {AT}.params[1].masked: unknown key (did you mean 'mask'?)"],
+            id="misspelt-mask",
+        ),
+        pytest.param(
+            "params: [version]",
+            "params: [version, {mask: true}]",
+            [
+                f"ownership.yaml:18 {AT}.params[1].name: is required: "
+                "the name people type as name=value, e.g. 'version'"
+            ],
+            id="masked-param-without-name",
+        ),
+        pytest.param(
+            "params: [version]",
+            "params:\n          - version\n          - name: Reason\n            mask: true",
+            [
+                f"ownership.yaml:20 {AT}.params[1]: 'Reason' is not a parameter name; "
+                "use lowercase letters, digits, '_' or '-', starting with a letter (e.g. 'version')"
+            ],
+            id="bad-masked-param-name-in-block-style",
+        ),
+        pytest.param(
+            "params: [version]",
+            "params: [version, 3]",
+            [
+                f"ownership.yaml:18 {AT}.params[1]: expected a parameter name (e.g. version) or a mapping "
+                "such as {name: customer_email, mask: true}, got a number (3)"
+            ],
+            id="param-neither-name-nor-mapping",
+        ),
+        pytest.param(
+            "params: [version]",
+            "params: [version, {name: version, mask: true}]",
+            [f"ownership.yaml:18 {AT}.params[1]: 'version' is listed twice (first as params[0])"],
+            id="duplicate-param-masked",
+        ),
+        pytest.param(
+            "params: [version]",
             "params: version",
             [f"ownership.yaml:18 {AT}.params: expected a list, got text ('version')"],
             id="params-not-a-list",
@@ -307,9 +368,9 @@ def test_the_shipped_file_has_no_actions_and_its_commented_example_is_valid() ->
     Path("ownership.yaml").write_text(_uncommented_example())
     config = load_config(ownership_path="ownership.yaml", severity_path=SHIPPED_SEVERITY, env=ENV)
     actions = config.ownership.areas["model-quality"].actions
-    assert {name: (a.approval, a.params) for name, a in actions.items()} == {
-        "rollback-prompt": ("accountable", ["version"]),
-        "disable-feature": ("two-person", []),
+    assert {name: (a.approval, a.names, a.masked) for name, a in actions.items()} == {
+        "rollback-prompt": ("accountable", ["version"], []),
+        "disable-feature": ("two-person", ["reason"], ["reason"]),
     }
     assert actions["rollback-prompt"].url == ENV["PROMPT_ROLLBACK_URL"]
 

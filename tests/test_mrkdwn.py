@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.incidents import messages
 from bot.incidents.notes import chunks
-from bot.slack.mrkdwn import LIVE, escape
+from bot.slack.mrkdwn import LIVE, escape, unescape
 from bot.store.models import Incident, TimelineEvent
 from handlers.render import incident as render
 
@@ -60,6 +60,25 @@ def test_escaped_text_has_no_markup_but_mentions_and_channel_links(text: str) ->
 @given(typed)
 def test_escape_is_idempotent(text: str) -> None:
     assert escape(escape(text)) == escape(text)
+
+
+def _as_slack_sends(text: str) -> str:
+    """Command and message text as Slack delivers what was typed: `&`, `<`, `>` as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@given(typed)
+def test_unescape_gives_back_what_was_typed(text: str) -> None:
+    assert unescape(_as_slack_sends(text)) == text
+
+
+def test_unescape_examples() -> None:
+    assert unescape("a &amp;amp; b &amp;lt;c&amp;gt;") == "a &amp; b &lt;c&gt;"  # typed as entities
+    assert unescape("v41&amp;canary &lt;b&gt;") == "v41&canary <b>"
+    # What Slack wrote itself (a mention, a link) is left as it is.
+    assert unescape("<@U07MAYA001|maya> see <https://x.example/?a=1&amp;b=2|dash>") == (
+        "<@U07MAYA001|maya> see <https://x.example/?a=1&b=2|dash>"
+    )
 
 
 def test_escape_examples() -> None:

@@ -3,9 +3,11 @@
 It listens on 127.0.0.1 on a free port and records every request (method, path, headers, body).
 By default it answers 200 with a small JSON body; tests script what comes next:
 ``answer(500, times=2)``, ``answer(429, headers={"Retry-After": "30"})``, ``answer(403, body=…)``,
-``hang(seconds)`` (answer only after that long, longer than Baton's timeout) and ``hold()``
-(answer nothing until ``release()``). It counts the requests it is still working on, so a test
-can see a call in flight, and the most it ever had at once.
+``hang(seconds)`` (answer only after that long, longer than Baton's timeout), ``hold()``
+(answer nothing until ``release()``) and ``drip(every)`` (send the answer, status line first, one
+byte at a time, `every` seconds apart: each read gets a byte in time, the whole never comes in
+time). It counts the requests it is still working on, so a test can see a call in flight, and
+the most it ever had at once; `cut` counts the answers whose client left before the last byte.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class _Answer:
     times: int
     hang: float = 0.0  # seconds to wait before answering (or until release())
     hold: bool = False  # wait for release() however long it takes
+    drip: float = 0.0  # seconds between the bytes of the answer, sent one at a time
 
 
 @dataclass
@@ -49,6 +52,7 @@ class WebhookServer:
     in_flight: int = 0
     max_in_flight: int = 0
     answered: int = 0  # requests it finished answering (or gave up on: the client left)
+    cut: int = 0  # dripped answers whose client left before the last byte
     default_status: int = 200
     default_body: bytes = b'{"ok": true}'
     _script: list[_Answer] = field(default_factory=list)
@@ -82,6 +86,11 @@ class WebhookServer:
         self._released.clear()
         with self._lock:
             self._script.append(_Answer(status, body.encode(), {}, times, hold=True))
+
+    def drip(self, every: float, *, times: int = 1, status: int = 200, body: str = '{"ok": true}') -> None:
+        """The next `times` answers are sent a byte at a time, `every` seconds apart."""
+        with self._lock:
+            self._script.append(_Answer(status, body.encode(), {}, times, drip=every))
 
     def release(self) -> None:
         self._released.set()
@@ -136,6 +145,9 @@ class WebhookServer:
                 self._released.wait(60)
             elif answer.hang:
                 self._released.wait(answer.hang)
+            if answer.drip:
+                self._drip(handler, answer)
+                return
             handler.send_response(answer.status)
             for name, value in answer.headers.items():
                 handler.send_header(name, value)
@@ -149,6 +161,22 @@ class WebhookServer:
             with self._lock:
                 self.in_flight -= 1
                 self.answered += 1
+
+    def _drip(self, handler: BaseHTTPRequestHandler, answer: _Answer) -> None:
+        head = (
+            f"HTTP/1.1 {answer.status} OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(answer.body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        handler.close_connection = True
+        try:
+            for byte in head + answer.body:
+                if self._released.wait(answer.drip):
+                    return  # stop() or release(): no more dripping
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+        except OSError:
+            with self._lock:
+                self.cut += 1
 
     def start(self) -> WebhookServer:
         outer = self

@@ -144,8 +144,13 @@ def decided_reply(req: ActionRequest) -> str:
 
 
 def already(req: ActionRequest) -> str:
-    """A click on a request decided before (or expired): nothing changed."""
+    """A click on a request decided before (or expired, or ended): nothing changed."""
     head = f"Request #{req.id} to run {what(req)}"
+    if req.state == "expired" and req.error:
+        return (
+            f":hourglass: {head} ended at {when(req.expires_at)}: {escape(req.error)}, so nothing ran. "
+            "Ask again with `/incident run` if it is still needed."
+        )
     if req.state == "pending" or req.state == "expired":
         return (
             f":hourglass: {head} expired at {when(req.expires_at)}: nobody decided in time, "
@@ -164,4 +169,53 @@ def expired_post(req: ActionRequest, *, window: str) -> str:
         f":hourglass: Nobody decided on {asker}'s request to run {what(req)} within the {window} window "
         f"(asked: {mentions(req.approvers)}): it expired and did not run. "
         "Ask again with `/incident run` if it is still needed."
+    )
+
+
+# -- ended without running (bot/actions/ending.py) ----------------------------------------------
+
+
+def ended_post(req: ActionRequest, *, why: str, voided: bool) -> str:
+    """In the incident channel: a pending request ended by the incident's resolution or by a
+    change of its action's config."""
+    asker = mention(req.requested_by)
+    if voided:
+        return (
+            f":no_entry_sign: {asker}'s request to run {what(req)} was voided: {escape(why)}, so what "
+            f"would be approved is not what was asked (asked: {mentions(req.approvers)}). It did not run; "
+            "ask again with `/incident run` if it is still needed."
+        )
+    return (
+        f":hourglass: {asker}'s request to run {what(req)} expired: {escape(why)} "
+        f"(asked: {mentions(req.approvers)}). It did not run."
+    )
+
+
+def ended_dm(req: ActionRequest, *, why: str) -> str:
+    """To each approver asked: nothing is left to decide (the buttons of their DM say so too)."""
+    return (
+        f":hourglass: Request #{req.id} to run {what(req)} for #{req.incident_id} ended: {escape(why)}. "
+        "There is nothing to decide any more."
+    )
+
+
+def voided_dm(req: ActionRequest, *, why: str) -> str:
+    """To the requester, when their request was voided by a change of the action's config."""
+    return (
+        f":no_entry_sign: Your request #{req.id} to run {what(req)} for #{req.incident_id} was voided: "
+        f"{escape(why)}. It did not run; ask again with `/incident run` if it is still needed."
+    )
+
+
+def not_allowed_any_more(req: ActionRequest, *, still: list[str]) -> str:
+    """To an approver asked when the request was made, who may no longer approve it."""
+    head = (
+        f"You were asked to decide request #{req.id} to run {what(req)}, but you may no longer approve "
+        f"`{escape(req.action)}` for `{escape(req.area)}`."
+    )
+    if still:
+        return f"{head} {anyone_of(still)} still may. Nothing changed."
+    return (
+        f"{head} None of those asked may any longer, so nobody can approve it: "
+        f"{mention(req.requested_by)} can ask again with `/incident run`. Nothing changed."
     )

@@ -1,9 +1,11 @@
-"""Action requests: `/incident run <action> [k=v …]`, its approval, and its expiry (PRODUCT.md
-"The operating boundary: actions, and who must approve them").
+"""Action requests: `/incident run <action> [k=v …]` and its approval (PRODUCT.md "The operating
+boundary: actions, and who must approve them"); how a request ends unapproved is ending.py's.
 
 A request is one row (bot/store/models.ActionRequest) written in one transaction with
 everything it sets off: the timeline event, a DM with Approve / Deny to each approver, the post
-in the incident channel and the job that expires it. Nothing runs without the rule's approval:
+in the incident channel and the job that expires it. It keeps what it was asked under
+(bot/actions/snapshot.py), and the params twice: masked, as shown, and as the webhook gets them.
+Nothing runs without the rule's approval:
 only a request in state "approved" gets an "action_call" job (bot/actions/webhook.py POSTs it),
 written in the same transaction that approves it. Decisions and expiry are conditional UPDATEs
 on `state`, so the first decision counts, a second click changes nothing, and two replicas (or
@@ -27,27 +29,25 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.actions import messages
-from bot.config.durations import format_duration
+from bot.actions import ending, messages, snapshot
 from bot.config.schema import ActionSpec
 from bot.incidents import rules
 from bot.incidents.errors import IncidentError
 from bot.incidents.notes import utc
 from bot.incidents.paging import timeline
-from bot.incidents.rooms import post
 from bot.incidents.rules import Action, NotAllowed
 from bot.records.masking import mask
 from bot.slack.mrkdwn import clip, either, escape
 from bot.store import jobs
 from bot.store.db import session
-from bot.store.models import ActionRequest, Incident, Job
+from bot.store.models import ActionRequest, Incident
 from bot.store.runtime import Baton
 
 EXAMPLE = "/incident run rollback-prompt version=v41"
 # A backlog item has no response window; its requests are decided within this instead.
 BACKLOG_WINDOW = timedelta(hours=1)
 CALL = "action_call"  # the job bot/actions/webhook.py runs: POST the action's webhook
-EXPIRE = "action_expire"
+EXPIRE = ending.EXPIRE
 
 
 class ActionError(IncidentError):
@@ -83,19 +83,21 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
         assert inc.id is not None
         rules.check(baton, s, inc, Action.RUN, user=user, now=now)
         name, spec = _spec(baton, inc.area, action)
-        params = _params(name, spec, args)
+        params, call_params = _params(name, spec, args)
         approvers, why = _approvers(baton, inc, name, spec, user=user)
         window = inc.policy.get("window_seconds")
         # The window of the incident's current level; a backlog item has none (BACKLOG_WINDOW).
         expires_at = now + (timedelta(seconds=window) if window else BACKLOG_WINDOW)
         approved = spec.approval == "none"
+        key = uuid.uuid4().hex
         req = ActionRequest(
             incident_id=inc.id,
             area=inc.area,
             action=name,
             title=spec.title,
             params=params,
-            approval=spec.approval,
+            call_params=call_params,
+            **snapshot.taken(spec, key=key),
             approvers=approvers,
             requested_by=user,
             requested_at=now,
@@ -103,7 +105,7 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
             state="approved" if approved else "pending",
             decided_by="baton" if approved else None,
             decided_at=now if approved else None,
-            idempotency_key=uuid.uuid4().hex,
+            idempotency_key=key,
         )
         s.add(req)
         s.flush()
@@ -151,7 +153,7 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
             jobs.enqueue(
                 s, kind=EXPIRE, incident_id=inc.id, due_at=expires_at, now=now, payload={"request": req.id}
             )
-        _say(s, inc, req, text=messages.requested_post(req), now=now)
+        ending.say(s, inc, req, text=messages.requested_post(req), now=now)
         s.commit()
     baton.wake()
     return req
@@ -178,13 +180,18 @@ def _spec(baton: Baton, area: str, action: str) -> tuple[str, ActionSpec]:
     return key, actions[key]
 
 
-def _params(action: str, spec: ActionSpec, args: list[str]) -> dict[str, Any]:
-    """`k=v` words to {name: masked value}; every listed parameter is required, nothing else is
-    accepted."""
-    names = ", ".join(f"`{p}`" for p in spec.params)
-    usage = f"`/incident run {action}" + "".join(f" {p}=…" for p in spec.params) + "`"
-    takes = f"its parameters are {names}" if spec.params else "it takes no parameters"
-    params: dict[str, Any] = {}
+def _params(action: str, spec: ActionSpec, args: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`k=v` words to ({name: masked value}, {name: value for the webhook}); every listed
+    parameter is required, nothing else is accepted.
+
+    What is kept and shown is masked; the webhook gets what was typed, masked only for the
+    params the config marks `mask: true`. Slack's `&amp;`, `&lt;`, `&gt;` are read back by the
+    command handler (bot/slack/mrkdwn.unescape) before the words get here."""
+    names = spec.names
+    listed = ", ".join(f"`{p}`" for p in names)
+    usage = f"`/incident run {action}" + "".join(f" {p}=…" for p in names) + "`"
+    takes = f"its parameters are {listed}" if names else "it takes no parameters"
+    typed: dict[str, str] = {}
     for word in args:
         key, eq, value = word.partition("=")
         key = key.strip().lower()
@@ -192,18 +199,20 @@ def _params(action: str, spec: ActionSpec, args: list[str]) -> dict[str, Any]:
             raise ActionError(
                 f"`{_quote(word)}` is not a parameter: write `name=value`, e.g. {usage}; {takes}."
             )
-        if key not in spec.params:
+        if key not in names:
             raise ActionError(f"`{_quote(key)}` is not a parameter of `{action}`: {takes}, e.g. {usage}.")
-        if key in params:
+        if key in typed:
             raise ActionError(f"`{key}` is given twice; give it once, e.g. {usage}.")
         if not value.strip():
             raise ActionError(f"Give `{key}` a value, e.g. {usage}.")
-        params[key] = mask(value.strip()).text
-    missing = [p for p in spec.params if p not in params]
+        typed[key] = value.strip()
+    missing = [p for p in names if p not in typed]
     if missing:
         which = either([f"`{p}`" for p in missing])
         raise ActionError(f"`{action}` needs {which}: every parameter it lists is required, e.g. {usage}.")
-    return {p: params[p] for p in spec.params}  # in the order the config lists them
+    shown = {p: mask(typed[p]).text for p in names}  # in the order the config lists them
+    sent = {p: shown[p] if p in spec.masked else typed[p] for p in names}
+    return shown, sent
 
 
 def _people(baton: Baton, refs: list[str]) -> list[str]:
@@ -266,14 +275,6 @@ def _call(s: Session, req: ActionRequest, *, now: datetime) -> None:
     jobs.enqueue(s, kind=CALL, incident_id=req.incident_id, due_at=now, now=now, payload={"request": req.id})
 
 
-def _say(s: Session, inc: Incident, req: ActionRequest, *, text: str, now: datetime) -> None:
-    """In the incident channel; a backlog item has none, so its requester hears it by DM."""
-    if inc.backlog and inc.channel_id is None:
-        jobs.enqueue(s, kind="post", due_at=now, now=now, payload={"channel": req.requested_by, "text": text})
-    else:
-        post(s, inc, text=text, now=now)
-
-
 # -- deciding ----------------------------------------------------------------------------------
 
 
@@ -284,14 +285,20 @@ class Decision:
 
 
 def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decision:
-    """Approve or deny a pending request. Only the approvers asked may, never the requester
-    (NotAllowed naming who may; nothing changes). The first decision counts: a later one, or one
-    after the request expired, changes nothing (`already`). Approving queues the call."""
+    """Approve or deny a pending request. Only the approvers asked may, never the requester,
+    and only while they are still allowed to (NotAllowed naming who may; nothing changes). The
+    first decision counts: a later one, or one after the request expired, changes nothing
+    (`already`). A request whose incident was resolved, or whose action's config changed since
+    it was asked, is not decided but ends (bot/actions/ending.py; `already`, saying why).
+    Approving queues the call."""
     now = baton.clock.now()
     with session(baton.engine) as s:
         req = s.get(ActionRequest, request_id)
         if req is None:
             raise ActionError(f"There is no action request #{request_id}.")
+        # Locked, so a resolve in flight either came first (and ended the request) or waits.
+        inc = s.exec(select(Incident).where(col(Incident.id) == req.incident_id).with_for_update()).one()
+        req = _reread(s, request_id)
         if req.state != "pending" or utc(req.expires_at) <= now:
             return Decision(req, already=True)
         who = messages.anyone_of(req.approvers)
@@ -305,6 +312,20 @@ def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decisi
                 f"Only {who} can approve or deny request #{req.id} to run `{escape(req.action)}` "
                 f"for #{req.incident_id}. Nothing changed."
             )
+        spec = snapshot.spec_of(baton, req)
+        if inc.state == "resolved":  # resolving ends pending requests: one made before that rule
+            why: str | None = ending.resolved(inc, decided=False)
+        else:
+            why = snapshot.changed(req, spec)
+        if why is not None:
+            ending.end_pending(s, req, inc, why=why, voided=inc.state != "resolved", now=now)
+            s.commit()
+            baton.wake()
+            return Decision(_reread(s, request_id), already=True)
+        assert spec is not None
+        still = _still_allowed(baton, inc, req, spec)
+        if user not in still:
+            raise NotAllowed(messages.not_allowed_any_more(req, still=still))
         state = "approved" if approve else "denied"
         result = s.execute(
             update(ActionRequest)
@@ -313,7 +334,7 @@ def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decisi
                 col(ActionRequest.state) == "pending",
                 col(ActionRequest.expires_at) > now,
             )
-            .values(state=state, decided_by=user, decided_at=now)
+            .values(state=state, decided_by=user, decided_at=now, **({} if approve else {"call_params": {}}))
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -321,8 +342,7 @@ def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decisi
             s.rollback()
             return Decision(_reread(s, request_id), already=True)
         s.refresh(req)
-        inc = s.get(Incident, req.incident_id)
-        assert inc is not None and inc.id is not None
+        assert inc.id is not None
         shown = messages.plain_what(req.action, req.params)
         timeline(
             s,
@@ -336,10 +356,20 @@ def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decisi
         )
         if approve:
             _call(s, req, now=now)
-        _say(s, inc, req, text=messages.decided_post(req), now=now)
+        ending.say(s, inc, req, text=messages.decided_post(req), now=now)
         s.commit()
     baton.wake()
     return Decision(req, already=False)
+
+
+def _still_allowed(baton: Baton, inc: Incident, req: ActionRequest, spec: ActionSpec) -> list[str]:
+    """Those asked who may still approve, by the rule and the owners, commander and admins now
+    (a handoff, a new commander or an edit of ownership.yaml since the request was made)."""
+    try:
+        now_allowed, _ = _approvers(baton, inc, req.action, spec, user=req.requested_by)
+    except ActionError:  # nobody but the requester could approve it now
+        return []
+    return [u for u in req.approvers if u in now_allowed]
 
 
 def _reread(s: Session, request_id: int) -> ActionRequest:
@@ -349,59 +379,3 @@ def _reread(s: Session, request_id: int) -> ActionRequest:
         .execution_options(populate_existing=True)
     ).one()
     return req
-
-
-# -- expiring ----------------------------------------------------------------------------------
-
-
-def expire(baton: Baton, job: Job) -> None:
-    """The "action_expire" job, due at the request's expires_at: a request still pending expires,
-    and the channel hears that nobody decided, naming who was asked. Decided ones are left alone."""
-    now = baton.clock.now()
-    request_id = int(job.payload["request"])
-    with session(baton.engine) as s:
-        result = s.execute(
-            update(ActionRequest)
-            .where(
-                col(ActionRequest.id) == request_id,
-                col(ActionRequest.state) == "pending",
-                col(ActionRequest.expires_at) <= now,
-            )
-            .values(state="expired")
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            req = s.get(ActionRequest, request_id)
-            if req is not None and req.state == "pending":
-                # Not yet (this replica's clock is behind the one that wrote the job).
-                raise jobs.Defer(
-                    "not expired yet", after=max(timedelta(seconds=1), utc(req.expires_at) - now)
-                )
-            return
-        req = s.exec(
-            select(ActionRequest)
-            .where(col(ActionRequest.id) == request_id)
-            .execution_options(populate_existing=True)
-        ).one()
-        inc = s.get(Incident, req.incident_id)
-        if inc is None:
-            raise jobs.Fail(f"incident {req.incident_id} is gone")
-        assert inc.id is not None
-        window = format_duration(utc(req.expires_at) - utc(req.requested_at))
-        timeline(
-            s,
-            inc.id,
-            at=now,
-            actor="baton",
-            kind="action expired",
-            text=f"nobody decided on {messages.plain_what(req.action, req.params)} (request #{req.id}) "
-            f"within {window}; asked: " + (", ".join(f"<@{u}>" for u in req.approvers) or "nobody"),
-            request=req.id,
-            action=req.action,
-        )
-        _say(s, inc, req, text=messages.expired_post(req, window=window), now=now)
-        s.commit()
-    baton.wake()
-
-
-HANDLERS = {EXPIRE: expire}

@@ -16,8 +16,15 @@ pool, never in a Slack listener, so a slow or failing webhook delays neither Sla
 
 The job queue's claim gives each job to one worker across replicas, and the request's state is
 re-checked with a conditional UPDATE before each try, so an approval is POSTed once (retries
-aside, which carry the same key). The webhook's URL may carry a token: it is read from the
-current config at each try and never logged, stored or shown; errors name the action.
+aside, which carry the same key). Each try, start to finish, ends within TIMEOUT
+(bot/slack/outbound.py), far inside the job's lease, so no other replica takes the job over
+while a try is still open. The webhook's URL may carry a token: it is read from the current
+config at each try and never logged, stored or shown; errors name the action.
+
+Before each try the call is refused, and the request ends saying whether an earlier try may
+have run, when the incident was resolved (checked with the incident's row locked, as resolving
+locks it) or the action's config no longer says what was approved (bot/actions/snapshot.py:
+its rule, params or url changed): what would be called is not what was approved.
 """
 
 from __future__ import annotations
@@ -32,10 +39,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.actions import messages
+from bot.actions import ending, messages, snapshot
 from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
-from bot.incidents.rooms import post
 from bot.slack import outside
 from bot.slack.mrkdwn import clip, escape
 from bot.store import jobs
@@ -48,18 +54,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The end: six tries, 5 s, 10 s, 20 s, 40 s and 80 s apart (155 s of waiting), each waiting at
-# most TIMEOUT for the webhook (60 s): an approved action is called, or reported failed, within
-# about 3.6 minutes of its approval. A webhook that asks for longer with Retry-After stretches
+# The end: six tries, 5 s, 10 s, 20 s, 40 s and 80 s apart (155 s of waiting), each taking at
+# most TIMEOUT (10 s): an approved action is called, or reported failed, within about 3.6
+# minutes of its approval. A webhook that asks for longer with Retry-After stretches
 # that, up to RETRY_AFTER_MAX per try (about 50 minutes in all), which still ends well before
 # the job queue's own MAX_LATE (2 h) could give up on the job behind the request's back.
 MAX_TRIES = 6
 FIRST_BACKOFF = timedelta(seconds=5)
 RETRY_AFTER_MAX = timedelta(minutes=10)
 
-# Connect, send and each read wait at most 10 s. An action's webhook should answer once it has
-# accepted the work (a rollback, a feature switch), not when the work is done: 10 s is ample for
-# that, while a webhook that hangs holds a worker of the ticker's pool no longer than that per try.
+# One try, start to finish (connect, send, the whole answer read), ends within 10 s, however
+# slowly the webhook dribbles its answer (bot/slack/outbound.py): far inside the job's lease
+# (bot/store/jobs.LEASE, 5 min), so a try is never taken over while it is still open. An
+# action's webhook should answer once it has accepted the work (a rollback, a feature switch),
+# not when the work is done: 10 s is ample for that, while a webhook that hangs holds a worker of
+# the ticker's pool no longer than that per try.
 TIMEOUT = 10.0
 
 # Redirects are never followed. A 307/308 would re-send the body and the idempotency key, and a
@@ -137,7 +146,8 @@ def body(req: ActionRequest) -> dict[str, Any]:
         "incident": req.incident_id,
         "requested_by": req.requested_by,
         "approved_by": req.decided_by,
-        "params": dict(req.params),
+        # As typed (masked only where the config says): never the masked copy shown in Slack.
+        "params": dict(req.call_params),
         "idempotency_key": req.idempotency_key,
     }
 
@@ -147,10 +157,12 @@ def call(url: str, payload: dict[str, Any], *, key: str) -> Outcome:
     HTTP status; never names the URL."""
     import httpx
 
+    from bot.slack import outbound
+
     headers = {"Idempotency-Key": key, "User-Agent": "Baton"}
     try:
         with (
-            httpx.Client(timeout=httpx.Timeout(TIMEOUT), follow_redirects=FOLLOW_REDIRECTS) as client,
+            outbound.client(total=TIMEOUT, follow_redirects=FOLLOW_REDIRECTS) as client,
             client.stream("POST", url, json=payload, headers=headers) as resp,
         ):
             status, after, text = resp.status_code, _retry_after(resp), _read(resp)
@@ -229,20 +241,13 @@ def run_call(baton: Baton, job: Job) -> None:
         if req is None or req.state != "approved":
             return
     assert req.id is not None
-    area = baton.config.ownership.areas.get(req.area)
-    spec = area.actions.get(req.action) if area is not None else None
-    if spec is None:
-        # Removed or renamed since it was approved: what was approved is not there to call.
-        _finish(
-            baton,
-            req,
-            error=f"{req.action}: no longer in ownership.yaml (areas.{req.area}.actions)",
-            said=(
-                f"was not run: it is no longer in ownership.yaml under `areas.{escape(req.area)}.actions` "
-                "(removed or renamed since it was approved). Request it again if it is still needed."
-            ),
-        )
+    spec = snapshot.spec_of(baton, req)
+    changed = snapshot.changed(req, spec)
+    if changed is not None:
+        # Removed, renamed or edited since it was approved: what was approved is not what would run.
+        _stop(baton, req, why=changed)
         return
+    assert spec is not None
     if req.attempts >= MAX_TRIES:
         # Its tries were used up by runs that never recorded how they ended (the process stopped
         # mid-call): the last of them may have reached the webhook.
@@ -257,6 +262,9 @@ def run_call(baton: Baton, job: Job) -> None:
         raise jobs.Defer(f"{MAX_IN_FLIGHT} action calls already in flight", after=WAIT_FOR_SLOT)
     try:
         tries = _start_try(baton, req)
+        if isinstance(tries, str):
+            _stop(baton, req, why=tries)
+            return
         if tries is None:
             return  # no longer approved: someone else ended it
         outcome = call(str(spec.url), body(req), key=req.idempotency_key)
@@ -265,12 +273,16 @@ def run_call(baton: Baton, job: Job) -> None:
     _record(baton, req, tries, outcome)
 
 
-def _start_try(baton: Baton, req: ActionRequest) -> int | None:
+def _start_try(baton: Baton, req: ActionRequest) -> int | str | None:
     """Count the try and put it on the timeline, committed before the POST: a crash mid-call
     leaves a try that is visible and counts towards the end. None if the request is no longer
-    approved."""
+    approved; why not, if its incident was resolved."""
     now = baton.clock.now()
     with session(baton.engine) as s:
+        # Locked as resolve locks it: resolved before this try, or only once it was sent.
+        inc = s.exec(select(Incident).where(col(Incident.id) == req.incident_id).with_for_update()).one()
+        if inc.state == "resolved":
+            return ending.resolved(inc, decided=True)
         tries = s.execute(
             update(ActionRequest)
             .where(col(ActionRequest.id) == req.id, col(ActionRequest.state) == "approved")
@@ -306,6 +318,7 @@ def _record(baton: Baton, req: ActionRequest, tries: int, outcome: Outcome) -> N
                 s,
                 req,
                 state="called",
+                call_params={},
                 status=outcome.status,
                 answer=outcome.excerpt,
                 answered_at=now,
@@ -377,6 +390,20 @@ def _exhausted(
 ) -> str:
     """Out of tries: whether it may have run all the same, from how each try ended (the
     timeline's, and the try just ended, not yet written)."""
+    unsure, answered = _how_tries_ended(baton, req, current)
+    head = f"failed: {req.attempts} tries, none succeeded (last: {escape(last)})."
+    if unsure:
+        return f"{head} {_may_have_run(unsure)} Check the system before requesting it again."
+    if answered:
+        return f"{head} The webhook answered every try with an error, so it most likely did not run."
+    return f"{head} Baton never reached the webhook, so it did not run."
+
+
+def _how_tries_ended(
+    baton: Baton, req: ActionRequest, current: tuple[int, Reached] | None = None
+) -> tuple[list[int], bool]:
+    """The tries that may have reached the webhook unanswered (or never recorded an end), and
+    whether any was answered."""
     with session(baton.engine) as s:
         events = s.exec(
             select(TimelineEvent).where(
@@ -390,16 +417,30 @@ def _exhausted(
     if current is not None:
         ended[current[0]] = current[1]
     unsure = sorted({n for n, how in ended.items() if how == "maybe"} | (tried - set(ended)))
-    head = f"failed: {req.attempts} tries, none succeeded (last: {escape(last)})."
-    if unsure:
-        which = f"try {unsure[0]}" if len(unsure) == 1 else "tries " + ", ".join(str(n) for n in unsure)
-        return (
-            f"{head} *It may have run all the same*: {which} got no answer after the request was "
-            "sent. Check the system before requesting it again."
-        )
-    if "yes" in ended.values():
-        return f"{head} The webhook answered every try with an error, so it most likely did not run."
-    return f"{head} Baton never reached the webhook, so it did not run."
+    return unsure, "yes" in ended.values()
+
+
+def _may_have_run(unsure: list[int]) -> str:
+    which = f"try {unsure[0]}" if len(unsure) == 1 else "tries " + ", ".join(str(n) for n in unsure)
+    return f"*It may have run all the same*: {which} got no answer after the request was sent."
+
+
+def _stop(baton: Baton, req: ActionRequest, *, why: str) -> None:
+    """Not called (any more), though approved: its incident was resolved or its action's config
+    changed. Said with whether an earlier try may have run."""
+    if req.attempts == 0:
+        said = f"was not run: {escape(why)}. Request it again if it is still needed."
+    else:
+        said = f"was not tried again after try {req.attempts}: {escape(why)}."
+        unsure, answered = _how_tries_ended(baton, req)
+        if unsure:
+            said += f" {_may_have_run(unsure)} Check the system."
+        elif answered:
+            said += " The webhook answered with an error, so it most likely did not run."
+        else:
+            said += " Baton never reached the webhook, so it did not run."
+    log.warning("action %s (request %s) not called: %s", req.action, req.id, why)
+    _finish(baton, req, error=f"{req.action}: not called: {why}", said=said)
 
 
 def _finish(
@@ -415,7 +456,7 @@ def _finish(
     commit (a crash between them would leave an approved request to be called again)."""
     now = baton.clock.now()
     with session(baton.engine) as s:
-        values: dict[str, Any] = {"state": "failed", "error": error}
+        values: dict[str, Any] = {"state": "failed", "error": error, "call_params": {}}
         if tried is not None:
             outcome = tried[1]
             values.update(status=outcome.status, answer=outcome.excerpt, answered_at=_at(outcome, now))
@@ -480,13 +521,8 @@ def _answered(
 def _say(s: Session, req: ActionRequest, text: str, *, now: datetime) -> None:
     """In the incident channel; a backlog item has none, so its requester hears it by DM."""
     inc = s.get(Incident, req.incident_id)
-    if inc is None:
-        return
-    if inc.backlog and inc.channel_id is None:
-        payload = {"channel": req.requested_by, "text": text}
-        jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
-    else:
-        post(s, inc, text=text, now=now)
+    if inc is not None:
+        ending.say(s, inc, req, text=text, now=now)
 
 
 # -- texts ---------------------------------------------------------------------------------------

@@ -520,9 +520,39 @@ Approval = Literal["none", "accountable", "two-person"]
 APPROVALS: tuple[str, ...] = get_args(Approval)
 
 
+class ActionParam(_Model):
+    """One parameter of an action. Written as its name (``version``), or as a mapping when the
+    webhook must get the value masked: ``{name: customer_email, mask: true}``."""
+
+    name: str = Field(description="the name people type as name=value, e.g. 'version'")
+    # Masked as everywhere Baton shows or keeps it (PII and secrets hidden); without it the
+    # webhook gets exactly what was typed.
+    mask: bool = False
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _true_or_false(cls, value: Any) -> Any:
+        # Before pydantic's bool, which would read 'yes' or 1 as true without a word.
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"expected true or false, got {_kind(value)}")
+
+
+def _param_item(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, dict):
+        return value
+    raise ValueError(
+        f"expected a parameter name (e.g. version) or a mapping such as "
+        f"{{name: customer_email, mask: true}}, got {_kind(value)}"
+    )
+
+
 class ActionSpec(_Model):
     """An action people may run for an incident in its area: once ``approval`` is met, Baton POSTs
-    JSON to ``url``. ``params`` are the names people pass as ``k=v``.
+    JSON to ``url``. ``params`` are the names people pass as ``k=v`` (each a name, or
+    ``{name: …, mask: true}``).
 
     The descriptions are what a missing key's error says is expected.
     """
@@ -533,7 +563,17 @@ class ActionSpec(_Model):
         repr=False, description='the http(s) URL Baton POSTs to, e.g. "${PROMPT_ROLLBACK_URL}"'
     )
     approval: Approval = Field(description="the approval rule, one of none, accountable or two-person")
-    params: list[str] = Field(default_factory=list)
+    params: list[Annotated[ActionParam, BeforeValidator(_param_item)]] = Field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """The parameters' names, in the order listed."""
+        return [p.name for p in self.params]
+
+    @property
+    def masked(self) -> list[str]:
+        """The parameters whose value the webhook gets masked, in the order listed."""
+        return [p.name for p in self.params if p.mask]
 
     @field_validator("title")
     @classmethod
@@ -557,10 +597,11 @@ class ActionSpec(_Model):
 
     @field_validator("params")
     @classmethod
-    def _param_names(cls, value: list[str]) -> list[str]:
+    def _param_names(cls, value: list[ActionParam]) -> list[ActionParam]:
         found: list[tuple[Loc, str]] = []
         first: dict[str, int] = {}
-        for i, name in enumerate(value):
+        for i, param in enumerate(value):
+            name = param.name
             if not PARAM_RE.fullmatch(name):
                 found.append(
                     (
@@ -1353,6 +1394,7 @@ __all__ = [
     "APPROVALS",
     "SCOPES",
     "SEVERITIES",
+    "ActionParam",
     "ActionSpec",
     "Alerts",
     "Area",

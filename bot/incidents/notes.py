@@ -454,7 +454,8 @@ def _action_line(a: ActionItem, who: Any) -> str:
     if a.state == "pending":
         return f"{head}: pending, waiting for {asked} until {_t(a.expires_at)}"
     if a.state == "expired":
-        return f"{head}: expired at {_t(a.expires_at)}, nobody decided (asked: {asked})"
+        why = f": {a.error}" if a.error else ""  # resolved, or its config changed (bot/actions/ending.py)
+        return f"{head}: expired at {_t(a.expires_at)}, nobody decided (asked: {asked}){why}"
     decided = f"{a.state if a.state == 'denied' else 'approved'} by {who(a.decided_by)} at {_t(a.decided_at)}"
     if a.state == "denied":
         return f"{head}: {decided}"

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from bot.config.durations import format_duration
 from bot.incidents import messages
 from bot.incidents.ladder import plan_ladder
+from bot.slack import pagers
 from bot.slack.pagers import PagerEvent, configured, pagers_for
 from bot.store import jobs
 from bot.store.db import session
@@ -237,11 +238,9 @@ def run_pager(baton: Baton, job: Job) -> None:
     if earlier is not None:
         # PagerDuty must see trigger before acknowledge before resolve.
         raise jobs.Defer("an earlier pager event is still on its way", after=timedelta(milliseconds=500))
-    import httpx  # only when a team has an external pager: an idle Baton does without it
-
     team_key = job.payload.get("team")
     team = baton.config.ownership.teams.get(team_key) if team_key else None
-    with httpx.Client(timeout=10) as client:
+    with pagers.client() as client:
         pager = pagers_for(team, client).get(job.payload["pager"])
         if pager is None:
             return  # not configured (any more): nothing to send

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from bot.actions import ending
 from bot.config.durations import format_duration
 from bot.config.schema import SEVERITIES
 from bot.incidents import messages, paging, rules
@@ -396,7 +397,8 @@ def set_commander(*, baton: Baton, number: int, commander: str, user: str, note:
 
 
 def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
-    """Stop everything, record the summary, post the incident note, tell the pager."""
+    """Stop everything (the ladder; the incident's action requests: bot/actions/ending.py),
+    record the summary, post the incident note, tell the pager."""
     summary = typed(summary)
     if not summary:
         raise IncidentError("Say how it was resolved, e.g. `/incident resolve Rolled back prompt v42`")
@@ -418,6 +420,8 @@ def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
             text=f"resolved: {summary}",
             say=messages.resolved(user, summary),
         )
+        # Its action requests end here, in this transaction: none is approved or called after.
+        ending.incident_resolved(s, inc, now=now)
         s.flush()
         for chunk in chunks(incident_note(s, inc), 2900):
             post(s, inc, now=now, text=messages.note_block(chunk))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from bot.slack import outbound
 from bot.slack.outside import excerpt
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class Prometheus:
         self._deadline = None if budget is None else time.monotonic() + budget
         self._budget = budget
         self._down: NotMeasured | None = None
-        self._client = httpx.Client(auth=auth, transport=transport, follow_redirects=False)
+        self._client = outbound.client(total=timeout, auth=auth, transport=transport, follow_redirects=False)
 
     def __enter__(self) -> Prometheus:
         return self
@@ -121,7 +122,9 @@ class Prometheus:
 
         timeout = httpx.Timeout(wait, connect=min(wait, CONNECT_TIMEOUT))
         try:
-            resp = self._client.get(self._endpoint, params={"query": promql}, timeout=timeout)
+            resp = self._client.get(
+                self._endpoint, params={"query": promql}, timeout=timeout, extensions=outbound.within(wait)
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             self._down = NotMeasured("unreachable", f"Prometheus unreachable at {self.url} ({_why(e)})")
             log.warning("%s", self._down)

@@ -43,6 +43,18 @@ def mentions_as_text(text: str) -> str:
     return LIVE.sub(lambda m: m.group(0)[1:-1], text)
 
 
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_CHARS = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape(text: str) -> str:
+    """What was typed, from text Slack escaped: its `&amp;`, `&lt;` and `&gt;` read back once
+    (so `&amp;lt;`, typed `&lt;`, stays `&lt;`). Mentions and links Slack wrote (`<@U123|maya>`,
+    `<https://…>`) are left as they are. Text kept or sent anywhere but Slack (a webhook, a pager,
+    an export) must not carry Slack's escaping; escape() puts it back when Baton posts it."""
+    return _ENTITY.sub(lambda m: _CHARS[m.group(1)], text)
+
+
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters, with an ellipsis when cut (before escaping: an entity cut in
     half would show as garbage)."""

@@ -25,6 +25,10 @@ ANSWER = 200  # characters of a pager's refusal (or redirect) quoted in the erro
 
 Action = Literal["trigger", "acknowledge", "resolve"]
 
+# One event, sent and answered, start to finish (bot/slack/outbound.py): a pager that dribbles
+# its answer holds the job no longer than this.
+TIMEOUT = 10.0
+
 
 @dataclass(frozen=True)
 class PagerEvent:
@@ -134,6 +138,13 @@ class Webhook:
                 "details": event.details,
             },
         )
+
+
+def client() -> httpx.Client:
+    """The client events are sent with: each ends within TIMEOUT, whatever the pager does."""
+    from bot.slack import outbound
+
+    return outbound.client(total=TIMEOUT)
 
 
 def configured(team: Team | None) -> list[str]:

@@ -320,8 +320,10 @@ class ActionRequest(SQLModel, table=True):
     """`/incident run <action> [k=v …]` (PRODUCT.md "The operating boundary"): one request to run
     an area's action for an incident, its approval and its webhook call. The state moves
     pending → approved → called (answered 2xx) or failed, or pending → denied / expired;
-    approval "none" starts at approved. Decisions are conditional UPDATEs on `state`, so the first
-    decision counts and a second click changes nothing; the call is a durable job."""
+    approval "none" starts at approved. A request also expires (pending) or fails (approved, not
+    yet called) when its incident is resolved or its action's config changes first; `error` says
+    which. Decisions are conditional UPDATEs on `state`, so the first decision counts and a second
+    click changes nothing; the call is a durable job."""
 
     __tablename__ = "action_request"
 
@@ -330,8 +332,17 @@ class ActionRequest(SQLModel, table=True):
     area: str = Field(max_length=100)
     action: str = Field(max_length=64)
     title: str = Field(default="", sa_type=Text)  # the action's title when requested
-    params: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # masked
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # masked: what is shown
+    # What the webhook gets: the values as typed, masked only where the action's config says so
+    # (`{name: …, mask: true}`). Kept only until the request ends (then {}); never shown, logged
+    # or exported, and not in repr().
+    call_params: dict[str, Any] = Field(default_factory=dict, sa_column=_json(), repr=False)
+    # The action's config when asked, so a later edit cannot change what is approved: its rule,
+    # which params the webhook gets masked, and a salted digest of its URL (the URL itself may
+    # carry a token and is never stored). None for requests made before these were kept.
     approval: str = Field(max_length=16)  # none / accountable / two-person
+    masked: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    url_digest: str | None = Field(default=None, max_length=64)
     approvers: list[str] = Field(default_factory=list, sa_column=_json())  # Slack user IDs asked
     requested_by: str = Field(max_length=32)
     requested_at: datetime
@@ -344,4 +355,5 @@ class ActionRequest(SQLModel, table=True):
     status: int | None = None  # the webhook's last HTTP status
     answer: str | None = Field(default=None, sa_type=Text)  # a short, masked excerpt of its body
     answered_at: datetime | None = None
-    error: str | None = Field(default=None, sa_type=Text)  # why the last try failed
+    # Why the last try failed; or, once it ended without running, why (resolved, config changed).
+    error: str | None = Field(default=None, sa_type=Text)

@@ -19,6 +19,7 @@ from bot.incidents import notes
 from bot.incidents import services as incidents
 from bot.incidents.services import EXAMPLE, IncidentError, quote
 from bot.records import evidence
+from bot.slack.mrkdwn import unescape
 from bot.store.db import session
 from bot.store.runtime import Baton
 from handlers.listener import Listener, baton_of
@@ -46,7 +47,9 @@ def open_declare_form(command: dict[str, Any], context: BoltContext) -> None:
 def incident_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
     baton = baton_of(context)
     baton.metrics.requests.labels(kind="/incident").inc()
-    text = (command.get("text") or "").strip()
+    # Slack sends `&`, `<`, `>` typed as entities: read back here, so a title, a summary or an
+    # action's parameter is kept (and sent to a pager or webhook) as typed.
+    text = unescape(command.get("text") or "").strip()
     try:
         ack(**dispatch(baton, text, user=command["user_id"], channel=command.get("channel_id", "")))
     except IncidentError as e:

@@ -11,7 +11,7 @@ from bot.oncall import overrides
 from bot.oncall.overrides import OverrideError
 from bot.records import handoffs
 from bot.records.handoffs import HandoffError
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, unescape
 from bot.store.runtime import Baton
 from handlers.listener import baton_of
 from handlers.render import owner as render
@@ -26,7 +26,7 @@ USAGE = (
 def owner_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
     baton = baton_of(context)
     baton.metrics.requests.labels(kind="/owner").inc()
-    text = (command.get("text") or "").strip()
+    text = unescape(command.get("text") or "").strip()  # notes kept as typed, not Slack-escaped
     try:
         ack(**reply_for(baton, text, user=command["user_id"]))
     except (HandoffError, OverrideError) as e:

@@ -9,6 +9,7 @@ from slack_bolt import BoltContext
 from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
 from bot.records import evidence
+from bot.slack.mrkdwn import unescape
 from handlers.listener import baton_of
 
 
@@ -29,7 +30,7 @@ def reaction_added(event: dict[str, Any], context: BoltContext) -> None:
             baton=baton,
             number=inc.id,
             author=str(event.get("user", "")),
-            text=str(message.get("text") or ""),
+            text=unescape(str(message.get("text") or "")),
             link=baton.chat.permalink(channel, ts),
             source_channel=channel,
             source_ts=ts,

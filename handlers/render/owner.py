@@ -145,7 +145,7 @@ def _action_blocks(own: Ownership, area: str, accountable: str) -> list[Block]:
     }
     lines = ["*Actions*"]
     for name, spec in actions.items():
-        params = " ".join(f"`{p}=…`" for p in spec.params)
+        params = " ".join(f"`{p}=…`" for p in spec.names)
         parts = [f"`{name}`", escape(spec.title), rules[spec.approval], *([params] if params else [])]
         lines.append(" — ".join(parts))
     hint = "`/incident run <action> [k=v …]` in the incident channel"

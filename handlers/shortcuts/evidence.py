@@ -9,6 +9,7 @@ from slack_bolt import BoltContext, Respond
 from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
 from bot.records import drafts, evidence
+from bot.slack.mrkdwn import unescape
 from bot.store.runtime import Baton
 from handlers.listener import baton_of
 from handlers.render import incident as render
@@ -34,7 +35,7 @@ def add_to_evidence(shortcut: dict[str, Any], respond: Respond, context: BoltCon
             channel=channel,
             ts=ts,
             message_author=message.get("user"),
-            text=str(message.get("text") or ""),
+            text=unescape(str(message.get("text") or "")),
             link=baton.chat.permalink(channel, ts) if ts else None,
         )
         baton.chat.open_view(shortcut["trigger_id"], render.evidence_view(open_, draft))
@@ -49,7 +50,7 @@ def _add(baton: Baton, number: int, user: str, channel: str, ts: str, message: d
             baton=baton,
             number=number,
             author=user,
-            text=str(message.get("text") or ""),
+            text=unescape(str(message.get("text") or "")),
             link=baton.chat.permalink(channel, ts),
             source_channel=channel,
             source_ts=ts,

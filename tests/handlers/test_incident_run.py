@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -349,17 +350,23 @@ def test_a_pending_request_survives_a_restart(app: App, fake_slack: FakeSlack) -
 # -- end to end: the click through Slack, then the webhook -------------------------------------------
 
 
-@pytest.fixture
-def hooked(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[tuple[App, WebhookServer]]:
-    """`app`, with rollback-prompt's url pointing at a local webhook server."""
+HOOK_PATH = "/rollback?token=s3cret"
+
+
+@contextmanager
+def hooked_app(
+    fake: FakeSlack, db_url: str, tmp_path: Path, edit: Callable[[str], str] = lambda text: text
+) -> Iterator[tuple[App, WebhookServer]]:
+    """A running Baton whose rollback-prompt POSTs to a local webhook server; `edit` changes its
+    ownership.yaml first."""
     from tests.test_action_requests import NEVER
 
     with webhook_server() as hook:
-        fake_slack.add_channel("general", channel_id=GENERAL)
+        fake.add_channel("general", channel_id=GENERAL)
         ownership = write_ownership(tmp_path)
-        ownership.write_text(ownership.read_text().replace(NEVER, hook.url("/rollback?token=s3cret"), 1))
+        ownership.write_text(edit(ownership.read_text().replace(NEVER, hook.url(HOOK_PATH), 1)))
         clock = FakeClock()
-        found = App(start(fake_slack, db_url, ownership, clock), clock, ownership, db_url)
+        found = App(start(fake, db_url, ownership, clock), clock, ownership, db_url)
         stop = threading.Event()
         releaser = threading.Thread(target=_release_turns, args=(stop, found), daemon=True)
         releaser.start()
@@ -369,6 +376,13 @@ def hooked(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[tuple
             stop.set()
             releaser.join()
             found.rb.stop()
+
+
+@pytest.fixture
+def hooked(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[tuple[App, WebhookServer]]:
+    """`app`, with rollback-prompt's url pointing at a local webhook server."""
+    with hooked_app(fake_slack, db_url, tmp_path) as found:
+        yield found
 
 
 def test_only_the_approval_clicked_in_slack_posts_the_webhook_once_and_it_is_on_the_record(
