@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.store import chainkey
+from bot.store.chainkey import ChainKey
 from bot.store.db import DEFAULT_DATABASE
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -66,6 +68,8 @@ class Settings:
     alert_token: str | None = field(repr=False)
     feedback_token: str | None = field(default=None, repr=False)  # never in a log line
     evidence_reaction: str = "pushpin"
+    # Seals the hash chains (bot/store/chainkey.py); None: plain SHA-256.
+    chain_key: ChainKey | None = field(default=None, repr=False)
 
     @property
     def socket_mode(self) -> bool:
@@ -107,6 +111,10 @@ class Settings:
         except ValueError:
             raise SettingsError(f"PORT must be a TCP port number (0-65535), not {port_text!r}.") from None
         api_url = _api_url(get("SLACK_API_URL"))
+        try:
+            chain_key = chainkey.from_env(env)
+        except chainkey.ChainKeyError as e:
+            raise SettingsError(str(e)) from None
         return cls(
             bot_token=bot_token or "",
             signing_secret=signing_secret,
@@ -120,6 +128,7 @@ class Settings:
             alert_token=get("BATON_ALERT_TOKEN"),
             feedback_token=get("BATON_FEEDBACK_TOKEN"),
             evidence_reaction=(get("BATON_EVIDENCE_REACTION") or "pushpin").strip(":"),
+            chain_key=chain_key,
         )
 
 
