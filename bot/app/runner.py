@@ -20,7 +20,7 @@ from bot.incidents import paging, rooms
 from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges
 from bot.oncall import handovers
-from bot.records import handoffs
+from bot.records import holders
 from bot.slack.chat import Chat, ChatError, make_client
 from bot.store import jobs, migrate
 from bot.store.db import (
@@ -144,8 +144,8 @@ class Runner:
         self.scheduler.every("overrides", OVERRIDES, self.baton.refresh_overrides)
         # An edit of R, A or an on-call, seen now or on a reload, opens a handoff receipt; an
         # edit of a rotation re-plans the shift changes to come.
-        self.baton.on_config = lambda: (handoffs.sync_holders(self.baton), handovers.sync(baton=self.baton))
-        handoffs.sync_holders(self.baton)
+        self.baton.on_config = lambda: (holders.sync_holders(self.baton), handovers.sync(baton=self.baton))
+        holders.sync_holders(self.baton)
         self.scheduler.every("handovers", HANDOVERS, lambda: handovers.sync(baton=self.baton), now=True)
         self.scheduler.every(
             "nudges", NUDGE_TICK, lambda: nudges.tick(self.baton, worker=self.ticker.worker), now=True
