@@ -40,6 +40,7 @@ SHIPPED_SEVERITY = ROOT / "severity.yaml"
 FAST_SEVERITY = ROOT / "tests" / "data" / "fast" / "severity.yaml"
 BACKLOG_CHANNEL = "C07BACKLOG"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+CHAIN_KEY = "test-chain-key-0123456789abcdef-0123456789"  # BATON_CHAIN_KEY: 32 characters or more
 PG_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("BATON_REQUIRE_POSTGRES") == "1"
 

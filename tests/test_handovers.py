@@ -308,14 +308,20 @@ def test_a_change_while_baton_was_down_opens_once_and_only_the_latest_of_several
     assert on_call(fake_slack, OMAR) == [] and on_call(fake_slack, MAYA) == []
 
 
+def first_handover(ml: Replica) -> Receipt:
+    """Watch the team, move to the first change's handover time and open it: its receipt."""
+    ml.sync()
+    ml.to(CHANGE1 - HOUR)
+    ml.sync()
+    (first,) = receipts(ml.baton)
+    return first
+
+
 def test_a_rotation_edit_withdraws_unsigned_receipts_and_keeps_signed_ones(
     ml: Replica, fake_slack: FakeSlack
 ) -> None:
     baton = ml.baton
-    ml.sync()
-    ml.to(CHANGE1 - HOUR)
-    ml.sync()
-    (first,) = receipts(baton)
+    first = first_handover(ml)
     assert (first.from_ref, first.to_ref) == ("maya", "li")
 
     ml.to(CHANGE1 - HOUR + 10 * SECOND)
@@ -530,10 +536,7 @@ def test_a_withdrawal_leaves_an_altered_receipt_as_it_is(
     ml: Replica, caplog: pytest.LogCaptureFixture
 ) -> None:
     baton = ml.baton
-    ml.sync()
-    ml.to(CHANGE1 - HOUR)
-    ml.sync()
-    (first,) = receipts(baton)
+    first = first_handover(ml)
     tamper(baton.engine, RECEIPT, first.id or 0, note="all quiet, nothing to hand over")
     ml.to(CHANGE1 - HOUR + 10 * SECOND)
     ml.rotate(["maya", "omar", "li"])  # re-planned: maya -> omar; the old receipt would be withdrawn

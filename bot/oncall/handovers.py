@@ -238,25 +238,10 @@ def _open_receipts(baton: Baton, s: Session, change: Change, now: datetime) -> l
     areas = [a for a, cfg in baton.config.ownership.areas.items() if cfg.responsible == change.team]
     ids = []
     for area in areas:
-        receipt = Receipt(
-            area=area,
-            seq=0,
-            role="oncall",
-            team=change.team,
-            from_ref=change.outgoing,
-            from_user=own.user_id(change.outgoing),
-            to_ref=change.incoming,
-            to_user=own.user_id(change.incoming),
-            note="",
-            origin=_origin(change),
-            started_by="baton",
-            started_at=now,
-            snapshot=handoffs.snapshot(baton, s, area),
-            state="pending",
+        target = Role("oncall", area, change.team, role_key("oncall", team=change.team))
+        receipt = handoffs.open_receipt(
+            baton, s, target, change.outgoing, change.incoming, note="", origin=_origin(change), now=now
         )
-        chain.append_receipt(s, receipt)
-        s.add(receipt)
-        s.flush()
         assert receipt.id is not None
         what = _what(baton, change.team, area)
         text, blocks = say.handover_note_request(own, receipt, what, change.at)

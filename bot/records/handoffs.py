@@ -203,28 +203,20 @@ def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note
                 f"Handoff #{waiting.id} of {label(own, target)} is still waiting for signatures; "
                 "it is signed first (`/owner history " + target.area + "` shows it)."
             )
-        receipt = Receipt(
-            area=target.area,
-            seq=0,
-            role=target.role,
-            team=target.team,
-            from_ref=outgoing,
-            from_user=own.user_id(outgoing),
-            to_ref=to,
-            to_user=to_user,
-            peer_user=peer_user,
+        receipt = open_receipt(
+            baton,
+            s,
+            target,
+            outgoing,
+            to,
             note=mask(" ".join(note.split())).text,
             origin="slack",
+            now=now,
             started_by=user,
-            started_at=now,
-            snapshot=snapshot(baton, s, target.area),
+            peer_user=peer_user,
             outgoing_signed_by=user,
             outgoing_signed_at=now,
-            state="pending",
         )
-        chain.append_receipt(s, receipt)
-        s.add(receipt)
-        s.flush()
         about = f"handoff #{receipt.id}'s request to sign"
         text, blocks = say.countersign_request(own, receipt, label(own, target))
         _dm(s, to_user, text, blocks, now, tell=user, about=about)
@@ -233,6 +225,45 @@ def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note
             _dm(s, peer_user, text, blocks, now, tell=user, about=about)
         s.commit()
     baton.wake()
+    return receipt
+
+
+def open_receipt(
+    baton: Baton,
+    s: Session,
+    target: Role,
+    outgoing: str,
+    incoming: str,
+    *,
+    note: str,
+    origin: str,
+    now: datetime,
+    started_by: str = "baton",
+    **signed: Any,
+) -> Receipt:
+    """A pending receipt of `target` from `outgoing` to `incoming`, with the area's snapshot and
+    any signatures already given: the next link of the area's chain, in the caller's transaction."""
+    own = baton.ownership
+    receipt = Receipt(
+        area=target.area,
+        seq=0,
+        role=target.role,
+        team=target.team,
+        from_ref=outgoing,
+        from_user=own.user_id(outgoing),
+        to_ref=incoming,
+        to_user=own.user_id(incoming),
+        note=note,
+        origin=origin,
+        started_by=started_by,
+        started_at=now,
+        snapshot=snapshot(baton, s, target.area),
+        state="pending",
+        **signed,
+    )
+    chain.append_receipt(s, receipt)
+    s.add(receipt)
+    s.flush()
     return receipt
 
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from bot.records import chain, handoffs
 from bot.records import handoff_messages as say
+from bot.records import handoffs
 from bot.store.db import session
 from bot.store.models import Holder, OwnerOverride, Receipt
 from bot.store.runtime import Baton
@@ -89,25 +89,9 @@ def _open_edit_receipts(
     receipts = []
     for area in areas:
         target = handoffs.Role(role, area, name if kind == "team" else None, key)
-        receipt = Receipt(
-            area=area,
-            seq=0,
-            role=role,
-            team=target.team,
-            from_ref=outgoing,
-            from_user=own.user_id(outgoing),
-            to_ref=incoming,
-            to_user=own.user_id(incoming),
-            note="ownership.yaml was edited",
-            origin="config",
-            started_by="baton",
-            started_at=now,
-            snapshot=handoffs.snapshot(baton, s, area),
-            state="pending",
+        receipt = handoffs.open_receipt(
+            baton, s, target, outgoing, incoming, note="ownership.yaml was edited", origin="config", now=now
         )
-        chain.append_receipt(s, receipt)
-        s.add(receipt)
-        s.flush()
         for as_, user in (("outgoing", receipt.from_user), ("incoming", receipt.to_user)):
             text, blocks = say.edit_sign_request(own, receipt, handoffs.label(own, target), as_)
             handoffs._dm(s, user, text, blocks, now)

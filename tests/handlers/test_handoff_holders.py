@@ -106,15 +106,6 @@ def test_an_edit_that_leaves_the_role_alone_keeps_the_handoff(editable: tuple[Ru
 
 
 @pytest.fixture
-def editable(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[tuple[RunningBaton, Path]]:
-    path = tmp_path / "ownership.yaml"
-    path.write_text(SHIPPED_OWNERSHIP.read_text())
-    rb = start(fake_slack, db_url, path)
-    yield rb, path
-    rb.stop()
-
-
-@pytest.fixture
 def two_areas(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[RunningBaton]:
     """The ML Team is R of model-quality and of user-experience: its one on-call, two areas."""
     path = tmp_path / "ownership.yaml"

@@ -9,7 +9,6 @@ tests/handlers/test_handover_modal.py and tests/test_handovers.py."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,24 +17,12 @@ from sqlmodel import col, select
 from bot.records import verify
 from bot.store.db import session
 from bot.store.models import ChainHead, Evidence, OwnerOverride
-from tests.conftest import FAST_SEVERITY, SHIPPED_OWNERSHIP, RunningBaton, incident_channel, start_baton
-from tests.fakeslack import FakeSlack
+from tests.conftest import RunningBaton, incident_channel
 from tests.handlers.test_handoffs import click_sign, owner
 from tests.handlers.test_incident_command import LEO, LI, MAYA, SAM
 from tests.test_chain import EVIDENCE, RECEIPT, refusals, stored, tamper
 
 DANA, KENJI = "U07DANA001", "U07KENJI01"
-
-
-@pytest.fixture
-def editable(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[tuple[RunningBaton, Path]]:
-    path = tmp_path / "ownership.yaml"
-    path.write_text(SHIPPED_OWNERSHIP.read_text())
-    rb = start_baton(
-        fake_slack, db_url, BATON_OWNERSHIP_FILE=str(path), BATON_SEVERITY_FILE=str(FAST_SEVERITY)
-    )
-    yield rb, path
-    rb.stop()
 
 
 def test_a_receipt_altered_in_the_database_is_not_countersigned(
