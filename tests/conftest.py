@@ -41,6 +41,7 @@ FAST_SEVERITY = ROOT / "tests" / "data" / "fast" / "severity.yaml"
 BACKLOG_CHANNEL = "C07BACKLOG"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 METRICS_TOKEN = "test-metrics-token-0123456789"  # /metrics on PORT answers only with it
+CHAIN_KEY = "test-chain-key-0123456789abcdef-0123456789"  # BATON_CHAIN_KEY: 32 characters or more
 PG_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("BATON_REQUIRE_POSTGRES") == "1"
 

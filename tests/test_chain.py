@@ -6,6 +6,7 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -33,6 +34,8 @@ from tests.conftest import FAST_SEVERITY, RunningBaton, start_baton
 from tests.fakeslack import FakeSlack
 
 MAYA, LI, LEO, SAM = "U07MAYA001", "ULIE", "U07LEO0002", "U07SAM0001"
+RECEIPT = Receipt.__table__  # type: ignore[attr-defined]
+EVIDENCE = Evidence.__table__  # type: ignore[attr-defined]
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 # -- helpers, also used by tests/test_verify.py --------------------------------------------------
@@ -75,17 +78,35 @@ def add_receipts(engine: Engine, area: str, n: int) -> list[int]:
 
 def countersign(engine: Engine, receipt_id: int, at: datetime) -> None:
     """What a countersignature does to the chain: the receipt changes, the chain is resealed.
-    The chain is locked before the receipt (the lock order reseal_receipts relies on)."""
+    The chain is locked before the receipt (the lock order amend_receipt relies on)."""
     with session(engine) as s:
         area = s.exec(select(Receipt.area).where(col(Receipt.id) == receipt_id)).one()
         chain.lock_receipt_chain(s, area)
         query = select(Receipt).where(col(Receipt.id) == receipt_id).with_for_update()
         r = s.exec(query.execution_options(populate_existing=True)).one()
-        r.incoming_signed_at, r.state = at, "signed"
-        s.add(r)
-        s.flush()
-        chain.reseal_receipts(s, r.area, r.seq)
+        chain.amend_receipt(s, r, incoming_signed_at=at, state="signed")
         s.commit()
+
+
+def tamper(engine: Engine, table: sa.Table, row_id: int, **values: Any) -> None:
+    """What someone with write access to the database does: change a row, leave its hash."""
+    with engine.begin() as conn:
+        conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
+
+
+def stored(engine: Engine, receipt_id: int) -> Receipt:
+    with session(engine) as s:
+        row = s.get(Receipt, receipt_id)
+        assert row is not None
+        return row
+
+
+def refusals(caplog: pytest.LogCaptureFixture, what: str) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.getMessage().startswith(f"{what} does not match its stored hash")
+    ]
 
 
 def receipts(engine: Engine, area: str) -> list[Receipt]:
@@ -241,7 +262,12 @@ def test_a_reseal_does_not_bless_a_receipt_altered_outside_baton(engine: Engine)
         conn.execute(
             sa.update(Receipt.__table__).where(Receipt.__table__.c.id == ids[2]).values(note="nothing to see")
         )  # type: ignore[attr-defined]
-    countersign(engine, ids[0], T0 + timedelta(days=1))
+    before = receipts(engine, "model-quality")
+    # Re-sealing from the 1st would rewrite the altered 3rd: refused, nothing changed.
+    with pytest.raises(chain.Tampered, match=f"receipt #{ids[2]} \\(model-quality, seq 3\\) does not match"):
+        countersign(engine, ids[0], T0 + timedelta(days=1))
+    after = receipts(engine, "model-quality")
+    assert [(r.hash, r.incoming_signed_at) for r in after] == [(r.hash, r.incoming_signed_at) for r in before]
     (problem,) = verify(engine)
     assert problem.row_id == ids[2]
     assert "its content does not match its hash" in problem.text

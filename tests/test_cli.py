@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import (
     BATON,
+    CHAIN_KEY,
     PG_URL,
     ROOT,
     SHIPPED_OWNERSHIP,
@@ -241,7 +242,8 @@ def test_a_healthy_start_logs_no_warning(tmp_path: Path) -> None:
         add_people(fake, SHIPPED_OWNERSHIP)
         fake.add_channel("ai-backlog", channel_id="C07BACKLOG")
         add_workspace(fake)
-        out = Lines(serve(serve_env(fake, tmp_path), tmp_path))
+        # With a chain key: without one the start-up says the chains are unkeyed (tests/test_chain_key.py).
+        out = Lines(serve(serve_env(fake, tmp_path, BATON_CHAIN_KEY=CHAIN_KEY), tmp_path))
         try:
             fake.wait_for(lambda: out.having("against Slack: no problems"), timeout=30)
         finally:

@@ -30,6 +30,7 @@ from bot.store.models import OncallOverride, Receipt, ShiftChange
 from bot.store.runtime import Baton
 from tests.conftest import SHIPPED_OWNERSHIP, settings_for
 from tests.fakeslack import FakeSlack
+from tests.test_chain import RECEIPT, refusals, tamper
 
 MAYA, LI, OMAR, LEO = "U07MAYA001", "ULIE", "U07OMAR001", "U07LEO0002"
 HOUR = timedelta(hours=1)
@@ -307,14 +308,20 @@ def test_a_change_while_baton_was_down_opens_once_and_only_the_latest_of_several
     assert on_call(fake_slack, OMAR) == [] and on_call(fake_slack, MAYA) == []
 
 
+def first_handover(ml: Replica) -> Receipt:
+    """Watch the team, move to the first change's handover time and open it: its receipt."""
+    ml.sync()
+    ml.to(CHANGE1 - HOUR)
+    ml.sync()
+    (first,) = receipts(ml.baton)
+    return first
+
+
 def test_a_rotation_edit_withdraws_unsigned_receipts_and_keeps_signed_ones(
     ml: Replica, fake_slack: FakeSlack
 ) -> None:
     baton = ml.baton
-    ml.sync()
-    ml.to(CHANGE1 - HOUR)
-    ml.sync()
-    (first,) = receipts(baton)
+    first = first_handover(ml)
     assert (first.from_ref, first.to_ref) == ("maya", "li")
 
     ml.to(CHANGE1 - HOUR + 10 * SECOND)
@@ -523,3 +530,22 @@ def test_on_the_night_the_clocks_go_forward_the_handover_and_the_pages_follow_th
     finally:
         r.ticker.shutdown()
         r.baton.engine.dispose()
+
+
+def test_a_withdrawal_leaves_an_altered_receipt_as_it_is(
+    ml: Replica, caplog: pytest.LogCaptureFixture
+) -> None:
+    baton = ml.baton
+    first = first_handover(ml)
+    tamper(baton.engine, RECEIPT, first.id or 0, note="all quiet, nothing to hand over")
+    ml.to(CHANGE1 - HOUR + 10 * SECOND)
+    ml.rotate(["maya", "omar", "li"])  # re-planned: maya -> omar; the old receipt would be withdrawn
+    ml.sync()
+    old, new = receipts(baton)
+    assert (old.id, old.state, old.hash) == (first.id, "pending", first.hash)
+    assert (new.to_ref, new.state) == ("omar", "pending")
+    assert refusals(caplog, f"receipt #{first.id} (model-quality, seq 1)")  # reported
+    with pytest.raises(HandoffError, match="cannot be signed"):
+        handoffs.sign(baton=baton, receipt_id=first.id or 0, as_="incoming", user=LI)
+    (problem,) = verify.verify(baton.engine)
+    assert problem.row_id == first.id

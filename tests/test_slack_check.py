@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BATON, ROOT, SHIPPED_OWNERSHIP, SIGNING_SECRET, clean_env, serve, serve_env
+from tests.conftest import (
+    BATON,
+    CHAIN_KEY,
+    ROOT,
+    SHIPPED_OWNERSHIP,
+    SIGNING_SECRET,
+    clean_env,
+    serve,
+    serve_env,
+)
 from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
@@ -183,7 +192,8 @@ class Lines:
 
 @pytest.fixture
 def served(workspace: FakeSlack, tmp_path: Path) -> Iterator[tuple[FakeSlack, dict[str, str], Path]]:
-    yield workspace, serve_env(workspace, tmp_path), tmp_path
+    # With a chain key: an unkeyed start warns once about that (tests/test_chain_key.py).
+    yield workspace, serve_env(workspace, tmp_path, BATON_CHAIN_KEY=CHAIN_KEY), tmp_path
 
 
 def test_serve_logs_one_warning_per_problem_without_delaying_requests(

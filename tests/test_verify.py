@@ -129,7 +129,16 @@ def records(clocked: tuple[Baton, Ticker, FakeClock], tmp_path: Path) -> Iterato
 def test_an_untouched_database_verifies(records: Records) -> None:
     result = records.verify()
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == "ok: 6 receipts in 2 chains and 5 evidence items in 2 chains match their hashes\n"
+    ok, note = result.stdout.splitlines()
+    assert (
+        ok == "ok: 6 receipts in 2 chains and 5 evidence items in 2 chains match their hashes (plain SHA-256)"
+    )
+    assert note == (
+        "note: the chains are not keyed: their hashes are plain SHA-256, which whoever can write the "
+        "database can recompute. To key them, set BATON_CHAIN_KEY to a random secret of at least 32 "
+        "characters (e.g. the output of `openssl rand -hex 32`), or BATON_CHAIN_KEY_FILE to the path of a "
+        "file holding one, for `baton serve` (it re-seals them once) and for `baton verify`."
+    )
 
 
 # -- receipts ------------------------------------------------------------------------------------

@@ -58,16 +58,34 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
     sub.add_parser(
         "reload", help="validate the YAML files, then tell the running `baton serve` to re-read them"
     )
-    sub.add_parser(
+    verify_parser = sub.add_parser(
         "verify",
-        help="check the hash chains of handoff receipts and evidence in DATABASE_URL; "
-        "exit 1 naming the first receipt or evidence item of each chain that does not match",
+        help="check the hash chains of handoff receipts and evidence in DATABASE_URL (with the key in "
+        "BATON_CHAIN_KEY or BATON_CHAIN_KEY_FILE); exit 1 naming the first receipt or evidence item of "
+        "each chain that does not match",
+    )
+    verify_parser.add_argument(
+        "--anchor",
+        metavar="FILE",
+        help="also compare with chain heads `baton export --heads` wrote earlier (kept off the database's "
+        "machine): name each chain there that is missing, shorter, or rewritten since",
     )
     export = sub.add_parser(
-        "export", help="print an incident's note from DATABASE_URL: Markdown, or --json (no Slack needed)"
+        "export",
+        help="print an incident's note from DATABASE_URL: Markdown, or --json (no Slack needed); "
+        "or --heads, every hash chain's head",
     )
-    export.add_argument("number", type=parse_number, help="the incident number Slack shows (12 or #12)")
+    export.add_argument(
+        "number", nargs="?", type=parse_number, help="the incident number Slack shows (12 or #12)"
+    )
     export.add_argument("--json", action="store_true", help="the same record as JSON, for other tools")
+    export.add_argument(
+        "--heads",
+        action="store_true",
+        help="instead of a note: every chain head (name, seq, hash) as JSON, an anchor for "
+        "`baton verify --anchor`; keep it off the database's machine",
+    )
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     nudge = sub.add_parser("nudge", help="run one scheduled nudge now (SLACK_BOT_TOKEN, DATABASE_URL)")
     nudge.add_argument("name", choices=NUDGE_NAMES, help="which nudge")
     args = parser.parse_args(argv)
@@ -86,11 +104,19 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
     if args.command == "reload":
         return reload_command()
     if args.command == "verify":
-        from bot.records import verify  # the database and Alembic only when verifying
+        from bot.records import verify_command  # the database and Alembic only when verifying
 
-        return verify.command()
+        return verify_command.command(args.anchor)
     if args.command == "export":
-        return export_command(args.number, as_json=args.json)
+        if args.heads:
+            if args.number is not None or args.json:
+                export.error("--heads writes every chain's head: give no incident number and no --json")
+            from bot.records import anchor
+
+            return anchor.heads_command(args.output)
+        if args.number is None:
+            export.error("give the incident number Slack shows, e.g. baton export 12 (or --heads)")
+        return export_command(args.number, as_json=args.json, output=args.output)
     if args.command == "nudge":
         config = _load()
         if config is None:

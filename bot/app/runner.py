@@ -21,7 +21,8 @@ from bot.incidents import paging, rooms
 from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges
 from bot.oncall import handovers
-from bot.records import handoffs
+from bot.records import holders, rekey
+from bot.records.seal import SealError
 from bot.slack.chat import Chat, ChatError, make_client
 from bot.store import jobs, migrate
 from bot.store.db import (
@@ -31,6 +32,7 @@ from bot.store.db import (
     head_revision,
     is_sqlite,
     make_engine,
+    shown,
     upgrade,
 )
 from bot.store.metrics import IncidentStates
@@ -72,6 +74,12 @@ def boot(settings: Settings, config: Config, *, migrate_apart: bool = False, **o
     check_slack(chat, settings.api_url)
     engine = open_database(settings.database_url, migrate_apart=migrate_apart)
     baton = Baton(settings=settings, config=config, engine=engine, chat=chat, **overrides)  # type: ignore[arg-type]
+    try:
+        # The chains' key: said when there is none, the chains keyed once when there is a new one.
+        rekey.start(engine, settings.chain_key, where=shown(settings.database_url), now=baton.clock.now())
+    except SealError as e:
+        engine.dispose()
+        raise SettingsError(str(e)) from None
     baton.metrics.add_collector(IncidentStates(engine))
     baton.resolve_people()
     return baton
@@ -153,11 +161,11 @@ class Runner:
         # edit of a rotation re-plans the shift changes to come; an edit of an action ends its
         # requests not yet called (what was asked is not what would run).
         self.baton.on_config = lambda: (
-            handoffs.sync_holders(self.baton),
+            holders.sync_holders(self.baton),
             handovers.sync(baton=self.baton),
             actions.ending.sync(self.baton),
         )
-        handoffs.sync_holders(self.baton)
+        holders.sync_holders(self.baton)
         actions.ending.sync(self.baton)
         self.scheduler.every("handovers", HANDOVERS, lambda: handovers.sync(baton=self.baton), now=True)
         self.scheduler.every(

@@ -35,6 +35,7 @@ from bot.oncall.rotation import Change, Plan
 from bot.records import chain, handoffs
 from bot.records import handoff_messages as say
 from bot.records.handoffs import HandoffError, NotAllowed, Role
+from bot.store.clock import slack_time
 from bot.store.db import reading, session
 from bot.store.models import Receipt, ShiftChange
 from bot.store.runtime import Baton
@@ -237,25 +238,10 @@ def _open_receipts(baton: Baton, s: Session, change: Change, now: datetime) -> l
     areas = [a for a, cfg in baton.config.ownership.areas.items() if cfg.responsible == change.team]
     ids = []
     for area in areas:
-        receipt = Receipt(
-            area=area,
-            seq=0,
-            role="oncall",
-            team=change.team,
-            from_ref=change.outgoing,
-            from_user=own.user_id(change.outgoing),
-            to_ref=change.incoming,
-            to_user=own.user_id(change.incoming),
-            note="",
-            origin=_origin(change),
-            started_by="baton",
-            started_at=now,
-            snapshot=handoffs.snapshot(baton, s, area),
-            state="pending",
+        target = Role("oncall", area, change.team, role_key("oncall", team=change.team))
+        receipt = handoffs.open_receipt(
+            baton, s, target, change.outgoing, change.incoming, note="", origin=_origin(change), now=now
         )
-        chain.append_receipt(s, receipt)
-        s.add(receipt)
-        s.flush()
         assert receipt.id is not None
         what = _what(baton, change.team, area)
         text, blocks = say.handover_note_request(own, receipt, what, change.at)
@@ -339,27 +325,12 @@ def _replace(baton: Baton, row: ShiftChange, change: Change, now: datetime) -> S
 
 
 def _withdraw_receipts(baton: Baton, s: Session, ids: Sequence[int], now: datetime) -> list[int]:
-    """Receipts still waiting for a signature are withdrawn (and their chain resealed); signed
-    ones stay as they are. Both people are told."""
-    own = baton.ownership
+    """Receipts still waiting for a signature are withdrawn (sealed in their chain, both people
+    told); signed ones, and any altered outside Baton, stay as they are."""
     withdrawn = []
     for receipt_id in ids:
-        area = s.exec(select(Receipt.area).where(col(Receipt.id) == receipt_id)).first()
-        if area is None:
-            continue
-        chain.lock_receipt_chain(s, area)  # the head, then the receipt: the order sign() takes them in
-        receipt = s.exec(select(Receipt).where(col(Receipt.id) == receipt_id).with_for_update()).one()
-        if receipt.state != "pending":
-            continue
-        receipt.state = "withdrawn"
-        s.add(receipt)
-        s.flush()
-        chain.reseal_receipts(s, receipt.area, receipt.seq)
-        what = _what(baton, receipt.team or "", receipt.area)
-        text = say.withdrawn_notice(own, receipt, what)
-        for user in {receipt.from_user, receipt.to_user} - {None}:
-            handoffs._dm(s, user, text, [say.section(text)], now)
-        withdrawn.append(receipt_id)
+        if handoffs.withdraw(baton, s, receipt_id, now, say.PLAN_CHANGED) is not None:
+            withdrawn.append(receipt_id)
     return withdrawn
 
 
@@ -417,6 +388,12 @@ def _announce(baton: Baton, now: datetime) -> int:
                 s.execute(update(ShiftChange).where(*_key(row)).values(flagged=True))
             if current:
                 _tell_on_call(baton, s, row, now)
+                # A Slack handoff of this on-call signed by someone no longer on call can no
+                # longer take effect (an override started or ended, or the shift changed).
+                why = f"{baton.ownership.label(row.incoming)} is on call from {slack_time(at)}"
+                handoffs.withdraw_superseded(
+                    baton, s, role_key("oncall", team=row.team), row.incoming, now, why
+                )
                 if had_time:
                     for receipt in unsigned:
                         _nudge(baton, s, receipt, now)

@@ -1,11 +1,17 @@
 """Hash chains over the records people must be able to trust later (PRODUCT.md §3).
 
-Handoff receipts are chained per area and evidence per incident: each link's hash is SHA-256
-over the canonical encoding of its content and the previous link's hash, so changing any stored
-field, deleting a link or reordering two shows in `baton verify` (bot/records/verify.py).
+Handoff receipts are chained per area and evidence per incident: each link's hash is taken over
+the canonical encoding of its content and the previous link's hash, so changing any stored
+field, deleting a link or reordering two shows in `baton verify` (bot/records/verify.py). With a
+chain key (bot/store/chainkey.py) the hash is HMAC-SHA256 under the key, which whoever can write
+the database cannot recompute; without one it is plain SHA-256, which they can.
 Each chain has a head row (`chain_head`: "receipts:<area>", "evidence:<incident id>") holding
 its last seq and hash: appending locks it, so two replicas never fork a chain, and a deleted
 last link shows.
+
+A stored link is changed only through :func:`amend_receipt`, which first checks it (and every
+later link it re-seals) against its stored hash and refuses, changing nothing, when one does not
+match: re-sealing an altered row would bless the alteration.
 
 The canonical encoding (`canonical`) is JSON, UTF-8, with:
 - object keys sorted by Unicode code point, no whitespace (`{"a":1,"b":[true,null]}`);
@@ -25,13 +31,16 @@ import hashlib
 import json
 import logging
 import math
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session, col, select
 
+from bot.store.chainkey import ChainKey
 from bot.store.models import ChainHead, Evidence, Receipt
 
 log = logging.getLogger(__name__)
@@ -109,9 +118,59 @@ def utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
-def digest(content: Mapping[str, Any], prev_hash: str) -> str:
-    """A link's hash: SHA-256 (hex) over canonical({"content": content, "prev": prev_hash})."""
-    return hashlib.sha256(canonical({"content": content, "prev": prev_hash})).hexdigest()
+def digest(content: Mapping[str, Any], prev_hash: str, key: ChainKey | None = None) -> str:
+    """A link's hash, hex, over canonical({"content": content, "prev": prev_hash}): HMAC-SHA256
+    under `key`, or plain SHA-256 without one."""
+    data = canonical({"content": content, "prev": prev_hash})
+    return key.mac(data) if key is not None else hashlib.sha256(data).hexdigest()
+
+
+# The key each engine's chains are sealed with, set once at start (bot/records/seal.py). Filed
+# under the engine's dialect: an engine with other execution options (`reading()`) shares it,
+# and a dispose() keeps it, where the pool would be replaced.
+_keys: weakref.WeakKeyDictionary[Dialect, ChainKey] = weakref.WeakKeyDictionary()
+
+
+def use_key(engine: Engine, key: ChainKey | None) -> None:
+    """Seal every link written through `engine` with `key` (None: plain SHA-256)."""
+    if key is None:
+        _keys.pop(engine.dialect, None)
+    else:
+        _keys[engine.dialect] = key
+
+
+def key_for(s: Session) -> ChainKey | None:
+    """The key links written in this session are sealed with."""
+    return _keys.get(s.get_bind().dialect)
+
+
+def link_content(row: Receipt | Evidence) -> dict[str, Any]:
+    return receipt_content(row) if isinstance(row, Receipt) else evidence_content(row)
+
+
+def matches(row: Receipt | Evidence, key: ChainKey | None) -> bool:
+    """Whether a stored link's content and previous-hash still give its stored hash."""
+    try:
+        return row.hash == digest(link_content(row), row.prev_hash or "", key)
+    except (TypeError, ValueError):  # a stored field was changed into something unhashable
+        return False
+
+
+def describe(row: Receipt | Evidence) -> str:
+    """ "receipt #12 (model-quality, seq 3)", "evidence #4 of incident #2 (seq 1)"."""
+    if isinstance(row, Receipt):
+        return f"receipt #{row.id} ({row.area}, seq {row.seq})"
+    return f"evidence #{row.id} of incident #{row.incident_id} (seq {row.seq})"
+
+
+class Tampered(Exception):
+    """A stored link no longer matches its hash: it was changed outside Baton. Raised before
+    anything was changed."""
+
+    def __init__(self, row: Receipt | Evidence) -> None:
+        self.row_id = row.id
+        self.what = describe(row)
+        super().__init__(f"{self.what} does not match its stored hash: it was changed outside Baton")
 
 
 def receipt_content(r: Receipt) -> dict[str, Any]:
@@ -171,16 +230,48 @@ def _utc_fields(row: Receipt | Evidence, names: tuple[str, ...]) -> None:
 
 def _append(s: Session, row: Receipt | Evidence, head_name: str, fields: tuple[str, ...]) -> None:
     """Make `row` the next link of the chain `head_name` (seq, prev_hash, hash) and move the head,
-    in the caller's transaction; the caller adds the row to the session and commits."""
+    in the caller's transaction; the caller adds the row to the session and commits.
+
+    An append rewrites no stored link, so it cannot bless an altered one: a chain that does not
+    end where its head says is reported here and still extended (what a person recorded is never
+    lost), chained to the head as it is, so `baton verify` goes on naming the break."""
     with s.no_autoflush:  # the row, if already added, is written once its seq is set
         head = lock_head(s, head_name)
+        key = key_for(s)
+        problem = _tail_problem(s, row, head, key)
+        if problem is not None:
+            log.error(
+                "the chain %s does not end as its head records (%s); appending after the head as it is, "
+                "so baton verify still names it",
+                head_name,
+                problem,
+            )
         _utc_fields(row, fields)
         row.seq = head.seq + 1
         row.prev_hash = head.hash
-        content = receipt_content(row) if isinstance(row, Receipt) else evidence_content(row)
-        row.hash = digest(content, row.prev_hash)
+        row.hash = digest(link_content(row), row.prev_hash, key)
         head.seq, head.hash = row.seq, row.hash
         s.add(head)
+
+
+def _tail_problem(s: Session, row: Receipt | Evidence, head: ChainHead, key: ChainKey | None) -> str | None:
+    """What is wrong with the chain's last stored link against its head, if anything."""
+    last: Receipt | Evidence | None
+    if isinstance(row, Receipt):
+        query = select(Receipt).where(col(Receipt.area) == row.area).order_by(col(Receipt.seq).desc())
+        last = s.exec(query.limit(1)).first()
+    else:
+        ev = select(Evidence).where(
+            col(Evidence.incident_id) == row.incident_id, col(Evidence.seq).is_not(None)
+        )
+        last = s.exec(ev.order_by(col(Evidence.seq).desc()).limit(1)).first()
+    if last is None:
+        return None if head.seq == 0 else f"the head records {head.seq} links and none is stored"
+    if (last.seq, last.hash) != (head.seq, head.hash):
+        return f"the last stored link is {describe(last)}, the head records seq {head.seq}"
+    if not matches(last, key):
+        return f"{describe(last)} does not match its stored hash"
+    return None
 
 
 def append_receipt(s: Session, receipt: Receipt) -> None:
@@ -193,35 +284,39 @@ def append_evidence(s: Session, evidence: Evidence) -> None:
     _append(s, evidence, evidence_head(evidence.incident_id), EVIDENCE_FIELDS)
 
 
-def reseal_receipts(s: Session, area: str, from_seq: int) -> None:
-    """Rehash the receipt at `from_seq` (its signatures changed) and every later one of the area,
-    each chained to the one before, and the head; in the caller's transaction.
+def amend_receipt(s: Session, receipt: Receipt, **values: Any) -> None:
+    """Set `values` on a stored receipt (a signature, a note, a withdrawal) and re-seal it and
+    every later receipt of its area, each chained to the one before, and the head; in the
+    caller's transaction, which holds the chain's lock (:func:`lock_receipt_chain`) and the
+    receipt's row lock.
 
-    A later receipt whose stored hash no longer matches its own content was altered outside
-    Baton: resealing stops before it, so the chain keeps showing it to `baton verify` instead
-    of blessing it.
+    Every receipt the re-seal rewrites is first checked against its stored hash: Tampered, with
+    nothing changed, when one was altered outside Baton (re-sealing it would bless the change;
+    `baton verify` goes on naming it). Its link to the receipt before stays as it is: a re-seal
+    from earlier would change that hash, and that receipt is not touched.
     """
-    head = lock_head(s, receipts_head(area))
-    s.flush()  # the caller's change to the receipt, so the reload below keeps it
-    # populate_existing: receipts this session loaded before the lock are read again, as they are now.
-    query = select(Receipt).where(col(Receipt.area) == area, col(Receipt.seq) >= from_seq)
-    later = s.exec(query.order_by(col(Receipt.seq)).execution_options(populate_existing=True)).all()
-    # Its link to the receipt before stays: only a reseal from earlier would change that hash.
-    prev = later[0].prev_hash if later else ""
-    for receipt in later:
-        if receipt.seq != from_seq and digest(receipt_content(receipt), receipt.prev_hash) != receipt.hash:
+    head = lock_head(s, receipts_head(receipt.area))
+    key = key_for(s)
+    # populate_existing: the receipts as stored now, whatever this session loaded before.
+    query = select(Receipt).where(col(Receipt.area) == receipt.area, col(Receipt.seq) >= receipt.seq)
+    rows = s.exec(query.order_by(col(Receipt.seq)).execution_options(populate_existing=True)).all()
+    assert rows and rows[0] is receipt, "amend_receipt takes a receipt loaded in this session"
+    for row in rows:
+        if not matches(row, key):
             log.error(
-                "receipt #%s (%s, seq %s) does not match its hash; not resealing it or later ones "
-                "(baton verify names it)",
-                receipt.id,
-                area,
-                receipt.seq,
+                "%s does not match its stored hash: it was changed outside Baton; refusing to change "
+                "or re-seal it (baton verify names it)",
+                describe(row),
             )
-            return
-        _utc_fields(receipt, RECEIPT_FIELDS)
-        receipt.prev_hash = prev
-        receipt.hash = prev = digest(receipt_content(receipt), prev)
-        s.add(receipt)
-        if receipt.seq == head.seq:
-            head.hash = receipt.hash
+            raise Tampered(row)
+    for name, value in values.items():
+        setattr(receipt, name, value)
+    prev = receipt.prev_hash
+    for row in rows:
+        _utc_fields(row, RECEIPT_FIELDS)
+        row.prev_hash = prev
+        row.hash = prev = digest(receipt_content(row), prev, key)
+        s.add(row)
+        if row.seq == head.seq:
+            head.hash = row.hash
             s.add(head)

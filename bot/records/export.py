@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from bot.incidents.notes import IncidentRecord, gather, render, utc
+from bot.records.anchor import OutputError, write_file
 from bot.store.db import DEFAULT_DATABASE, DatabaseUnavailable, database_problem, open_existing, shown
 from bot.store.models import Incident
 
@@ -63,8 +64,10 @@ def export_command(
     env: Mapping[str, str] | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    output: str | None = None,
 ) -> int:
-    """Print incident `number`'s note: 0 done, 1 no such incident, 2 the database cannot be read."""
+    """Print incident `number`'s note (or write it to the file `output`): 0 done, 1 no such
+    incident, 2 the database cannot be read or the file written."""
     env = os.environ if env is None else env
     out = out or sys.stdout
     err = err or sys.stderr
@@ -82,7 +85,15 @@ def export_command(
             file=err,
         )
         return 1
-    out.write(to_json(record) if as_json else render(record))
+    text = to_json(record) if as_json else render(record)
+    if output is None:
+        out.write(text)
+        return 0
+    try:
+        write_file(output, text)
+    except OutputError as e:
+        print(f"baton: {e}", file=err)
+        return 2
     return 0
 
 

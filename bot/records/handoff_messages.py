@@ -183,10 +183,21 @@ def on_call_now(own: Ownership, team: str, until: datetime | None, after: str | 
     return text, [section(text)]
 
 
-def withdrawn_notice(own: Ownership, receipt: Receipt, what: str) -> str:
+def withdrawn_notice(own: Ownership, receipt: Receipt, what: str, why: str) -> str:
+    """To both people of a receipt withdrawn before it was signed; `why` finishes "is withdrawn: "."""
     frm = person(own, receipt.from_user, receipt.from_ref)
     to = person(own, receipt.to_user, receipt.to_ref)
+    noun = "Handover" if receipt.origin in SHIFT else "Handoff"
     return (
-        f":wastebasket: Handover #{receipt.id} of {what} ({frm} → {to}) is withdrawn: the on-call plan "
-        "changed, so there is nothing to sign. It stays on the record."
+        f":wastebasket: {noun} #{receipt.id} of {what} ({frm} → {to}) is withdrawn: {why}, so there is "
+        "nothing to sign. It stays on the record."
     )
+
+
+# Why a receipt was withdrawn, as `/owner history` and a refused signature say it.
+PLAN_CHANGED = "the on-call plan changed"
+HOLDER_CHANGED = "the role changed hands before it was countersigned"
+
+
+def withdrawn_because(receipt: Receipt) -> str:
+    return HOLDER_CHANGED if receipt.origin == "slack" else PLAN_CHANGED

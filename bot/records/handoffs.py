@@ -6,21 +6,27 @@ Two ways a receipt opens:
   signature is the outgoing one; nothing changes until the incoming owner countersigns (the
   outgoing owner is still the one paged). Once countersigned the new holder is effective at once
   (an OwnerOverride) until ownership.yaml is edited to match; then the override retires.
-- An edit of ownership.yaml that changes R, A or an on-call (:func:`sync_holders`, at start and
-  on reload): the config takes effect, as config does, and a pending receipt asks both to sign.
+- An edit of ownership.yaml that changes R, A or an on-call (bot/records/holders.py, at start
+  and on reload): the config takes effect, as config does, and a pending receipt asks both to sign.
 
-Receipts are hash-chained per area (bot/records/chain.py); a signature reseals the chain.
+A Slack handoff takes effect only if its outgoing signer still holds the role when it is
+countersigned; whatever changes the holder first (an edit, another countersigned handoff, an
+on-call override or shift change) withdraws it (:func:`withdraw_superseded`), and both are told.
+
+Receipts are hash-chained per area (bot/records/chain.py); a signature or a withdrawal re-seals
+the chain, and is refused when the receipt was altered outside Baton.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -34,8 +40,10 @@ from bot.records.masking import mask
 from bot.slack.mrkdwn import either
 from bot.store import jobs
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
-from bot.store.models import Holder, Incident, OwnerOverride, Receipt, ShiftChange
+from bot.store.models import Incident, OwnerOverride, Receipt, ShiftChange
 from bot.store.runtime import Baton
+
+log = logging.getLogger(__name__)
 
 EXAMPLE = "/owner handoff model-quality @li Taking over while Maya is on leave"
 
@@ -195,28 +203,20 @@ def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note
                 f"Handoff #{waiting.id} of {label(own, target)} is still waiting for signatures; "
                 "it is signed first (`/owner history " + target.area + "` shows it)."
             )
-        receipt = Receipt(
-            area=target.area,
-            seq=0,
-            role=target.role,
-            team=target.team,
-            from_ref=outgoing,
-            from_user=own.user_id(outgoing),
-            to_ref=to,
-            to_user=to_user,
-            peer_user=peer_user,
+        receipt = open_receipt(
+            baton,
+            s,
+            target,
+            outgoing,
+            to,
             note=mask(" ".join(note.split())).text,
             origin="slack",
+            now=now,
             started_by=user,
-            started_at=now,
-            snapshot=snapshot(baton, s, target.area),
+            peer_user=peer_user,
             outgoing_signed_by=user,
             outgoing_signed_at=now,
-            state="pending",
         )
-        chain.append_receipt(s, receipt)
-        s.add(receipt)
-        s.flush()
         about = f"handoff #{receipt.id}'s request to sign"
         text, blocks = say.countersign_request(own, receipt, label(own, target))
         _dm(s, to_user, text, blocks, now, tell=user, about=about)
@@ -228,6 +228,45 @@ def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note
     return receipt
 
 
+def open_receipt(
+    baton: Baton,
+    s: Session,
+    target: Role,
+    outgoing: str,
+    incoming: str,
+    *,
+    note: str,
+    origin: str,
+    now: datetime,
+    started_by: str = "baton",
+    **signed: Any,
+) -> Receipt:
+    """A pending receipt of `target` from `outgoing` to `incoming`, with the area's snapshot and
+    any signatures already given: the next link of the area's chain, in the caller's transaction."""
+    own = baton.ownership
+    receipt = Receipt(
+        area=target.area,
+        seq=0,
+        role=target.role,
+        team=target.team,
+        from_ref=outgoing,
+        from_user=own.user_id(outgoing),
+        to_ref=incoming,
+        to_user=own.user_id(incoming),
+        note=note,
+        origin=origin,
+        started_by=started_by,
+        started_at=now,
+        snapshot=snapshot(baton, s, target.area),
+        state="pending",
+        **signed,
+    )
+    chain.append_receipt(s, receipt)
+    s.add(receipt)
+    s.flush()
+    return receipt
+
+
 @dataclass(frozen=True)
 class Signed:
     receipt: Receipt
@@ -236,15 +275,21 @@ class Signed:
 
 
 SIGNERS = ("incoming", "outgoing", "peer")
+_SIGNED_AT = {"incoming": "incoming_signed_at", "outgoing": "outgoing_signed_at", "peer": "peer_signed_at"}
 
 
 def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None = None) -> Signed:
     """A signature from the person it is asked of; anyone else is refused. A Slack handoff's
-    countersignature makes the new holder effective at once. The outgoing signature of a shift
-    handover (origin rotation/override) may carry a `note`, masked; the plan, not a signature,
-    says who is on call, so neither of its signatures overrides anything."""
+    countersignature makes the new holder effective at once, if its outgoing signer still holds
+    the role (otherwise the handoff is withdrawn, both are told, and HandoffError says why). The
+    outgoing signature of a shift handover (origin rotation/override) may carry a `note`,
+    masked; the plan, not a signature, says who is on call, so neither of its signatures
+    overrides anything. A receipt altered outside Baton is never signed (HandoffError)."""
+    if as_ == "incoming":
+        baton.refresh_overrides()  # a role that changed hands on another replica counts here at once
     own = baton.ownership
     now = baton.clock.now()
+    stale: str | None = None
     with session(baton.engine) as s:
         area = s.exec(select(Receipt.area).where(col(Receipt.id) == receipt_id)).first()
         if area is None:
@@ -262,43 +307,149 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
         if user != signer:
             raise NotAllowed(f"Only {what} (<@{signer}>) can sign handoff #{receipt_id} as {what}.")
         if receipt.state == "withdrawn":
-            raise HandoffError(f"Handoff #{receipt_id} was withdrawn (the on-call plan changed).")
+            raise HandoffError(f"Handoff #{receipt_id} was withdrawn ({say.withdrawn_because(receipt)}).")
         if note is not None and not (as_ == "outgoing" and receipt.origin in say.SHIFT):
             raise HandoffError(f"Handoff #{receipt_id} takes no note with this signature.")
-        field = {
-            "incoming": "incoming_signed_at",
-            "outgoing": "outgoing_signed_at",
-            "peer": "peer_signed_at",
-        }[as_]
-        if getattr(receipt, field) is not None:
+        if getattr(receipt, _SIGNED_AT[as_]) is not None:
             return Signed(receipt, already=True, effective=False)
-        setattr(receipt, field, now)
-        if as_ == "outgoing":
-            receipt.outgoing_signed_by = user
-            if note is not None:
-                receipt.note = mask(note.strip()[:3000]).text
-        if receipt.outgoing_signed_at and receipt.incoming_signed_at:
-            receipt.state = "signed"
         effective = as_ == "incoming" and receipt.origin == "slack"
         if effective:
-            key = _key(receipt)
-            s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
-            s.add(
-                OwnerOverride(
-                    key=key, ref=receipt.to_ref, user=receipt.to_user, receipt_id=receipt_id, since=now
-                )
-            )
-        s.add(receipt)
-        s.flush()
-        chain.reseal_receipts(s, receipt.area, receipt.seq)
-        text = say.signed_notice(own, receipt, as_, user)
-        for other in {receipt.started_by, receipt.from_user, receipt.to_user} - {user, "baton", None}:
-            _dm(s, other, text, [say.section(text)], now)
-        s.commit()
+            stale = superseded(own, receipt)
+        if stale is not None:
+            try:
+                _withdraw(baton, s, receipt, now, stale)
+            except chain.Tampered as e:
+                raise _not_signable(receipt, e) from None
+            s.commit()
+        else:
+            _sign(baton, s, receipt, as_, user, note, now)
+            s.commit()
+    if stale is not None:
+        raise HandoffError(
+            f"Handoff #{receipt_id} is withdrawn: {stale}. It cannot be countersigned, and nothing changed "
+            "hands; its holder can start a new handoff."
+        )
     if effective:
+        why = f"{own.label(receipt.to_ref)} took it over through handoff #{receipt_id}"
+        with session(baton.engine) as s:
+            withdraw_superseded(baton, s, _key(receipt), receipt.to_ref, now, why)
+            s.commit()
         baton.refresh_overrides()
     baton.wake()
     return Signed(receipt, already=False, effective=effective)
+
+
+def _sign(
+    baton: Baton, s: Session, receipt: Receipt, as_: str, user: str, note: str | None, now: datetime
+) -> None:
+    """Set the signature (and note), re-seal the chain, make a countersigned Slack handoff
+    effective and tell the others; in the caller's transaction, which holds the locks."""
+    values: dict[str, Any] = {_SIGNED_AT[as_]: now}
+    if as_ == "outgoing":
+        values["outgoing_signed_by"] = user
+        if note is not None:
+            values["note"] = mask(note.strip()[:3000]).text
+    signed = {"outgoing": receipt.outgoing_signed_at, "incoming": receipt.incoming_signed_at, as_: now}
+    if signed["outgoing"] and signed["incoming"]:
+        values["state"] = "signed"
+    try:
+        chain.amend_receipt(s, receipt, **values)
+    except chain.Tampered as e:
+        raise _not_signable(receipt, e) from None
+    if as_ == "incoming" and receipt.origin == "slack":
+        assert receipt.id is not None
+        key = _key(receipt)
+        s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
+        override = OwnerOverride(
+            key=key, ref=receipt.to_ref, user=receipt.to_user, receipt_id=receipt.id, since=now
+        )
+        s.add(override)
+    text = say.signed_notice(baton.ownership, receipt, as_, user)
+    for other in {receipt.started_by, receipt.from_user, receipt.to_user} - {user, "baton", None}:
+        _dm(s, other, text, [say.section(text)], now)
+
+
+def _not_signable(receipt: Receipt, e: chain.Tampered) -> HandoffError:
+    return HandoffError(
+        f"Handoff #{receipt.id} cannot be signed: {e}, and a signature would re-seal it as if it were "
+        "genuine. Nothing was signed; `baton verify` names it. Tell an admin."
+    )
+
+
+# -- withdrawals ---------------------------------------------------------------------------------
+
+
+def superseded(own: Ownership, receipt: Receipt) -> str | None:
+    """Why a pending Slack handoff can no longer take effect: its outgoing signer no longer holds
+    the role (as this Baton pages now). None while they still do."""
+    try:
+        target = Role(receipt.role, receipt.area, receipt.team, _key(receipt))
+        now_held_by = holder(own, target)
+        what = label(own, target)
+    except (KeyError, HandoffError):
+        return "its area or team is no longer in ownership.yaml"
+    if own.same_person(now_held_by, receipt.from_ref):
+        return None
+    return f"{own.label(receipt.from_ref)} no longer holds {what}; {own.label(now_held_by)} does"
+
+
+def what_of(own: Ownership, receipt: Receipt) -> str:
+    """ "the accountable role of Model / Prompt", or the bare role when its area is gone."""
+    try:
+        return label(own, Role(receipt.role, receipt.area, receipt.team, _key(receipt)))
+    except KeyError:
+        return receipt.role
+
+
+def withdraw(baton: Baton, s: Session, receipt_id: int, now: datetime, why: str) -> Receipt | None:
+    """Withdraw a receipt still waiting for a signature, in the caller's transaction: the state is
+    sealed in its chain and both people are told `why`. None when it is not pending any more, or
+    when it was altered outside Baton (left as it is: reported, and `baton verify` names it)."""
+    area = s.exec(select(Receipt.area).where(col(Receipt.id) == receipt_id)).first()
+    if area is None:
+        return None
+    chain.lock_receipt_chain(s, area)  # the head, then the receipt: the order sign() takes them in
+    receipt = s.exec(select(Receipt).where(col(Receipt.id) == receipt_id).with_for_update()).one()
+    if receipt.state != "pending":
+        return None
+    try:
+        return _withdraw(baton, s, receipt, now, why)
+    except chain.Tampered:
+        return None  # amend_receipt reported it; nothing was changed
+
+
+def _withdraw(baton: Baton, s: Session, receipt: Receipt, now: datetime, why: str) -> Receipt:
+    """chain.Tampered, changing nothing, when the receipt was altered outside Baton."""
+    chain.amend_receipt(s, receipt, state="withdrawn")
+    text = say.withdrawn_notice(baton.ownership, receipt, what_of(baton.ownership, receipt), why)
+    for user in {receipt.from_user, receipt.to_user} - {None}:
+        _dm(s, user, text, [say.section(text)], now)
+    return receipt
+
+
+def withdraw_superseded(
+    baton: Baton, s: Session, key: str, held_by: str, now: datetime, why: str
+) -> list[int]:
+    """The role `key` (role_key()) is now held by `held_by`: withdraw its pending Slack handoffs
+    whose outgoing signer is someone else (they could otherwise still be countersigned and hand
+    over a role their signer no longer held), in the caller's transaction. Their ids."""
+    own = baton.ownership
+    kind, name, role = key.split(":")
+    where = col(Receipt.team) == name if kind == "team" else col(Receipt.area) == name
+    query = select(Receipt.id, Receipt.from_ref).where(
+        col(Receipt.state) == "pending", col(Receipt.origin) == "slack", col(Receipt.role) == role, where
+    )
+    rows = s.exec(query.order_by(col(Receipt.id))).all()
+    withdrawn = [
+        rid
+        for rid, frm in rows
+        if rid is not None
+        and not own.same_person(frm, held_by)
+        and withdraw(baton, s, rid, now, why) is not None
+    ]
+    if withdrawn:
+        log.info("%s is held by %s now (%s): pending handoffs %s withdrawn", key, held_by, why, withdrawn)
+    return withdrawn
 
 
 def _key(receipt: Receipt) -> str:
@@ -324,101 +475,6 @@ def pending(*, baton: Baton) -> list[Receipt]:
 def overrides(*, baton: Baton) -> dict[str, OwnerOverride]:
     with session(baton.engine) as s:
         return {row.key: row for row in s.exec(select(OwnerOverride)).all()}
-
-
-# -- ownership.yaml edits ------------------------------------------------------------------------
-
-
-def sync_holders(baton: Baton) -> list[Receipt]:
-    """Compare the config's holders with the ones last seen (start-up, reload): a changed R, A or
-    on-call opens a pending receipt for the pair; a file edited to match a countersigned handoff
-    retires its override. Replica-safe: the holder row is updated conditionally, and only the
-    replica whose update lands opens the receipt."""
-    own = baton.ownership
-    now = baton.clock.now()
-    opened: list[Receipt] = []
-    changed_overrides = False
-    configured = own.configured_holders()
-    with session(baton.engine) as s:
-        seen = {row.key: row.ref for row in s.exec(select(Holder)).all()}
-        active = {row.key: row for row in s.exec(select(OwnerOverride)).all()}
-    for key, ref in configured.items():
-        with session(baton.engine) as s:
-            before = seen.get(key)
-            if before is None:
-                s.add(Holder(key=key, ref=ref, seen_at=now))
-                s.commit()
-                continue
-            override = active.get(key)
-            if own.same_person(before, ref) and override is None:
-                continue
-            if override is not None and own.same_person(override.ref, ref):
-                # The file now says what the countersigned handoff said: the override retires.
-                s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
-                s.execute(update(Holder).where(col(Holder.key) == key).values(ref=ref, seen_at=now))
-                s.commit()
-                changed_overrides = True
-                continue
-            if own.same_person(before, ref):
-                continue  # an override over an unchanged file: it still holds
-            won = s.execute(
-                update(Holder)
-                .where(col(Holder.key) == key, col(Holder.ref) == before)
-                .values(ref=ref, seen_at=now)
-            )
-            if won.rowcount != 1:  # type: ignore[attr-defined]
-                s.rollback()
-                continue  # another replica saw this edit first and opened its receipt
-            outgoing = override.ref if override is not None else before
-            if override is not None:
-                s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
-                changed_overrides = True
-            opened += _open_edit_receipts(baton, s, key, outgoing, ref, now)
-            s.commit()
-    if changed_overrides:
-        baton.refresh_overrides()
-    if opened:
-        baton.wake()
-    return opened
-
-
-def _open_edit_receipts(
-    baton: Baton, s: Session, key: str, outgoing: str, incoming: str, now: datetime
-) -> list[Receipt]:
-    """One receipt per area the edited role belongs to (a team's on-call: each area it is R for)."""
-    own = baton.ownership
-    kind, name, role = key.split(":")
-    if kind == "team":
-        areas = [a for a, cfg in baton.config.ownership.areas.items() if cfg.responsible == name]
-    else:
-        areas = [name]
-    receipts = []
-    for area in areas:
-        target = Role(role, area, name if kind == "team" else None, key)
-        receipt = Receipt(
-            area=area,
-            seq=0,
-            role=role,
-            team=target.team,
-            from_ref=outgoing,
-            from_user=own.user_id(outgoing),
-            to_ref=incoming,
-            to_user=own.user_id(incoming),
-            note="ownership.yaml was edited",
-            origin="config",
-            started_by="baton",
-            started_at=now,
-            snapshot=snapshot(baton, s, area),
-            state="pending",
-        )
-        chain.append_receipt(s, receipt)
-        s.add(receipt)
-        s.flush()
-        for as_, user in (("outgoing", receipt.from_user), ("incoming", receipt.to_user)):
-            text, blocks = say.edit_sign_request(own, receipt, label(own, target), as_)
-            _dm(s, user, text, blocks, now)
-        receipts.append(receipt)
-    return receipts
 
 
 # -- the daily nudge -------------------------------------------------------------------------------

@@ -1,28 +1,30 @@
-"""`baton verify`: walk every hash chain (receipts per area, evidence per incident) and name the
-first link of each that does not match, the way a person would look it up.
+"""What `baton verify` checks (the command: bot/records/verify_command.py): walk every hash chain
+(receipts per area, evidence per incident) and name the first link of each that does not match,
+the way a person would look it up.
 
 A link fails when its stored content no longer gives its stored hash (a field was changed), when
-its place or previous-hash does not follow the link before it (one was deleted or two were
-reordered), or when the chain's head records a later or another last link (the last was deleted
-or replaced). The walk reads one snapshot of the database and writes nothing.
+it is sealed otherwise than the database records (plain SHA-256 where the chains are keyed:
+written without the key, or rewritten by someone who recomputed the hashes), when its place or
+previous-hash does not follow the link before it (one was deleted or two were reordered), or
+when the chain's head records a later or another last link (the last was deleted or replaced).
+Against an anchor (bot/records/anchor.py) a chain can fail too: missing, shorter than anchored,
+or rewritten. The walk reads one snapshot of the database and writes nothing.
 """
 
 from __future__ import annotations
 
 import itertools
-import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from bot.records import chain
-from bot.store.db import DatabaseUnavailable, database_problem, open_existing
+from bot.records import chain, seal
+from bot.records.seal import Sealing
+from bot.store.chainkey import ChainKey
 from bot.store.models import ChainHead, Evidence, Receipt
-from bot.store.settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,14 @@ class Checked:
     receipt_chains: int
     evidence: int
     evidence_chains: int
+    sealing: Sealing = Sealing(key=None)
+    heads: dict[str, ChainHead] = field(default_factory=dict)
+    # The links of the chains asked for (`wanted`), by seq: what an anchor is compared with.
+    found: dict[str, dict[int, Link]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class _Link:
+class Link:
     id: int
     seq: int | None
     prev_hash: str | None
@@ -56,7 +62,7 @@ class _Link:
 
 
 @dataclass(frozen=True)
-class _Kind:
+class Kind:
     """One family of chains: how its links are named."""
 
     noun: str  # "receipt"
@@ -71,6 +77,11 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def count(n: int, noun: str) -> str:
+    """ "1 receipt", "3 receipts"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _span(first: int, last: int) -> str:
     return ordinal(first) if first == last else f"{ordinal(first)} to {ordinal(last)}"
 
@@ -83,13 +94,13 @@ def _key(head: str) -> str:
     return head.split(":", 1)[1]
 
 
-RECEIPTS = _Kind(
+RECEIPTS = Kind(
     noun="receipt",
     plural="receipts",
     name=lambda head, id_, seq: f"receipt #{id_} ({_key(head)}, {_place(seq)})",
     label=_key,
 )
-EVIDENCE = _Kind(
+EVIDENCE = Kind(
     noun="evidence item",
     plural="evidence items",
     name=lambda head, id_, seq: f"evidence #{id_} of incident #{_key(head)} ({_place(seq)})",
@@ -97,21 +108,31 @@ EVIDENCE = _Kind(
 )
 
 
-def verify(engine: Engine) -> list[Problem]:
+def verify(engine: Engine, key: ChainKey | None = None) -> list[Problem]:
     """Every chain's first failing link, receipts first, each family in chain order."""
-    return check(engine).problems
+    return check(engine, key=key).problems
 
 
-def check(engine: Engine) -> Checked:
-    """`verify`, with how many links and chains were walked."""
+def check(
+    engine: Engine,
+    *,
+    key: ChainKey | None = None,
+    wanted: Collection[str] = (),
+    where: str = "the database",
+) -> Checked:
+    """`verify`, with how many links and chains were walked, and the links of the chains named in
+    `wanted` (an anchor's). SealError when `key` does not fit the chains of `where` (missing, or
+    another key)."""
     if engine.dialect.name == "postgresql":
         # One snapshot: an append committed mid-walk must not look like a missing last link.
         engine = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     with Session(engine) as s:
+        sealing = seal.sealing(seal.recorded(s), key, where)
         heads = {h.name: h for h in s.exec(select(ChainHead)).all()}
         receipts = s.exec(
             select(Receipt).order_by(col(Receipt.area), col(Receipt.id)).execution_options(yield_per=500)
         )
+        found: dict[str, dict[int, Link]] = {}
         r_problems, r_links, r_chains = _walk(
             RECEIPTS,
             (
@@ -121,6 +142,9 @@ def check(engine: Engine) -> Checked:
             heads,
             "receipts:",
             chain.receipt_content,
+            sealing,
+            wanted,
+            found,
         )
         evidence = s.exec(
             select(Evidence)
@@ -136,7 +160,11 @@ def check(engine: Engine) -> Checked:
             heads,
             "evidence:",
             chain.evidence_content,
+            sealing,
+            wanted,
+            found,
         )
+        s.expunge_all()  # the heads stay readable for an anchor
         s.rollback()
     return Checked(
         problems=r_problems + e_problems,
@@ -144,72 +172,122 @@ def check(engine: Engine) -> Checked:
         receipt_chains=r_chains,
         evidence=e_links,
         evidence_chains=e_chains,
+        sealing=sealing,
+        heads=heads,
+        found=found,
     )
 
 
 def _walk(
-    kind: _Kind,
+    kind: Kind,
     groups: Iterable[tuple[str, Iterable[Any]]],
     heads: dict[str, ChainHead],
     prefix: str,
     content: Callable[[Any], dict[str, Any]],
+    sealing: Sealing,
+    wanted: Collection[str],
+    found: dict[str, dict[int, Link]],
 ) -> tuple[list[Problem], int, int]:
     problems: list[Problem] = []
     seen: set[str] = set()
     links = 0
     for name, rows in groups:
         seen.add(name)
-        chained = [_Link(r.id, r.seq, r.prev_hash, r.hash, content(r)) for r in rows]
+        chained = [Link(r.id, r.seq, r.prev_hash, r.hash, content(r)) for r in rows]
         links += len(chained)
-        problem = _check_chain(kind, name, chained, heads.get(name))
+        if name in wanted:
+            found[name] = {link.seq: link for link in chained if link.seq is not None}
+        problem = check_chain(kind, name, chained, heads.get(name), sealing)
         if problem is not None:
             problems.append(problem)
     # Heads whose every link is gone.
-    for name in sorted(set(heads) - seen, key=_natural):
-        head = heads[name]
-        if name.startswith(prefix) and head.seq > 0:
-            every = "the only" if head.seq == 1 else f"all {head.seq}"
-            what = kind.noun if head.seq == 1 else kind.plural
-            problems.append(
-                Problem(
-                    name,
-                    None,
-                    f"{every} {what} of {kind.label(name)} {'is' if head.seq == 1 else 'are'} missing "
-                    f"(the chain head records {head.seq}; deleted)",
-                )
-            )
+    for name in sorted(set(heads) - seen, key=natural):
+        if name.startswith(prefix):
+            problem = check_chain(kind, name, [], heads[name], sealing)
+            if problem is not None:
+                problems.append(problem)
     chains = len(seen | {n for n, h in heads.items() if n.startswith(prefix) and h.seq > 0})
     return problems, links, chains
 
 
-def _natural(name: str) -> tuple[str, int, str]:
+def natural(name: str) -> tuple[str, int, str]:
     prefix, _, key = name.partition(":")
     return (prefix, int(key), "") if key.isdigit() else (prefix, -1, key)
 
 
-def _order(link: _Link) -> tuple[bool, int, int]:
+def _order(link: Link) -> tuple[bool, int, int]:
     return (link.seq is None, link.seq or 0, link.id)
 
 
-def _check_chain(kind: _Kind, head_name: str, links: list[_Link], head: ChainHead | None) -> Problem | None:
+def kind_of(head_name: str) -> Kind:
+    return RECEIPTS if head_name.startswith("receipts:") else EVIDENCE
+
+
+_PLAIN = (
+    "it is sealed with plain SHA-256, not with the chain key: it was written without the key, or "
+    "rewritten by someone who recomputed the hashes"
+)
+
+
+def _sealed_wrong(link: Link, sealing: Sealing) -> str | None:
+    """Why a link's content and previous-hash do not give its stored hash, or None when they do."""
+    prev = link.prev_hash or ""
+    try:
+        if chain.digest(link.content, prev, sealing.key) == link.hash:
+            return None
+        if sealing.key is not None and chain.digest(link.content, prev) == link.hash:
+            return _PLAIN
+        if sealing.pending is not None and chain.digest(link.content, prev, sealing.pending) == link.hash:
+            return (
+                "it is sealed with the chain key, but the database records no key: the record of the "
+                "key was removed"
+            )
+    except (TypeError, ValueError) as e:
+        return f"its content cannot be hashed ({e}): a stored field was changed"
+    return "its content does not match its hash (a stored field was changed)"
+
+
+def check_chain(
+    kind: Kind, head_name: str, links: list[Link], head: ChainHead | None, sealing: Sealing
+) -> Problem | None:
     """The first link that fails, in chain order (seq, then id): first a link whose own fields
     were changed (so a changed seq names that link, not the one its old place leaves behind),
     then one that does not follow the link before it; then the tail against the head."""
     links = sorted(links, key=_order)
     label = kind.label(head_name)
 
-    def fail(link: _Link, why: str) -> Problem:
+    def fail(link: Link, why: str) -> Problem:
         return Problem(head_name, link.id, f"{kind.name(head_name, link.id, link.seq)}: {why}")
 
-    for link in links:
+    if not links:
+        if head is None or head.seq == 0:
+            return None
+        every = "the only" if head.seq == 1 else f"all {head.seq}"
+        what = kind.noun if head.seq == 1 else kind.plural
+        return Problem(
+            head_name,
+            None,
+            f"{every} {what} of {label} {'is' if head.seq == 1 else 'are'} missing "
+            f"(the chain head records {head.seq}; deleted)",
+        )
+    for i, link in enumerate(links):
         if link.seq is None or link.hash is None:
             return fail(link, "it is not chained (no hash): it was written outside Baton")
-        try:
-            matches = chain.digest(link.content, link.prev_hash or "") == link.hash
-        except (TypeError, ValueError) as e:
-            return fail(link, f"its content cannot be hashed ({e}): a stored field was changed")
-        if not matches:
-            return fail(link, "its content does not match its hash (a stored field was changed)")
+        why = _sealed_wrong(link, sealing)
+        if why == _PLAIN and i == 0:
+            # A chain plain from its first link: one that did not verify when the chains were
+            # keyed (left as it was), or rewritten whole since. Name its own break, if it has one.
+            plain = check_chain(kind, head_name, links, head, Sealing(key=None))
+            if plain is not None:
+                return Problem(
+                    plain.chain,
+                    plain.row_id,
+                    f"{plain.text}; and the chain is sealed with plain SHA-256, not with the chain key "
+                    "(it did not verify when the chains were keyed and was left as it was, or it was "
+                    "rewritten since)",
+                )
+        if why is not None:
+            return fail(link, why)
     expected_seq, prev, prev_name = 1, "", ""
     for link in links:
         seq = link.seq or 0
@@ -239,8 +317,6 @@ def _check_chain(kind: _Kind, head_name: str, links: list[_Link], head: ChainHea
                 f"(a {kind.noun} before it was deleted)",
             )
         expected_seq, prev, prev_name = seq + 1, link.hash or "", kind.name(head_name, link.id, link.seq)
-    if not links:
-        return None
     last = links[-1]
     last_name = kind.name(head_name, last.id, last.seq)
     if head is None:
@@ -271,43 +347,3 @@ def _check_chain(kind: _Kind, head_name: str, links: list[_Link], head: ChainHea
             f"{kind.noun} was replaced, or the head was changed)",
         )
     return None
-
-
-# -- `baton verify` ------------------------------------------------------------------------------
-
-
-def command() -> int:
-    """`baton verify`: 0 when every chain holds, 1 naming each chain's first failing link, 2 when
-    the database cannot be read."""
-    try:
-        url = Settings.from_env(require_slack=False).database_url
-        engine = open_existing(url)
-    except (SettingsError, DatabaseUnavailable) as e:
-        print(f"baton: {e}", file=sys.stderr)
-        return 2
-    try:
-        checked = check(engine)
-    except DBAPIError as e:
-        print(f"baton: {database_problem(url, e)}", file=sys.stderr)
-        return 2
-    finally:
-        engine.dispose()
-    for problem in checked.problems:
-        print(problem, file=sys.stderr)
-    counts = (
-        f"{_count(checked.receipts, 'receipt')} in {_count(checked.receipt_chains, 'chain')} and "
-        f"{_count(checked.evidence, 'evidence item')} in {_count(checked.evidence_chains, 'chain')}"
-    )
-    if checked.problems:
-        n = len(checked.problems)
-        print(
-            f"baton: {n} chain{'s' if n != 1 else ''} failed verification ({counts} checked)",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"ok: {counts} match their hashes")
-    return 0
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -180,6 +180,19 @@ class ChainHead(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class ChainSeal(SQLModel, table=True):
+    """Which key seals the hash chains (bot/records/seal.py): its fingerprint, never the key.
+    One row (id 1), written the first time Baton runs with a key; no row: the chains are plain
+    SHA-256. From then on a link without the key is a `baton verify` problem, never re-sealed."""
+
+    __tablename__ = "chain_seal"
+
+    id: int = Field(primary_key=True)
+    key_fingerprint: str = Field(max_length=64)
+    sealed_at: datetime
+    resealed: int = 0  # links re-sealed under the key then (0: keyed from the first link)
+
+
 class Holder(SQLModel, table=True):
     """Who the config last named for a role ("area:<key>:accountable", "area:<key>:responsible",
     "team:<key>:oncall"): an edit that changes it opens a handoff receipt."""

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.store import chainkey
+from bot.store.chainkey import ChainKey
 from bot.store.db import DEFAULT_DATABASE
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -70,6 +72,8 @@ class Settings:
     metrics_port: int | None = None  # a second listener serving /metrics alone
     metrics_host: str = "127.0.0.1"  # where METRICS_PORT listens: this machine only, by default
     evidence_reaction: str = "pushpin"
+    # Seals the hash chains (bot/store/chainkey.py); None: plain SHA-256.
+    chain_key: ChainKey | None = field(default=None, repr=False)
 
     @property
     def socket_mode(self) -> bool:
@@ -107,6 +111,10 @@ class Settings:
         metrics_text = get("METRICS_PORT")
         metrics_port = _port("METRICS_PORT", metrics_text) if metrics_text else None
         api_url = _api_url(get("SLACK_API_URL"))
+        try:
+            chain_key = chainkey.from_env(env)
+        except chainkey.ChainKeyError as e:
+            raise SettingsError(str(e)) from None
         return cls(
             bot_token=bot_token or "",
             signing_secret=signing_secret,
@@ -123,6 +131,7 @@ class Settings:
             metrics_token=get("BATON_METRICS_TOKEN"),
             metrics_port=metrics_port,
             metrics_host=get("METRICS_HOST") or "127.0.0.1",
+            chain_key=chain_key,
         )
 
 

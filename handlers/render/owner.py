@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 from bot.config.ownership import Ownership
 from bot.config.schema import format_span
 from bot.oncall.overrides import OnCallNow
+from bot.records import handoff_messages as say
 from bot.records.handoffs import Card
 from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
@@ -73,7 +74,7 @@ def _receipt_line(own: Ownership, r: Receipt) -> str:
         if at or r.state != "withdrawn":
             parts.append(f"{done} by {by} {slack_time(at)}" if at else f"*{needed} pending* ({by})")
     if r.state == "withdrawn":
-        parts.append("withdrawn: the on-call plan changed")
+        parts.append(f"withdrawn: {say.withdrawn_because(r)}")
     role = f"on-call of {r.team}" if r.role == "oncall" else r.role
     shown = " ".join(r.note.split())
     note = f' · note: "{escape(clip(shown, 300))}"' if shown and r.origin != "config" else ""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +30,6 @@ from tests.handlers.test_incident_command import LEO, LI, MAYA, OMAR, SAM, page_
 from tests.slack_signing import block_actions_body
 
 DANA, KENJI, JONAS = "U07DANA001", "U07KENJI01", "U07JONAS01"
-
-
-@pytest.fixture
-def editable(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[tuple[RunningBaton, Path]]:
-    """A running Baton (6 s windows) on a copy of the shipped ownership.yaml that tests edit."""
-    ownership = tmp_path / "ownership.yaml"
-    ownership.write_text(SHIPPED_OWNERSHIP.read_text())
-    rb = start_baton(
-        fake_slack, db_url, BATON_OWNERSHIP_FILE=str(ownership), BATON_SEVERITY_FILE=str(FAST_SEVERITY)
-    )
-    yield rb, ownership
-    rb.stop()
 
 
 def owner(rb: RunningBaton, text: str, user: str) -> dict[str, Any]:

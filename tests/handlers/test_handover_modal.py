@@ -24,6 +24,7 @@ from tests.conftest import RunningBaton, settings_for
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_handoffs import click_sign, owner, receipts, shown
 from tests.slack_signing import block_actions_body, view_submission_body
+from tests.test_chain import RECEIPT, stored, tamper
 from tests.test_handovers import CHANGE1, HOUR, LEO, LI, MAYA, OMAR, change_at, ownership_with
 
 
@@ -203,3 +204,21 @@ def test_the_handover_is_on_the_outgoing_on_calls_home_with_the_note_button(
     assert rb.post(body).status_code == 200
     (view,) = rb.fake.wait_for(lambda: [v for v in rb.fake.opened_views() if v["callback_id"] == NOTE_VIEW])
     assert view["private_metadata"] == str(receipt_id)
+
+
+def test_a_handover_note_on_an_altered_receipt_is_refused_on_the_form(
+    rotating: tuple[RunningBaton, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    rb, _ = rotating
+    engine = rb.baton.engine
+    receipt_id = open_handover(rb)
+    tamper(engine, RECEIPT, receipt_id, to_ref="omar")  # issue 17: altered, then signed
+    answer = submit(rb, MAYA, receipt_id, "Refusals up since 14:00, watching #1.")
+    assert answer["response_action"] == "errors"
+    assert answer["errors"]["note"].startswith(
+        f"Handoff #{receipt_id} cannot be signed: receipt #{receipt_id}"
+    )
+    row = stored(engine, receipt_id)
+    assert (row.note, row.outgoing_signed_at, row.to_ref) == ("", None, "omar")
+    (problem,) = verify.verify(engine)
+    assert problem.row_id == receipt_id

@@ -1,0 +1,87 @@
+"""Which key the hash chains are sealed with (PRODUCT.md §3, bot/records/chain.py).
+
+The database records the fingerprint of the key (table chain_seal), never the key; no record
+means plain SHA-256. What a Baton or `baton verify` may do follows from that record and the key
+it was given:
+
+| recorded   | key given      | links are                                  |
+|------------|----------------|--------------------------------------------|
+| none       | none           | plain SHA-256 (said at start and by verify) |
+| none       | a key          | plain until `baton serve` re-seals them once (bot/records/rekey.py) |
+| key K      | K              | HMAC-SHA256 under K                        |
+| key K      | none, or not K | refused: naming both fingerprints          |
+
+Once recorded, a link sealed without the key is a verify problem and never re-sealed: otherwise
+whoever can write the database would rewrite links with plain hashes and wait for a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from bot.store.chainkey import HOW, ChainKey
+from bot.store.models import ChainSeal
+
+SEAL_ID = 1  # the one row of chain_seal
+
+
+class SealError(Exception):
+    """The key given does not fit the chains in the database: the message names both
+    fingerprints (never a key) and what to set."""
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """How the links in one database are to be checked and written."""
+
+    key: ChainKey | None  # what every link must be sealed with; None: plain SHA-256
+    # A configured key the database does not record yet (the next `baton serve` re-seals with
+    # it): links are still plain, and one sealed with this key is named as such.
+    pending: ChainKey | None = None
+
+    @property
+    def keyed(self) -> bool:
+        return self.key is not None
+
+    def describe(self) -> str:
+        return scheme_words(scheme_of(self))
+
+
+def recorded(s: Session) -> ChainSeal | None:
+    return s.get(ChainSeal, SEAL_ID)
+
+
+def sealing(row: ChainSeal | None, key: ChainKey | None, where: str) -> Sealing:
+    """How the chains of the database `where` (as people recognise it) are sealed, given `key`;
+    SealError when the key is missing or another one."""
+    if row is None:
+        return Sealing(key=None, pending=key)
+    if key is None:
+        raise SealError(
+            f"the chains in {where} are sealed with a key (fingerprint {row.key_fingerprint}) and no key "
+            f"is set: {HOW}, with the key they were sealed with."
+        )
+    if key.fingerprint != row.key_fingerprint:
+        raise SealError(
+            f"{key.source} is a key with fingerprint {key.fingerprint}, but the chains in {where} are sealed "
+            f"with the key of fingerprint {row.key_fingerprint}: set the key they were sealed with (under "
+            "another key every link would fail `baton verify`)."
+        )
+    return Sealing(key=key)
+
+
+def scheme_text(fingerprint: str | None) -> str:
+    """How an anchor or the database names a sealing: "hmac-sha256:<fingerprint>" or "sha256"."""
+    return f"hmac-sha256:{fingerprint}" if fingerprint else "sha256"
+
+
+def scheme_of(s: Sealing) -> str:
+    return scheme_text(s.key.fingerprint if s.key is not None else None)
+
+
+def scheme_words(scheme: str) -> str:
+    """scheme_text() as people read it: "HMAC-SHA256, key <fingerprint>" or "plain SHA-256"."""
+    _, _, fingerprint = scheme.partition(":")
+    return f"HMAC-SHA256, key {fingerprint}" if fingerprint else "plain SHA-256"

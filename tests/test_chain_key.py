@@ -1,0 +1,510 @@
+"""Keyed chains and anchors (issue 17, records item 3), through the installed `baton` command and
+Baton's real start-up, on SQLite and PostgreSQL.
+
+Three attacks by someone who can write the database and recompute plain SHA-256 with their own
+code: (1) rewrite an item and recompute its hash and every later one's, and the head; (2) delete
+the last item and move the head back; (3) delete an incident's evidence together with its chain
+head. Without a key or an anchor `baton verify` passes all three (the limit the README states).
+The key catches (1) (the rewritten link is not sealed with it); only an anchor written earlier by
+`baton export --heads` catches (2) and (3), and (1) too. What was appended after the last anchor
+can still be cut back unseen, key or not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.app.runner import boot
+from bot.config.schema import load_config
+from bot.records import chain, evidence
+from bot.store.chainkey import ChainKey
+from bot.store.db import session
+from bot.store.models import ChainHead, ChainSeal
+from bot.store.runtime import Baton
+from bot.store.settings import Settings, SettingsError
+from tests.conftest import (
+    BATON,
+    CHAIN_KEY,
+    SHIPPED_OWNERSHIP,
+    add_people,
+    clean_env,
+    serve,
+    serve_env,
+    settings_for,
+)
+from tests.fakeslack import FakeSlack
+from tests.test_chain import EVIDENCE, LEO, MAYA, RECEIPT, add_receipts, declare
+from tests.test_slack_check import Lines, add_workspace
+
+HEAD = sa.table("chain_head", sa.column("name"), sa.column("seq"), sa.column("hash"))
+OTHER_KEY = "another-chain-key-abcdefghijklmnopqrstuvwxyz"
+FINGERPRINT = ChainKey(CHAIN_KEY.encode(), "test").fingerprint
+
+
+# -- the attacker's own code: plain SHA-256 over the canonical encoding the README documents -----
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def attacker_hash(content: dict[str, Any], prev: str) -> str:
+    data = json.dumps(
+        {"content": _plain(content), "prev": prev}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def rewrite(engine: Engine, table: sa.Table, row_id: int, **values: Any) -> None:
+    """Attack 1: change a link, then recompute its hash, every later link's and the head's."""
+    receipts = table.name == "receipt"
+    fields = chain.RECEIPT_FIELDS if receipts else chain.EVIDENCE_FIELDS
+    owner = table.c.area if receipts else table.c.incident_id
+    with engine.begin() as conn:
+        conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
+        row = conn.execute(sa.select(table).where(table.c.id == row_id)).mappings().one()
+        later = conn.execute(
+            sa.select(table).where(owner == row[owner.name], table.c.seq >= row["seq"]).order_by(table.c.seq)
+        ).mappings()
+        prev = row["prev_hash"]
+        for link in later.all():
+            prev_now, prev = prev, attacker_hash({f: link[f] for f in fields}, prev)
+            conn.execute(
+                sa.update(table).where(table.c.id == link["id"]).values(prev_hash=prev_now, hash=prev)
+            )
+        name = f"receipts:{row['area']}" if receipts else f"evidence:{row['incident_id']}"
+        conn.execute(sa.update(HEAD).where(HEAD.c.name == name).values(hash=prev))
+
+
+def cut_last(engine: Engine, table: sa.Table, name: str) -> None:
+    """Attack 2: delete a chain's last link and move its head back to the link before."""
+    owner = table.c.area if table.name == "receipt" else table.c.incident_id
+    key: Any = name.split(":", 1)[1] if table.name == "receipt" else int(name.split(":", 1)[1])
+    with engine.begin() as conn:
+        links = conn.execute(
+            sa.select(table.c.id, table.c.hash).where(owner == key).order_by(table.c.seq)
+        ).all()
+        conn.execute(sa.delete(table).where(table.c.id == links[-1].id))
+        conn.execute(
+            sa.update(HEAD).where(HEAD.c.name == name).values(seq=len(links) - 1, hash=links[-2].hash)
+        )
+
+
+def delete_evidence(engine: Engine, incident: int) -> None:
+    """Attack 3: delete an incident's evidence together with its chain head."""
+    with engine.begin() as conn:
+        conn.execute(sa.delete(EVIDENCE).where(EVIDENCE.c.incident_id == incident))
+        conn.execute(sa.delete(HEAD).where(HEAD.c.name == f"evidence:{incident}"))
+
+
+# -- the records, and the command -----------------------------------------------------------------
+
+
+@dataclass
+class Records:
+    baton: Baton
+    url: str
+    cwd: Path
+    receipts: list[int]
+    evidence: dict[int, list[int]]  # incident -> ids
+
+    @property
+    def engine(self) -> Engine:
+        return self.baton.engine
+
+    def verify(self, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+        return baton(self.url, self.cwd, "verify", *args, key=key)
+
+    def anchor(self, name: str = "heads.json") -> Path:
+        path = self.cwd / name
+        done = baton(self.url, self.cwd, "export", "--heads", "-o", str(path))
+        assert done.returncode == 0, done.stderr
+        return path
+
+
+def baton(url: str, cwd: Path, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**clean_env(), "DATABASE_URL": url}
+    if key is not None:
+        env["BATON_CHAIN_KEY"] = key
+    return subprocess.run([BATON, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def start(fake: FakeSlack, db_url: str, key: str | None) -> Baton:
+    """Baton's start-up (bot.app.runner.boot), with or without a chain key."""
+    env = {"BATON_CHAIN_KEY": key} if key else {}
+    settings = settings_for(fake, db_url, **env)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    return boot(settings, config)
+
+
+def record(baton: Baton, cwd: Path) -> Records:
+    """Three receipts of model-quality; two evidence items each of incidents 1 and 2."""
+    receipts = add_receipts(baton.engine, "model-quality", 3)
+    items: dict[int, list[int]] = {}
+    for title in ("Refusals up", "Latency up"):
+        number = declare(baton, title)
+        for who, text in ((MAYA, f"{title}: first look"), (LEO, f"{title}: graph attached")):
+            added = evidence.add(baton=baton, number=number, author=who, text=text)
+            items.setdefault(number, []).append(added.evidence.id or 0)
+    return Records(baton, baton.settings.database_url, cwd, receipts, items)
+
+
+@pytest.fixture(params=["unkeyed", "keyed"])
+def made(
+    request: pytest.FixtureRequest, fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> Iterator[Records]:
+    """The records, by a Baton without a key and by one with a key."""
+    rb = start(fake_slack, db_url, CHAIN_KEY if request.param == "keyed" else None)
+    yield record(rb, tmp_path)
+    rb.engine.dispose()
+
+
+@pytest.fixture
+def keyed(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[Records]:
+    """The records, by a Baton with a key."""
+    rb = start(fake_slack, db_url, CHAIN_KEY)
+    yield record(rb, tmp_path)
+    rb.engine.dispose()
+
+
+def problems(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    return result.stderr.splitlines()[:-1]
+
+
+# -- the three attacks ----------------------------------------------------------------------------
+
+
+def test_the_three_attacks_against_the_key_and_the_anchor(made: Records) -> None:
+    keyed = made.baton.settings.chain_key is not None
+    key = CHAIN_KEY if keyed else None
+    ok = made.verify(key=key)
+    assert ok.returncode == 0, ok.stderr
+    assert ("HMAC-SHA256, key " + FINGERPRINT if keyed else "(plain SHA-256)") in ok.stdout
+    anchor = made.anchor()
+    assert made.verify("--anchor", str(anchor), key=key).returncode == 0
+
+    mq = made.receipts
+    rewrite(made.engine, RECEIPT, mq[1], note="nothing was handed over", to_ref="omar")
+    cut_last(made.engine, EVIDENCE, "evidence:1")
+    delete_evidence(made.engine, 2)
+
+    # Without the anchor: only the key sees anything, and only the rewrite.
+    alone = made.verify(key=key)
+    if keyed:
+        assert problems(alone) == [
+            f"receipt #{mq[1]} (model-quality, 2nd in its chain): it is sealed with plain SHA-256, not with "
+            "the chain key: it was written without the key, or rewritten by someone who recomputed the hashes"
+        ]
+    else:
+        assert alone.returncode == 0, alone.stderr  # all three undetectable: the README says so
+        assert "ok: 3 receipts in 1 chain and 1 evidence item in 1 chain match their hashes" in alone.stdout
+
+    # With the anchor written before: each attack is named, one line per chain.
+    against = problems(made.verify("--anchor", str(anchor), key=key))
+    written = json.loads(anchor.read_text())["written_at"]
+    where = f"the anchor {anchor} (written {written})"
+    rewritten = (
+        f"receipt #{mq[1]} (model-quality, 2nd in its chain): it is sealed with plain SHA-256, not with the "
+        "chain key: it was written without the key, or rewritten by someone who recomputed the hashes"
+        if keyed
+        else f"receipt #{mq[2]} (model-quality, 3rd in its chain): its hash is not the one anchored in "
+        f"{where} (the chain was rewritten up to it, its hashes recomputed)"
+    )
+    assert sorted(against) == sorted(
+        [
+            rewritten,
+            f"the evidence items of incident #1 are shorter than anchored: {where} records 2, the database 1 "
+            "(the last 1 evidence item deleted and the chain head moved back)",
+            f"the evidence items of incident #2 are missing: {where} records 2 evidence items, the database "
+            "none, nor their chain head (deleted)",
+        ]
+    )
+
+
+def test_what_was_added_after_the_last_anchor_can_still_be_cut_back_unseen(made: Records) -> None:
+    keyed = made.baton.settings.chain_key is not None
+    key = CHAIN_KEY if keyed else None
+    anchor = made.anchor()
+    evidence.add(baton=made.baton, number=1, author=LEO, text="added after the anchor")
+    cut_last(made.engine, EVIDENCE, "evidence:1")
+    result = made.verify("--anchor", str(anchor), key=key)
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_anchor_of_another_sealing_is_named_and_still_counts_chains(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    made = record(start(fake_slack, db_url, None), tmp_path)
+    anchor = made.anchor()
+    made.engine.dispose()
+    keyed = start(fake_slack, db_url, CHAIN_KEY)  # keys the chains: every hash changes
+    try:
+        delete_evidence(keyed.engine, 2)
+        found = problems(made.verify("--anchor", str(anchor), key=CHAIN_KEY))
+        assert found[0] == (
+            f"the anchor {anchor} was written when the chains were sealed with plain SHA-256; they are "
+            f"now sealed with HMAC-SHA256, key {FINGERPRINT}: its hashes cannot be compared, only that no "
+            "chain is missing or shorter. Write a new anchor with `baton export --heads`."
+        )
+        assert found[1].startswith("the evidence items of incident #2 are missing")
+        assert len(found) == 2
+    finally:
+        keyed.engine.dispose()
+
+
+# -- keying the chains once -----------------------------------------------------------------------
+
+
+def test_the_first_start_with_a_key_reseals_once_and_leaves_a_chain_that_does_not_verify(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    made = record(start(fake_slack, db_url, None), tmp_path)
+    altered = made.evidence[2][1]
+    with made.engine.begin() as conn:
+        conn.execute(sa.update(EVIDENCE).where(EVIDENCE.c.id == altered).values(text="all fine"))
+    made.engine.dispose()
+
+    caplog.set_level(logging.INFO)
+    keyed = start(fake_slack, db_url, CHAIN_KEY)
+    try:
+        said = [r.getMessage() for r in caplog.records if r.name == "bot.records.rekey"]
+        assert (
+            f"keyed the handoff and evidence chains: re-sealed 5 links in 2 chains with HMAC-SHA256, key "
+            f"{FINGERPRINT}; anchors written before (baton export --heads) no longer match: write new ones"
+        ) in said
+        assert any(
+            m.startswith(f"not keyed, left as it was because it does not verify: evidence #{altered}")
+            for m in said
+        )
+        with session(keyed.engine) as s:
+            seal = s.get(ChainSeal, 1)
+            assert seal is not None and (seal.key_fingerprint, seal.resealed) == (FINGERPRINT, 5)
+        assert CHAIN_KEY not in "\n".join(said)
+
+        (problem,) = problems(made.verify(key=CHAIN_KEY))
+        assert problem == (
+            f"evidence #{altered} of incident #2 (2nd in its chain): its content does not match its hash "
+            "(a stored field was changed); and the chain is sealed with plain SHA-256, not with the chain "
+            "key (it did not verify when the chains were keyed and was left as it was, or it was rewritten "
+            "since)"
+        )
+        # New links are keyed; a link rewritten with plain hashes is never re-sealed by a restart.
+        evidence.add(baton=keyed, number=1, author=LEO, text="after keying")
+        rewrite(keyed.engine, RECEIPT, made.receipts[0], note="rewritten in plain")
+    finally:
+        keyed.engine.dispose()
+    caplog.clear()
+    again = start(fake_slack, db_url, CHAIN_KEY)
+    again.engine.dispose()
+    assert not [r for r in caplog.records if r.getMessage().startswith("keyed the handoff")]
+    found = problems(made.verify(key=CHAIN_KEY))
+    assert found[0].startswith(
+        f"receipt #{made.receipts[0]} (model-quality, 1st in its chain): it is sealed with plain"
+    )
+    assert len(found) == 2
+
+
+def test_replicas_starting_at_once_with_a_new_key_key_the_chains_once(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    made = record(start(fake_slack, db_url, None), tmp_path)
+    made.engine.dispose()
+    caplog.set_level(logging.INFO)
+    barrier = threading.Barrier(3)
+    started: list[Baton] = []
+    errors: list[BaseException] = []
+
+    def replica() -> None:
+        barrier.wait()
+        try:
+            started.append(start(fake_slack, db_url, CHAIN_KEY))
+        except BaseException as e:  # noqa: BLE001 - reported by the assert below
+            errors.append(e)
+
+    threads = [threading.Thread(target=replica) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for rb in started:
+        rb.engine.dispose()
+    assert errors == [] and len(started) == 3
+    keyed = [r for r in caplog.records if r.getMessage().startswith("keyed the handoff and evidence chains")]
+    assert len(keyed) == 1
+    result = made.verify(key=CHAIN_KEY)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_missing_or_other_key_is_refused_naming_both_fingerprints(
+    keyed: Records, fake_slack: FakeSlack
+) -> None:
+    other = ChainKey(OTHER_KEY.encode(), "test").fingerprint
+    with pytest.raises(SettingsError) as missing:
+        start(fake_slack, keyed.url, None)
+    assert f"are sealed with a key (fingerprint {FINGERPRINT}) and no key is set: set BATON_CHAIN_KEY" in str(
+        missing.value
+    )
+    with pytest.raises(SettingsError) as wrong:
+        start(fake_slack, keyed.url, OTHER_KEY)
+    assert str(wrong.value).startswith(
+        f"BATON_CHAIN_KEY is a key with fingerprint {other}, but the chains in "
+    )
+    assert f"are sealed with the key of fingerprint {FINGERPRINT}: set the key they were sealed with" in str(
+        wrong.value
+    )
+    assert OTHER_KEY not in str(wrong.value)
+    for key, expected in ((None, f"(fingerprint {FINGERPRINT}) and no key is set"), (OTHER_KEY, other)):
+        result = keyed.verify(key=key)
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert keyed.verify(key=CHAIN_KEY).returncode == 0  # nothing was changed by the refusals
+
+
+def test_a_removed_record_of_the_key_is_written_back_and_nothing_re_sealed(
+    keyed: Records, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with keyed.engine.begin() as conn:
+        conn.execute(sa.delete(ChainSeal.__table__))  # type: ignore[attr-defined]
+    rewrite(keyed.engine, EVIDENCE, keyed.evidence[1][1], text="nothing to see")
+    again = start(fake_slack, keyed.url, CHAIN_KEY)
+    again.engine.dispose()
+    assert any(r.getMessage().startswith("links sealed with this key") for r in caplog.records)
+    (problem,) = problems(keyed.verify(key=CHAIN_KEY))
+    assert problem.startswith(
+        f"evidence #{keyed.evidence[1][1]} of incident #1 (2nd in its chain): it is sealed with plain"
+    )
+
+
+# -- the settings and the command line -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"BATON_CHAIN_KEY": "short"},
+            "the chain key in BATON_CHAIN_KEY is 5 characters; it must be at least 32",
+        ),
+        (
+            {"BATON_CHAIN_KEY": CHAIN_KEY, "BATON_CHAIN_KEY_FILE": "/etc/baton/key"},
+            "both BATON_CHAIN_KEY and BATON_CHAIN_KEY_FILE are set: set one of them, not both.",
+        ),
+        (
+            {"BATON_CHAIN_KEY_FILE": "/nonexistent/key"},
+            "BATON_CHAIN_KEY_FILE=/nonexistent/key cannot be read",
+        ),
+    ],
+)
+def test_a_key_that_cannot_be_used_is_refused_by_name(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env, require_slack=False)
+    assert str(refused.value).startswith(expected)
+    result = subprocess.run(
+        [BATON, "verify"],
+        env={**clean_env(), **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stderr.startswith(f"baton: {expected}"), result.stderr
+
+
+def test_a_key_file_is_read_and_the_key_never_shown(tmp_path: Path) -> None:
+    path = tmp_path / "chain.key"
+    path.write_text(CHAIN_KEY + "\n")
+    settings = Settings.from_env({"BATON_CHAIN_KEY_FILE": str(path)}, require_slack=False)
+    assert settings.chain_key is not None and settings.chain_key.fingerprint == FINGERPRINT
+    assert CHAIN_KEY not in repr(settings) and CHAIN_KEY not in repr(settings.chain_key)
+    assert (
+        repr(settings.chain_key)
+        == f"ChainKey(fingerprint='{FINGERPRINT}', source='BATON_CHAIN_KEY_FILE ({path})')"
+    )
+
+
+def test_serve_says_at_start_when_the_chains_are_unkeyed(tmp_path: Path) -> None:
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        fake.add_channel("ai-backlog", channel_id="C07BACKLOG")
+        add_workspace(fake)
+        env = serve_env(fake, tmp_path)
+        out = Lines(serve(env, tmp_path))
+        try:
+            fake.wait_for(lambda: out.having("listening for Slack"), timeout=30)
+        finally:
+            lines = out.stop()
+        keyed = Lines(serve({**env, "BATON_CHAIN_KEY": CHAIN_KEY}, tmp_path))
+        try:
+            fake.wait_for(lambda: keyed.having("listening for Slack"), timeout=30)
+        finally:
+            keyed_lines = keyed.stop()
+    (line,) = [line for line in lines if "not keyed" in line]
+    assert line.endswith(
+        "WARNING bot.records.rekey: the handoff and evidence chains are not keyed: their hashes are plain "
+        "SHA-256, which whoever can write the database can recompute. To key them, set BATON_CHAIN_KEY to a "
+        "random secret of at least 32 characters (e.g. the output of `openssl rand -hex 32`), or "
+        "BATON_CHAIN_KEY_FILE to the path of a file holding one, and restart (the chains are re-sealed once)."
+    )
+    assert not [line for line in keyed_lines if "not keyed" in line]
+    assert any(f"sealed with HMAC-SHA256, key {FINGERPRINT}" in line for line in keyed_lines)
+    assert not any(CHAIN_KEY in line for line in lines + keyed_lines)
+
+
+def test_export_heads_writes_every_head_and_a_bad_anchor_is_one_line(made: Records) -> None:
+    path = made.anchor("anchor.json")
+    data = json.loads(path.read_text())
+    keyed = made.baton.settings.chain_key is not None
+    assert data["baton_chain_heads"] == 1 and data["sealed_with"] == (
+        f"hmac-sha256:{FINGERPRINT}" if keyed else "sha256"
+    )
+    with session(made.engine) as s:
+        heads = {h.name: (h.seq, h.hash) for h in s.exec(select(ChainHead)).all()}
+    assert [(h["name"], h["seq"]) for h in data["heads"]] == [
+        ("evidence:1", 2),
+        ("evidence:2", 2),
+        ("receipts:model-quality", 3),
+    ]
+    assert {h["name"]: (h["seq"], h["hash"]) for h in data["heads"]} == heads
+    printed = baton(made.url, made.cwd, "export", "--heads")
+    assert printed.returncode == 0 and json.loads(printed.stdout)["heads"] == data["heads"]
+
+    bad = made.cwd / "bad.json"
+    bad.write_text('{"heads": []}')
+    key = CHAIN_KEY if keyed else None
+    for file, expected in (
+        (bad, f"baton: {bad} is not an anchor written by `baton export --heads`"),
+        (made.cwd / "none.json", f"baton: cannot read the anchor {made.cwd / 'none.json'} (No such file"),
+    ):
+        result = made.verify("--anchor", str(file), key=key)
+        assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    note = made.cwd / "note.md"
+    wrote = baton(made.url, made.cwd, "export", "1", "-o", str(note))
+    assert (wrote.returncode, wrote.stdout) == (0, "")
+    assert note.read_text() == baton(made.url, made.cwd, "export", "1").stdout
+    both = baton(made.url, made.cwd, "export", "3", "--heads")
+    assert both.returncode == 2 and "--heads writes every chain's head" in both.stderr
