@@ -26,6 +26,7 @@ from bot.incidents import paging, rooms
 from bot.incidents.services import set_status, typed
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
+from bot.records.masking import mask
 from bot.slack.mrkdwn import clip, escape
 from bot.store import jobs
 from bot.store.db import session
@@ -223,9 +224,12 @@ def _queue_evidence(s: Session, inc: Incident, alerts: list[Alert], n: Notificat
     """Distinct annotation sets of the new alerts, kept as evidence by a job after the answer."""
     items: dict[str, dict[str, str]] = {}
     for alert in alerts:
-        summary = alert.annotations.get("summary") or n.commonAnnotations.get("summary") or ""
-        description = alert.annotations.get("description") or n.commonAnnotations.get("description") or ""
-        url = alert.generatorURL if _URL.match(alert.generatorURL) else ""
+        # Masked before the job row keeps them: the payload is stored as much as the evidence is.
+        summary = mask(alert.annotations.get("summary") or n.commonAnnotations.get("summary") or "").text
+        description = mask(
+            alert.annotations.get("description") or n.commonAnnotations.get("description") or ""
+        ).text
+        url = mask(alert.generatorURL).text if _URL.match(alert.generatorURL) else ""
         key = hashlib.sha256(f"{summary}\0{description}\0{url}".encode()).hexdigest()[:32]
         if (summary or description or url) and key not in items:
             items[key] = {"summary": summary, "description": description, "url": url}

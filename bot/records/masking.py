@@ -5,6 +5,11 @@
 (``<@U123>``, ``<#C123|name>``, ``<https://…|label>``, ``1795333732.919523``) survives untouched;
 only the sensitive part inside it is replaced (``<mailto:[email]|[email]>``).
 
+Text is looked at in its NFKC form without invisible characters, so an address typed in
+fullwidth letters (``ＪＡＮＥ＠ＣＯＲＰ.ＥＸＡＭＰＬＥ``), with a zero-width space or a non-breaking
+space between digit groups is found like its plain spelling. Text with nothing to hide is returned
+exactly as typed; text that had something masked is returned in that normalized form.
+
 Passes run most specific first, so a token is never half-eaten by a generic pattern (a phone
 number, a card). Every pattern is anchored at the start of a "word" by a look-behind and uses
 possessive quantifiers or bounded repeats, so masking is linear in the length of the text.
@@ -14,10 +19,11 @@ Masking is idempotent: no pattern matches a placeholder.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["KINDS", "Masked", "hidden", "luhn_ok", "mask", "placeholder"]
+__all__ = ["KINDS", "Masked", "hidden", "luhn_ok", "mask", "normalized", "placeholder"]
 
 
 @dataclass(frozen=True)
@@ -154,10 +160,13 @@ def _mask_kv(m: re.Match[str]) -> tuple[str, int]:
 
 # --- e-mail ------------------------------------------------------------------------------------
 
+# Addresses with accented letters too (josé@exämple.de): Latin letters, not every letter, so a
+# word of Chinese or Japanese written against an address is not taken for part of it.
+_ALNUM = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+'-])(?P<local>[A-Za-z0-9._%+'-]++)@(?P<domain>[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)++)"
+    rf"(?<![{_ALNUM}_.%+'-])(?P<local>[{_ALNUM}_.%+'-]++)@(?P<domain>[{_ALNUM}-]++(?:\.[{_ALNUM}-]++)++)"
 )
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
+_LABEL = re.compile(rf"[{_ALNUM}](?:[{_ALNUM}-]*[{_ALNUM}])?")
 
 
 def _mask_email(m: re.Match[str]) -> tuple[str, int]:
@@ -169,7 +178,7 @@ def _mask_email(m: re.Match[str]) -> tuple[str, int]:
     # The longest run of well-formed labels ending in an alphabetic top-level domain ("a@b.com.5").
     for k in range(valid, 1, -1):
         tld = labels[k - 1]
-        if local and tld.isascii() and tld.isalpha() and len(tld) >= 2:
+        if local and tld.isalpha() and len(tld) >= 2:
             rest = ".".join(labels[k:])
             return lead + placeholder("email") + ("." + rest if rest else ""), 1
     return m.group(0), 0
@@ -236,18 +245,82 @@ def _mask_cards(m: re.Match[str]) -> tuple[str, int]:
 
 # --- phone numbers -----------------------------------------------------------------------------
 
-# +44 20 7946 0958, +1 (415) 555-0100, +14155550100
-_PHONE_INTL = re.compile(r"(?<![\w+])\+[0-9]++(?:[ .-]?+(?:\([0-9]++\)|[0-9]++))*+")
-# 415-555-0100, (415) 555 0100, 415.555.0100, 1-415-555-0100 — not 10 bare digits (epoch seconds)
-_PHONE_NANP = re.compile(
-    r"(?<![\w.+-])(?:1[ .-]?+)?(?:\([0-9]{3}\)[ .-]?+|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}(?![\w]|[.-][0-9])"
+# +44 20 7946 0958, +1 (415) 555-0100, +14155550100, 0044 20 7946 0958 (00: the international
+# prefix dialled from Europe)
+_PHONE_INTL = re.compile(
+    r"(?<![\w+])(?:\+|(?<![./=-])00(?=[1-9]))[0-9]++(?:[ .-]?+(?:\([0-9]++\)|[0-9]++))*+"
 )
+# 415-555-0100, (415) 555 0100, 415.555.0100, 1-415-555-0100 — not 10 bare digits (epoch seconds);
+# area code and exchange start with 2-9, so counts such as 100 100 1000 are not a number.
+_PHONE_NANP = re.compile(
+    r"(?<![\w.+-])(?:1[ .-]?+)?(?:\([2-9][0-9]{2}\)[ .-]?+|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}"
+    r"(?![\w]|[.-][0-9])"
+)
+# National numbers dialled with the trunk prefix 0: 020 7946 0958, 0161 496 0000, 07700 900123
+# (UK), 06 12 34 56 78, 06.12.34.56.78 (FR), 0151 23456789, 030/1234567, (030) 12345678 (DE),
+# 0612345678. _mask_national decides which leading groups of the run are a number.
+_PHONE_NATIONAL = re.compile(
+    r"(?<![\w.+/#-])(?<![0-9][,:])(?:\(0[1-9][0-9]{0,4}\)|0[1-9][0-9]*+)(?:[ ./-]?+[0-9]++)*+"
+)
+_NATIONAL_DIGITS = range(10, 13)  # with the 0: FR 10, UK 10-11, DE 10-12
+_GROUP = re.compile(r"\(?[0-9]+\)?")
+_NATIONAL_START = re.compile(r"\(?0[1-9]")
 
 
 def _intl_phone(value: str) -> bool:
-    digits = sum(c.isdigit() for c in value)
     separated = any(not c.isdigit() for c in value[1:])
+    if value.startswith("00"):
+        # A country code and a whole national number, set apart: 0012345678901 is more likely an
+        # id, 0099-01-01 10 a date, than a number dialled abroad.
+        return separated and 10 <= sum(c.isdigit() for c in value) - 2 <= 15
+    digits = sum(c.isdigit() for c in value)
     return (8 if separated else 10) <= digits <= 15
+
+
+def _national_last(run: str, groups: list[tuple[int, int]], i: int, usable: int) -> int | None:
+    """The last group of the national number that starts at group ``i``, if one does: the groups
+    after its first have two digits or more and are set apart by one kind of separator
+    (``06.12.2026 10`` is a date and an hour), it has 10 to 12 digits, and a group left over is
+    set apart by a space (``… 0958 10 times``)."""
+
+    def sep(k: int) -> str:  # between group k and group k + 1
+        return run[groups[k][1] : groups[k + 1][0]]
+
+    best = None
+    digits = 0
+    for j in range(i, usable):
+        size = sum(c.isdigit() for c in run[slice(*groups[j])])
+        digits += size
+        if digits > _NATIONAL_DIGITS[-1] or (j > i and size < 2) or (j >= i + 2 and sep(j - 1) != sep(i + 1)):
+            break
+        if digits in _NATIONAL_DIGITS and (j + 1 == len(groups) or sep(j) == " "):
+            best = j
+    return best
+
+
+def _mask_national(m: re.Match[str]) -> tuple[str, int]:
+    run, text, end = m.group(0), m.string, m.end()
+    groups = [g.span() for g in _GROUP.finditer(run)]
+    nxt = text[end : end + 2]
+    # A last group glued to what follows (78:90, 0958x, 5678.5) is part of something else.
+    glued = bool(nxt) and (nxt[0].isalnum() or nxt[0] == "_" or (nxt[0] in ".,:/+-" and nxt[1:].isdigit()))
+    usable = len(groups) - 1 if glued else len(groups)
+    out: list[str] = []
+    pos = i = n = 0
+    while i < usable:
+        a = groups[i][0]
+        # A number starts at the run's start, or after a space (two numbers in a row).
+        starts = _NATIONAL_START.match(run, a) is not None and (i == 0 or run[a - 1] == " ")
+        j = _national_last(run, groups, i, usable) if starts else None
+        if j is None:
+            i += 1
+            continue
+        out += [run[pos:a], placeholder("phone")]
+        pos = groups[j][1]
+        n += 1
+        i = j + 1
+    out.append(run[pos:])
+    return "".join(out), n
 
 
 # --- the passes, in order ----------------------------------------------------------------------
@@ -303,20 +376,47 @@ _PASSES: list[tuple[str, Pass]] = [
     ("card", _custom_pass(_DIGIT_RUN, _mask_cards)),
     ("phone", _regex_pass(_PHONE_INTL, "phone", _intl_phone)),
     ("phone", _regex_pass(_PHONE_NANP, "phone")),
+    ("phone", _custom_pass(_PHONE_NATIONAL, _mask_national)),
 ]
 
 #: Every kind ``mask`` can report, in the order it looks for them.
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _PASSES))
 
 
+# A placeholder changes what its neighbours look like to the passes before it: in
+# ``x@y.com.x@y.com`` the second address starts after a dot only once the first is masked, and a
+# national number masked inside an over-long international one leaves a shorter one to find. So
+# the passes run again over their own output until they find nothing more, as a second mask()
+# would; text with nothing to hide is read once.
+_ROUNDS = 8
+
+# Characters that show nothing and only split what a pattern would find (jane\u200b@corp.example).
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u2060\ufeff"))
+
+
+def normalized(text: str) -> str:
+    """``text`` as masking reads it: NFKC (fullwidth ``０２０`` is ``020``, a no-break space a space,
+    ``ｊａｎｅ＠ｃｏｒｐ.ｅｘａｍｐｌｅ`` an address), without invisible characters."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+
+
 def mask(text: str) -> Masked:
-    """Replace PII and secrets in ``text`` with ``[kind]`` placeholders; count them by kind."""
+    """Replace PII and secrets in ``text`` with ``[kind]`` placeholders; count them by kind.
+    Text with nothing to mask comes back exactly as it was; masked text comes back normalized."""
     counts: dict[str, int] = {}
-    for kind, run in _PASSES:
-        text, n = run(text)
-        if n:
-            counts[kind] = counts.get(kind, 0) + n
-    return Masked(text, counts)
+    out = normalized(text)
+    for _ in range(_ROUNDS):
+        found = 0
+        for kind, run in _PASSES:
+            out, n = run(out)
+            if n:
+                counts[kind] = counts.get(kind, 0) + n
+                found += n
+        if not found:
+            break
+    return Masked(out, counts) if counts else Masked(text, {})
 
 
 def hidden(text: str) -> dict[str, int]:
