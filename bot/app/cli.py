@@ -124,17 +124,30 @@ def check(*, slack: bool = False) -> int:
     if config is None:
         return 1
     o, s = config.ownership, config.severity
-    print(
+    valid = (
         f"ok: {config.ownership_path} ({len(o.areas)} areas, {len(o.teams)} teams, {len(o.people)} people) "
         f"and {config.severity_path} ({len(s.levels)} levels)"
     )
+    if slack:
+        # "ok" is said once everything asked for passed, never before a problem Slack finds.
+        code = check_against_slack(config)
+        if code != 0:
+            return code
+        print(valid)
+        print(
+            "ok: Slack has every channel, user group and user in the config, and Baton can post where it must"
+        )
+    else:
+        print(valid)
     # Not errors: the file is valid, but a role was handed over in Slack since it was written.
     for note in handoffs.file_notes(config, Ownership(config.ownership), _handovers()):
         print(note)
-    return check_against_slack(config) if slack else 0
+    return 0
 
 
 def check_against_slack(config: Config) -> int:
+    """0 when Slack agrees with the config; otherwise each problem (file:line, as config errors
+    say it) and a count on stderr, 1 (2 when Slack cannot be asked at all)."""
     from bot.app.runner import check_slack
     from bot.slack import check as slack_check
     from bot.slack.chat import Chat, make_client
@@ -153,7 +166,6 @@ def check_against_slack(config: Config) -> int:
         n = len(problems)
         print(f"baton: {n} problem{'s' if n != 1 else ''} found in Slack", file=sys.stderr)
         return 1
-    print("ok: Slack has every channel, user group and user in the config, and Baton can post where it must")
     return 0
 
 

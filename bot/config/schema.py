@@ -1317,6 +1317,12 @@ class Config:
     ownership_path: Path
     severity_path: Path
     ownership_lines: Mapping[Loc, int] = field(default_factory=dict)
+    severity_lines: Mapping[Loc, int] = field(default_factory=dict)
+
+    def line(self, path: str | Path, loc: Loc) -> int | None:
+        """The line of a key path (or its nearest ancestor) in ownership.yaml or severity.yaml."""
+        lines = self.severity_lines if Path(path) == self.severity_path else self.ownership_lines
+        return _line_for(lines, loc)
 
     def where(self, loc: Loc) -> str:
         """`ownership.yaml:17 areas.model-quality.accountable`, for notes about the file."""
@@ -1336,7 +1342,9 @@ def load_config(
     ownership, ownership_problems, lines = _load_file(
         ownership_path, OwnershipConfig, ownership_issues, environment
     )
-    severity, severity_problems, _ = _load_file(severity_path, SeverityConfig, severity_issues, environment)
+    severity, severity_problems, severity_lines = _load_file(
+        severity_path, SeverityConfig, severity_issues, environment
+    )
     if ownership is None or severity is None:
         raise ConfigError([*ownership_problems, *severity_problems])
     return Config(
@@ -1345,6 +1353,7 @@ def load_config(
         ownership_path=Path(ownership_path),
         severity_path=Path(severity_path),
         ownership_lines=lines,
+        severity_lines=severity_lines,
     )
 
 
