@@ -28,6 +28,8 @@ from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 from tests.test_slack_check import Lines, add_workspace
 
+WRONG_TOKEN = "xoxb-1234567890-1234567890123-notTheRealOneNotTheReal1"  # shaped right, refused
+
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     base = clean_env()
@@ -83,21 +85,25 @@ def test_serve_without_a_token_names_the_variable() -> None:
 
 def test_serve_with_a_refused_token_says_what_to_do(tmp_path: Path) -> None:
     with FakeSlack() as fake:
-        env = serve_env(fake, tmp_path, SLACK_BOT_TOKEN="xoxb-not-the-real-one")
+        env = serve_env(fake, tmp_path, SLACK_BOT_TOKEN=WRONG_TOKEN)
         out = run("serve", env=env, cwd=tmp_path)
     assert out.returncode == 2
     assert (
         "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in out.stderr and "OAuth & Permissions" in out.stderr
     )
-    assert "Traceback" not in out.stderr and "xoxb-not-the-real-one" not in out.stderr
+    assert "Traceback" not in out.stderr and WRONG_TOKEN not in out.stderr
 
 
 def test_serve_without_slack_says_which_url_it_tried(tmp_path: Path) -> None:
     with FakeSlack() as fake:
         env = serve_env(fake, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
     out = run("serve", env=env, cwd=tmp_path)
-    assert out.returncode == 2
-    assert f"cannot reach Slack's Web API at {env['SLACK_API_URL']}" in out.stderr
+    # Baton's line alone: slack_sdk logged three ERROR lines before it, one per attempt.
+    assert _refused(out) == (
+        f"baton: cannot reach Slack's Web API at {env['SLACK_API_URL']} (network: URLError); "
+        "check the network, or SLACK_API_URL if you set it."
+    )
+    assert out.stdout == ""
     assert "Traceback" not in out.stderr
 
 
@@ -161,6 +167,73 @@ def test_serve_with_the_readmes_placeholder_token_says_what_to_do(tmp_path: Path
         assert fake.calls == []  # refused before any request could carry it
     assert line.startswith("baton: SLACK_BOT_TOKEN contains '…' (U+2026), which no Slack credential has")
     assert "OAuth & Permissions" in line
+
+
+# The README's own commands, and other values that are examples rather than credentials.
+README_HTTP = {"SLACK_BOT_TOKEN": "xoxb-your-bot-token", "SLACK_SIGNING_SECRET": "your-signing-secret"}
+README_SOCKET = {"SLACK_BOT_TOKEN": "xoxb-your-bot-token", "SLACK_APP_TOKEN": "xapp-your-app-token"}
+REAL_LOOKING = {
+    "SLACK_BOT_TOKEN": "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (README_HTTP, "baton: SLACK_BOT_TOKEN is still an example value (it has the word 'your'"),
+        (README_SOCKET, "baton: SLACK_BOT_TOKEN is still an example value (it has the word 'your'"),
+        (
+            {**README_HTTP, **{"SLACK_BOT_TOKEN": "xoxb-..."}},
+            "baton: SLACK_BOT_TOKEN is still an example value",
+        ),
+        ({**REAL_LOOKING, "SLACK_BOT_TOKEN": "xoxb-1234"}, "baton: SLACK_BOT_TOKEN is 9 characters, shorter"),
+        (
+            {**REAL_LOOKING, "SLACK_SIGNING_SECRET": "changeme"},
+            "baton: SLACK_SIGNING_SECRET is still an example value (it has the word 'changeme'",
+        ),
+        (
+            {**REAL_LOOKING, "SLACK_SIGNING_SECRET": "<your-signing-secret>"},
+            "baton: SLACK_SIGNING_SECRET is a variable or template that was never filled in",
+        ),
+        (
+            {**REAL_LOOKING, "SLACK_APP_TOKEN": "xapp-your-app-token"},
+            "baton: SLACK_APP_TOKEN is still an example value (it has the word 'your'",
+        ),
+        (
+            {**REAL_LOOKING, "BATON_ALERT_TOKEN": "changeme"},
+            "baton: BATON_ALERT_TOKEN is still an example value (it has the word 'changeme'",
+        ),
+        (
+            {**REAL_LOOKING, "BATON_FEEDBACK_TOKEN": "${FEEDBACK_TOKEN}"},
+            "baton: BATON_FEEDBACK_TOKEN is a variable or template that was never filled in",
+        ),
+        ({**REAL_LOOKING, "BATON_FEEDBACK_TOKEN": "abc123"}, "baton: BATON_FEEDBACK_TOKEN is 6 characters"),
+    ],
+)
+def test_serve_with_a_placeholder_says_so_in_one_line_before_any_network_call(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    # Slack at a port nothing listens on: any request would fail and be logged.
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+    out = run("serve", env={**env, "SLACK_API_URL": closed, "PORT": str(free_port())}, cwd=tmp_path)
+    said = _refused(out)
+    assert said.startswith(line), said
+    assert out.stdout == ""
+    for value in env.values():
+        assert len(value) < 12 or value not in said  # never echoed (a short one may be the word named)
+
+
+def test_check_and_nudge_refuse_the_readmes_token_in_one_line(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+    env = {**README_HTTP, "SLACK_API_URL": closed}
+    for args in (("check", "--slack"), ("nudge", "review")):
+        out = run(*args, env=env)
+        said = _refused(out)
+        assert said.startswith("baton: SLACK_BOT_TOKEN is still an example value (it has the word 'your'"), (
+            args
+        )
+        assert out.stdout == "", args  # no "ok" first
 
 
 def test_serve_with_a_non_ascii_signing_secret_says_which_variable(tmp_path: Path) -> None:

@@ -71,6 +71,10 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
     nudge = sub.add_parser("nudge", help="run one scheduled nudge now (SLACK_BOT_TOKEN, DATABASE_URL)")
     nudge.add_argument("name", choices=NUDGE_NAMES, help="which nudge")
     args = parser.parse_args(argv)
+    # slack_sdk's Web client logs an ERROR line for each failed attempt (three before it gives
+    # up), before Baton can say what went wrong and what to do: Baton's own line is the one shown
+    # (at start-up, by `check --slack` and `nudge`), and the ticker logs a job's Slack failures.
+    logging.getLogger("slack_sdk.web.base_client").setLevel(logging.CRITICAL)
 
     if args.command == "serve":
         if app_factory is None:
