@@ -403,3 +403,87 @@ def test_plan_at_something_that_is_not_a_moment_says_what_is(tmp_path: Path) -> 
         "baton: --at 'banana' is not a date and time; use now, 2026-12-07T09:30 (in nudges.timezone) "
         "or with an offset, 2026-12-07T09:30+01:00"
     ]
+
+
+# -- commands that only read work on a read-only filesystem ---------------------------------------
+
+
+def _read_only_mounts() -> bool:
+    """Whether this machine lets a test bind-mount a directory read-only in a mount namespace."""
+    try:
+        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
+
+
+def run_read_only(directory: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`baton <args>` with `directory` mounted read-only over itself (chmod does not stop root:
+    a read-only mount stops everyone, as a backup volume or a container's read-only volume does)."""
+    script = 'mount --bind -o ro "$0" "$0" && touch "$0/probe" 2>/dev/null && exit 99; exec "$@"'
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, str(directory), BATON, *args],
+        capture_output=True,
+        text=True,
+        env={**clean_env(), **env},
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif(not _read_only_mounts(), reason="needs unshare -m (a mount namespace) to mount read-only")
+def test_verify_and_export_read_a_database_on_a_read_only_filesystem(tmp_path: Path) -> None:
+    from tests.conftest import start_baton
+
+    directory = tmp_path / "backup"
+    directory.mkdir()
+    url = f"sqlite:///{directory / 'baton.db'}"
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        rb = start_baton(fake, url)
+        try:
+            answer = rb.command("/incident", "P2 model-quality Refusals up", user_id="U07LEO0002")
+            assert "Declared" in answer.text
+        finally:
+            rb.stop()
+    # Closed cleanly: SQLite checkpointed its log and removed it, as after `baton serve` stops.
+    assert sorted(p.name for p in directory.iterdir()) == ["baton.db"]
+
+    verified = run_read_only(directory, "verify", env={"DATABASE_URL": url})
+    assert verified.returncode != 99, "the mount was not read-only"
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.startswith("ok: "), verified.stdout
+    exported = run_read_only(directory, "export", "1", env={"DATABASE_URL": url})
+    assert exported.returncode == 0, exported.stderr
+    assert "Refusals up" in exported.stdout
+    assert sorted(p.name for p in directory.iterdir()) == ["baton.db"]  # nothing written beside it
+
+
+@pytest.mark.skipif(not _read_only_mounts(), reason="needs unshare -m (a mount namespace) to mount read-only")
+def test_a_read_only_database_with_an_unfinished_log_says_what_to_do(tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    from bot.app.runner import open_database
+
+    live, directory = tmp_path / "live", tmp_path / "backup"
+    live.mkdir()
+    directory.mkdir()
+    engine = open_database(f"sqlite:///{live / 'baton.db'}")
+    engine.dispose()
+    # A copy taken while Baton was writing: commits still in the write-ahead log, no index.
+    writer = sqlite3.connect(live / "baton.db")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE late (x)")
+    writer.commit()
+    for name in ("baton.db", "baton.db-wal"):
+        shutil.copy(live / name, directory / name)
+    writer.close()
+    url = f"sqlite:///{directory / 'baton.db'}"
+    out = run_read_only(directory, "verify", env={"DATABASE_URL": url})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.strip() == (
+        f"baton: {directory / 'baton.db'} is on a read-only filesystem and its write-ahead log "
+        "baton.db-wal holds changes not yet in the file, which SQLite can only read with a writable "
+        "directory: copy baton.db and baton.db-wal somewhere writable and point DATABASE_URL there."
+    )
