@@ -324,6 +324,29 @@ def test_a_healthy_start_logs_no_warning(tmp_path: Path) -> None:
     assert not any("Traceback" in line for line in lines)
 
 
+def test_the_start_up_log_names_each_nudges_first_run_in_the_future(tmp_path: Path) -> None:
+    """It said "its next run is after <a time already past>": the time a first start skips."""
+    import re
+    from datetime import UTC, datetime
+
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        started = datetime.now(UTC)
+        out = Lines(serve(serve_env(fake, tmp_path), tmp_path))
+        try:
+            fake.wait_for(lambda: len(out.having("nudge handoffs scheduled")) == 1, timeout=30)
+        finally:
+            lines = out.stop()
+    said = [line for line in lines if " scheduled (" in line]
+    names = [re.search(r"nudge (\S+) scheduled", line)[1] for line in said]  # type: ignore[index]
+    assert sorted(names) == ["failure_review", "handoffs", "readiness", "slo_digest"], said
+    for line in said:
+        found = re.search(r": its first run is at (\S+) \(a first start skips the one due at (\S+)\)$", line)
+        assert found is not None, line
+        first, skipped = (datetime.fromisoformat(t) for t in found.groups())
+        assert skipped <= started < first, line
+
+
 # -- baton plan --at: the ladder at a moment (issue 11) -----------------------------------------
 
 
