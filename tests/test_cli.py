@@ -510,3 +510,82 @@ def test_a_read_only_database_with_an_unfinished_log_says_what_to_do(tmp_path: P
         "baton.db-wal holds changes not yet in the file, which SQLite can only read with a writable "
         "directory: copy baton.db and baton.db-wal somewhere writable and point DATABASE_URL there."
     )
+
+
+# -- every command: its --help, and its output piped into a reader that stops ------------------
+
+
+def _commands() -> list[str]:
+    """The commands `baton --help` lists."""
+    import re
+
+    listed = run("--help").stdout.split("COMMAND\n", 2)[-1].split("\n\n")[0]
+    return re.findall(r"(?m)^    (\w+) ", listed)
+
+
+def test_every_command_has_help_beyond_its_usage() -> None:
+    commands = _commands()
+    assert {"serve", "check", "plan", "reload", "verify", "export", "nudge"} <= set(commands)
+    for command in commands:
+        out = run(command, "--help")
+        assert out.returncode == 0, (command, out.stderr)
+        usage, _, rest = out.stdout.partition("\n\n")
+        assert usage.startswith(f"usage: baton {command}"), out.stdout
+        described = rest.split("\n\n")[0]
+        assert not described.startswith(("options:", "positional arguments:")), (command, out.stdout)
+        assert len(described.split()) >= 25, (command, described)  # what it does, reads, exits with
+
+
+def _into_a_closed_pipe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`baton <args> | head -0`, deterministically: the reader is gone before the first write."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [BATON, *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**clean_env(), **(env or {})},
+            cwd=ROOT,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+
+
+def test_every_command_piped_into_a_reader_that_stops_ends_quietly(tmp_path: Path) -> None:
+    from tests.conftest import start_baton
+    from tests.test_slack_check import add_workspace
+
+    url = f"sqlite:///{tmp_path / 'baton.db'}"
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        fake.add_channel("ai-backlog", channel_id="C07BACKLOG")
+        add_workspace(fake)
+        rb = start_baton(fake, url)
+        try:
+            assert (
+                "Declared"
+                in rb.command("/incident", "P2 model-quality Refusals up", user_id="U07LEO0002").text
+            )
+        finally:
+            rb.stop()
+        env = {"DATABASE_URL": url, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.url}
+        runs = [
+            ("--help",),
+            *((command, "--help") for command in _commands()),
+            ("check",),
+            ("check", "--slack"),
+            ("plan", "P1", "model-quality"),
+            ("verify",),
+            ("export", "1"),
+            ("export", "1", "--json"),
+            ("nudge", "review"),
+        ]
+        for args in runs:
+            out = _into_a_closed_pipe(*args, env=env)
+            assert out.stderr == "", (args, out.stderr)  # no BrokenPipeError, no "Exception ignored"
+            assert out.returncode == 0, args
