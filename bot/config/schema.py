@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config import yamlerrors
 from bot.config.durations import ACCEPTED, format_duration, parse_duration
 
 #: A key path inside a file: mapping keys (str) and list indices (int).
@@ -1257,32 +1258,36 @@ def _load_file(
 ) -> tuple[_M | None, list[ConfigIssue], dict[Loc, int]]:
     """The model (None if refused), every problem, and the line of each key path."""
     name = os.fspath(path)
+
+    def refused(found: yamlerrors.Found) -> tuple[None, list[ConfigIssue], dict[Loc, int]]:
+        return None, [ConfigIssue(name, found.line, "", found.message)], {}
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         return None, [ConfigIssue(name, None, "", "file not found")], {}
-    except UnicodeDecodeError:
-        return None, [ConfigIssue(name, None, "", "not UTF-8 text")], {}
     except OSError as exc:
         return None, [ConfigIssue(name, None, "", f"cannot read: {exc.strerror or exc}")], {}
     try:
+        # As read_text would: universal newlines, so lines count as an editor counts them.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        return refused(yamlerrors.not_utf8(raw, exc))
+    required = [key for key, spec in model.model_fields.items() if spec.is_required()]
+    try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or "invalid YAML"
-        if exc.context:
-            where = f" on line {exc.context_mark.line + 1}" if exc.context_mark else ""
-            message += f" ({exc.context}{where})"
-        return (
-            None,
-            [ConfigIssue(name, mark.line + 1 if mark else None, "", f"YAML syntax error: {message}")],
-            {},
-        )
+        return refused(yamlerrors.syntax(exc, text))
     except yaml.YAMLError as exc:
-        return None, [ConfigIssue(name, None, "", f"YAML syntax error: {exc}")], {}
+        return None, [ConfigIssue(name, None, "", f"YAML cannot read this file: {exc}")], {}
+    if node is None:
+        return refused(yamlerrors.empty(required))
+    shape = yamlerrors.not_a_mapping(node, text, required)
+    if shape is not None:
+        return refused(shape)
 
     builder = _Builder(env)
-    data = builder.build(node, ()) if node is not None else {}
+    data = builder.build(node, ())
     found: list[tuple[Loc, str]] = cross_checks(data) if isinstance(data, dict) else []
     config: _M | None = None
     try:
