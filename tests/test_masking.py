@@ -187,6 +187,12 @@ def test_masks(kind: str, text: str, expected: str) -> None:
     assert result.counts == {kind: expected.count(placeholder(kind))}
 
 
+def test_phone_numbers_are_masked_with_the_phone_placeholder() -> None:
+    from bot.records import phones
+
+    assert placeholder("phone") == phones.PLACEHOLDER
+
+
 def test_every_kind_is_covered_above() -> None:
     assert set(KINDS) == {
         "private_key",
