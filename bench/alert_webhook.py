@@ -78,7 +78,7 @@ def main() -> int:
         fake.add_channel("ai-backlog", channel_id="C07BACKLOG")
         env = {
             "SLACK_BOT_TOKEN": fake.bot_token,
-            "SLACK_SIGNING_SECRET": "bench-secret",
+            "SLACK_SIGNING_SECRET": "bench-signing-secret-0123456789abcdef",
             "SLACK_API_URL": fake.url,
             "DATABASE_URL": f"sqlite:///{Path(tmp) / 'baton.db'}",
             "BATON_OWNERSHIP_FILE": str(ROOT / "ownership.yaml"),

@@ -51,8 +51,9 @@ TEAM_NAME = "Fake Team"
 APP_ID = "A0FAKE"
 BOT_ID = "B0FAKEBOT"
 BOT_USER_ID = "UBATONBOT"
-BOT_TOKEN = "xoxb-fake-bot-token"
-APP_TOKEN = "xapp-fake-app-token"
+# Shaped like Slack's (Baton refuses a token too short to be real).
+BOT_TOKEN = "xoxb-1000000001-2000000000002-FakeSlackBotToken0000001"
+APP_TOKEN = "xapp-1-A0000000001-3000000000003-fakeslack0app0token0000000000000000000001"
 GENERAL_ID = "C0GENERAL"
 
 #: (user_id, name, email, real name) of the humans every FakeSlack starts with; all are in #general.

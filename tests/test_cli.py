@@ -29,6 +29,8 @@ from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 from tests.test_slack_check import Lines, add_workspace
 
+WRONG_TOKEN = "xoxb-1234567890-1234567890123-notTheRealOneNotTheReal1"  # shaped right, refused
+
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     base = clean_env()
@@ -84,21 +86,25 @@ def test_serve_without_a_token_names_the_variable() -> None:
 
 def test_serve_with_a_refused_token_says_what_to_do(tmp_path: Path) -> None:
     with FakeSlack() as fake:
-        env = serve_env(fake, tmp_path, SLACK_BOT_TOKEN="xoxb-not-the-real-one")
+        env = serve_env(fake, tmp_path, SLACK_BOT_TOKEN=WRONG_TOKEN)
         out = run("serve", env=env, cwd=tmp_path)
     assert out.returncode == 2
     assert (
         "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in out.stderr and "OAuth & Permissions" in out.stderr
     )
-    assert "Traceback" not in out.stderr and "xoxb-not-the-real-one" not in out.stderr
+    assert "Traceback" not in out.stderr and WRONG_TOKEN not in out.stderr
 
 
 def test_serve_without_slack_says_which_url_it_tried(tmp_path: Path) -> None:
     with FakeSlack() as fake:
         env = serve_env(fake, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
     out = run("serve", env=env, cwd=tmp_path)
-    assert out.returncode == 2
-    assert f"cannot reach Slack's Web API at {env['SLACK_API_URL']}" in out.stderr
+    # Baton's line alone: slack_sdk logged three ERROR lines before it, one per attempt.
+    assert _refused(out) == (
+        f"baton: cannot reach Slack's Web API at {env['SLACK_API_URL']} (network: URLError); "
+        "check the network, or SLACK_API_URL if you set it."
+    )
+    assert out.stdout == ""
     assert "Traceback" not in out.stderr
 
 
@@ -162,6 +168,73 @@ def test_serve_with_the_readmes_placeholder_token_says_what_to_do(tmp_path: Path
         assert fake.calls == []  # refused before any request could carry it
     assert line.startswith("baton: SLACK_BOT_TOKEN contains '…' (U+2026), which no Slack credential has")
     assert "OAuth & Permissions" in line
+
+
+# The README's own commands, and other values that are examples rather than credentials.
+README_HTTP = {"SLACK_BOT_TOKEN": "xoxb-your-bot-token", "SLACK_SIGNING_SECRET": "your-signing-secret"}
+README_SOCKET = {"SLACK_BOT_TOKEN": "xoxb-your-bot-token", "SLACK_APP_TOKEN": "xapp-your-app-token"}
+REAL_LOOKING = {
+    "SLACK_BOT_TOKEN": "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (README_HTTP, "baton: SLACK_BOT_TOKEN is still an example value (it has the word 'your'"),
+        (README_SOCKET, "baton: SLACK_BOT_TOKEN is still an example value (it has the word 'your'"),
+        (
+            {**README_HTTP, **{"SLACK_BOT_TOKEN": "xoxb-..."}},
+            "baton: SLACK_BOT_TOKEN is still an example value",
+        ),
+        ({**REAL_LOOKING, "SLACK_BOT_TOKEN": "xoxb-1234"}, "baton: SLACK_BOT_TOKEN is 9 characters, shorter"),
+        (
+            {**REAL_LOOKING, "SLACK_SIGNING_SECRET": "changeme"},
+            "baton: SLACK_SIGNING_SECRET is still an example value (it has the word 'changeme'",
+        ),
+        (
+            {**REAL_LOOKING, "SLACK_SIGNING_SECRET": "<your-signing-secret>"},
+            "baton: SLACK_SIGNING_SECRET is a variable or template that was never filled in",
+        ),
+        (
+            {**REAL_LOOKING, "SLACK_APP_TOKEN": "xapp-your-app-token"},
+            "baton: SLACK_APP_TOKEN is still an example value (it has the word 'your'",
+        ),
+        (
+            {**REAL_LOOKING, "BATON_ALERT_TOKEN": "changeme"},
+            "baton: BATON_ALERT_TOKEN is still an example value (it has the word 'changeme'",
+        ),
+        (
+            {**REAL_LOOKING, "BATON_FEEDBACK_TOKEN": "${FEEDBACK_TOKEN}"},
+            "baton: BATON_FEEDBACK_TOKEN is a variable or template that was never filled in",
+        ),
+        ({**REAL_LOOKING, "BATON_FEEDBACK_TOKEN": "abc123"}, "baton: BATON_FEEDBACK_TOKEN is 6 characters"),
+    ],
+)
+def test_serve_with_a_placeholder_says_so_in_one_line_before_any_network_call(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    # Slack at a port nothing listens on: any request would fail and be logged.
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+    out = run("serve", env={**env, "SLACK_API_URL": closed, "PORT": str(free_port())}, cwd=tmp_path)
+    said = _refused(out)
+    assert said.startswith(line), said
+    assert out.stdout == ""
+    for value in env.values():
+        assert len(value) < 12 or value not in said  # never echoed (a short one may be the word named)
+
+
+def test_check_and_nudge_refuse_the_readmes_token_in_one_line(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+    env = {**README_HTTP, "SLACK_API_URL": closed}
+    for args in (("check", "--slack"), ("nudge", "review")):
+        out = run(*args, env=env)
+        said = _refused(out)
+        assert said.startswith("baton: SLACK_BOT_TOKEN is still an example value (it has the word 'your'"), (
+            args
+        )
+        assert out.stdout == "", args  # no "ok" first
 
 
 def test_serve_with_a_non_ascii_signing_secret_says_which_variable(tmp_path: Path) -> None:
@@ -253,6 +326,29 @@ def test_a_healthy_start_logs_no_warning(tmp_path: Path) -> None:
     assert not any("Traceback" in line for line in lines)
 
 
+def test_the_start_up_log_names_each_nudges_first_run_in_the_future(tmp_path: Path) -> None:
+    """It said "its next run is after <a time already past>": the time a first start skips."""
+    import re
+    from datetime import UTC, datetime
+
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        started = datetime.now(UTC)
+        out = Lines(serve(serve_env(fake, tmp_path), tmp_path))
+        try:
+            fake.wait_for(lambda: len(out.having("nudge handoffs scheduled")) == 1, timeout=30)
+        finally:
+            lines = out.stop()
+    said = [line for line in lines if " scheduled (" in line]
+    names = [re.search(r"nudge (\S+) scheduled", line)[1] for line in said]  # type: ignore[index]
+    assert sorted(names) == ["failure_review", "handoffs", "readiness", "slo_digest"], said
+    for line in said:
+        found = re.search(r": its first run is at (\S+) \(a first start skips the one due at (\S+)\)$", line)
+        assert found is not None, line
+        first, skipped = (datetime.fromisoformat(t) for t in found.groups())
+        assert skipped <= started < first, line
+
+
 # -- baton plan --at: the ladder at a moment (issue 11) -----------------------------------------
 
 
@@ -332,3 +428,166 @@ def test_plan_at_something_that_is_not_a_moment_says_what_is(tmp_path: Path) -> 
         "baton: --at 'banana' is not a date and time; use now, 2026-12-07T09:30 (in nudges.timezone) "
         "or with an offset, 2026-12-07T09:30+01:00"
     ]
+
+
+# -- commands that only read work on a read-only filesystem ---------------------------------------
+
+
+def _read_only_mounts() -> bool:
+    """Whether this machine lets a test bind-mount a directory read-only in a mount namespace."""
+    try:
+        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
+
+
+def run_read_only(directory: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`baton <args>` with `directory` mounted read-only over itself (chmod does not stop root:
+    a read-only mount stops everyone, as a backup volume or a container's read-only volume does)."""
+    script = 'mount --bind -o ro "$0" "$0" && touch "$0/probe" 2>/dev/null && exit 99; exec "$@"'
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, str(directory), BATON, *args],
+        capture_output=True,
+        text=True,
+        env={**clean_env(), **env},
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif(not _read_only_mounts(), reason="needs unshare -m (a mount namespace) to mount read-only")
+def test_verify_and_export_read_a_database_on_a_read_only_filesystem(tmp_path: Path) -> None:
+    from tests.conftest import start_baton
+
+    directory = tmp_path / "backup"
+    directory.mkdir()
+    url = f"sqlite:///{directory / 'baton.db'}"
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        rb = start_baton(fake, url)
+        try:
+            answer = rb.command("/incident", "P2 model-quality Refusals up", user_id="U07LEO0002")
+            assert "Declared" in answer.text
+        finally:
+            rb.stop()
+    # Closed cleanly: SQLite checkpointed its log and removed it, as after `baton serve` stops.
+    assert sorted(p.name for p in directory.iterdir()) == ["baton.db"]
+
+    verified = run_read_only(directory, "verify", env={"DATABASE_URL": url})
+    assert verified.returncode != 99, "the mount was not read-only"
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.startswith("ok: "), verified.stdout
+    exported = run_read_only(directory, "export", "1", env={"DATABASE_URL": url})
+    assert exported.returncode == 0, exported.stderr
+    assert "Refusals up" in exported.stdout
+    assert sorted(p.name for p in directory.iterdir()) == ["baton.db"]  # nothing written beside it
+
+
+@pytest.mark.skipif(not _read_only_mounts(), reason="needs unshare -m (a mount namespace) to mount read-only")
+def test_a_read_only_database_with_an_unfinished_log_says_what_to_do(tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    from bot.app.runner import open_database
+
+    live, directory = tmp_path / "live", tmp_path / "backup"
+    live.mkdir()
+    directory.mkdir()
+    engine = open_database(f"sqlite:///{live / 'baton.db'}")
+    engine.dispose()
+    # A copy taken while Baton was writing: commits still in the write-ahead log, no index.
+    writer = sqlite3.connect(live / "baton.db")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE late (x)")
+    writer.commit()
+    for name in ("baton.db", "baton.db-wal"):
+        shutil.copy(live / name, directory / name)
+    writer.close()
+    url = f"sqlite:///{directory / 'baton.db'}"
+    out = run_read_only(directory, "verify", env={"DATABASE_URL": url})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.strip() == (
+        f"baton: {directory / 'baton.db'} is on a read-only filesystem and its write-ahead log "
+        "baton.db-wal holds changes not yet in the file, which SQLite can only read with a writable "
+        "directory: copy baton.db and baton.db-wal somewhere writable and point DATABASE_URL there."
+    )
+
+
+# -- every command: its --help, and its output piped into a reader that stops ------------------
+
+
+def _commands() -> list[str]:
+    """The commands `baton --help` lists."""
+    import re
+
+    listed = run("--help").stdout.split("COMMAND\n", 2)[-1].split("\n\n")[0]
+    return re.findall(r"(?m)^    (\w+) ", listed)
+
+
+def test_every_command_has_help_beyond_its_usage() -> None:
+    commands = _commands()
+    assert {"serve", "check", "plan", "reload", "verify", "export", "nudge"} <= set(commands)
+    for command in commands:
+        out = run(command, "--help")
+        assert out.returncode == 0, (command, out.stderr)
+        usage, _, rest = out.stdout.partition("\n\n")
+        assert usage.startswith(f"usage: baton {command}"), out.stdout
+        described = rest.split("\n\n")[0]
+        assert not described.startswith(("options:", "positional arguments:")), (command, out.stdout)
+        assert len(described.split()) >= 25, (command, described)  # what it does, reads, exits with
+
+
+def _into_a_closed_pipe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`baton <args> | head -0`, deterministically: the reader is gone before the first write."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [BATON, *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**clean_env(), **(env or {})},
+            cwd=ROOT,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+
+
+def test_every_command_piped_into_a_reader_that_stops_ends_quietly(tmp_path: Path) -> None:
+    from tests.conftest import start_baton
+    from tests.test_slack_check import add_workspace
+
+    url = f"sqlite:///{tmp_path / 'baton.db'}"
+    with FakeSlack() as fake:
+        add_people(fake, SHIPPED_OWNERSHIP)
+        fake.add_channel("ai-backlog", channel_id="C07BACKLOG")
+        add_workspace(fake)
+        rb = start_baton(fake, url)
+        try:
+            assert (
+                "Declared"
+                in rb.command("/incident", "P2 model-quality Refusals up", user_id="U07LEO0002").text
+            )
+        finally:
+            rb.stop()
+        env = {"DATABASE_URL": url, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.url}
+        runs = [
+            ("--help",),
+            *((command, "--help") for command in _commands()),
+            ("check",),
+            ("check", "--slack"),
+            ("plan", "P1", "model-quality"),
+            ("verify",),
+            ("export", "1"),
+            ("export", "1", "--json"),
+            ("nudge", "review"),
+        ]
+        for args in runs:
+            out = _into_a_closed_pipe(*args, env=env)
+            assert out.stderr == "", (args, out.stderr)  # no BrokenPipeError, no "Exception ignored"
+            assert out.returncode == 0, args

@@ -442,10 +442,15 @@ def test_parse_comparison_normalises_units() -> None:
 
 
 def test_yaml_syntax_error_has_file_and_line() -> None:
-    assert _errors("people:\n  maya: U07MAYA001\n  - li\n") == [
-        "ownership.yaml:3: YAML syntax error: expected <block end>, but found '-' "
-        "(while parsing a block mapping on line 2)"
-    ]
+    # Each kind of YAML mistake in its own words: tests/test_yamlerrors.py.
+    with pytest.raises(ConfigError) as caught:
+        _load("people:\n  maya: U07MAYA001\n  - li\n")
+    assert str(caught.value) == (
+        "ownership.yaml:3: a list item ('- ') among keys: write it as a key like the line above (`li`), "
+        "or put the list under a key of its own\n"
+        "    3 |   - li\n"
+        "      |   ^"
+    )
 
 
 @pytest.mark.parametrize(
@@ -558,7 +563,10 @@ def test_missing_file_and_empty_file() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(ownership_path="nope.yaml", severity_path="severity.yaml", env={})
     assert str(caught.value) == "nope.yaml: file not found"
-    assert _errors("") == ["ownership.yaml areas: is required"]
+    assert _errors("") == [
+        "ownership.yaml: this file is empty (or only comments): it needs `areas:` at least, as in the "
+        "shipped file"
+    ]
 
 
 def test_issue_formatting() -> None:

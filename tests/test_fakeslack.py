@@ -25,7 +25,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from tests import slack_signing as ss
-from tests.fakeslack import BOT_USER_ID, DEFAULT_USERS, FakeSlack, load_spec
+from tests.fakeslack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, DEFAULT_USERS, FakeSlack, load_spec
 
 MAYA, LEO, PRIYA = (u[0] for u in DEFAULT_USERS)
 SECRET = "test-secret-8f3e1c0ffee"
@@ -213,8 +213,8 @@ def test_missing_required_arguments(
     [
         ("xoxb-wrong", "auth.test", "invalid_auth"),
         (None, "auth.test", "not_authed"),
-        ("xapp-fake-app-token", "chat.postMessage", "not_allowed_token_type"),
-        ("xoxb-fake-bot-token", "apps.connections.open", "not_allowed_token_type"),
+        (APP_TOKEN, "chat.postMessage", "not_allowed_token_type"),
+        (BOT_TOKEN, "apps.connections.open", "not_allowed_token_type"),
     ],
 )
 def test_bad_tokens_are_rejected(fake: FakeSlack, token: str | None, method: str, error: str) -> None:

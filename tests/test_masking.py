@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from datetime import date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.records.masking import KINDS, Masked, luhn_ok, mask, placeholder
 
@@ -48,6 +52,31 @@ def only(kind: str, text: str, n: int = 1) -> None:
         ("phone", "+14155550100", "[phone]"),
         ("phone", "+1.415.555.0100", "[phone]"),
         ("phone", "(mobile: 415-555-0100)", "(mobile: [phone])"),
+        ("phone", "call 415 555 0100", "call [phone]"),
+        # national numbers, with the trunk 0 (UK, FR, DE)
+        ("phone", "call 020 7946 0958 now", "call [phone] now"),
+        ("phone", "0161 496 0000, 01632 960000 or 07700 900 123", "[phone], [phone] or [phone]"),
+        ("phone", "(020) 7946 0958", "[phone]"),
+        ("phone", "mobile 06 12 34 56 78.", "mobile [phone]."),
+        ("phone", "06.12.34.56.78 / 06-12-34-56-78 / 0612345678", "[phone] / [phone] / [phone]"),
+        ("phone", "Handy 0151 23456789", "Handy [phone]"),
+        ("phone", "030/1234567 or (030) 12345678 or 089 123 456 78", "[phone] or [phone] or [phone]"),
+        ("phone", "tel:0151-23456789", "tel:[phone]"),
+        ("phone", "020 7946 0958 020 7946 0959", "[phone] [phone]"),
+        ("phone", "ring 020 7946 0958 10 times", "ring [phone] 10 times"),
+        ("phone", "0044 20 7946 0958 or 0033 6 12 34 56 78", "[phone] or [phone]"),
+        # what NFKC and dropping invisible characters reveal
+        ("email", "ＪＡＮＥ＠ＣＯＲＰ.ＥＸＡＭＰＬＥ", "[email]"),
+        ("email", "from ｊａｎｅ.ｄｏｅ＠ｃｏｒｐ．ｅｘａｍｐｌｅ please", "from [email] please"),
+        ("email", "jane\u200b@corp.example", "[email]"),
+        ("email", "josé.garcía@exämple.de", "[email]"),
+        ("email", "请联系jane@corp.example", "请联系[email]"),
+        ("email", "x@y.com.z@y.com", "[email].[email]"),
+        ("phone", "０２０ ７９４６ ０９５８", "[phone]"),
+        ("phone", "06\u00a012\u00a034\u00a056\u00a078", "[phone]"),
+        ("phone", "+44\u202f20\u202f7946\u202f0958", "[phone]"),
+        ("card", "４１１１ １１１１ １１１１ １１１１", "[card]"),
+        ("slack_token", "ｘｏｘｂ-1234567890-abcdefghijkl", "[slack-token]"),
         # card
         ("card", "card 4111 1111 1111 1111 expired", "card [card] expired"),
         ("card", "4111111111111111", "[card]"),
@@ -158,6 +187,12 @@ def test_masks(kind: str, text: str, expected: str) -> None:
     assert result.counts == {kind: expected.count(placeholder(kind))}
 
 
+def test_phone_numbers_are_masked_with_the_phone_placeholder() -> None:
+    from bot.records import phones
+
+    assert placeholder("phone") == phones.PLACEHOLDER
+
+
 def test_every_kind_is_covered_above() -> None:
     assert set(KINDS) == {
         "private_key",
@@ -198,6 +233,20 @@ def test_every_kind_is_covered_above() -> None:
         "epoch 1795333732",
         "+15000000 requests",
         "ID-415-555-0100",
+        "100 100 1000 requests",
+        "meet at 09:00, 09:30 or 10:00",
+        "deploy v41 then v0.12.3 (build 0.1.2.3)",
+        "incident #12 #0612345678",
+        "99.9% 0.05% 12%",
+        "for 30m, 2h, 1d12h, 1w",
+        "on 2026-12-06, 06.12.2026 09:00 or 06/12/2026",
+        "localhost:8080 and db.example.com:5432, port 443",
+        "3 pages, 12 acks, 250 requests, 0 errors",
+        "ratio 0.1234567890",
+        "sha 0612345678abcdef",
+        "0612345678:90",
+        "0012345678901",
+        "09 10 11",
         # not card
         "4111 1111 1111 1112",
         "4111111111111112",
@@ -386,6 +435,14 @@ def test_already_masked_text_is_left_alone(text: str) -> None:
     assert mask(text) == Masked(text, {})
 
 
+def test_text_with_nothing_to_hide_keeps_its_characters() -> None:
+    # NFKC is how masking reads text, not what it stores when there is nothing to mask.
+    text = "Ｆｕｌｌｗｉｄｔｈ ﬁle… ½ ² caf\u0065\u0301 <@U123ABC>\u200b 09:00"
+    assert mask(text) == Masked(text, {})
+    masked = mask("ＪＡＮＥ＠ＣＯＲＰ.ＥＸＡＭＰＬＥ wrote… ½")
+    assert masked == Masked("[email] wrote... 1⁄2", {"email": 1})
+
+
 def test_plain_text_is_returned_unchanged() -> None:
     text = (
         "Refusal rate on the eval set jumped to 12% at 14:05 UTC after deploy v1.2.3 (build 20261122.4). "
@@ -447,3 +504,160 @@ def test_large_realistic_input_completes() -> None:
     }
     assert "alice@example.com" not in result.text
     assert result.text.count("1795333732.919523") == copies
+
+
+# -- properties (hypothesis): national numbers, lookalike characters, ordinary numbers ---------
+
+
+def _digits(n: int, first: str = "0123456789") -> st.SearchStrategy[str]:
+    return st.tuples(st.sampled_from(first), st.text("0123456789", min_size=n - 1, max_size=n - 1)).map(
+        "".join
+    )
+
+
+def _joined(parts: st.SearchStrategy[list[str]], seps: str) -> st.SearchStrategy[str]:
+    return st.tuples(parts, st.sampled_from(list(seps))).map(lambda p: p[1].join(p[0]))
+
+
+NZ = "123456789"
+# UK: 0 + 10 digits as 020 7946 0958, 0161 496 0000, 01632 960000, 07700 900 123.
+UK = st.one_of(
+    _joined(st.tuples(_digits(3, "0"), _digits(4), _digits(4)).map(list), " -"),
+    _joined(st.tuples(_digits(4, "0"), _digits(3), _digits(4)).map(list), " -"),
+    _joined(st.tuples(_digits(5, "0"), _digits(6)).map(list), " -"),
+    _joined(st.tuples(_digits(5, "0"), _digits(3), _digits(3)).map(list), " "),
+    st.tuples(_digits(2, NZ), _digits(4), _digits(4)).map(lambda p: f"(0{p[0]}) {p[1]} {p[2]}"),
+).filter(lambda s: s[1] != "0" and s[:3] != "(00")
+# FR: 0 + 9 digits in pairs: 06 12 34 56 78, 06.12.34.56.78, 0612345678.
+FR = st.tuples(st.sampled_from(NZ), st.lists(_digits(2), min_size=4, max_size=4)).flatmap(
+    lambda p: st.sampled_from([" ", ".", "-", ""]).map(lambda sep: "0" + p[0] + sep + sep.join(p[1]))
+)
+# DE: 0 + area of 2-4 digits + 7-8 digits: 030 12345678, 0151 23456789, 030/1234567, (089) 1234567.
+DE = (
+    st.tuples(_digits(2, NZ) | _digits(3, NZ) | _digits(4, NZ), _digits(7) | _digits(8))
+    .flatmap(
+        lambda p: st.sampled_from(
+            [f"0{p[0]} {p[1]}", f"0{p[0]}/{p[1]}", f"0{p[0]}-{p[1]}", f"(0{p[0]}) {p[1]}"]
+        )
+    )
+    .filter(lambda s: sum(c.isdigit() for c in s) <= 12)
+)
+# US (NANP): (415) 555-0100, 415-555-0100, 415.555.0100, 415 555 0100, 1-415-555-0100.
+US = st.tuples(_digits(3, "23456789"), _digits(3, "23456789"), _digits(4)).flatmap(
+    lambda p: st.sampled_from(
+        [f"({p[0]}) {p[1]}-{p[2]}", f"{p[0]}-{p[1]}-{p[2]}", f"{p[0]}.{p[1]}.{p[2]}", f"{p[0]} {p[1]} {p[2]}"]
+        + [f"1-{p[0]}-{p[1]}-{p[2]}", f"+1 {p[0]} {p[1]} {p[2]}"]
+    )
+)
+NATIONAL_PHONES = st.one_of(UK, FR, DE, US)
+# Words around them: letters, spaces and the punctuation people put next to a number.
+PROSE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ABCXYZ,;!?éü", max_size=30).filter(
+    lambda s: not re.search(r"(?i)pass|pwd|secret|token|credential|key|bearer", s)  # key: value
+)
+OPENERS = st.sampled_from(["", " ", " (", " call ", ": ", " tel:", "\n"])
+CLOSERS = st.sampled_from(["", " ", ")", ".", ",", "!", " or ", "\n"])
+
+
+@settings(max_examples=400)
+@given(phone=NATIONAL_PHONES, before=PROSE, after=PROSE, opener=OPENERS, closer=CLOSERS)
+def test_national_numbers_are_masked_in_prose(
+    phone: str, before: str, after: str, opener: str, closer: str
+) -> None:
+    if before and not opener:
+        opener = " "
+    if after and not closer:
+        closer = " "
+    result = mask(before + opener + phone + closer + after)
+    assert result.counts == {"phone": 1}, (phone, result)
+    assert not any(c.isdigit() for c in result.text), result.text
+
+
+def _lookalike(text: str, draw: st.DrawFn) -> str:
+    """Some characters of ``text`` in their fullwidth form, spaces as no-break or ideographic ones,
+    and an invisible zero-width space here or there."""
+    out = []
+    for c in text:
+        if "!" <= c <= "~" and draw(st.booleans()):
+            c = chr(ord(c) + 0xFEE0)
+        elif c == " ":
+            c = draw(st.sampled_from([" ", "\u00a0", "\u202f", "\u3000"]))
+        out.append(c)
+        if draw(st.integers(0, 9)) == 0:
+            out.append("\u200b")
+    return "".join(out)
+
+
+LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=10).filter(
+    lambda s: s[0].isalpha()
+)
+EMAILS = st.tuples(
+    st.lists(LABEL, min_size=1, max_size=3).map(".".join),
+    st.lists(LABEL, min_size=1, max_size=3).map(".".join),
+    st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=6),
+).map(lambda p: f"{p[0]}@{p[1]}.{p[2]}")
+
+
+@settings(max_examples=300)
+@given(data=st.data(), email=EMAILS, phone=NATIONAL_PHONES | st.just("+44 20 7946 0958"))
+def test_lookalike_characters_do_not_hide_an_address_or_a_number(
+    data: st.DataObject, email: str, phone: str
+) -> None:
+    typed_email = _lookalike(email.upper() if data.draw(st.booleans()) else email, data.draw)
+    typed_phone = _lookalike(phone, data.draw)
+    result = mask(f"write to {typed_email} or call {typed_phone} today")
+    assert result.text == "write to [email] or call [phone] today", (typed_email, typed_phone)
+    assert result.counts == {"email": 1, "phone": 1}
+
+
+# Numbers people type that are not phone numbers (PRODUCT.md §3: masking must not eat them).
+DATES = st.dates(date(1970, 1, 1), date(2099, 12, 31))
+ORDINARY = st.one_of(
+    st.integers(1, 99999).map(lambda n: f"#{n}"),
+    st.tuples(st.integers(0, 23), st.integers(0, 59)).map(lambda t: f"{t[0]:02d}:{t[1]:02d}"),
+    st.tuples(st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)).map(
+        lambda t: f"{t[0]:02d}:{t[1]:02d}:{t[2]:02d}"
+    ),
+    st.integers(0, 999).map(lambda n: f"v{n}"),
+    st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 999))
+    .map(lambda v: ".".join(map(str, v)))
+    .map(lambda v: f"v{v}"),
+    st.integers(0, 100).map(lambda n: f"{n}%"),
+    st.tuples(st.integers(0, 99), st.integers(0, 99)).map(lambda p: f"{p[0]}.{p[1]:02d}%"),
+    st.tuples(st.integers(1, 999), st.sampled_from("smhdw")).map(lambda p: f"{p[0]}{p[1]}"),
+    st.tuples(st.integers(1, 9), st.integers(1, 23)).map(lambda p: f"{p[0]}d{p[1]}h"),
+    DATES.map(lambda d: d.isoformat()),
+    DATES.map(lambda d: f"{d:%d.%m.%Y}"),
+    DATES.map(lambda d: f"{d:%d/%m/%Y}"),
+    st.datetimes(datetime(1970, 1, 1), datetime(2099, 12, 31)).map(lambda d: d.isoformat(timespec="seconds")),
+    st.integers(1, 65535).map(lambda p: f"localhost:{p}"),
+    st.integers(1, 65535).map(lambda p: f"port {p}"),
+    # Three counts in a row set apart by spaces can spell a US number (250 300 1000): short ones.
+    st.integers(0, 999).map(str),
+    st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)).map(
+        lambda ip: ".".join(map(str, ip))
+    ),
+    st.floats(0, 1000, allow_nan=False).map(lambda f: f"{f:.3f}s"),
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(ORDINARY, min_size=1, max_size=6), st.sampled_from([" ", ", ", " and ", "; ", " - "]))
+def test_ordinary_numbers_are_left_alone(numbers: list[str], sep: str) -> None:
+    text = "at " + sep.join(numbers) + " on the dashboard"
+    assert mask(text) == Masked(text, {})
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.one_of(NATIONAL_PHONES, EMAILS, ORDINARY, PROSE, st.sampled_from(["4111 1111 1111 1111", JWT])),
+        max_size=8,
+    ),
+    st.sampled_from([" ", "", ".", "-", ":", "\n"]),
+)
+def test_masking_twice_finds_nothing_more(parts: list[str], sep: str) -> None:
+    once = mask(sep.join(parts))
+    assert mask(once.text) == Masked(once.text, {})
+    # Whatever it found is counted once, by its placeholder.
+    shown = re.findall(r"\[[a-z-]+\]", once.text)
+    assert sum(once.counts.values()) == len([p for p in shown if p.strip("[]").replace("-", "_") in KINDS])

@@ -110,14 +110,26 @@ def test_who_may_add_an_override(ml: tuple[Baton, FakeClock]) -> None:
         "can put someone on call for ML Team."
     )
     assert rows(baton) == []
-    # An admin may, and may name someone outside the team (sam is in the Platform Team).
+    # A member may not put someone from outside the team on call (sam is in the Platform Team).
+    with pytest.raises(NotAllowed) as refused:
+        add(baton, user=MAYA, who="@sam", duration="30d")
+    assert str(refused.value) == (
+        f"<@{SAM}> is not a member of ML Team (<@{MAYA}>, <@{LI}>, <@{OMAR}>): only an admin "
+        f"(<@{JONAS}>) can put someone from outside the team on call for it. Name one of its "
+        "members, or ask an admin."
+    )
+    assert rows(baton) == []
+    # An admin may.
     add(baton, user=JONAS, who="@sam", duration="1d")
     assert baton.ownership.oncall("ml") == "sam"
-    # Whoever is on call now may too, and the refusal names them while they are.
+    # Being on call does not make sam a member: he may not hand the role on (PRODUCT.md's table).
     with pytest.raises(NotAllowed) as refused:
-        add(baton, user=ANA, who="@maya")
-    assert f"its on-call (<@{SAM}>)" in str(refused.value)
-    add(baton, user=SAM, who="@maya", duration="2h")
+        add(baton, user=SAM, who="@maya")
+    assert str(refused.value) == (
+        f"Only ML Team's members (<@{MAYA}>, <@{LI}>, <@{OMAR}>) or an admin (<@{JONAS}>) "
+        "can put someone on call for ML Team."
+    )
+    add(baton, user=LI, who="@maya", duration="2h")
     assert baton.ownership.oncall("ml") == "maya" and [r.who for r in rows(baton)] == ["sam", "maya"]
 
 

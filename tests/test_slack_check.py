@@ -52,6 +52,15 @@ def workspace(fake_slack: FakeSlack) -> FakeSlack:
     return fake_slack
 
 
+def at(path: Path, written: str) -> str:
+    """`file:line` of the first line of a shipped file that has `written`, as problems name it."""
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if written in text)
+    return f"{path.name}:{line}"
+
+
+OWNERSHIP, SEVERITY = SHIPPED_OWNERSHIP, ROOT / "severity.yaml"
+
+
 def check_slack(fake: FakeSlack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {"SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.url, **env}
     return subprocess.run(
@@ -91,8 +100,10 @@ def test_a_missing_channel(workspace: FakeSlack) -> None:
     del workspace.channels["C07DATATEAM"]
     out = check_slack(workspace, "--slack")
     assert out.returncode == 1
+    assert out.stdout == ""  # no "ok" before the problem
     assert out.stderr.splitlines() == [
-        "ownership.yaml teams.data.channel: C07DATATEAM: no channel with this ID is visible to Baton: "
+        f"{at(OWNERSHIP, 'channel: C07DATATEAM')} teams.data.channel: C07DATATEAM: "
+        "no channel with this ID is visible to Baton: "
         "check the ID (in Slack: the channel's name → About → Channel ID), or, for a private channel, "
         "/invite @baton there",
         "baton: 1 problem found in Slack",
@@ -104,7 +115,8 @@ def test_an_archived_channel(workspace: FakeSlack) -> None:
     out = check_slack(workspace, "--slack")
     assert out.returncode == 1
     assert (
-        "severity.yaml backlog_channel: C07BACKLOG: #ai-backlog is archived, so Baton cannot post there: "
+        f"{at(SEVERITY, 'backlog_channel: C07BACKLOG')} backlog_channel: C07BACKLOG: "
+        "#ai-backlog is archived, so Baton cannot post there: "
         "unarchive it, or put another channel's ID here"
     ) in out.stderr.splitlines()
 
@@ -114,7 +126,8 @@ def test_a_channel_baton_is_not_in(workspace: FakeSlack) -> None:
     out = check_slack(workspace, "--slack")
     assert out.returncode == 1
     assert (
-        "ownership.yaml teams.ml.channel: C07MLTEAM: Baton is not a member of #ml-team, so it cannot post "
+        f"{at(OWNERSHIP, 'channel: C07MLTEAM')} teams.ml.channel: C07MLTEAM: "
+        "Baton is not a member of #ml-team, so it cannot post "
         "there: /invite @baton in #ml-team, or add the chat:write.public scope to the app"
     ) in out.stderr.splitlines()
 
@@ -124,7 +137,8 @@ def test_a_missing_user_group(workspace: FakeSlack) -> None:
     out = check_slack(workspace, "--slack")
     assert out.returncode == 1
     assert out.stderr.splitlines()[0] == (
-        "ownership.yaml teams.platform.usergroup: S07PLATFORM: no user group with this ID: check it "
+        f"{at(OWNERSHIP, 'usergroup: S07PLATFORM')} teams.platform.usergroup: S07PLATFORM: "
+        "no user group with this ID: check it "
         "(in Slack: People → User groups → the group → ⋮ → Copy group ID), or remove usergroup"
     )
 
@@ -137,9 +151,11 @@ def test_a_deleted_and_a_missing_user(workspace: FakeSlack) -> None:
     lines = out.stderr.splitlines()
     # Slack still describes a deactivated account (deleted: true); a wrong ID finds nobody.
     assert lines[:2] == [
-        "ownership.yaml people.omar: U07OMAR001: @omar's account is deactivated, so they cannot be paged: "
+        f"{at(OWNERSHIP, 'omar: U07OMAR001')} people.omar: U07OMAR001: "
+        "@omar's account is deactivated, so they cannot be paged: "
         "put someone else here",
-        "ownership.yaml people.kenji: U07KENJI01: no user with this ID in the workspace, so they cannot "
+        f"{at(OWNERSHIP, 'kenji: U07KENJI01')} people.kenji: U07KENJI01: "
+        "no user with this ID in the workspace, so they cannot "
         "be paged: check the ID (their profile → ⋮ → Copy member ID)",
     ]
     assert lines[2:] == ["baton: 2 problems found in Slack"]
@@ -151,15 +167,18 @@ def test_an_email_no_slack_user_has(workspace: FakeSlack) -> None:
     out = check_slack(workspace, "--slack")
     assert out.returncode == 1
     assert out.stderr.splitlines()[0].startswith(
-        "ownership.yaml people.ben: ben.okafor@example.com: no Slack user has this e-mail"
+        f"{at(OWNERSHIP, 'ben: ben.okafor')} people.ben: ben.okafor@example.com: "
+        "no Slack user has this e-mail"
     )
 
 
 def test_a_refused_token_stops_the_check_with_what_to_do(workspace: FakeSlack) -> None:
-    out = check_slack(workspace, "--slack", SLACK_BOT_TOKEN="xoxb-revoked")
+    out = check_slack(
+        workspace, "--slack", SLACK_BOT_TOKEN="xoxb-1234567890-1234567890123-revokedRevokedRevoked12"
+    )
     assert out.returncode == 2
     assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in out.stderr
-    assert "xoxb-revoked" not in out.stderr
+    assert "xoxb-1234567890-1234567890123-revokedRevokedRevoked12" not in out.stderr
 
 
 # -- the same check inside `baton serve` ---------------------------------------------------------
@@ -216,6 +235,7 @@ def test_serve_logs_one_warning_per_problem_without_delaying_requests(
     warnings = [line for line in lines if " WARNING " in line]
     assert len(warnings) == 1, lines
     assert warnings[0].endswith(
-        f"WARNING bot.slack.check: {SHIPPED_OWNERSHIP} teams.product.channel: C07PRODUCT: #product-team "
+        f"WARNING bot.slack.check: {SHIPPED_OWNERSHIP}:{at(OWNERSHIP, 'channel: C07PRODUCT').split(':')[1]} "
+        "teams.product.channel: C07PRODUCT: #product-team "
         "is archived, so Baton cannot post there: unarchive it, or put another channel's ID here"
     )

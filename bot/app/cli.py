@@ -31,7 +31,55 @@ AppFactory = Callable[[Baton], App]
 PID_FILE_ENV = "BATON_PID_FILE"
 
 
+# What each command's --help says under its usage (set apart from the arguments, so each
+# command's arguments stay where they are defined).
+DESCRIPTIONS = {
+    "serve": "Run the bot: Slack commands, buttons and events (Socket Mode when SLACK_APP_TOKEN is "
+    "set, else HTTP on $PORT at /slack/events), paging, nudges, POST /alerts/alertmanager and POST "
+    "/feedback. Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET or SLACK_APP_TOKEN, DATABASE_URL, "
+    "BATON_OWNERSHIP_FILE and BATON_SEVERITY_FILE; re-reads the YAML files on SIGHUP (baton reload). "
+    "Exit 2 when the environment cannot start it (one line saying what to set), 1 when a YAML file "
+    "is invalid.",
+    "check": "Validate ownership.yaml and severity.yaml (BATON_OWNERSHIP_FILE, BATON_SEVERITY_FILE): "
+    "every problem with file:line, the key path and what would be right; exit 1 on any. With --slack, "
+    "also ask Slack; exit 1 on a problem there, 2 when Slack cannot be asked. It says ok only when "
+    "everything asked for passed.",
+    "plan": "Print who would be paged when for an incident of SEVERITY in AREA, step by step against "
+    "the response window, from the YAML files and, when DATABASE_URL names a database, the on-call "
+    "overrides and handovers made in Slack. No Slack needed; nothing is written.",
+    "reload": "Validate the YAML files, then send SIGHUP to the baton serve whose pid is in "
+    f"{PID_FILE_ENV} (default ./baton.pid), which re-reads them; a bad file changes nothing. Exit 1 "
+    "when a file is invalid or no running baton serve is found.",
+    "verify": "Check the hash chains of handoff receipts and evidence in DATABASE_URL, reading only "
+    "(a copy or a read-only mount will do). Exit 0 when every chain holds, 1 naming the first "
+    "receipt or evidence item of each chain that does not match, 2 when the database cannot be read.",
+    "export": "Print incident NUMBER's note from DATABASE_URL, reading only: what happened when, the "
+    "pages against the response window, evidence and handoffs, as Markdown or --json. No Slack "
+    "needed. Exit 1 when there is no such incident, 2 when the database cannot be read.",
+    "nudge": "Run one scheduled nudge now, as its cron would: slo (the SLO digest), readiness, review "
+    "(the weekly failure review) or handoffs (reminders of unsigned receipts). Reads SLACK_BOT_TOKEN, "
+    "SLACK_API_URL, DATABASE_URL and the YAML files.",
+}
+
+
 def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = None) -> int:
+    """`baton`: the exit status of the command. Output piped into a reader that stops early
+    (`baton plan … | head -1`) ends the command quietly, as with any Unix tool."""
+    try:
+        try:
+            code = _main(argv, app_factory=app_factory)
+        except SystemExit as e:  # argparse: --help, or a usage error it has printed
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is answered below, not by a traceback
+        return code
+    except BrokenPipeError:
+        # Nothing more can reach the reader; point stdout away so the flush at exit is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
     parser = argparse.ArgumentParser(
         prog="baton", description="Incident response and ownership for Slack: RACI, response windows, paging."
     )
@@ -88,7 +136,13 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     nudge = sub.add_parser("nudge", help="run one scheduled nudge now (SLACK_BOT_TOKEN, DATABASE_URL)")
     nudge.add_argument("name", choices=NUDGE_NAMES, help="which nudge")
+    for name, described in DESCRIPTIONS.items():
+        sub.choices[name].description = described
     args = parser.parse_args(argv)
+    # slack_sdk's Web client logs an ERROR line for each failed attempt (three before it gives
+    # up), before Baton can say what went wrong and what to do: Baton's own line is the one shown
+    # (at start-up, by `check --slack` and `nudge`), and the ticker logs a job's Slack failures.
+    logging.getLogger("slack_sdk.web.base_client").setLevel(logging.CRITICAL)
 
     if args.command == "serve":
         if app_factory is None:
@@ -150,17 +204,30 @@ def check(*, slack: bool = False) -> int:
     if config is None:
         return 1
     o, s = config.ownership, config.severity
-    print(
+    valid = (
         f"ok: {config.ownership_path} ({len(o.areas)} areas, {len(o.teams)} teams, {len(o.people)} people) "
         f"and {config.severity_path} ({len(s.levels)} levels)"
     )
+    if slack:
+        # "ok" is said once everything asked for passed, never before a problem Slack finds.
+        code = check_against_slack(config)
+        if code != 0:
+            return code
+        print(valid)
+        print(
+            "ok: Slack has every channel, user group and user in the config, and Baton can post where it must"
+        )
+    else:
+        print(valid)
     # Not errors: the file is valid, but a role was handed over in Slack since it was written.
     for note in handoffs.file_notes(config, Ownership(config.ownership), _handovers()):
         print(note)
-    return check_against_slack(config) if slack else 0
+    return 0
 
 
 def check_against_slack(config: Config) -> int:
+    """0 when Slack agrees with the config; otherwise each problem (file:line, as config errors
+    say it) and a count on stderr, 1 (2 when Slack cannot be asked at all)."""
     from bot.app.runner import check_slack
     from bot.slack import check as slack_check
     from bot.slack.chat import Chat, make_client
@@ -179,7 +246,6 @@ def check_against_slack(config: Config) -> int:
         n = len(problems)
         print(f"baton: {n} problem{'s' if n != 1 else ''} found in Slack", file=sys.stderr)
         return 1
-    print("ok: Slack has every channel, user group and user in the config, and Baton can post where it must")
     return 0
 
 

@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config import yamlerrors
 from bot.config.durations import ACCEPTED, format_duration, parse_duration
 
 #: A key path inside a file: mapping keys (str) and list indices (int).
@@ -1298,32 +1299,36 @@ def _load_file(
 ) -> tuple[_M | None, list[ConfigIssue], dict[Loc, int]]:
     """The model (None if refused), every problem, and the line of each key path."""
     name = os.fspath(path)
+
+    def refused(found: yamlerrors.Found) -> tuple[None, list[ConfigIssue], dict[Loc, int]]:
+        return None, [ConfigIssue(name, found.line, "", found.message)], {}
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         return None, [ConfigIssue(name, None, "", "file not found")], {}
-    except UnicodeDecodeError:
-        return None, [ConfigIssue(name, None, "", "not UTF-8 text")], {}
     except OSError as exc:
         return None, [ConfigIssue(name, None, "", f"cannot read: {exc.strerror or exc}")], {}
     try:
+        # As read_text would: universal newlines, so lines count as an editor counts them.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        return refused(yamlerrors.not_utf8(raw, exc))
+    required = [key for key, spec in model.model_fields.items() if spec.is_required()]
+    try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or "invalid YAML"
-        if exc.context:
-            where = f" on line {exc.context_mark.line + 1}" if exc.context_mark else ""
-            message += f" ({exc.context}{where})"
-        return (
-            None,
-            [ConfigIssue(name, mark.line + 1 if mark else None, "", f"YAML syntax error: {message}")],
-            {},
-        )
+        return refused(yamlerrors.syntax(exc, text))
     except yaml.YAMLError as exc:
-        return None, [ConfigIssue(name, None, "", f"YAML syntax error: {exc}")], {}
+        return None, [ConfigIssue(name, None, "", f"YAML cannot read this file: {exc}")], {}
+    if node is None:
+        return refused(yamlerrors.empty(required))
+    shape = yamlerrors.not_a_mapping(node, text, required)
+    if shape is not None:
+        return refused(shape)
 
     builder = _Builder(env)
-    data = builder.build(node, ()) if node is not None else {}
+    data = builder.build(node, ())
     found: list[tuple[Loc, str]] = cross_checks(data) if isinstance(data, dict) else []
     config: _M | None = None
     try:
@@ -1358,6 +1363,12 @@ class Config:
     ownership_path: Path
     severity_path: Path
     ownership_lines: Mapping[Loc, int] = field(default_factory=dict)
+    severity_lines: Mapping[Loc, int] = field(default_factory=dict)
+
+    def line(self, path: str | Path, loc: Loc) -> int | None:
+        """The line of a key path (or its nearest ancestor) in ownership.yaml or severity.yaml."""
+        lines = self.severity_lines if Path(path) == self.severity_path else self.ownership_lines
+        return _line_for(lines, loc)
 
     def where(self, loc: Loc) -> str:
         """`ownership.yaml:17 areas.model-quality.accountable`, for notes about the file."""
@@ -1377,7 +1388,9 @@ def load_config(
     ownership, ownership_problems, lines = _load_file(
         ownership_path, OwnershipConfig, ownership_issues, environment
     )
-    severity, severity_problems, _ = _load_file(severity_path, SeverityConfig, severity_issues, environment)
+    severity, severity_problems, severity_lines = _load_file(
+        severity_path, SeverityConfig, severity_issues, environment
+    )
     if ownership is None or severity is None:
         raise ConfigError([*ownership_problems, *severity_problems])
     return Config(
@@ -1386,6 +1399,7 @@ def load_config(
         ownership_path=Path(ownership_path),
         severity_path=Path(severity_path),
         ownership_lines=lines,
+        severity_lines=severity_lines,
     )
 
 

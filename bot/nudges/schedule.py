@@ -77,7 +77,15 @@ def tick(baton: Baton, *, worker: str) -> list[str]:
         if not _claim(baton, name, due, worker):
             continue
         if seen is None:
-            log.info("nudge %s scheduled (%s); its next run is after %s", name, getattr(nudges, name), due)
+            # `due` has passed: a first start skips it, and the next one is what people wait for.
+            upcoming = trigger.get_next_fire_time(due, due + timedelta(seconds=1))
+            log.info(
+                "nudge %s scheduled (%s): its first run is at %s (a first start skips the one due at %s)",
+                name,
+                getattr(nudges, name),
+                upcoming.isoformat() if upcoming is not None else "no time the schedule names",
+                due.isoformat(),
+            )
             continue
         log.info("running the %s nudge due at %s", name, due.isoformat())
         run(baton)

@@ -84,22 +84,41 @@ def span_of(text: str) -> timedelta:
 
 def who_may(baton: Baton, team: str) -> list[tuple[str, frozenset[str], str]]:
     """(label, Slack user IDs, how they are named) of those who may add an override for `team`:
-    its members, whoever is on call now, admins."""
+    its members and admins (PRODUCT.md §1). Being on call does not make someone a member: an
+    admin may have put a person from outside the team on call, and that person may not hand the
+    role on."""
     own = baton.ownership
     cfg = baton.config.ownership.teams[team]
     members = list(cfg.members)
-    oncall = own.oncall(team)
-    groups = [(f"{cfg.name}'s members", members, ", ".join(own.label(m) for m in members))]
-    if not any(own.same_person(oncall, m) for m in members):
-        groups.append(("its on-call", [oncall], own.label(oncall)))
     admins = list(baton.config.ownership.admins)
-    groups.append(("an admin", admins, ", ".join(own.label(a) for a in admins)))
+    groups = [
+        (f"{cfg.name}'s members", members, ", ".join(own.label(m) for m in members)),
+        ("an admin", admins, ", ".join(own.label(a) for a in admins)),
+    ]
     out = []
     for label, refs, shown in groups:
         users = frozenset(uid for ref in refs if (uid := own.user_id(ref)))
         if users:
             out.append((label, users, shown))
     return out
+
+
+def _outsider_refused(baton: Baton, team: str, person: str, user: str) -> NotAllowed | None:
+    """The refusal when a member (not an admin) names someone outside the team; None if allowed."""
+    own = baton.ownership
+    cfg = baton.config.ownership.teams[team]
+    if any(own.same_person(person, m) for m in cfg.members):
+        return None
+    admins = baton.config.ownership.admins
+    if any(own.user_id(a) == user for a in admins):
+        return None
+    shown = ", ".join(own.label(a) for a in admins)
+    members = ", ".join(own.label(m) for m in cfg.members)
+    only = f"an admin ({shown})" if shown else "an admin"
+    return NotAllowed(
+        f"{own.label(person)} is not a member of {escape(cfg.name)} ({members}): only {only} can put "
+        f"someone from outside the team on call for it. Name one of its members, or ask an admin."
+    )
 
 
 def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: str) -> OncallOverride:
@@ -122,6 +141,9 @@ def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: st
             f"ownership.yaml such as @{next(iter(baton.config.ownership.people), 'maya')}): "
             f"{USAGE}, e.g. `{EXAMPLE}`"
         )
+    refused = _outsider_refused(baton, key, person, user)
+    if refused is not None:
+        raise refused
     target = own.user_id(person)
     if target is None:
         raise OverrideError(

@@ -5,6 +5,11 @@
 (``<@U123>``, ``<#C123|name>``, ``<https://…|label>``, ``1795333732.919523``) survives untouched;
 only the sensitive part inside it is replaced (``<mailto:[email]|[email]>``).
 
+Text is looked at in its NFKC form without invisible characters, so an address typed in
+fullwidth letters (``ＪＡＮＥ＠ＣＯＲＰ.ＥＸＡＭＰＬＥ``), with a zero-width space or a non-breaking
+space between digit groups is found like its plain spelling. Text with nothing to hide is returned
+exactly as typed; text that had something masked is returned in that normalized form.
+
 Passes run most specific first, so a token is never half-eaten by a generic pattern (a phone
 number, a card). Every pattern is anchored at the start of a "word" by a look-behind and uses
 possessive quantifiers or bounded repeats, so masking is linear in the length of the text.
@@ -14,10 +19,13 @@ Masking is idempotent: no pattern matches a placeholder.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["KINDS", "Masked", "hidden", "luhn_ok", "mask", "placeholder"]
+from bot.records import phones
+
+__all__ = ["KINDS", "Masked", "hidden", "luhn_ok", "mask", "normalized", "placeholder"]
 
 
 @dataclass(frozen=True)
@@ -154,10 +162,13 @@ def _mask_kv(m: re.Match[str]) -> tuple[str, int]:
 
 # --- e-mail ------------------------------------------------------------------------------------
 
+# Addresses with accented letters too (josé@exämple.de): Latin letters, not every letter, so a
+# word of Chinese or Japanese written against an address is not taken for part of it.
+_ALNUM = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+'-])(?P<local>[A-Za-z0-9._%+'-]++)@(?P<domain>[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)++)"
+    rf"(?<![{_ALNUM}_.%+'-])(?P<local>[{_ALNUM}_.%+'-]++)@(?P<domain>[{_ALNUM}-]++(?:\.[{_ALNUM}-]++)++)"
 )
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
+_LABEL = re.compile(rf"[{_ALNUM}](?:[{_ALNUM}-]*[{_ALNUM}])?")
 
 
 def _mask_email(m: re.Match[str]) -> tuple[str, int]:
@@ -169,7 +180,7 @@ def _mask_email(m: re.Match[str]) -> tuple[str, int]:
     # The longest run of well-formed labels ending in an alphabetic top-level domain ("a@b.com.5").
     for k in range(valid, 1, -1):
         tld = labels[k - 1]
-        if local and tld.isascii() and tld.isalpha() and len(tld) >= 2:
+        if local and tld.isalpha() and len(tld) >= 2:
             rest = ".".join(labels[k:])
             return lead + placeholder("email") + ("." + rest if rest else ""), 1
     return m.group(0), 0
@@ -234,22 +245,6 @@ def _mask_cards(m: re.Match[str]) -> tuple[str, int]:
     return "".join(out), n
 
 
-# --- phone numbers -----------------------------------------------------------------------------
-
-# +44 20 7946 0958, +1 (415) 555-0100, +14155550100
-_PHONE_INTL = re.compile(r"(?<![\w+])\+[0-9]++(?:[ .-]?+(?:\([0-9]++\)|[0-9]++))*+")
-# 415-555-0100, (415) 555 0100, 415.555.0100, 1-415-555-0100 — not 10 bare digits (epoch seconds)
-_PHONE_NANP = re.compile(
-    r"(?<![\w.+-])(?:1[ .-]?+)?(?:\([0-9]{3}\)[ .-]?+|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}(?![\w]|[.-][0-9])"
-)
-
-
-def _intl_phone(value: str) -> bool:
-    digits = sum(c.isdigit() for c in value)
-    separated = any(not c.isdigit() for c in value[1:])
-    return (8 if separated else 10) <= digits <= 15
-
-
 # --- the passes, in order ----------------------------------------------------------------------
 
 Pass = Callable[[str], tuple[str, int]]
@@ -301,22 +296,49 @@ _PASSES: list[tuple[str, Pass]] = [
     ("secret", _custom_pass(_KV, _mask_kv)),
     ("email", _custom_pass(_EMAIL, _mask_email)),
     ("card", _custom_pass(_DIGIT_RUN, _mask_cards)),
-    ("phone", _regex_pass(_PHONE_INTL, "phone", _intl_phone)),
-    ("phone", _regex_pass(_PHONE_NANP, "phone")),
+    ("phone", _regex_pass(phones.INTL, "phone", phones.intl_ok)),
+    ("phone", _regex_pass(phones.NANP, "phone")),
+    ("phone", _custom_pass(phones.NATIONAL, phones.mask_national)),
 ]
 
 #: Every kind ``mask`` can report, in the order it looks for them.
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _PASSES))
 
 
+# A placeholder changes what its neighbours look like to the passes before it: in
+# ``x@y.com.x@y.com`` the second address starts after a dot only once the first is masked, and a
+# national number masked inside an over-long international one leaves a shorter one to find. So
+# the passes run again over their own output until they find nothing more, as a second mask()
+# would; text with nothing to hide is read once.
+_ROUNDS = 8
+
+# Characters that show nothing and only split what a pattern would find (jane\u200b@corp.example).
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u2060\ufeff"))
+
+
+def normalized(text: str) -> str:
+    """``text`` as masking reads it: NFKC (fullwidth ``０２０`` is ``020``, a no-break space a space,
+    ``ｊａｎｅ＠ｃｏｒｐ.ｅｘａｍｐｌｅ`` an address), without invisible characters."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+
+
 def mask(text: str) -> Masked:
-    """Replace PII and secrets in ``text`` with ``[kind]`` placeholders; count them by kind."""
+    """Replace PII and secrets in ``text`` with ``[kind]`` placeholders; count them by kind.
+    Text with nothing to mask comes back exactly as it was; masked text comes back normalized."""
     counts: dict[str, int] = {}
-    for kind, run in _PASSES:
-        text, n = run(text)
-        if n:
-            counts[kind] = counts.get(kind, 0) + n
-    return Masked(text, counts)
+    out = normalized(text)
+    for _ in range(_ROUNDS):
+        found = 0
+        for kind, run in _PASSES:
+            out, n = run(out)
+            if n:
+                counts[kind] = counts.get(kind, 0) + n
+                found += n
+        if not found:
+            break
+    return Masked(out, counts) if counts else Masked(text, {})
 
 
 def hidden(text: str) -> dict[str, int]:

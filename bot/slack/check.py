@@ -28,9 +28,11 @@ class Problem:
     path: str
     value: str
     message: str
+    line: int | None = None  # where `path` is written in `file`, as config errors say it
 
     def __str__(self) -> str:
-        return f"{self.file} {self.path}: {self.value}: {self.message}"
+        at = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{at} {self.path}: {self.value}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def check(config: Config, chat: Chat, *, lookup_emails: bool = True) -> list[Pro
             continue
         message = asker.ask(kind, ref.value)
         if message is not None:
-            found.append(Problem(ref.file, render_path(ref.loc), ref.value, message))
+            line = config.line(ref.file, ref.loc)
+            found.append(Problem(ref.file, render_path(ref.loc), ref.value, message, line))
     return found
 
 

@@ -327,6 +327,34 @@ class DatabaseUnavailable(Exception):
     """A database a command only reads cannot be read as it is: the message says what to do."""
 
 
+def _read_only_sqlite(file: Path) -> sqlite3.Connection:
+    """A read-only connection to a SQLite file, also on a read-only filesystem (a backup mount, a
+    container's read-only volume).
+
+    `mode=ro` reads a WAL database through its `-shm` index, which SQLite must create beside the
+    file when it is missing (after a clean shutdown it is): where nothing may be created, that
+    fails with SQLITE_CANTOPEN. A file nothing can write to cannot change, so it is then opened
+    `immutable`, which needs no index, unless a write-ahead log holds commits not yet copied into
+    the file: those would be silently left out, so that stays an error."""
+    uri = file.as_uri()
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as e:
+        conn.close()
+        if e.sqlite_errorname != "SQLITE_CANTOPEN":
+            raise
+        wal = file.with_name(file.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise DatabaseUnavailable(
+                f"{file} is on a read-only filesystem and its write-ahead log {wal.name} holds changes "
+                "not yet in the file, which SQLite can only read with a writable directory: copy "
+                f"{file.name} and {wal.name} somewhere writable and point DATABASE_URL there."
+            ) from None
+    return sqlite3.connect(uri + "?immutable=1", uri=True, timeout=30, check_same_thread=False)
+
+
 def open_existing(url: str) -> Engine:
     """An engine reading Baton's database as it is, for commands that change nothing (verify,
     export, plan, check): a missing SQLite file is an error, never created; a schema of another
@@ -346,10 +374,8 @@ def open_existing(url: str) -> Engine:
                 f"no database at {file.resolve()} (DATABASE_URL={url}): point DATABASE_URL at Baton's "
                 "database, or start `baton serve` once to create it."
             )
-        uri = file.resolve().as_uri() + "?mode=ro"
-        engine = create_engine(
-            "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
-        )
+        resolved = file.resolve()
+        engine = create_engine("sqlite://", creator=lambda: _read_only_sqlite(resolved))
     else:
         try:
             # An unreachable host answers in seconds, not minutes.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -30,6 +31,14 @@ _WHERE = {
         "an App-Level Token (xapp-…) from your Slack app's settings page → Basic Information → "
         "App-Level Tokens, with the connections:write scope (or unset it to run in HTTP mode)"
     ),
+    "BATON_ALERT_TOKEN": (
+        "a long random string (e.g. the output of `openssl rand -hex 32`) that Alertmanager also "
+        "sends as its bearer token, or unset it to turn POST /alerts/alertmanager off"
+    ),
+    "BATON_FEEDBACK_TOKEN": (
+        "a long random string (e.g. the output of `openssl rand -hex 32`) that your product also "
+        "sends as its bearer token, or unset it to turn POST /feedback off"
+    ),
 }
 
 
@@ -37,6 +46,54 @@ _WHERE = {
 # (the README's `xoxb-…` placeholder, a curly quote, a non-breaking space) and would fail
 # later inside an HTTP header with a traceback.
 _SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+
+
+# Shorter than any real one: Slack's bot tokens are about 55 characters, app-level tokens about
+# 95, signing secrets 32; a bearer token anyone could guess protects nothing.
+_SHORTEST = {
+    "SLACK_BOT_TOKEN": 32,
+    "SLACK_APP_TOKEN": 32,
+    "SLACK_SIGNING_SECRET": 16,
+    "BATON_ALERT_TOKEN": 16,
+    "BATON_FEEDBACK_TOKEN": 16,
+}
+# Words of an example value (xoxb-your-bot-token, changeme, <paste-here>), never a whole word of
+# a real credential, whose parts are digits and random letters.
+_EXAMPLE_WORDS = (
+    "your my our changeme change replaceme replace placeholder example sample dummy todo tbd "
+    "fixme insert paste here redacted none null undefined"
+)
+_PLACEHOLDER_WORDS = frozenset(_EXAMPLE_WORDS.split())
+_WORD = re.compile(r"[^-_.:\s]+")
+
+
+def _placeholder(value: str) -> str | None:
+    """How ``value`` reads as an example or an unfilled template rather than a credential, if it does."""
+    if any(c in value for c in "$<>{}"):
+        return "a variable or template that was never filled in"
+    if "..." in value:
+        return "still an example value (it has '...' where the real value goes)"
+    for word in _WORD.findall(value.lower()):
+        if word in _PLACEHOLDER_WORDS:
+            return f"still an example value (it has the word {word!r}, as the README's examples do)"
+        if len(word) >= 3 and len(set(word)) == 1 and word[0] in "x*0":
+            return f"still an example value (it has {word!r} where the real value goes)"
+    return None
+
+
+def _check_real(name: str, value: str) -> None:
+    """Refuse an example value or one too short to be real, before anything is sent with it;
+    the message never echoes the value."""
+    _check_printable(name, value)
+    where = _WHERE[name]
+    what = _placeholder(value)
+    if what is not None:
+        raise SettingsError(f"{name} is {what}: set it to {where}.")
+    if len(value) < _SHORTEST[name]:
+        raise SettingsError(
+            f"{name} is {len(value)} characters, shorter than any real one ({_SHORTEST[name]} or more): "
+            f"set it to {where}."
+        )
 
 
 def _check_printable(name: str, value: str) -> None:
@@ -107,6 +164,11 @@ class Settings:
                 raise SettingsError(
                     f"SLACK_SIGNING_SECRET is not set: set it to {_WHERE['SLACK_SIGNING_SECRET']}."
                 )
+            # Serving uses every one of them: none may be an example value (checked in this order,
+            # so the first problem named is the one Baton would have hit first).
+            for name in (*_SECRETS, "BATON_ALERT_TOKEN", "BATON_FEEDBACK_TOKEN", "BATON_METRICS_TOKEN"):
+                if (value := get(name)) is not None:
+                    _check_real(name, value)
         port = _port("PORT", get("PORT") or "3000")
         metrics_text = get("METRICS_PORT")
         metrics_port = _port("METRICS_PORT", metrics_text) if metrics_text else None
@@ -160,4 +222,5 @@ def slack_api_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     _check_printable("SLACK_BOT_TOKEN", token)
     if not token.startswith("xoxb-"):
         raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
+    _check_real("SLACK_BOT_TOKEN", token)
     return token, _api_url(env.get("SLACK_API_URL", "").strip() or None)

@@ -144,6 +144,33 @@ def test_who_may_and_bad_input_through_slack(rotating: tuple[RunningBaton, FakeC
     assert [r.who for r in overrides(rb)] == ["sam"]
 
 
+def test_only_an_admin_puts_someone_from_outside_the_team_on_call(
+    rotating: tuple[RunningBaton, FakeClock],
+) -> None:
+    """PRODUCT.md §1: a member of the team or an admin; someone outside it only by an admin, and
+    whoever is on call is not a member by being so."""
+    rb, _ = rotating
+    refused = owner(rb, f"oncall ml <@{SAM}|sam> 30d covering", MAYA)
+    assert refused["text"] == (
+        f":warning: <@{SAM}> is not a member of ML Team (<@{MAYA}>, <@{LI}>, <@{OMAR}>): only an admin "
+        f"(<@{JONAS}>) can put someone from outside the team on call for it. Name one of its members, "
+        "or ask an admin."
+    )
+    assert overrides(rb) == []
+    assert owner(rb, f"oncall ml <@{SAM}|sam> 1d", JONAS)["text"].startswith(f":pager: <@{SAM}> is on call")
+    # sam is on call now, and still not a member: he may not hand the role to anyone.
+    refused = owner(rb, f"oncall ml <@{MAYA}|maya> 2h", SAM)
+    assert refused["text"] == (
+        f":warning: Only ML Team's members (<@{MAYA}>, <@{LI}>, <@{OMAR}>) or an admin (<@{JONAS}>) "
+        "can put someone on call for ML Team."
+    )
+    assert [r.who for r in overrides(rb)] == ["sam"]
+    assert rb.baton.ownership.oncall("ml") == "sam"
+    # A member may put a member back on call.
+    assert owner(rb, f"oncall ml <@{MAYA}|maya> 2h", LI)["text"].startswith(f":pager: <@{MAYA}> is on call")
+    assert [r.who for r in overrides(rb)] == ["sam", "maya"]
+
+
 def test_the_card_shows_the_next_shift_change_at_the_clock_time(
     rotating: tuple[RunningBaton, FakeClock],
 ) -> None:
