@@ -210,6 +210,10 @@ REAL_LOOKING = {
             "baton: BATON_FEEDBACK_TOKEN is a variable or template that was never filled in",
         ),
         ({**REAL_LOOKING, "BATON_FEEDBACK_TOKEN": "abc123"}, "baton: BATON_FEEDBACK_TOKEN is 6 characters"),
+        (
+            {**REAL_LOOKING, "BATON_METRICS_TOKEN": "your-metrics-token"},
+            "baton: BATON_METRICS_TOKEN is still an example value (it has the word 'your'",
+        ),
     ],
 )
 def test_serve_with_a_placeholder_says_so_in_one_line_before_any_network_call(

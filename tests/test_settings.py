@@ -106,6 +106,7 @@ def test_secrets_and_urls_that_may_hold_passwords_stay_out_of_repr() -> None:
             "PROMETHEUS_URL": "http://u:secret-prom@prom:9090",
             "BATON_ALERT_TOKEN": "secret-alert-01234567",
             "BATON_FEEDBACK_TOKEN": "secret-feedback-01234567",
+            "BATON_METRICS_TOKEN": "secret-metrics-01234567",
         }
     )
     assert settings.bot_token == "xoxb-1-secret-bot-0123456789012345678901"
@@ -120,6 +121,7 @@ def test_secrets_and_urls_that_may_hold_passwords_stay_out_of_repr() -> None:
         "SLACK_SIGNING_SECRET",
         "BATON_ALERT_TOKEN",
         "BATON_FEEDBACK_TOKEN",
+        "BATON_METRICS_TOKEN",
     ],
 )
 @pytest.mark.parametrize(

@@ -27,7 +27,6 @@ from bot.incidents.services import set_status, typed
 from bot.monitoring import alertstream
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
-from bot.records.masking import mask
 from bot.slack.mrkdwn import clip, escape
 from bot.slack.outside import excerpt, kept
 from bot.store import jobs

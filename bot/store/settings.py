@@ -39,6 +39,10 @@ _WHERE = {
         "a long random string (e.g. the output of `openssl rand -hex 32`) that your product also "
         "sends as its bearer token, or unset it to turn POST /feedback off"
     ),
+    "BATON_METRICS_TOKEN": (
+        "a long random string (e.g. the output of `openssl rand -hex 32`) that Prometheus also "
+        "sends as its bearer token when it scrapes /metrics, or unset it to keep /metrics off PORT"
+    ),
 }
 
 
@@ -56,6 +60,7 @@ _SHORTEST = {
     "SLACK_SIGNING_SECRET": 16,
     "BATON_ALERT_TOKEN": 16,
     "BATON_FEEDBACK_TOKEN": 16,
+    "BATON_METRICS_TOKEN": 16,
 }
 # Words of an example value (xoxb-your-bot-token, changeme, <paste-here>), never a whole word of
 # a real credential, whose parts are digits and random letters.
