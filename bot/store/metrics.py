@@ -73,6 +73,11 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.tick_failures = Counter(
+            "baton_tick_failures",
+            "Ticks of the job queue that failed (the database refused); each is tried again within 2 s",
+            registry=self.registry,
+        )
         self.time_to_ack = Histogram(
             "baton_time_to_acknowledge_seconds",
             "Time from declaration to acknowledgement",
