@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from slack_bolt import App
 from sqlalchemy.engine import Engine
@@ -23,6 +23,7 @@ from bot.oncall import handovers
 from bot.records import handoffs
 from bot.slack.chat import Chat, ChatError, make_client
 from bot.store import jobs, migrate
+from bot.store.clock import Clock, DatabaseClock, SystemClock
 from bot.store.db import (
     NOT_A_DATABASE,
     current_revision,
@@ -32,7 +33,7 @@ from bot.store.db import (
     make_engine,
     upgrade,
 )
-from bot.store.metrics import IncidentStates
+from bot.store.metrics import ClockOffset, IncidentStates
 from bot.store.runtime import Baton
 from bot.store.scheduler import Scheduler
 from bot.store.settings import Settings, SettingsError
@@ -70,8 +71,16 @@ def boot(settings: Settings, config: Config, *, migrate_apart: bool = False, **o
     chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
     check_slack(chat, settings.api_url)
     engine = open_database(settings.database_url, migrate_apart=migrate_apart)
-    baton = Baton(settings=settings, config=config, engine=engine, chat=chat, **overrides)  # type: ignore[arg-type]
+    clock = cast(Clock, overrides.pop("clock", None) or SystemClock())
+    if not is_sqlite(engine) and isinstance(clock, SystemClock):
+        # Replicas compare the times they wrote (leases, due times): they keep the database's.
+        clock = DatabaseClock(engine, base=clock)
+        clock.measure()
+    baton = Baton(settings=settings, config=config, engine=engine, chat=chat, clock=clock, **overrides)  # type: ignore[arg-type]
     baton.metrics.add_collector(IncidentStates(engine))
+    if isinstance(clock, DatabaseClock):
+        kept = clock
+        baton.metrics.add_collector(ClockOffset(lambda: kept.offset.total_seconds()))
     baton.resolve_people()
     return baton
 
@@ -113,6 +122,8 @@ OVERRIDES = timedelta(seconds=2)
 # none), so a poll is cheaper than keeping a timer per change in step with reloads and overrides.
 HANDOVERS = timedelta(seconds=5)
 NUDGE_TICK = timedelta(seconds=20)
+# How often a Baton on PostgreSQL reads the database's clock again (bot/store/clock.py).
+CLOCK_CHECK = timedelta(seconds=10)
 
 
 class Runner:
@@ -137,6 +148,8 @@ class Runner:
             # SQLite means one process: whatever a crashed run left "running" is ours to redo.
             jobs.release_all(self.baton.engine, now=self.baton.clock.now())
         self.scheduler.every("refresh-people", timedelta(hours=6), self.baton.resolve_people)
+        if isinstance(self.baton.clock, DatabaseClock):
+            self.scheduler.every("clock", CLOCK_CHECK, self.baton.clock.measure)
         self.ticker.start(TICK)
         self.baton.wake = self.ticker.wake
         # Handoffs countersigned on another replica take effect here within OVERRIDES.
