@@ -18,7 +18,7 @@ due time: a new install does not send a week's nudges.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,16 +42,36 @@ log = logging.getLogger(__name__)
 Payloads = list[dict[str, Any]]
 
 
+# Handoffs one reminder DM shows (two blocks each; Slack allows 50 in a message).
+MAX_REMINDERS = 20
+Reminder = tuple[str, str, list[dict[str, Any]]]
+
+
+def one_dm_each(found: Sequence[Reminder]) -> list[Reminder]:
+    """The day's reminders as one DM per person, however many handoffs wait for them: the first
+    MAX_REMINDERS with their buttons, then how many more (App Home lists them all)."""
+    per: dict[str, list[Reminder]] = {}
+    for reminder in found:
+        per.setdefault(reminder[0], []).append(reminder)
+    out: list[Reminder] = []
+    for user, mine in per.items():
+        if len(mine) == 1:
+            out.append(mine[0])
+            continue
+        text = f":hourglass: {len(mine)} handoffs still need your signature."
+        blocks = [block for _, _, shown in mine[:MAX_REMINDERS] for block in shown]
+        if len(mine) > MAX_REMINDERS:
+            more = f"… and {len(mine) - MAX_REMINDERS} more: your App Home in Baton lists every one."
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+        out.append((user, text, blocks))
+    return out
+
+
 def _reminders(baton: Baton) -> Payloads:
+    about = "a reminder to sign a handoff"
     return [
-        {
-            "channel": user,
-            "text": text,
-            "blocks": blocks,
-            "tell": None,
-            "about": "a reminder to sign a handoff",
-        }
-        for user, text, blocks in handoffs.reminders(baton)
+        {"channel": user, "text": text, "blocks": blocks, "tell": None, "about": about}
+        for user, text, blocks in one_dm_each(handoffs.reminders(baton))
     ]
 
 
