@@ -5,34 +5,22 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from bot.app.ticker import Ticker
 from bot.nudges import schedule
 from bot.records import handoffs
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
-from tests.conftest import RunningBaton, incident_channel, settle, start_baton
+from tests.conftest import RunningBaton, incident_channel, settle
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import reply, shown
-from tests.test_feedback import TOKEN, case, ownership_with_alert, send
+from tests.test_feedback import case, send, taking  # noqa: F401 - taking: a fixture
 
 MAYA, LI, DANA, SAM = "U07MAYA001", "ULIE", "U07DANA001", "U07SAM0001"
 
 
-@pytest.fixture
-def taking(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> Iterator[RunningBaton]:
-    ownership = ownership_with_alert(tmp_path, 3)
-    rb = start_baton(fake_slack, db_url, BATON_OWNERSHIP_FILE=str(ownership), BATON_FEEDBACK_TOKEN=TOKEN)
-    yield rb
-    rb.stop()
-
-
 def test_resolving_an_incident_with_many_feedback_cases_posts_one_note(
-    taking: RunningBaton, fake_slack: FakeSlack
+    taking: RunningBaton,  # noqa: F811  (the fixture imported above)
+    fake_slack: FakeSlack,
 ) -> None:
     words = "the answer quoted a refund policy that is gone " * 13
     for n in range(60):  # each a timeline line of 500 characters: a note of ~35,000

@@ -188,6 +188,13 @@ def _run(baton: Baton, name: str) -> NudgeRun:
     return max(runs, key=lambda r: r.due_at.replace(tzinfo=UTC))
 
 
+def _to_monday_ten(baton: Baton, clock: FakeClock, fake: FakeSlack) -> None:
+    """The ML Team's channel exists, the schedule has been seen, and the readiness nudge is due."""
+    fake.add_channel("ml-team", channel_id=ML_CHANNEL)
+    schedule.tick(baton, worker="a")
+    clock.advance(MONDAY_10)
+
+
 def _reads_ticks(sql: str, params: object) -> bool:
     return "FROM readiness_tick" in sql
 
@@ -217,9 +224,7 @@ def test_a_nudge_that_keeps_failing_is_given_up_and_the_admins_are_told(
     clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
 ) -> None:
     baton, ticker, clock = clocked
-    fake_slack.add_channel("ml-team", channel_id=ML_CHANNEL)
-    schedule.tick(baton, worker="a")
-    clock.advance(MONDAY_10)
+    _to_monday_ten(baton, clock, fake_slack)
     with refusing(baton.engine, _reads_ticks, times=1000) as fault:
         for tries in range(1, schedule.MAX_TRIES + 1):
             assert "readiness" not in schedule.tick(baton, worker="a")
@@ -243,9 +248,7 @@ def test_a_run_whose_replica_died_is_taken_over_after_its_lease_and_runs_once(
     clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
 ) -> None:
     baton, ticker, clock = clocked
-    fake_slack.add_channel("ml-team", channel_id=ML_CHANNEL)
-    schedule.tick(baton, worker="a")
-    clock.advance(MONDAY_10)
+    _to_monday_ten(baton, clock, fake_slack)
     now = clock.now()
     with session(baton.engine) as s:  # a replica claimed Monday 10:00's readiness run, then died
         s.add(
