@@ -549,3 +549,37 @@ def test_a_withdrawal_leaves_an_altered_receipt_as_it_is(
         handoffs.sign(baton=baton, receipt_id=first.id or 0, as_="incoming", user=LI)
     (problem,) = verify.verify(baton.engine)
     assert problem.row_id == first.id
+
+
+def test_an_hourly_rotation_hands_over_to_each_person_in_turn_on_the_night_the_clocks_go_forward(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """Hourly shifts (maya, li, omar) in Europe/London on 2027-03-28, when 01:00 GMT becomes
+    02:00 BST: every hour the next person is told they are on call, li included (counted in wall
+    time, 01:00 and 02:00 would be one instant and li's shift would vanish)."""
+    path = tmp_path / "ownership.yaml"
+    path.write_text(
+        ownership_with(["maya", "li", "omar"])
+        .replace("every: 1w", "every: 1h")
+        .replace("handover: 1h", "handover: 15m")
+        .replace('from: "2026-11-23T09:00"', 'from: "2027-03-27T00:00"')
+    )
+    r = replica(fake_slack, db_url, path, FakeClock(datetime(2027, 3, 27, 23, 20, tzinfo=UTC)))
+    try:
+        assert r.sync() == []  # armed
+        night = datetime(2027, 3, 28, 0, 0, tzinfo=UTC)
+        for minutes in range(0, 4 * 60 + 1, 5):
+            r.to(night + timedelta(minutes=minutes))
+            r.sync()
+            r.ticker.run_until_idle()
+        told = [
+            c.params["channel"]
+            for c in fake_slack.calls_to("chat.postMessage")
+            if "You are on call for" in str(c.params.get("text"))
+        ]
+        assert told == [MAYA, LI, OMAR, MAYA, LI]  # 00:00, 01:00, 02:00, 03:00, 04:00 UTC
+        rows = [(at, row.incoming) for row in changes(r.baton) if (at := row.at.replace(tzinfo=UTC)) >= night]
+        assert rows == [(night + k * HOUR, who) for k, who in enumerate(["maya", "li", "omar", "maya", "li"])]
+    finally:
+        r.ticker.shutdown()
+        r.baton.engine.dispose()

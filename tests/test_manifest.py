@@ -38,7 +38,7 @@ EVENT_SCOPES = {"reaction_added": {"reactions:read"}, "app_home_opened": set()}
 
 def _methods_called() -> set[str]:
     source = (ROOT / "bot" / "slack" / "chat.py").read_text()
-    return set(re.findall(r'self\._call\(\s*"([a-z]+\.[A-Za-z.]+)"', source))
+    return set(re.findall(r'self\._call(?:_with)?\(\s*"([a-z]+\.[A-Za-z.]+)"', source))
 
 
 def test_manifest_commands_are_the_registered_ones() -> None:

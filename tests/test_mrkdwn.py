@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.incidents import messages
-from bot.incidents.notes import chunks
-from bot.slack.mrkdwn import LIVE, escape, unescape
+from bot.slack.mrkdwn import LIVE, chunks, escape, unescape
 from bot.store.models import Incident, TimelineEvent
 from handlers.render import incident as render
 
@@ -152,7 +151,7 @@ BUILDERS: dict[str, Callable[[str], Any]] = {
     "resolved": lambda x: messages.resolved("U07MAYA001", x),
     "commander_note": lambda x: messages.commander_changed("U07MAYA001", "U07SAM0001", x),
     "evidence": lambda x: messages.evidence_added("U07LEO0002", text=x, link=None, masked=0),
-    "note_block": lambda x: [messages.note_block(c) for c in chunks(x * 3, 50)],
+    "resolve_note": lambda x: messages.resolve_note(7, f"# Incident #7: {x}\n" + f"- {x}\n" * 400),
     "declared_reply": lambda x: render.declared(incident(x)),
     "list_reply": lambda x: render.incident_list([incident(x)]),
     "timeline_reply": timeline_reply,

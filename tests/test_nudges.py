@@ -20,6 +20,7 @@ from bot.store.db import session
 from bot.store.models import NudgeRun
 from bot.store.runtime import Baton
 from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env
+from tests.dbfaults import refusing
 from tests.fakeslack import FakeSlack
 
 MAYA, LI = "U07MAYA001", "ULIE"
@@ -168,3 +169,127 @@ def test_baton_nudge_readiness_and_review_post_now_and_say_where(
         m for m in fake_slack.messages(DATA_CHANNEL) if m["text"].startswith("Weekly failure review")
     ]
     assert "<!channel>" not in str(posted["blocks"]) and "&lt;!channel&gt;" in str(posted["blocks"])
+
+
+# -- issue 17 item 18: each due time runs exactly once, failures retried and told --------------
+
+JONAS = "U07JONAS01"  # the shipped ownership.yaml's admin
+MONDAY_10 = timedelta(days=1, hours=1)  # from the clocked fixture's Sunday 09:00: readiness is due
+
+
+def _readiness_posts(fake: FakeSlack) -> list[str]:
+    return _posts(fake, ML_CHANNEL, "Readiness · Model / Prompt")
+
+
+def _run(baton: Baton, name: str) -> NudgeRun:
+    """The nudge's latest run."""
+    with session(baton.engine) as s:
+        runs = [r for r in s.exec(select(NudgeRun)).all() if r.name == name]
+    return max(runs, key=lambda r: r.due_at.replace(tzinfo=UTC))
+
+
+def _to_monday_ten(baton: Baton, clock: FakeClock, fake: FakeSlack) -> None:
+    """The ML Team's channel exists, the schedule has been seen, and the readiness nudge is due."""
+    fake.add_channel("ml-team", channel_id=ML_CHANNEL)
+    schedule.tick(baton, worker="a")
+    clock.advance(MONDAY_10)
+
+
+def _reads_ticks(sql: str, params: object) -> bool:
+    return "FROM readiness_tick" in sql
+
+
+def test_a_nudge_run_that_fails_is_tried_again_after_its_backoff_and_posts_once(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, clock = clocked
+    fake_slack.add_channel("ml-team", channel_id=ML_CHANNEL)
+    assert schedule.tick(baton, worker="a") == []  # first sight
+    clock.advance(MONDAY_10)
+    with refusing(baton.engine, _reads_ticks) as fault:
+        assert "readiness" not in schedule.tick(baton, worker="a")  # the database refused it
+    assert fault.refused == 1
+    run = _run(baton, "readiness")
+    assert (run.state, run.attempts) == ("pending", 1) and "OperationalError" in (run.last_error or "")
+    assert "readiness" not in schedule.tick(baton, worker="b")  # not before its backoff
+    clock.advance(schedule.backoff(1))
+    assert "readiness" in schedule.tick(baton, worker="b")
+    assert schedule.tick(baton, worker="a") == []
+    ticker.run_until_idle()
+    assert len(_readiness_posts(fake_slack)) == 1
+    assert (_run(baton, "readiness").state, _run(baton, "readiness").attempts) == ("done", 2)
+
+
+def test_a_nudge_that_keeps_failing_is_given_up_and_the_admins_are_told(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, clock = clocked
+    _to_monday_ten(baton, clock, fake_slack)
+    with refusing(baton.engine, _reads_ticks, times=1000) as fault:
+        for tries in range(1, schedule.MAX_TRIES + 1):
+            assert "readiness" not in schedule.tick(baton, worker="a")
+            clock.advance(schedule.backoff(tries))
+        assert "readiness" not in schedule.tick(baton, worker="a")  # given up: not tried again
+    assert fault.refused == schedule.MAX_TRIES
+    run = _run(baton, "readiness")
+    assert (run.state, run.attempts) == ("failed", schedule.MAX_TRIES)
+    ticker.run_until_idle()
+    told = [m["text"] for m in fake_slack.dm_messages(JONAS)]
+    assert any(
+        t.startswith(":warning: The readiness nudge due ")
+        and "failed 5 times and was given up" in t
+        and "`baton nudge readiness`" in t
+        for t in told
+    ), told
+    assert _readiness_posts(fake_slack) == []
+
+
+def test_a_run_whose_replica_died_is_taken_over_after_its_lease_and_runs_once(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, clock = clocked
+    _to_monday_ten(baton, clock, fake_slack)
+    now = clock.now()
+    with session(baton.engine) as s:  # a replica claimed Monday 10:00's readiness run, then died
+        s.add(
+            NudgeRun(
+                name="readiness",
+                due_at=now,
+                claimed_by="dead-host:1:gone",
+                claimed_at=now,
+                state="running",
+                attempts=1,
+                lease_until=now + schedule.LEASE,
+            )
+        )
+        s.commit()
+    assert "readiness" not in schedule.tick(baton, worker="a")  # still its lease
+    clock.advance(schedule.LEASE + timedelta(seconds=1))
+    assert "readiness" in schedule.tick(baton, worker="a")
+    assert "readiness" not in schedule.tick(baton, worker="b")
+    ticker.run_until_idle()
+    assert len(_readiness_posts(fake_slack)) == 1
+    assert _run(baton, "readiness").attempts == 2
+
+
+def test_a_nudge_dm_slack_refuses_is_told_to_the_admins(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    """Issue 17 item 15's class: a message of no incident with nobody named to tell (Legal has
+    no channel, so its readiness nudge is Rosa's DM) still reaches a person when Slack refuses
+    it for good: the admins."""
+    baton, ticker, clock = clocked
+    fake_slack.add_channel("ml-team", channel_id=ML_CHANNEL)
+    fake_slack.inject(
+        "chat.postMessage", status=200, error="user_disabled", when=lambda p: p.get("channel") == ROSA
+    )
+    schedule.tick(baton, worker="a")
+    clock.advance(MONDAY_10)
+    assert "readiness" in schedule.tick(baton, worker="a")
+    ticker.run_until_idle()
+    told = [m["text"] for m in fake_slack.dm_messages(JONAS)]
+    assert any(
+        t.startswith(f":warning: Could not send the readiness nudge of Policy / Guardrails to <@{ROSA}>: ")
+        and "user_disabled" in t
+        for t in told
+    ), told

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import col, select
 
+from bot.app.runner import Runner, boot
+from bot.config.schema import load_config
+from bot.store.clock import SystemClock
 from bot.store.db import session
 from bot.store.models import TimelineEvent
-from tests.conftest import FAST_SEVERITY, settle, start_baton
+from handlers.app import create_app
+from tests.conftest import FAST_SEVERITY, RunningBaton, page_dms, settings_for, settle, start_baton
 from tests.fakeslack import FakeSlack
 from tests.test_paging_ladder import EVERYONE, OWNING_TEAM, TOLERANCE, T, _between, _dms
 
@@ -49,3 +56,54 @@ def test_three_replicas_send_each_page_once(fake_slack: FakeSlack, pg_url: str) 
     finally:
         for rb in replicas:
             rb.stop()
+
+
+class SkewedClock(SystemClock):
+    """A machine clock ten minutes fast: past the 5-minute lease of every job in flight."""
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(minutes=10)
+
+
+def test_a_replica_whose_clock_is_ten_minutes_fast_keeps_the_databases_time(
+    fake_slack: FakeSlack, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 17 item 21: the skewed replica takes no job a live replica holds (each page DM goes
+    once although Slack takes seconds to answer it), fires no step early, and says how far off
+    its clock is on /metrics and in the log."""
+    live = start_baton(fake_slack, pg_url)
+    settings = settings_for(fake_slack, pg_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    with caplog.at_level(logging.WARNING, logger="bot.store.clock"):
+        baton = boot(settings, config, clock=SkewedClock())
+    skewed = RunningBaton(baton, Runner(baton, create_app(baton), host="127.0.0.1", port=0), fake_slack)
+    skewed.runner.start()
+    try:
+        fake_slack.set_latency("chat.postMessage", 2.0)  # every job stays in flight for seconds
+        resp = live.command(
+            "/incident", "P1 model-quality Hallucination spike on checkout", user_id="U07SAM0001"
+        )
+        assert "Declared" in resp.text, resp.text
+        fake_slack.wait_for(lambda: len(page_dms(fake_slack)) >= 3 or None, timeout=10)
+        for rb in (live, skewed):
+            settle(rb, timeout=15)
+        per = Counter(c.params["channel"] for c in page_dms(fake_slack))
+        assert per == {user: 1 for user in OWNING_TEAM}  # step 0 once each; T/2 (30 min) not early
+        with session(live.baton.engine) as s:
+            paged = s.exec(select(TimelineEvent).where(col(TimelineEvent.kind) == "paged")).all()
+        assert len(paged) == 3
+        offset = float(
+            next(
+                line.split()[-1]
+                for line in skewed.baton.metrics.render().decode().splitlines()
+                if line.startswith("baton_clock_offset_seconds ")
+            )
+        )
+        assert -601 < offset < -599
+        assert any(
+            "600." in r.getMessage() and "ahead of the database's" in r.getMessage() for r in caplog.records
+        )
+    finally:
+        fake_slack.set_latency("chat.postMessage", 0)
+        skewed.stop()
+        live.stop()

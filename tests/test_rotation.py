@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from bot.config.ownership import Ownership
 from bot.config.schema import OwnershipConfig
@@ -61,22 +64,89 @@ def test_daily_change_stays_at_nine_across_the_spring_clock_change() -> None:
 
 
 def test_changes_inside_the_skipped_and_the_repeated_hour() -> None:
-    """A 12-hourly change written at 01:30: on 2027-03-28 01:30 does not exist in London (it
-    happens at 02:30 BST = 01:30 UTC); on 2027-10-31 01:30 happens twice (the first, BST, counts)."""
+    """A daily change written at 01:30: on 2027-03-28 01:30 does not exist in London (it happens
+    at 02:30 BST = 01:30 UTC); on 2027-10-31 01:30 happens twice (the first, BST, counts, once)."""
+    daily = {"rotation": ["maya", "li"], "every": "1d", "from": "2027-03-26T01:30", "handover": "1h"}
+    plan = Ownership(config(daily)).plan("ml")
+    spring = plan.changes(utc(2027, 3, 27, 0, 0), utc(2027, 3, 29, 12, 0))
+    assert [c.at for c in spring] == [
+        utc(2027, 3, 27, 1, 30),
+        utc(2027, 3, 28, 1, 30),
+        utc(2027, 3, 29, 0, 30),
+    ]
+    autumn = plan.changes(utc(2027, 10, 30, 0, 0), utc(2027, 11, 1, 12, 0))
+    assert [c.at for c in autumn] == [
+        utc(2027, 10, 30, 0, 30),
+        utc(2027, 10, 31, 0, 30),
+        utc(2027, 11, 1, 1, 30),
+    ]
+
+
+def test_a_twelve_hour_rotation_steps_in_absolute_time_across_both_clock_changes() -> None:
+    """Sub-day shifts last exactly `every`: 12h from 01:30 GMT stays at 01:30 and 13:30 UTC."""
     half = {"rotation": ["maya", "li"], "every": "12h", "from": "2027-03-27T01:30", "handover": "1h"}
     plan = Ownership(config(half)).plan("ml")
     spring = plan.changes(utc(2027, 3, 27, 12, 0), utc(2027, 3, 28, 14, 0))
     assert [c.at for c in spring] == [
         utc(2027, 3, 27, 13, 30),
         utc(2027, 3, 28, 1, 30),
-        utc(2027, 3, 28, 12, 30),
+        utc(2027, 3, 28, 13, 30),
     ]
     autumn = plan.changes(utc(2027, 10, 30, 12, 0), utc(2027, 10, 31, 14, 0))
     assert [c.at for c in autumn] == [
-        utc(2027, 10, 30, 12, 30),
-        utc(2027, 10, 31, 0, 30),
+        utc(2027, 10, 30, 13, 30),
+        utc(2027, 10, 31, 1, 30),
         utc(2027, 10, 31, 13, 30),
     ]
+
+
+LONDON = ZoneInfo("Europe/London")
+NIGHTS = {"spring": (2027, 3, 28), "autumn": (2027, 10, 31)}  # the clocks go forward / back at 01:00 UTC
+
+
+@pytest.mark.parametrize("night", sorted(NIGHTS))
+@pytest.mark.parametrize(
+    ("every", "start"), [("1h", "00:00"), ("4h", "22:00"), ("12h", "21:00"), ("1d", "09:00"), ("1d", "01:30")]
+)
+def test_no_shift_repeats_or_is_skipped_on_either_clock_change(night: str, every: str, start: str) -> None:
+    """Three days around each night: the shifts start in rotation order, none twice and none
+    skipped; a sub-day shift lasts exactly `every`, a daily one starts at its wall time (moved
+    forward by the gap where the clocks skip it, the first of two where they repeat it)."""
+    y, m, d = NIGHTS[night]
+    day_before = datetime(y, m, d) - timedelta(days=2)
+    people = ["maya", "li", "omar"]
+    rot = {"rotation": people, "every": every, "from": f"{day_before:%Y-%m-%d}T{start}", "handover": "30m"}
+    plan = Ownership(config(rot)).plan("ml")
+    begin, end = (
+        datetime(y, m, d, tzinfo=UTC) - timedelta(days=1),
+        datetime(y, m, d, tzinfo=UTC) + timedelta(days=2),
+    )
+    changes = plan.changes(begin, end)
+    starts = [c.at for c in changes]
+    assert starts == sorted(set(starts))  # no start repeats
+    for before, after in zip(changes, changes[1:], strict=False):
+        assert after.outgoing == before.incoming
+        assert people.index(after.incoming) == (people.index(before.incoming) + 1) % 3  # nobody skipped
+    step = timedelta(hours=int(every[:-1])) if every.endswith("h") else None
+    if step is not None:
+        assert len(changes) == (end - begin) // step
+        assert {b - a for a, b in zip(starts, starts[1:], strict=False)} == {step}
+        # Each shift's holder is on call throughout it.
+        for c, nxt in zip(changes, starts[1:], strict=False):
+            assert plan.at(c.at) == plan.at(nxt - timedelta(seconds=1)) == c.incoming
+        return
+    hour, minute = (int(x) for x in start.split(":"))
+    walls = [c.at.astimezone(LONDON) for c in changes]
+    assert len(changes) == 3
+    for wall in walls:
+        if (wall.hour, wall.minute) != (hour, minute):
+            # Only a wall time the clocks skipped moves, and only by the gap (01:30 -> 02:30 BST).
+            assert (night, wall.date(), wall.hour, wall.minute) == (
+                "spring",
+                datetime(y, m, d).date(),
+                hour + 1,
+                minute,
+            )
 
 
 def test_from_with_an_offset_and_no_time_zone() -> None:

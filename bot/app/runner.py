@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from slack_bolt import App
 from sqlalchemy.engine import Engine
@@ -25,6 +25,7 @@ from bot.records import holders, rekey
 from bot.records.seal import SealError
 from bot.slack.chat import Chat, ChatError, make_client
 from bot.store import jobs, migrate
+from bot.store.clock import Clock, DatabaseClock, SystemClock
 from bot.store.db import (
     NOT_A_DATABASE,
     current_revision,
@@ -35,7 +36,7 @@ from bot.store.db import (
     shown,
     upgrade,
 )
-from bot.store.metrics import IncidentStates
+from bot.store.metrics import ClockOffset, IncidentStates
 from bot.store.runtime import Baton
 from bot.store.scheduler import Scheduler
 from bot.store.settings import Settings, SettingsError
@@ -73,7 +74,12 @@ def boot(settings: Settings, config: Config, *, migrate_apart: bool = False, **o
     chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
     check_slack(chat, settings.api_url)
     engine = open_database(settings.database_url, migrate_apart=migrate_apart)
-    baton = Baton(settings=settings, config=config, engine=engine, chat=chat, **overrides)  # type: ignore[arg-type]
+    clock = cast(Clock, overrides.pop("clock", None) or SystemClock())
+    if not is_sqlite(engine) and isinstance(clock, SystemClock):
+        # Replicas compare the times they wrote (leases, due times): they keep the database's.
+        clock = DatabaseClock(engine, base=clock)
+        clock.measure()
+    baton = Baton(settings=settings, config=config, engine=engine, chat=chat, clock=clock, **overrides)  # type: ignore[arg-type]
     try:
         # The chains' key: said when there is none, the chains keyed once when there is a new one.
         rekey.start(engine, settings.chain_key, where=shown(settings.database_url), now=baton.clock.now())
@@ -81,6 +87,9 @@ def boot(settings: Settings, config: Config, *, migrate_apart: bool = False, **o
         engine.dispose()
         raise SettingsError(str(e)) from None
     baton.metrics.add_collector(IncidentStates(engine))
+    if isinstance(clock, DatabaseClock):
+        kept = clock
+        baton.metrics.add_collector(ClockOffset(lambda: kept.offset.total_seconds()))
     baton.resolve_people()
     return baton
 
@@ -122,6 +131,8 @@ OVERRIDES = timedelta(seconds=2)
 # none), so a poll is cheaper than keeping a timer per change in step with reloads and overrides.
 HANDOVERS = timedelta(seconds=5)
 NUDGE_TICK = timedelta(seconds=20)
+# How often a Baton on PostgreSQL reads the database's clock again (bot/store/clock.py).
+CLOCK_CHECK = timedelta(seconds=10)
 
 
 class Runner:
@@ -152,6 +163,8 @@ class Runner:
             # SQLite means one process: whatever a crashed run left "running" is ours to redo.
             jobs.release_all(self.baton.engine, now=self.baton.clock.now())
         self.scheduler.every("refresh-people", timedelta(hours=6), self.baton.resolve_people)
+        if isinstance(self.baton.clock, DatabaseClock):
+            self.scheduler.every("clock", CLOCK_CHECK, self.baton.clock.measure)
         self.ticker.start(TICK)
         self.baton.wake = self.ticker.wake
         # Handoffs countersigned on another replica take effect here within OVERRIDES.

@@ -20,6 +20,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy.exc import DBAPIError
 
 from bot.slack.chat import ChatError
 from bot.slack.pagers import PagerError
@@ -30,9 +33,26 @@ from bot.store.runtime import Baton
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Baton, Job], None]
-# Called when a job fails (final=False: it is retried) or gives up (final=True), to say so
-# where people will see it.
-FailureReporter = Callable[[Baton, Job, str, bool], None]
+
+
+class FailureReporter(Protocol):
+    """Called when a job fails (final=False: it is retried) or gives up (final=True), to say so
+    where people will see it. `unexpected`: the handler raised something no handler means to
+    raise (a bug, the database refusing): the first such failure is worth telling of, whatever
+    the job's kind."""
+
+    def __call__(
+        self, baton: Baton, job: Job, error: str, final: bool, *, unexpected: bool = False
+    ) -> None: ...
+
+
+# While the database refuses, the loop ticks again after a growing pause (from TICK up to this):
+# a page goes within seconds of the database coming back, and an outage is not a log line
+# every 250 ms.
+MAX_TICK_PAUSE = 2.0
+# Settling a job's row (done, retry later, given up) is tried again this many times, after these
+# pauses, before the job is left to its lease (5 minutes) to come back.
+SETTLE_PAUSES = (0.1, 0.4, 1.5)
 
 
 class Ticker:
@@ -84,6 +104,7 @@ class Ticker:
 
     def _loop(self, interval: timedelta) -> None:
         wait = interval.total_seconds()
+        failing = 0
         while True:
             with self._woken:
                 if not self._dirty and not self._stopping:
@@ -95,8 +116,17 @@ class Ticker:
                 self.tick()
                 wait = self._until_next(interval)
             except Exception:  # a database hiccup must not end the loop; the next tick retries
-                log.exception("tick failed; ticking again in %s", interval)
-                wait = interval.total_seconds()
+                failing += 1
+                self.baton.metrics.tick_failures.inc()
+                wait = min(MAX_TICK_PAUSE, interval.total_seconds() * 2 ** min(failing, 8))
+                if failing == 1:
+                    log.exception("tick failed; ticking again in %.2fs", wait)
+                elif failing % 60 == 0:
+                    log.error("ticks still failing (%d in a row); ticking again every %.2fs", failing, wait)
+                continue
+            if failing:
+                log.warning("ticking again after %d failed ticks", failing)
+                failing = 0
 
     def _until_next(self, interval: timedelta) -> float:
         """Seconds until the next pending job is due (at most `interval`): sleeping a whole
@@ -155,7 +185,7 @@ class Ticker:
         try:
             self._execute(job)
         except Exception:  # never lose the worker thread; the lease brings the job back
-            log.exception("job %s (%s) crashed", job.id, job.kind)
+            log.exception("job %s (%s) could not be settled; its lease brings it back", job.id, job.kind)
         finally:
             with self._lock:
                 full = self._busy >= self._cap
@@ -181,8 +211,14 @@ class Ticker:
             if jobs.late(job, now()) > jobs.MAX_LATE:
                 self._give_up(job, f"still waiting after {jobs.MAX_LATE}: {e}")
                 return
-            jobs.reschedule(
-                engine, job.id, worker=self.worker, retry_at=now() + e.after, error=None, count=False
+            self._settle(
+                jobs.reschedule,
+                engine,
+                job.id,
+                worker=self.worker,
+                retry_at=now() + e.after,
+                error=None,
+                count=False,
             )
             return
         except (jobs.Retry, ChatError, PagerError) as e:
@@ -198,25 +234,59 @@ class Ticker:
                 if jobs.late(job, now()) > jobs.MAX_LATE:
                     self._give_up(job, f"{error}; still rate-limited after {jobs.MAX_LATE}")
                     return
-                jobs.reschedule(
-                    engine, job.id, worker=self.worker, retry_at=now() + after, error=error, count=False
+                self._settle(
+                    jobs.reschedule,
+                    engine,
+                    job.id,
+                    worker=self.worker,
+                    retry_at=now() + after,
+                    error=error,
+                    count=False,
                 )
                 return
-            if job.attempts >= jobs.MAX_ATTEMPTS or jobs.late(job, now()) > jobs.MAX_LATE:
-                self._give_up(job, f"{error} (gave up after {job.attempts} tries)")
-                return
-            retry = jobs.backoff(job.attempts)
-            log.warning("job %s (%s) failed, retrying in %s: %s", job.id, job.kind, retry, error)
-            self.baton.metrics.job_retries.labels(kind=job.kind).inc()
-            jobs.reschedule(engine, job.id, worker=self.worker, retry_at=now() + retry, error=error)
-            if job.attempts == 1:
-                self._report(job, f"{error} (retrying)", final=False)
+            self._failed_try(job, error)
             return
         except jobs.Fail as e:
             self._give_up(job, str(e))
             return
-        jobs.finish(engine, job.id, worker=self.worker, now=now())
+        except Exception as e:
+            # A bug, or the database refusing for a moment: a failed try like any other, retried
+            # after its backoff (a page within a second or two) and told of at its first failure.
+            # People hear the kind of error only: its text may quote SQL and what was typed.
+            log.exception("job %s (%s) failed unexpectedly (try %d)", job.id, job.kind, job.attempts)
+            self._failed_try(
+                job, f"unexpected {type(e).__name__} (Baton's log has the details)", unexpected=True
+            )
+            return
+        self._settle(jobs.finish, engine, job.id, worker=self.worker, now=now())
         self._release(job)
+
+    def _failed_try(self, job: Job, error: str, *, unexpected: bool = False) -> None:
+        """A try that failed: again after its backoff, or given up once it has used its tries."""
+        assert job.id is not None
+        now = self.baton.clock.now()
+        if job.attempts >= jobs.MAX_ATTEMPTS or jobs.late(job, now) > jobs.MAX_LATE:
+            self._give_up(job, f"{error} (gave up after {job.attempts} tries)", unexpected=unexpected)
+            return
+        retry = jobs.backoff(job.attempts)
+        log.warning("job %s (%s) failed, retrying in %s: %s", job.id, job.kind, retry, error)
+        self.baton.metrics.job_retries.labels(kind=job.kind).inc()
+        held = self._settle(
+            jobs.reschedule, self.baton.engine, job.id, worker=self.worker, retry_at=now + retry, error=error
+        )
+        if held and job.attempts == 1:
+            self._report(job, f"{error} (retrying)", final=False, unexpected=unexpected)
+
+    def _settle(self, settle: Callable[..., bool], *args: object, **kwargs: object) -> bool:
+        """Write a job's outcome, trying again for a few seconds while the database refuses: a job
+        left `running` would wait out its whole lease before anyone ran it again."""
+        for pause in SETTLE_PAUSES:
+            try:
+                return settle(*args, **kwargs)
+            except DBAPIError as e:
+                log.warning("could not settle a job (%s); trying again in %ss", type(e).__name__, pause)
+                time.sleep(pause)
+        return settle(*args, **kwargs)
 
     def _release(self, job: Job) -> None:
         """A channel job ended: those of its incident that waited for it go now."""
@@ -225,21 +295,21 @@ class Ticker:
         if jobs.release_waiting(self.baton.engine, incident_id=job.incident_id, now=self.baton.clock.now()):
             self.wake()
 
-    def _give_up(self, job: Job, error: str) -> None:
+    def _give_up(self, job: Job, error: str, *, unexpected: bool = False) -> None:
         assert job.id is not None
         log.error("job %s (%s) failed for good: %s", job.id, job.kind, error)
-        if not jobs.fail(
-            self.baton.engine, job.id, worker=self.worker, now=self.baton.clock.now(), error=error
+        if not self._settle(
+            jobs.fail, self.baton.engine, job.id, worker=self.worker, now=self.baton.clock.now(), error=error
         ):
             return  # another worker holds it now; it decides
         self.baton.metrics.jobs_given_up.labels(kind=job.kind).inc()
-        self._report(job, error, final=True)
+        self._report(job, error, final=True, unexpected=unexpected)
         self._release(job)
 
-    def _report(self, job: Job, error: str, *, final: bool) -> None:
+    def _report(self, job: Job, error: str, *, final: bool, unexpected: bool = False) -> None:
         if self.on_failure is None:
             return
         try:
-            self.on_failure(self.baton, job, error, final)
+            self.on_failure(self.baton, job, error, final, unexpected=unexpected)
         except Exception:  # reporting is best effort; the failure itself is on the job row
             log.exception("could not report the failure of job %s", job.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.slack.mrkdwn import clip, escape
+from bot.slack.mrkdwn import chunks, clip, escape
 from bot.store.clock import slack_time
 from bot.store.models import Incident
 
@@ -211,6 +211,18 @@ def evidence_added(author: str, *, text: str, link: str | None, masked: int) -> 
     return f":pushpin: Evidence from {mention(author)}{where}: {escape(clip(text, 300))}{note}"
 
 
-def note_block(markdown: str) -> str:
-    """A piece of the incident note as a code block; the note carries people's text."""
-    return f"```{escape(markdown)}```"
+# The incident note posted on resolve is one message: as much of the note as one block shows.
+NOTE_POSTED = 2900
+
+
+def resolve_note(number: int, markdown: str) -> str:
+    """The incident note as posted on resolve: one message whatever the note's length (an
+    incident with 1,500 feedback cases has a note of hundreds of thousands of characters), its
+    start in a code block, how much is left out, and where the whole note is."""
+    pieces = chunks(escape(markdown), NOTE_POSTED)
+    head = pieces[0] if pieces else ""
+    left = len("".join(pieces[1:]).splitlines())
+    more = f"_{left} more lines of the note are not shown here._\n" if left else ""
+    return (
+        f"```{head}```\n{more}_The whole note: `/incident note` in this channel, or `baton export {number}`._"
+    )

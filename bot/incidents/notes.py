@@ -509,29 +509,3 @@ def _pages(r: IncidentRecord, who: Any) -> list[str]:
 def incident_note(s: Session, inc: Incident) -> str:
     """The note as Slack shows it (resolve, `/incident note`) and `baton export` prints it."""
     return render(gather(s, inc))
-
-
-def chunks(text: str, size: int) -> list[str]:
-    """Split at line ends into pieces of at most `size` characters (Slack's block limits)."""
-    out, current = [], ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > size:  # a single very long line (a 3,000-character title)
-            if current:
-                out.append(current)
-                current = ""
-            cut = _cut(line, size)
-            out.append(line[:cut])
-            line = line[cut:]
-        if len(current) + len(line) > size:
-            out.append(current)
-            current = ""
-        current += line
-    if current:
-        out.append(current)
-    return out
-
-
-def _cut(line: str, size: int) -> int:
-    """Where to cut a line longer than `size`: not inside an entity such as `&lt;`."""
-    amp = line.rfind("&", max(0, size - 5), size)
-    return amp if amp > 0 and line.find(";", amp, size) == -1 else size

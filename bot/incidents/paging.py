@@ -15,11 +15,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.config.durations import format_duration
-from bot.incidents import messages
+from bot.incidents import messages, recipients
 from bot.incidents.ladder import plan_ladder
 from bot.slack import pagers
 from bot.slack.pagers import PagerEvent, configured, pagers_for
-from bot.store import jobs
+from bot.store import delivery, jobs
 from bot.store.db import session
 from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
@@ -136,25 +136,26 @@ def _incident(s: Session, job: Job) -> Incident:
 
 
 def run_page(baton: Baton, job: Job) -> None:
-    """DM one person with the Acknowledge button."""
+    """DM one person with the Acknowledge button: once, however often the job is tried (the DM
+    and its timeline line are one step of bot/store/delivery.py)."""
     with session(baton.engine) as s:
         inc = _incident(s, job)
         if inc.state != "open":
             return  # acknowledged or resolved since this row was written: nothing to send
-        baton.metrics.pages_due.inc()
         user = job.payload.get("user")
         if not user:
             ref = str(job.payload.get("ref"))
             given = baton.config.ownership.people.get(ref, ref)
             raise jobs.Fail(f"{given} has no Slack account (fix `{ref}` under people: in ownership.yaml)")
         text, blocks = messages.page_dm(inc, reason=job.payload.get("reason", ""))
-    baton.chat.post_message(user, text=text, blocks=blocks)
-    now = baton.clock.now()
-    with session(baton.engine) as s:
+    if job.attempts <= 1:
+        baton.metrics.pages_due.inc()
+
+    def paged(s: Session, ts: str | None) -> None:
         timeline(
             s,
             inc.id or 0,
-            at=now,
+            at=baton.clock.now(),
             actor="baton",
             kind="paged",
             text=f"paged <@{user}> by DM (step {job.step})",
@@ -162,10 +163,12 @@ def run_page(baton: Baton, job: Job) -> None:
             step=job.step,
             due_at=job.due_at.isoformat(),
         )
-        s.commit()
-    baton.metrics.pages_sent.inc()
-    if now - job.due_at <= PAGE_ON_TIME:
-        baton.metrics.pages_on_time.inc()
+
+    sent = delivery.post(baton, job, user, text=text, blocks=blocks, step="dm", record=paged)
+    if sent.fresh:
+        baton.metrics.pages_sent.inc()
+        if baton.clock.now() - job.due_at <= PAGE_ON_TIME:
+            baton.metrics.pages_on_time.inc()
 
 
 def run_notice(baton: Baton, job: Job) -> None:
@@ -185,12 +188,14 @@ def run_notice(baton: Baton, job: Job) -> None:
     if inc.channel_id is None:
         if inc.channel_error is None:
             raise jobs.Defer("the channel is not created yet")
-        # No channel will come: the reporter hears who is being paged instead.
-        baton.chat.post_message(inc.declared_by, text=f"#{inc.id} (no channel): {text}")
+        # No channel will come: the reporter (or whoever else can be reached) hears who is paged.
+        recipients.post_to_first(
+            baton, job, recipients.who_hears(baton, inc), text=f"#{inc.id} (no channel): {text}"
+        )
         return
     invited = {step[len(INVITED) :] for step in inc.setup_done if step.startswith(INVITED)}
     baton.chat.invite(inc.channel_id, [u for u in users if u not in invited])
-    baton.chat.post_message(inc.channel_id, text=text)
+    delivery.post(baton, job, inc.channel_id, text=text)
 
 
 def run_breach(baton: Baton, job: Job) -> None:
@@ -246,27 +251,30 @@ def run_pager(baton: Baton, job: Job) -> None:
             return  # not configured (any more): nothing to send
         # Slack's redirect opens the channel in whichever client the responder uses.
         channel_url = f"https://slack.com/app_redirect?channel={inc.channel_id}" if inc.channel_id else None
-        pager.send(
-            PagerEvent(
-                action=job.payload["action"],
-                incident=inc.id or 0,
-                severity=inc.severity,
-                area=inc.area,
-                title=inc.title,
-                channel_url=channel_url,
-                details={"state": inc.state, "deadline": inc.deadline.isoformat() if inc.deadline else None},
+        event = PagerEvent(
+            action=job.payload["action"],
+            incident=inc.id or 0,
+            severity=inc.severity,
+            area=inc.area,
+            title=inc.title,
+            channel_url=channel_url,
+            details={"state": inc.state, "deadline": inc.deadline.isoformat() if inc.deadline else None},
+        )
+
+        def send() -> None:
+            pager.send(event)
+
+        def sent(s: Session, ts: str | None) -> None:
+            timeline(
+                s,
+                inc.id or 0,
+                at=baton.clock.now(),
+                actor="baton",
+                kind="pager",
+                text=f"{pager.name}: {event.action} sent",
             )
-        )
-    with session(baton.engine) as s:
-        timeline(
-            s,
-            inc.id or 0,
-            at=baton.clock.now(),
-            actor="baton",
-            kind="pager",
-            text=f"{pager.name}: {job.payload['action']} sent",
-        )
-        s.commit()
+
+        delivery.once(baton, job, "pager", send, record=sent)
 
 
 HANDLERS = {"page": run_page, "notice": run_notice, "breach": run_breach, "pager": run_pager}

@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.incidents import messages
+from bot.incidents import messages, recipients
 from bot.incidents.naming import channel_name
 from bot.incidents.paging import INVITED, timeline
 from bot.slack.chat import ChatError
-from bot.store import jobs
+from bot.store import delivery, jobs
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
@@ -90,7 +90,7 @@ def run_setup(baton: Baton, job: Job) -> None:
     if "topic" not in inc.setup_done:
         steps.append(lambda: _set_topic(baton, inc))
     if inc.opening_ts is None:
-        steps.append(lambda: _post_opening(baton, inc))
+        steps.append(lambda: _post_opening(baton, job, inc))
     latest, error = _side_by_side(steps)
     inc = latest or inc
     if inc.opening_ts is not None and "pin" not in inc.setup_done:
@@ -167,10 +167,12 @@ def _set_topic(baton: Baton, inc: Incident) -> Incident:
     return _done(baton, inc, "topic")
 
 
-def _post_opening(baton: Baton, inc: Incident) -> Incident:
+def _post_opening(baton: Baton, job: Job, inc: Incident) -> Incident:
     assert inc.channel_id is not None
     text, blocks = messages.opening(inc, _first_paged(inc))
-    ts = baton.chat.post_message(inc.channel_id, text=text, blocks=blocks)
+    # Once: a set-up retried after the post went out (its answer lost, or the record of it)
+    # finds it in the channel instead of posting a second card.
+    ts = delivery.post(baton, job, inc.channel_id, text=text, blocks=blocks, step="opening").ts
     return _done(baton, inc, "post", opening_ts=ts)
 
 
@@ -231,14 +233,24 @@ def _channel(baton: Baton, job: Job) -> tuple[Incident, str | None]:
 
 
 def run_post(baton: Baton, job: Job) -> None:
-    """Post a message: in the incident channel, or to `channel` (a channel ID or a user's DM).
-    Without a channel (set-up gave up) the reporter gets it by DM."""
+    """Post a message, once (bot/store/delivery.py): in the incident channel, to `channel` (a
+    channel ID or a user's DM), or to the first of `to` that Slack accepts. Without a channel
+    (set-up gave up), or when it is a report for "whoever can hear it" (`to_people`), the first
+    of the reporter, the commander, the accountable person and the team's channel gets it."""
+    text, blocks = job.payload["text"], job.payload.get("blocks")
+    if job.payload.get("to"):
+        recipients.post_to_first(baton, job, job.payload["to"], text=text, blocks=blocks)
+        return
     target = job.payload.get("channel")
     if target is None:
-        inc, target = _channel(baton, job)
+        if job.payload.get("to_people"):
+            inc = _load(baton, job)
+        else:
+            inc, target = _channel(baton, job)
         if target is None:
-            target = inc.declared_by
-    baton.chat.post_message(target, text=job.payload["text"], blocks=job.payload.get("blocks"))
+            recipients.post_to_first(baton, job, recipients.who_hears(baton, inc), text=text, blocks=blocks)
+            return
+    delivery.post(baton, job, target, text=text, blocks=blocks)
 
 
 def run_topic(baton: Baton, job: Job) -> None:
@@ -295,20 +307,24 @@ def _failure_text(inc: Incident, job: Job, error: str, final: bool) -> str:
     return f":warning: Baton could not {job.kind} in {where} for incident #{inc.id}: {error}."
 
 
-def report_failure(baton: Baton, job: Job, error: str, final: bool) -> None:
+def report_failure(baton: Baton, job: Job, error: str, final: bool, *, unexpected: bool = False) -> None:
     """Tell a person that something Baton owed did not go out (or is being retried).
 
-    A failure to speak in the channel, or of the channel itself, goes to the reporter by DM;
-    pages and pager events are reported in the channel (by DM when there is none). A report
-    that itself fails is only logged and counted: reporting it would loop.
+    A failure to speak in the channel, or of the channel itself, goes to the reporter by DM (or,
+    when there is no reporter to reach, the commander, the accountable person, the team's
+    channel: bot/incidents/recipients.py); pages and pager events are reported in the channel
+    (to those people when there is none). A report
+    that itself fails is only logged and counted: reporting it would loop. Messages Slack
+    refuses for a while are retried quietly, but an unexpected failure (a bug, the database
+    refusing) is told of at its first try, whatever the job.
     """
     if job.payload.get("report"):
         return
     if job.incident_id is None:
-        _tell_owner_of(baton, job, error, final)
+        _tell_owner_of(baton, job, error, final, unexpected)
         return
     in_channel = job.kind not in (*jobs.CHANNEL_KINDS, "post")
-    if not final and job.kind not in ("page", "pager", "setup"):
+    if not final and not unexpected and job.kind not in ("page", "pager", "setup"):
         return  # messages are retried quietly; people hear when one is given up
     now = baton.clock.now()
     with session(baton.engine) as s:
@@ -321,30 +337,40 @@ def report_failure(baton: Baton, job: Job, error: str, final: bool) -> None:
             s.add(inc)
         assert inc.id is not None
         timeline(s, inc.id, at=now, actor="baton", kind="failure", text=text)
-        # The channel, once it exists (or the reporter, should its set-up give up later).
+        # The channel, once it exists (or whoever can hear it, should its set-up give up later).
         to_channel = in_channel and not (inc.backlog and inc.channel_id is None)
         payload: dict[str, Any] = {"text": text, "report": True}
         if not to_channel:
-            payload["channel"] = inc.declared_by
+            payload["to_people"] = True
         jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
         s.commit()
     baton.wake()
 
 
-def _tell_owner_of(baton: Baton, job: Job, error: str, final: bool) -> None:
-    """A DM that belongs to no incident (a handoff's request to sign) names whom to tell when it
-    is given up: `tell`, the person who set it off."""
-    tell, about = job.payload.get("tell"), job.payload.get("about", "a message")
-    if not final or not tell or tell == job.payload.get("channel"):
+def _tell_owner_of(baton: Baton, job: Job, error: str, final: bool, unexpected: bool) -> None:
+    """A message that belongs to no incident (a handoff's request to sign, a nudge) names whom
+    to tell when it is given up: `tell`, the person who set it off or the accountable person.
+    Should there be none, or should Slack refuse them too, Baton's admins hear of it."""
+    if not final and not unexpected:
+        return
+    about, to = job.payload.get("about", "a message"), job.payload.get("channel")
+    own = baton.ownership
+    admins = [own.user_id(a) for a in baton.config.ownership.admins]
+    told = [u for u in dict.fromkeys([job.payload.get("tell"), *admins]) if u and u != to]
+    if not told:
+        log.error(
+            "%s to %s was given up (%s) and there is nobody to tell: no admins in ownership.yaml",
+            about,
+            to,
+            error,
+        )
         return
     now = baton.clock.now()
-    to = job.payload.get("channel")
     where = f"<#{to}>" if str(to).startswith(("C", "G")) else f"<@{to}>"
-    text = f":warning: Could not send {about} to {where}: {error}. Tell them another way."
+    then = "Tell them another way." if final else "Baton keeps trying."
+    text = f":warning: Could not send {about} to {where}: {error}. {then}"
     with session(baton.engine) as s:
-        jobs.enqueue(
-            s, kind="post", due_at=now, now=now, payload={"channel": tell, "text": text, "report": True}
-        )
+        jobs.enqueue(s, kind="post", due_at=now, now=now, payload={"to": told, "text": text, "report": True})
         s.commit()
     baton.wake()
 

@@ -26,7 +26,7 @@ from bot.config.durations import format_duration
 from bot.config.schema import SEVERITIES
 from bot.incidents import messages, paging, rules
 from bot.incidents.errors import IncidentError
-from bot.incidents.notes import chunks, incident_note
+from bot.incidents.notes import incident_note
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
 from bot.incidents.rules import Action
@@ -423,8 +423,7 @@ def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
         # Its action requests end here, in this transaction: none is approved or called after.
         ending.incident_resolved(s, inc, now=now)
         s.flush()
-        for chunk in chunks(incident_note(s, inc), 2900):
-            post(s, inc, now=now, text=messages.note_block(chunk))
+        post(s, inc, now=now, text=messages.resolve_note(number, incident_note(s, inc)))
         paging.enqueue_pager(baton, s, inc, action="resolve", now=now)
         _commit(baton, s)
         return inc

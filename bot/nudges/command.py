@@ -35,7 +35,9 @@ def nudge_command(name: str, config: Config) -> int:
             return readiness_nudge(baton)
         if name == "review":
             return review_nudge(baton)
-        found = handoffs.reminders(baton)
+        from bot.nudges.schedule import one_dm_each  # the schedule loads the SLO digest's modules
+
+        found = one_dm_each(handoffs.reminders(baton))
         failed = 0
         for user, text, blocks in found:
             try:

@@ -45,27 +45,27 @@ def destination(baton: Baton, area: str) -> tuple[str | None, str, str | None]:
     return accountable, f"<@{accountable}> by DM", None
 
 
+def payloads(baton: Baton, posts: Sequence[Post], *, what: str) -> list[dict[str, Any]]:
+    """Each post with somewhere to go as a "post" job's payload; a post with nowhere to go is
+    logged. `what` names the nudge in logs and failure reports ("the readiness nudge")."""
+    out = []
+    for p in posts:
+        if p.target is None:
+            log.warning("%s of %s goes %s", what, p.area, p.where)
+            continue
+        about = f"{what} of {baton.config.ownership.areas[p.area].name}"
+        out.append({"channel": p.target, "text": p.text, "blocks": p.blocks, "tell": p.tell, "about": about})
+    return out
+
+
 def queue(baton: Baton, posts: Sequence[Post], *, what: str) -> int:
-    """Queue each post as a durable "post" job (one transaction), then wake the ticker; a post
-    with nowhere to go is logged. `what` names the nudge in logs and failure reports ("the
-    readiness nudge"). Returns how many were queued."""
+    """Queue each post as a durable "post" job (one transaction), then wake the ticker. Returns
+    how many were queued."""
     now = baton.clock.now()
-    queued = 0
+    found = payloads(baton, posts, what=what)
     with session(baton.engine) as s:
-        for p in posts:
-            if p.target is None:
-                log.warning("%s of %s goes %s", what, p.area, p.where)
-                continue
-            about = f"{what} of {baton.config.ownership.areas[p.area].name}"
-            payload = {
-                "channel": p.target,
-                "text": p.text,
-                "blocks": p.blocks,
-                "tell": p.tell,
-                "about": about,
-            }
+        for payload in found:
             jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
-            queued += 1
         s.commit()
     baton.wake()
-    return queued
+    return len(found)

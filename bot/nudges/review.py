@@ -24,7 +24,7 @@ from bot.config.durations import format_duration
 from bot.incidents.messages import USER_ID
 from bot.monitoring.feedback import example_line, kinds_text
 from bot.nudges.posts import Blocks, Post, destination, queue
-from bot.slack.mrkdwn import clip, escape
+from bot.slack.mrkdwn import clip, escape, within
 from bot.store.clock import slack_time
 from bot.store.db import session
 from bot.store.models import Evidence, FailureCase, Incident, Receipt
@@ -309,19 +309,6 @@ def _who(ref: str, user: str | None) -> str:
     return f"<@{user}>" if user and USER_ID.fullmatch(user) else escape(ref)
 
 
-def _within(lines: list[str], limit: int = SECTION) -> str:
-    """Lines joined up to `limit` characters, then how many did not fit."""
-    out: list[str] = []
-    size = 0
-    for n, line in enumerate(lines):
-        if size + len(line) + 40 > limit:
-            out.append(f"… and {len(lines) - n} more")
-            break
-        out.append(line)
-        size += len(line) + 1
-    return "\n".join(out)
-
-
 def _incident_mrkdwn(i: IncidentLine, *, since: bool = False) -> str:
     when = f"open since {slack_time(i.declared_at)}" if since else f"declared {slack_time(i.declared_at)}"
     flag = ":red_circle: " if i.breached else ""
@@ -354,13 +341,15 @@ def message(found: Review, a: AreaReview) -> tuple[str, Blocks]:
     if a.quiet:
         sections = ["A quiet week: no incidents, nothing open, no unsigned handoffs, no failure cases."]
     else:
-        sections = [_within([week, *(_incident_mrkdwn(i) for i in a.incidents)])]
+        sections = [within([week, *(_incident_mrkdwn(i) for i in a.incidents)], SECTION)]
         if a.still_open:
-            sections.append(_within([still, *(_incident_mrkdwn(i, since=True) for i in a.still_open)]))
+            sections.append(
+                within([still, *(_incident_mrkdwn(i, since=True) for i in a.still_open)], SECTION)
+            )
         if a.handoffs:
-            sections.append(_within([handoffs, *(_handoff_mrkdwn(h) for h in a.handoffs)]))
+            sections.append(within([handoffs, *(_handoff_mrkdwn(h) for h in a.handoffs)], SECTION))
         if a.failures.total:
-            sections.append(_within([cases, *(f"> {escape(e)}" for e in a.failures.examples)]))
+            sections.append(within([cases, *(f"> {escape(e)}" for e in a.failures.examples)], SECTION))
     period = f"{slack_time(found.start)} – {slack_time(found.end)}"
     note = f"Week {period} · all areas: {found.summary()} · `baton nudge review` prints it all"
     blocks: Blocks = [

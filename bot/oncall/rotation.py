@@ -2,10 +2,14 @@
 
 The on-call is the newest Slack override covering the moment (`/owner oncall`), else a planned
 override from ownership.yaml, else the rotation's shift, else the team's one on-call person.
-Shifts are counted in wall-clock time of the configured time zone: a daily 09:00 change stays
-at 09:00 across a daylight-saving change (the shift that night is an hour shorter or longer),
-as people who plan rotations expect. A change written inside the hour the clocks skip happens
-an hour later in wall time; one inside the hour that repeats happens at its first occurrence.
+Shifts of a day or longer are counted in wall-clock time of the configured time zone: a daily
+09:00 change stays at 09:00 across a daylight-saving change (the shift that night is an hour
+shorter or longer), as people who plan rotations expect. A change written inside the hour the
+clocks skip happens an hour later in wall time; one inside the hour that repeats happens once,
+at its first occurrence. Shorter shifts (hourly, 4h, 12h) step in absolute time from `from`:
+in wall time an hourly rotation would start a shift twice at the same instant on the night the
+clocks go forward (skipping its holder) and leave an hour uncovered by the count when they go
+back; every sub-day shift lasts exactly `every`, whatever the clocks do.
 """
 
 from __future__ import annotations
@@ -93,7 +97,9 @@ class Plan:
             # offset on `from` pins the first instant, and steps follow that zone's clock.
             self.zone = zone if (rot.from_.tzinfo is None or zone is not UTC) else rot.from_.tzinfo
             first = _aware(rot.from_, zone)
+            self._first = first  # the instant shift 0 starts
             self._origin = first.astimezone(self.zone).replace(tzinfo=None)  # wall time of shift 0
+            self._wall = rot.every >= timedelta(days=1)
             self.planned = [
                 Window(o.who, _aware(o.from_, zone), _aware(o.to, zone), "ownership.yaml")
                 for o in rot.overrides
@@ -105,6 +111,10 @@ class Plan:
 
     def _shift_start(self, k: int) -> datetime:
         assert self.rotation is not None
+        if not self._wall:
+            return self._first + k * self.rotation.every
+        # fold=0: a wall time the clocks skip moves forward by the gap, a repeated one is its
+        # first occurrence; starts a day or more apart stay in order and never coincide.
         wall = self._origin + k * self.rotation.every
         return wall.replace(tzinfo=self.zone).astimezone(UTC)
 

@@ -34,12 +34,27 @@ _TRANSIENT = {
 }
 
 
-class ChatError(Exception):
-    """A Slack call that failed; `retryable` says whether later can help, `after` how much later."""
+# Failures after which Slack may have done the work all the same (the answer was lost, or Slack
+# failed after acting): a retry of a call that is not idempotent looks before doing it again.
+_MAYBE_DONE = {"internal_error", "fatal_error", "request_timeout", "service_unavailable"}
 
-    def __init__(self, method: str, error: str, retryable: bool, after: timedelta | None = None):
+
+class ChatError(Exception):
+    """A Slack call that failed; `retryable` says whether later can help, `after` how much later,
+    `maybe_done` whether Slack may have done it all the same (a lost answer, a 5xx)."""
+
+    def __init__(
+        self,
+        method: str,
+        error: str,
+        retryable: bool,
+        after: timedelta | None = None,
+        *,
+        maybe_done: bool = False,
+    ):
         super().__init__(method, error)
         self.method, self.error, self.retryable, self.after = method, error, retryable, after
+        self.maybe_done = maybe_done
 
     def __str__(self) -> str:
         return f"Slack {self.method} failed: {self.error}"
@@ -79,13 +94,19 @@ class Chat:
         self._bot_user_id: str | None = None
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
-        resp = self._response(method, **kwargs)
+        return self._call_with(method, kwargs)
+
+    def _call_with(self, method: str, kwargs: dict[str, Any], *, once: bool = False) -> dict[str, Any]:
+        resp = self._response_with(method, kwargs, once=once)
         return dict(resp.data) if isinstance(resp.data, dict) else {}
 
     def _response(self, method: str, **kwargs: Any) -> SlackResponse:
+        return self._response_with(method, kwargs)
+
+    def _response_with(self, method: str, kwargs: dict[str, Any], *, once: bool = False) -> SlackResponse:
         if self.before_call is not None:
             self.before_call(method)
-        client = self._once if method in _ONCE else self.client
+        client = self._once if once or method in _ONCE else self.client
         try:
             if method in _JSON:
                 return client.api_call(method, json=kwargs)
@@ -99,11 +120,12 @@ class Chat:
                 retry_after = str(headers.get("Retry-After") or headers.get("retry-after") or "")
                 after = timedelta(seconds=int(retry_after)) if retry_after.isdigit() else None
             retryable = status == 429 or status >= 500 or error in _TRANSIENT
-            raise ChatError(method, error, retryable, after) from None
+            maybe = status >= 500 or error in _MAYBE_DONE
+            raise ChatError(method, error, retryable, after, maybe_done=maybe) from None
         except SlackClientError as e:
-            raise ChatError(method, type(e).__name__, True) from None
+            raise ChatError(method, type(e).__name__, True, maybe_done=True) from None
         except OSError as e:  # connection refused / reset after the retry handler gave up
-            raise ChatError(method, f"network: {type(e).__name__}", True) from None
+            raise ChatError(method, f"network: {type(e).__name__}", True, maybe_done=True) from None
 
     # -- identity --------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
@@ -157,12 +179,55 @@ class Chat:
             raise
 
     # -- messages --------------------------------------------------------------------------
-    def post_message(self, channel: str, *, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> str:
-        """Post to a channel, DM channel or user ID; returns the message ts."""
+    def post_message(
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: Sequence[dict[str, Any]] | None = None,
+        key: str | None = None,
+    ) -> str:
+        """Post to a channel, DM channel or user ID; returns the message ts.
+
+        `key`: Baton's own name for this message, carried in its metadata, so that
+        `find_posted` can tell whether a post whose answer was lost went out. A keyed post to a
+        channel is sent once per call (slack_sdk's retries would post again blindly after a
+        5xx or a dropped connection): the caller looks before trying again."""
         args: dict[str, Any] = {"channel": channel, "text": text}
         if blocks:
             args["blocks"] = list(blocks)
-        return str(self._call("chat.postMessage", **args)["ts"])
+        if key is not None:
+            args["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+        once = key is not None and readable(channel)
+        return str(self._call_with("chat.postMessage", args, once=once)["ts"])
+
+    def find_posted(self, channel: str, key: str, *, oldest: float) -> str | None:
+        """The ts of Baton's message carrying `key` in `channel`, posted after `oldest` (epoch
+        seconds), or None. None as well where Baton cannot read the channel (a DM, a private
+        channel: the manifest asks for channels:history only), so the caller sends again."""
+        if not readable(channel):
+            return None
+        cursor = ""
+        for _ in range(5):  # 1,000 messages since the earlier try: further back is not a retry
+            args: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "limit": 200}
+            args["include_all_metadata"] = True
+            if cursor:
+                args["cursor"] = cursor
+            try:
+                data = self._call_with("conversations.history", args)
+            except ChatError as e:
+                if e.retryable:
+                    raise
+                log.warning("cannot look for message %s in %s (%s): sending it again", key, channel, e.error)
+                return None
+            for message in data.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("key") == key:
+                    return str(message["ts"])
+            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return None
+        return None
 
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """One message of a channel by its ts (None if it is gone or out of reach)."""
@@ -243,3 +308,10 @@ _JSON = frozenset(
 )
 # Not idempotent: a retry after a lost answer would do it twice.
 _ONCE = frozenset({"conversations.create"})
+# The metadata event type of Baton's keyed messages (see post_message).
+METADATA_EVENT = "baton_delivery"
+
+
+def readable(channel: str) -> bool:
+    """Whether Baton may read the conversation's history: public channels (C…) only."""
+    return channel.startswith("C")

@@ -11,6 +11,7 @@ can neither broadcast nor disguise a URL.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # What Slack puts in command text for "@maya" and "#general" (should_escape: true).
 LIVE = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>|&]*)?>|<#[CG][A-Z0-9]+(?:\|[^<>|&]*)?>")
@@ -66,3 +67,43 @@ def either(parts: list[str]) -> str:
     if len(parts) <= 1:
         return "".join(parts) or "nobody"
     return ", ".join(parts[:-1]) + f" or {parts[-1]}"
+
+
+def chunks(text: str, size: int) -> list[str]:
+    """Split at line ends into pieces of at most `size` characters (Slack's block limits)."""
+    out, current = [], ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > size:  # a single very long line (a 3,000-character title)
+            if current:
+                out.append(current)
+                current = ""
+            cut = _cut(line, size)
+            out.append(line[:cut])
+            line = line[cut:]
+        if len(current) + len(line) > size:
+            out.append(current)
+            current = ""
+        current += line
+    if current:
+        out.append(current)
+    return out
+
+
+def _cut(line: str, size: int) -> int:
+    """Where to cut a line longer than `size`: not inside an entity such as `&lt;`."""
+    amp = line.rfind("&", max(0, size - 5), size)
+    return amp if amp > 0 and line.find(";", amp, size) == -1 else size
+
+
+def within(lines: Sequence[str], limit: int) -> str:
+    """Lines joined up to `limit` characters, then how many did not fit ("… and 12 more"): a
+    list that may grow without bound, shown in one block."""
+    out: list[str] = []
+    size = 0
+    for n, line in enumerate(lines):
+        if size + len(line) + 40 > limit:
+            out.append(f"… and {len(lines) - n} more")
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)

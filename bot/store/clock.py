@@ -1,13 +1,26 @@
 """Time, injectable: services take a Clock so tests can move hours in a millisecond.
 
 All times are timezone-aware UTC datetimes (SQLModel stores them as UTC on SQLite and PostgreSQL).
+
+Replicas on one PostgreSQL compare times each of them wrote (a job's lease, its due time): were
+each to read its own machine's clock, one running ten minutes fast would find every lease
+expired and run the others' jobs again, and fire every step early. So on PostgreSQL a Baton on
+the system clock keeps the database's time (:class:`DatabaseClock`), and says how far its own
+clock is off.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -17,6 +30,66 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class DatabaseClock:
+    """The database's time, kept between readings by this process's monotonic clock.
+
+    `measure()` (at start-up, then every few seconds) reads PostgreSQL's clock_timestamp() and
+    anchors to it; `now()` is that reading plus the monotonic time since, so neither a machine
+    clock that is off nor one stepped between readings moves Baton's time. `offset` is how far
+    the machine's clock (`base`) is behind the database's (negative: ahead)."""
+
+    # A machine clock further off than this is worth a warning in the log (NTP keeps them
+    # within milliseconds; a second means it is not running).
+    WARN = timedelta(seconds=1)
+
+    def __init__(self, engine: Engine, base: Clock | None = None):
+        self.engine = engine
+        self.base: Clock = base or SystemClock()
+        self._lock = threading.Lock()
+        self._anchor: tuple[datetime, float] | None = None
+        self.offset = timedelta()
+        self._warned: timedelta | None = None
+
+    def measure(self) -> timedelta:
+        """Read the database's clock now; the machine clock's offset from it."""
+        with self.engine.connect() as conn:
+            before = time.monotonic()
+            mine = self.base.now()
+            theirs: datetime = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+            after = time.monotonic()
+        theirs = theirs.astimezone(UTC)
+        # The database read its clock about halfway through the round trip.
+        mono = (before + after) / 2
+        with self._lock:
+            self._anchor = (theirs, mono)
+            self.offset = theirs - (mine + timedelta(seconds=(after - before) / 2))
+        self._say(self.offset)
+        return self.offset
+
+    def _say(self, offset: timedelta) -> None:
+        off = abs(offset) > self.WARN
+        if off and (self._warned is None or abs(offset - self._warned) > self.WARN):
+            way = "behind" if offset > timedelta() else "ahead of"
+            log.warning(
+                "this machine's clock is %.1f s %s the database's: Baton keeps the database's time "
+                "(leases, due times), so replicas agree; fix the machine's time (NTP)",
+                abs(offset.total_seconds()),
+                way,
+            )
+            self._warned = offset
+        elif not off and self._warned is not None:
+            log.info("this machine's clock agrees with the database's again")
+            self._warned = None
+
+    def now(self) -> datetime:
+        with self._lock:
+            anchor = self._anchor
+        if anchor is None:
+            return self.base.now() + self.offset
+        theirs, mono = anchor
+        return theirs + timedelta(seconds=time.monotonic() - mono)
 
 
 class FakeClock:

@@ -98,6 +98,7 @@ def row(
         "step": step,
         "state": "pending",
         "attempts": 0,
+        "delivery": {},
     }
 
 
@@ -127,6 +128,12 @@ def _claimable(now: Any) -> Any:
     )
 
 
+# Pages first: when more is due than there are workers (a storm of declarations, channel set-ups
+# retrying after Slack's rate limit), a page never queues behind channel work, neither in the
+# claim nor on its way to the workers.
+_ORDER = (case((col(Job.kind).in_(PAGE_KINDS), 0), else_=1), col(Job.due_at), col(Job.id))
+
+
 def _claim_statements() -> tuple[Any, Any]:
     """Which jobs are due (locking them, skipping those another replica is claiming), then one
     UPDATE that claims them all and re-checks that each is still claimable, so a job is claimed
@@ -139,9 +146,7 @@ def _claim_statements() -> tuple[Any, Any]:
     due = (
         select(Job.id)
         .where(_claimable(now))
-        # Pages first: when more is due than there are workers (a storm of declarations, channel
-        # set-ups retrying after Slack's rate limit), a page never queues behind channel work.
-        .order_by(case((col(Job.kind).in_(PAGE_KINDS), 0), else_=1), col(Job.due_at), col(Job.id))
+        .order_by(*_ORDER)
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)  # ignored by SQLite
     )
@@ -173,12 +178,14 @@ def claim_due(engine: Engine, *, worker: str, now: datetime, limit: int) -> list
             return []
         params = {"ids": ids, "now": now, "worker": worker, "lease_until": now + LEASE}
         claimed = list(s.execute(_CLAIM, params).scalars())
-        s.commit()
         if not claimed:
+            s.rollback()
             return []
-        return list(
-            s.exec(select(Job).where(col(Job.id).in_(claimed)).order_by(col(Job.due_at), col(Job.id))).all()
-        )
+        # Read in the claiming transaction, before it commits: a read that fails afterwards
+        # would leave the jobs claimed by a worker that never got them, idle for a whole lease.
+        rows = list(s.exec(select(Job).where(col(Job.id).in_(claimed)).order_by(*_ORDER)).all())
+        s.commit()
+        return rows
 
 
 def next_due(engine: Engine, *, now: datetime) -> datetime | None:

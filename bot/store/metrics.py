@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -80,6 +82,11 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.tick_failures = Counter(
+            "baton_tick_failures",
+            "Ticks of the job queue that failed (the database refused); each is tried again within 2 s",
+            registry=self.registry,
+        )
         self.time_to_ack = Histogram(
             "baton_time_to_acknowledge_seconds",
             "Time from declaration to acknowledgement",
@@ -108,4 +115,20 @@ class IncidentStates(Collector):
                 counts[state] = n
         for state, n in counts.items():
             gauge.add_metric([state], n)
+        yield gauge
+
+
+class ClockOffset(Collector):
+    """baton_clock_offset_seconds: how far this machine's clock is behind the database's
+    (negative: ahead), as last measured; Baton keeps the database's time (bot/store/clock.py)."""
+
+    def __init__(self, offset: Callable[[], float]):
+        self.offset = offset
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        gauge = GaugeMetricFamily(
+            "baton_clock_offset_seconds",
+            "This machine's clock behind the database's (negative: ahead); Baton keeps the database's time",
+        )
+        gauge.add_metric([], self.offset())
         yield gauge

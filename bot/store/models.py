@@ -93,6 +93,9 @@ class Job(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime
     done_at: datetime | None = None
+    # What the job has sent, per step ("dm", "post", "pager", "opening"): {"state": "sent",
+    # "ts": …}; a retry reads it before sending (bot/store/delivery.py).
+    delivery: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
 
     __table_args__ = (Index("ix_job_state_due", "state", "due_at"),)
 
@@ -216,8 +219,8 @@ class OwnerOverride(SQLModel, table=True):
 
 
 class NudgeRun(SQLModel, table=True):
-    """One run of a scheduled nudge at one due time: the row is the claim, so across replicas
-    each due time runs once."""
+    """One run of a scheduled nudge at one due time: the row is the claim, with a lease, so
+    across replicas and crashes each due time runs once (bot/nudges/schedule.py)."""
 
     __tablename__ = "nudge_run"
     __table_args__ = (PrimaryKeyConstraint("name", "due_at", name="pk_nudge_run"),)
@@ -226,6 +229,12 @@ class NudgeRun(SQLModel, table=True):
     due_at: datetime
     claimed_by: str = Field(max_length=64)
     claimed_at: datetime
+    state: str = Field(default="running", max_length=16)  # running / pending (a retry) / done / failed
+    attempts: int = 1
+    lease_until: datetime | None = None
+    retry_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
+    done_at: datetime | None = None
 
 
 class MonitorLink(SQLModel, table=True):

@@ -6,8 +6,7 @@ from typing import Any
 
 from bot.config.schema import SEVERITIES
 from bot.incidents import messages
-from bot.incidents.notes import chunks
-from bot.slack.mrkdwn import clip, escape
+from bot.slack.mrkdwn import chunks, clip, escape, within
 from bot.store.clock import slack_time
 from bot.store.models import Incident, TimelineEvent
 from bot.store.runtime import Baton
@@ -74,7 +73,8 @@ def incident_list(incidents: list[Incident]) -> dict[str, Any]:
         f"• *#{i.id}* {i.severity} `{i.area}` {messages.title(i, 100)} · {i.state} · {_where(i)}"
         for i in incidents
     ]
-    return reply("*Open incidents*\n" + "\n".join(lines))
+    # One block, however many are open: those that do not fit are counted, not cut off mid-line.
+    return reply("*Open incidents*\n" + within(lines, SECTION))
 
 
 # Slack allows 50 blocks in a message and 3,000 characters in a section.

@@ -1,0 +1,199 @@
+"""Sends that happen once: every Slack message (and pager event) a job owes goes through `once`.
+
+A job is retried whenever a try fails, and a try can fail after Slack has done the work: the
+database refuses the record of a DM that went out, the process dies between the two, an answer
+is lost on the way back. Slack's chat.postMessage takes no idempotency key, so the send and its
+record are made idempotent here, per job and step ("dm", "post", "pager", "opening"):
+
+1. Look first: a step the job's row says is sent is not sent again (the retry only finishes).
+2. A step this process sent but could not record yet is held in memory: a retry here records
+   it and never sends again, however long the database refused.
+3. A step that may be looked for (a post to a channel Baton can read) is marked `sending` on
+   the job's row before it goes, and carries its key in the message's metadata; a retry after
+   an unknown outcome (a crash, a lost answer, a 5xx) looks for it in the channel's history
+   before sending again.
+4. Right after the send, one transaction marks the step sent (with Slack's ts) together with
+   its record (the timeline line of a page, of a pager event), tried again for a few seconds
+   while the database refuses.
+
+What remains: a DM or a pager event whose send succeeded and whose record never reached the
+database because the process died (or another replica took the job over after its lease) in
+the milliseconds between the two is sent again. Baton cannot read DMs (no im:history scope), and
+a page sent twice is better than none.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from bot.slack.chat import ChatError, readable
+from bot.store.db import reading, session
+from bot.store.models import Job
+from bot.store.runtime import Baton
+
+log = logging.getLogger(__name__)
+
+SENT, SENDING = "sent", "sending"
+# The record is tried again after these pauses while the database refuses it.
+RECORD_PAUSES = (0.1, 0.4, 1.5)
+# A look goes back this far before the earlier try began: clocks of Slack and Baton differ a little.
+_LOOK_SLACK = timedelta(seconds=30)
+
+Record = Callable[[Session, str | None], None]
+
+
+@dataclass(frozen=True)
+class Sent:
+    ts: str | None  # Slack's ts of the message (None for a pager event)
+    fresh: bool  # sent by this process and recorded by this call; False: recorded before, or found
+
+
+# (database, step key) -> Slack's answer, for steps this process sent but has not recorded yet.
+_unrecorded: dict[tuple[str, str], str | None] = {}
+_lock = threading.Lock()
+
+
+def key(job: Job, step: str) -> str:
+    """The step's key as it travels in a message's metadata. The job's creation time keeps two
+    Batons (a demo and production) posting to one channel from taking each other's messages."""
+    assert job.id is not None
+    return f"{job.id}.{int(job.created_at.timestamp() * 1000)}.{step}"
+
+
+def once(
+    baton: Baton,
+    job: Job,
+    step: str,
+    send: Callable[[], str | None],
+    *,
+    look: Callable[[datetime], str | None] | None = None,
+    record: Record | None = None,
+) -> Sent:
+    """Send the job's `step` unless it went out already, and record it in the same transaction
+    as the mark that it went. `send` returns Slack's ts; `look(since)` finds an earlier try's
+    message (None when there is none, or it cannot look); `record(session, ts)` adds what the
+    send leaves on the record (a timeline line)."""
+    assert job.id is not None
+    held = (str(baton.engine.url), key(job, step))
+    with reading(baton.engine) as s:
+        row = s.get(Job, job.id)
+        mark = dict((row.delivery if row is not None else {}).get(step) or {})
+    if mark.get("state") == SENT:
+        return Sent(mark.get("ts"), False)
+    with _lock:
+        unrecorded = held in _unrecorded
+        ts = _unrecorded.get(held)
+    fresh = unrecorded  # sent by an earlier try of this process, recorded now
+    if not unrecorded:
+        found = None
+        if mark.get("state") == SENDING and look is not None:
+            since = datetime.fromisoformat(mark["at"]) - _LOOK_SLACK
+            found = look(since)
+            if found is None:
+                log.warning(
+                    "job %s (%s): %s was not found after a lost answer; sending it", job.id, job.kind, step
+                )
+        if found is not None:
+            ts = found
+            log.info(
+                "job %s (%s): %s had gone out before its answer was lost; not sent again",
+                job.id,
+                job.kind,
+                step,
+            )
+        else:
+            if look is not None:
+                _mark(baton, job.id, step, {"state": SENDING, "at": baton.clock.now().isoformat()})
+            try:
+                ts = send()
+            except ChatError as e:
+                if look is not None and not e.maybe_done:
+                    _mark(baton, job.id, step, None)  # Slack said no: nothing to look for next time
+                raise
+            fresh = True
+            with _lock:
+                _unrecorded[held] = ts
+    _record(baton, job.id, step, ts, record)
+    with _lock:
+        _unrecorded.pop(held, None)
+    return Sent(ts, fresh)
+
+
+def _mark(baton: Baton, job_id: int, step: str, mark: dict[str, str | None] | None) -> None:
+    with session(baton.engine) as s:
+        _set(s, job_id, step, mark)
+        s.commit()
+
+
+def _set(s: Session, job_id: int, step: str, mark: dict[str, str | None] | None) -> None:
+    row = s.get(Job, job_id)
+    if row is None:
+        return
+    delivery = {k: v for k, v in row.delivery.items() if k != step}
+    if mark is not None:
+        delivery[step] = mark
+    row.delivery = delivery
+    s.add(row)
+
+
+def _record(baton: Baton, job_id: int, step: str, ts: str | None, record: Record | None) -> None:
+    """Mark the step sent and add its record, in one transaction; tried again while the database
+    refuses. If it never gets through, the step stays held here and a retry records it."""
+    for pause in (*RECORD_PAUSES, None):
+        try:
+            with session(baton.engine) as s:
+                _set(s, job_id, step, {"state": SENT, "ts": ts, "at": baton.clock.now().isoformat()})
+                if record is not None:
+                    record(s, ts)
+                s.commit()
+            return
+        except DBAPIError as e:
+            if pause is None:
+                raise
+            log.warning(
+                "job %s: could not record that %s was sent (%s); again in %ss",
+                job_id,
+                step,
+                type(e).__name__,
+                pause,
+            )
+            time.sleep(pause)
+
+
+def in_channel(baton: Baton, job: Job, step: str, channel: str) -> Callable[[datetime], str | None]:
+    """A `look` for a message the job posted to `channel`."""
+
+    def look(since: datetime) -> str | None:
+        return baton.chat.find_posted(channel, key(job, step), oldest=since.timestamp())
+
+    return look
+
+
+def post(
+    baton: Baton,
+    job: Job,
+    channel: str,
+    *,
+    text: str,
+    blocks: Sequence[dict[str, Any]] | None = None,
+    step: str = "post",
+    record: Record | None = None,
+) -> Sent:
+    """Post a message the job owes, once (see `once`)."""
+    return once(
+        baton,
+        job,
+        step,
+        lambda: baton.chat.post_message(channel, text=text, blocks=blocks, key=key(job, step)),
+        look=in_channel(baton, job, step, channel) if readable(channel) else None,
+        record=record,
+    )
