@@ -378,16 +378,17 @@ def test_a_reload_of_a_bad_file_says_it_and_keeps_the_running_config(tmp_path: P
         out = Lines(serve(env, tmp_path))
         try:
             live.write_text(edited(OWNERSHIP, '  handoffs: "0 9 * * *"', "  handoffs: */5 * * * *"))
+            n = OWNERSHIP[: OWNERSHIP.index('  handoffs: "0 9 * * *"')].count("\n") + 1  # its line
             asked = baton("reload", cwd=tmp_path, **env)
             assert asked.returncode == 1
             assert asked.stderr.splitlines()[0] == (
-                f"{live}:141: a value starting with '*' is read as a YAML alias: put the value in quotes, "
+                f"{live}:{n}: a value starting with '*' is read as a YAML alias: put the value in quotes, "
                 'e.g. "*/5 * * * *"'
             )
             # A SIGHUP reads it too (the way `baton reload` asks, after its own check).
             out.proc.send_signal(signal.SIGHUP)
             fake.wait_for(lambda: out.having("config reload refused"), timeout=15)
-            fake.wait_for(lambda: out.having("    141 |   handoffs: */5"), timeout=5)
+            fake.wait_for(lambda: out.having(f"{n:>7} |   handoffs: */5"), timeout=5)
             # The running config is still the one it started with.
             url = f"http://127.0.0.1:{env['PORT']}/slack/events"
             answer = post_signed(url, slash_command_body("/owner", "infra"), SIGNING_SECRET)
@@ -396,5 +397,5 @@ def test_a_reload_of_a_bad_file_says_it_and_keeps_the_running_config(tmp_path: P
             lines = out.stop()
     at = next(i for i, line in enumerate(lines) if "config reload refused" in line)
     assert lines[at + 1] == asked.stderr.splitlines()[0]
-    assert lines[at + 2].startswith("    141 |   handoffs: */5 * * * *   ")
+    assert lines[at + 2].startswith(f"{n:>7} |   handoffs: */5 * * * *   ")
     assert lines[at + 3] == "        |             ^"

@@ -68,9 +68,17 @@ def check_slack(chat: Chat, api_url: str) -> None:
         ) from None
 
 
-def boot(settings: Settings, config: Config, *, migrate_apart: bool = False, **overrides: object) -> Baton:
+def boot(
+    settings: Settings,
+    config: Config,
+    *,
+    migrate_apart: bool = False,
+    one_off: bool = False,
+    **overrides: object,
+) -> Baton:
     """Slack reachable, database up to date, e-mails resolved: a Baton ready to serve.
-    `migrate_apart`: a schema upgrade runs in a child process (see bot/store/migrate.py)."""
+    `migrate_apart`: a schema upgrade runs in a child process (see bot/store/migrate.py).
+    `one_off`: a command that runs once (`baton nudge`): start-up warnings are the server's."""
     chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
     check_slack(chat, settings.api_url)
     engine = open_database(settings.database_url, migrate_apart=migrate_apart)
@@ -82,7 +90,13 @@ def boot(settings: Settings, config: Config, *, migrate_apart: bool = False, **o
     baton = Baton(settings=settings, config=config, engine=engine, chat=chat, clock=clock, **overrides)  # type: ignore[arg-type]
     try:
         # The chains' key: said when there is none, the chains keyed once when there is a new one.
-        rekey.start(engine, settings.chain_key, where=shown(settings.database_url), now=baton.clock.now())
+        rekey.start(
+            engine,
+            settings.chain_key,
+            where=shown(settings.database_url),
+            now=baton.clock.now(),
+            say=not one_off,
+        )
     except SealError as e:
         engine.dispose()
         raise SettingsError(str(e)) from None

@@ -24,7 +24,7 @@ def nudge_command(name: str, config: Config) -> int:
         settings = dataclasses.replace(
             Settings.from_env(require_slack=False), bot_token=token, api_url=api_url
         )
-        baton = boot(settings, config)
+        baton = boot(settings, config, one_off=True)
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)
         return 2

@@ -48,15 +48,17 @@ class Resealed:
     keyed_before: bool = False  # links sealed with the key were found: nothing was re-sealed
 
 
-def start(engine: Engine, key: ChainKey | None, *, where: str, now: datetime) -> Sealing:
+def start(engine: Engine, key: ChainKey | None, *, where: str, now: datetime, say: bool = True) -> Sealing:
     """Seal what `engine` writes with `key`, keying the chains first if they are not yet;
     SealError (nothing changed) when the database's chains are sealed with another key, or with
-    one and `key` is None."""
+    one and `key` is None. `say`: warn when there is no key (a server's start-up line; a one-off
+    command such as `baton nudge` leaves it to the server)."""
     with reading(engine) as s:
         sealing = seal.sealing(seal.recorded(s), key, where)
     if key is None:
         chain.use_key(engine, None)
-        log.warning(UNKEYED)
+        if say:
+            log.warning(UNKEYED)
         return sealing
     if not sealing.keyed:
         done = _key_chains(engine, key, where, now)
