@@ -77,3 +77,25 @@ def test_bad_input_writes_nothing(clocked: tuple[Baton, Ticker, FakeClock]) -> N
             incidents.declare(baton=baton, severity=severity, area=area, title=title, reporter="U1")
         assert "/incident P1 model-quality" in str(e.value)  # a correct example
     assert incidents.list_open(baton=baton) == []
+
+
+def _counted(baton: Baton, name: str) -> float:
+    return float(baton.metrics.registry.get_sample_value(name) or 0.0)
+
+
+def test_a_page_sent_more_than_a_second_after_its_due_time_is_not_counted_on_time(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, clock = clocked
+    incidents.declare(baton=baton, severity="P1", area="model", title="Refusals up", reporter="U07SAM0001")
+    ticker.run_until_idle()  # at the clock's time of declaration: on time
+    assert len(_paged(fake_slack)) == 3
+    assert _counted(baton, "baton_pages_sent_total") == 3.0
+    assert _counted(baton, "baton_pages_sent_on_time_total") == 3.0
+    incidents.declare(baton=baton, severity="P1", area="model", title="Refusals again", reporter="U07SAM0001")
+    clock.advance(timedelta(seconds=1, milliseconds=1))  # the ticker comes to them late
+    ticker.run_until_idle()
+    assert len(_paged(fake_slack)) == 6
+    assert _counted(baton, "baton_pages_sent_total") == 6.0
+    assert _counted(baton, "baton_pages_due_total") == 6.0
+    assert _counted(baton, "baton_pages_sent_on_time_total") == 3.0
