@@ -123,7 +123,9 @@ class _Pager(BaseHTTPRequestHandler):
         with server.lock:
             server.events.append((time.monotonic(), body, server.status))
             status = server.status
-        time.sleep(server.delay)
+        server.release.wait(30)  # held until the test lets it answer (30 s: a stuck test's guard)
+        with server.lock:
+            server.answered += 1
         self.send_response(status)
         self.end_headers()
 
@@ -134,7 +136,8 @@ class _Pager(BaseHTTPRequestHandler):
 @pytest.fixture
 def pager() -> Iterator[Any]:
     server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Pager)
-    server.events, server.status, server.delay, server.lock = [], 503, 0.0, threading.Lock()
+    server.events, server.status, server.lock = [], 503, threading.Lock()
+    server.release, server.answered = threading.Event(), 0
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -155,14 +158,17 @@ def test_a_failing_pager_never_delays_slack_and_is_retried_and_reported(
         )
     )
     monkeypatch.setenv("ML_PAGER_WEBHOOK", f"http://127.0.0.1:{pager.server_address[1]}/hook")
-    pager.delay = 3.0  # slow and failing
     rb = start_baton(
         fake_slack, sqlite_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY), BATON_OWNERSHIP_FILE=str(ownership)
     )
     try:
-        t0 = _declare(rb)
-        fake_slack.wait_for(lambda: len(_dms(rb)) >= 3 or None, timeout=2)
-        assert max(c.monotonic for c in _dms(rb)) - t0 < TOLERANCE  # Slack pages did not wait
+        _declare(rb)  # the pager is held (slow) and then answers 503 (failing)
+        fake_slack.wait_for(lambda: pager.events or None, timeout=30, message="the pager was called")
+        fake_slack.wait_for(lambda: len(_dms(rb)) >= 3 or None, timeout=30)
+        # Slack's pages did not wait for it: they went out while the pager's call was unanswered.
+        with pager.lock:
+            assert pager.answered == 0
+        pager.release.set()
         channel = incident_channel(fake_slack)
         report = fake_slack.wait_for(
             lambda: next(
@@ -171,7 +177,7 @@ def test_a_failing_pager_never_delays_slack_and_is_retried_and_reported(
             timeout=6,
         )
         assert "HTTP 503" in report["text"]
-        pager.delay, pager.status = 0.0, 200  # the pager recovers
+        pager.status = 200  # the pager recovers
         fake_slack.wait_for(lambda: any(e[2] == 200 for e in pager.events) or None, timeout=6)
         rb.command("/incident", "ack", user_id=LI, channel_id=channel.id)
         fake_slack.wait_for(
