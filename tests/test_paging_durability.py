@@ -23,11 +23,12 @@ from tests.conftest import (
     page_dms,
     serve,
     serve_env,
+    settle,
     start_baton,
 )
 from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
-from tests.test_paging_ladder import EVERYONE, LI, OWNING_TEAM, TOLERANCE, T, _between, _declare, _dms
+from tests.test_paging_ladder import EVERYONE, LADDER, LI, OWNING_TEAM, T, _between, _declare, _dms, _plan
 
 
 def test_restart_mid_window_resumes_the_ladder(fake_slack: FakeSlack, sqlite_url: str) -> None:
@@ -40,14 +41,13 @@ def test_restart_mid_window_resumes_the_ladder(fake_slack: FakeSlack, sqlite_url
     restarted_at = time.monotonic()
     second = start_baton(fake_slack, sqlite_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY))
     try:
-        fake_slack.wait_for(lambda: len(_dms(second)) >= 3 + 8 or None, timeout=5)
-        step1 = [c for c in _dms(second) if c.monotonic >= restarted_at]
-        assert {c.params["channel"] for c in step1} >= EVERYONE
-        assert min(c.monotonic for c in step1) - restarted_at < 3  # within seconds of start
-        # ... and the rest of the ladder still runs on time: breach at T.
-        fake_slack.wait_for(lambda: len(_dms(second)) >= 3 + 8 + 8 or None, timeout=T)
-        assert _between(_dms(second), t0, T, T + TOLERANCE) == EVERYONE
-        assert _between(_dms(second), t0, 0, TOLERANCE) == OWNING_TEAM  # step 0 not sent again
+        # T/2 came due while it was down: it goes after the restart, and the rest of the ladder
+        # still runs (breach at T), each step once, due when the window says.
+        fake_slack.wait_for(lambda: len(_dms(second)) >= 3 + 8 + 8 or None, timeout=30)
+        settle(second)
+        assert len(_dms(second)) == 3 + 8 + 8  # step 0 not sent again, nothing twice
+        assert {c.params["channel"] for c in _dms(second) if c.monotonic >= restarted_at} == EVERYONE
+        assert _plan(second) == LADDER
     finally:
         second.stop()
 

@@ -21,6 +21,10 @@ T = 6.0
 MAYA, LI, OMAR = "U07MAYA001", "ULIE", "U07OMAR001"
 OWNING_TEAM = {MAYA, LI, OMAR}  # ML Team; maya is also the accountable person
 EVERYONE = OWNING_TEAM | {"U07DANA001", "U07KENJI01", "U07ROSA001", "U07ANA0001", "U07TOM0001"}
+# A P1's ladder in model-quality, as _plan reads it from the record: whom each step paged, and
+# when each was due. Step 0 at 0: owning-team (P1's scope). Step 1 at T/2: the same people again,
+# the accountable person and the next wider scope. Step 2 at T: breach, everyone in the RACI.
+LADDER = ({0: OWNING_TEAM, 1: EVERYONE, 2: EVERYONE}, {0: {0}, 1: {T / 2}, 2: {T}})
 
 
 def _dms(rb: RunningBaton) -> list[Call]:
@@ -38,11 +42,16 @@ def _between(calls: list[Call], t0: float, start: float, end: float) -> set[str]
     return {str(c.params["channel"]) for c in calls if start <= c.monotonic - t0 < end}
 
 
-def _plan(rb: RunningBaton) -> tuple[dict[int, set[str]], dict[int, set[float]]]:
-    """From the record: whom each step paged, and when each step was due after the declaration."""
-    inc = get(baton=rb.baton, number=1)
+def _plan(rb: RunningBaton, number: int = 1) -> tuple[dict[int, set[str]], dict[int, set[float]]]:
+    """From the record: whom each step of incident #number paged, and when each step was due
+    after the declaration."""
+    inc = get(baton=rb.baton, number=number)
     with session(rb.baton.engine) as s:
-        paged = s.exec(select(TimelineEvent).where(col(TimelineEvent.kind) == "paged")).all()
+        paged = s.exec(
+            select(TimelineEvent).where(
+                col(TimelineEvent.kind) == "paged", col(TimelineEvent.incident_id) == number
+            )
+        ).all()
     steps: dict[int, set[str]] = {}
     offsets: dict[int, set[float]] = {}
     for e in paged:
@@ -60,9 +69,7 @@ def test_default_ladder_pages_scope_then_wider_then_breach(fast: RunningBaton) -
     settle(fast)
     # Who was paged at which step, and when each step was due from the declaration (the
     # record); how late a step may fire is bench/speed.py's to measure, not a loaded CI's.
-    # Step 0 at 0: owning-team (P1's scope). Step 1 at T/2: the same people again, the
-    # accountable person and the next wider scope. Step 2 at T: breach, everyone in the RACI.
-    assert _plan(fast) == ({0: OWNING_TEAM, 1: EVERYONE, 2: EVERYONE}, {0: {0}, 1: {T / 2}, 2: {T}})
+    assert _plan(fast) == LADDER
     dms = _dms(fast)
     assert len(dms) == 3 + 8 + 8  # nobody twice within a step
     # And no step went out before it was due.

@@ -19,7 +19,7 @@ from bot.store.models import TimelineEvent
 from handlers.app import create_app
 from tests.conftest import FAST_SEVERITY, RunningBaton, page_dms, settings_for, settle, start_baton
 from tests.fakeslack import FakeSlack
-from tests.test_paging_ladder import EVERYONE, OWNING_TEAM, TOLERANCE, T, _between, _dms
+from tests.test_paging_ladder import EVERYONE, LADDER, OWNING_TEAM, T, _between, _dms, _plan
 
 
 def test_three_replicas_send_each_page_once(fake_slack: FakeSlack, pg_url: str) -> None:
@@ -45,9 +45,12 @@ def test_three_replicas_send_each_page_once(fake_slack: FakeSlack, pg_url: str) 
         assert {user: count for (n, user), count in per.items() if n == "1"} == {
             user: 3 if user in OWNING_TEAM else 2 for user in EVERYONE
         }
-        assert _between(dms, t0, 0, TOLERANCE) == OWNING_TEAM
-        assert _between(dms, t0, T / 2, T / 2 + TOLERANCE) == EVERYONE
-        assert _between(dms, t0, T, T + TOLERANCE + 1) == EVERYONE
+        # Each step paged its people, due when the window says (the record; how late a step may
+        # fire is bench/'s to measure), and no page went out before its step was due.
+        for number in (1, 2):
+            assert _plan(replicas[0], number) == LADDER
+        assert _between(dms, t0, -60, T / 2 - 0.05) <= OWNING_TEAM
+        assert len([d for d in dms if d.monotonic - t0 < T / 2 - 0.05]) <= 2 * 3
         channels = [c for c in fake_slack.calls_to("conversations.create") if c.ok]
         assert len(channels) == 2  # one channel per incident, not per replica
         with session(replicas[0].baton.engine) as s:
