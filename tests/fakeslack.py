@@ -416,6 +416,8 @@ class FakeSlack:
         self.socket = SocketModeStandIn(app_id=APP_ID)
         self.calls: list[Call] = []
         self.arrivals: list[tuple[str, float]] = []  # (method, time.monotonic()) as each call arrived
+        # The clock rate limits count their window on (seconds); a test may drive it by hand.
+        self.limit_clock: Callable[[], float] = time.monotonic
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.ephemeral_messages: list[Ephemeral] = []
@@ -692,7 +694,7 @@ class FakeSlack:
             if limit is None:
                 return None
             calls, window, accepted = limit
-            now = time.monotonic()
+            now = self.limit_clock()
             while accepted and accepted[0] <= now - window:
                 accepted.popleft()
             if len(accepted) >= calls:

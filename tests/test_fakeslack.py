@@ -286,8 +286,9 @@ def test_rate_limit_without_retry_handler_surfaces(fake: FakeSlack, client: WebC
 
 
 def test_rate_limit_holds_a_method_to_a_sliding_window(fake: FakeSlack, client: WebClient) -> None:
+    now = [1000.0]  # the window's clock, moved by hand: a loaded machine must not slide it
+    fake.limit_clock = lambda: now[0]
     fake.rate_limit("conversations.create", per_minute=3, window=2.0)
-    first = time.monotonic()
     for i in range(3):
         assert client.conversations_create(name=f"inc-limit-{i}")["ok"]
     with pytest.raises(SlackApiError) as info:
@@ -298,13 +299,15 @@ def test_rate_limit_holds_a_method_to_a_sliding_window(fake: FakeSlack, client: 
     assert refused.headers["Retry-After"] == "2"
     assert client.chat_postMessage(channel="C0GENERAL", text="other methods are not limited")["ok"]
     assert fake.channel_by_name("inc-limit-3") is None  # refused: nothing created
-    time.sleep(max(0.0, first + 2.05 - time.monotonic()))
+    now[0] += 1.99
+    assert error_of(lambda: client.conversations_create(name="inc-limit-3")) == "ratelimited"  # not yet
+    now[0] += 0.02
     # The window has slid past the first three (the refused call never counted): three fit again.
     for i in range(3, 6):
         assert client.conversations_create(name=f"inc-limit-{i}")["ok"]
     assert error_of(lambda: client.conversations_create(name="inc-limit-6")) == "ratelimited"
     statuses = [c.http_status for c in fake.calls_to("conversations.create")]
-    assert statuses == [200, 200, 200, 429, 200, 200, 200, 429]
+    assert statuses == [200, 200, 200, 429, 429, 200, 200, 200, 429]
     fake.rate_limit("conversations.create", per_minute=0)
     assert client.conversations_create(name="inc-limit-6")["ok"]
 
