@@ -431,6 +431,7 @@ class FakeSlack:
         self._response_urls: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._latency: dict[str, float] = {}
+        self._held: dict[str, threading.Event] = {}
         self._limits: dict[str, tuple[int, float, deque[float]]] = {}  # method -> (calls, window, accepted)
         self._ids = itertools.count(1)
         self._last_ts_us = 0
@@ -465,6 +466,9 @@ class FakeSlack:
 
     def stop(self) -> None:
         """Stop both servers. Close Socket Mode clients first, or they will try to reconnect."""
+        with self._lock:
+            for release in self._held.values():
+                release.set()  # a held answer never outlives its test
         self.socket.stop()
         server, self._server = self._server, None
         if server is not None:
@@ -702,6 +706,24 @@ class FakeSlack:
             accepted.append(now)
             return None
 
+    def hold(self, method_or_star: str) -> threading.Event:
+        """Hold the answers of one method (or "*": every method) until the returned Event is set:
+        a test proves something did not wait for Slack by finishing while a call is unanswered.
+        (A guard of a minute lets a test that forgot to release end.)"""
+        release = threading.Event()
+        with self._lock:
+            self._held[method_or_star] = release
+        return release
+
+    def arrived_count(self, method: str) -> int:
+        """How many calls of `method` arrived, answered or not."""
+        with self._lock:
+            return sum(1 for m, _ in self.arrivals if m == method)
+
+    def answered(self, method: str) -> int:
+        """How many calls of `method` were answered (arrivals not yet answered are not counted)."""
+        return len(self.calls_to(method))
+
     def set_latency(self, method_or_star: str, seconds: float) -> None:
         """Delay answers of one method (or "*" = every method without its own delay); 0 removes."""
         with self._lock:
@@ -793,8 +815,11 @@ class FakeSlack:
             # Recorded as it arrives: `calls` records a call once answered, after any latency.
             self.arrivals.append((method, received[0]))
             delay = self._latency.get(method, self._latency.get("*", 0.0))
+            held = self._held.get(method, self._held.get("*"))
         if delay:
             time.sleep(delay)
+        if held is not None:
+            held.wait(60)
         status, headers, body = self._answer(method, params, token)
         with self._lock:
             self.calls.append(

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,11 +17,14 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from bot.app.runner import Runner, boot
 from bot.app.server import MAX_SLACK_BODY
+from bot.config.schema import load_config
 from bot.store.db import session
 from bot.store.inbound import MAX_DEPTH
 from bot.store.models import Incident, SlackSignature
-from tests.conftest import SIGNING_SECRET, RunningBaton, serve, serve_env, start_baton
+from handlers.app import create_app
+from tests.conftest import SIGNING_SECRET, RunningBaton, serve, serve_env, settings_for, start_baton
 from tests.fakeslack import FakeSlack
 from tests.slack_signing import JSON, post_signed, sign, slash_command_body
 
@@ -245,6 +249,41 @@ def test_two_replicas_receiving_one_signed_request_run_it_once(fake_slack: FakeS
         for t in threads:
             t.join(timeout=20)
         assert sorted(answers) == [200, 401]
+        assert len(incidents(a)) == 1
+    finally:
+        a.stop()
+        b.stop()
+
+
+class Ahead:
+    """A replica machine's clock running an hour ahead of the database's and the others'."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(hours=1)
+
+
+def test_a_replica_whose_clock_runs_ahead_does_not_forget_signatures_others_still_accept(
+    fake_slack: FakeSlack, pg_url: str
+) -> None:
+    """Signatures are pruned by the database's clock: a replica an hour ahead, pruning by its
+    own, deleted the signature of a request another replica had just taken, and the same
+    request replayed there ran again."""
+    a = start_baton(fake_slack, pg_url)
+    settings = settings_for(fake_slack, pg_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    ahead = boot(settings, config, clock=Ahead())
+    runner = Runner(ahead, create_app(ahead), host="127.0.0.1", port=0)
+    runner.start()
+    b = RunningBaton(baton=ahead, runner=runner, fake=fake_slack)
+    try:
+        body = slash_command_body("/incident", "P1 model-quality Replayed elsewhere", user_id="U07SAM0001")
+        at = int(time.time())
+        assert post_signed(f"{a.url}/slack/events", body, SIGNING_SECRET, timestamp=at).status_code == 200
+        # Any request b takes makes it prune (its first one always does).
+        other = slash_command_body("/readiness", "", user_id="U07SAM0001")
+        assert post_signed(f"{b.url}/slack/events", other, SIGNING_SECRET).status_code == 200
+        again = post_signed(f"{a.url}/slack/events", body, SIGNING_SECRET, timestamp=at)
+        assert again.status_code == 401 and again.json() == {"error": "invalid request"}
         assert len(incidents(a)) == 1
     finally:
         a.stop()

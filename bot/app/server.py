@@ -80,7 +80,7 @@ def create_http_app(baton: Baton, bolt_app: App | None) -> Starlette:
     """bolt_app is None in Socket Mode: events come over the websocket, not HTTP."""
     secret = baton.settings.signing_secret
     verifier = SignatureVerifier(secret) if bolt_app is not None and secret else None
-    signatures = replay.Signatures(baton.engine)
+    signatures = replay.Signatures(baton.engine, baton.clock)
 
     async def slack_events(request: Request) -> Response:
         if bolt_app is None:

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot.config.schema import parse_span
 from bot.oncall.rotation import Window
+from bot.oncall.who import outsider_refusal
 from bot.records.masking import mask
 from bot.slack.mrkdwn import clip, either, escape
 from bot.store.clock import slack_time
@@ -103,24 +104,6 @@ def who_may(baton: Baton, team: str) -> list[tuple[str, frozenset[str], str]]:
     return out
 
 
-def _outsider_refused(baton: Baton, team: str, person: str, user: str) -> NotAllowed | None:
-    """The refusal when a member (not an admin) names someone outside the team; None if allowed."""
-    own = baton.ownership
-    cfg = baton.config.ownership.teams[team]
-    if any(own.same_person(person, m) for m in cfg.members):
-        return None
-    admins = baton.config.ownership.admins
-    if any(own.user_id(a) == user for a in admins):
-        return None
-    shown = ", ".join(own.label(a) for a in admins)
-    members = ", ".join(own.label(m) for m in cfg.members)
-    only = f"an admin ({shown})" if shown else "an admin"
-    return NotAllowed(
-        f"{own.label(person)} is not a member of {escape(cfg.name)} ({members}): only {only} can put "
-        f"someone from outside the team on call for it. Name one of its members, or ask an admin."
-    )
-
-
 def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: str) -> OncallOverride:
     """Put `who` on call for `team` from now for `duration`, as `user` (a Slack user ID) asked.
 
@@ -141,9 +124,9 @@ def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: st
             f"ownership.yaml such as @{next(iter(baton.config.ownership.people), 'maya')}): "
             f"{USAGE}, e.g. `{EXAMPLE}`"
         )
-    refused = _outsider_refused(baton, key, person, user)
+    refused = outsider_refusal(baton, key, person, user)
     if refused is not None:
-        raise refused
+        raise NotAllowed(refused)
     target = own.user_id(person)
     if target is None:
         raise OverrideError(

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from bot.config.ownership import ROLES, Ownership, role_key
 from bot.config.schema import Config
+from bot.oncall.who import outsider_refusal
 from bot.readiness import checklist
 from bot.readiness.checklist import Readiness
 from bot.records import chain
@@ -192,6 +193,10 @@ def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note
     if user not in {uid for _, uid in allowed}:
         names = either([f"{what} (<@{uid}>)" for what, uid in allowed])
         raise NotAllowed(f"Only {names} can hand over {label(own, target)}.")
+    if target.team is not None:
+        refused = outsider_refusal(baton, target.team, to, user)
+        if refused is not None:
+            raise NotAllowed(refused)
     to_user, peer_user = own.user_id(to), own.user_id(peer) if peer else None
     if to_user is None:
         raise HandoffError(f"{to} has no Slack account Baton knows, so they cannot countersign.")
@@ -314,7 +319,7 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
             return Signed(receipt, already=True, effective=False)
         effective = as_ == "incoming" and receipt.origin == "slack"
         if effective:
-            stale = superseded(own, receipt)
+            stale = superseded(own, receipt) or _not_theirs_to_give(baton, receipt)
         if stale is not None:
             try:
                 _withdraw(baton, s, receipt, now, stale)
@@ -326,8 +331,8 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
             s.commit()
     if stale is not None:
         raise HandoffError(
-            f"Handoff #{receipt_id} is withdrawn: {stale}. It cannot be countersigned, and nothing changed "
-            "hands; its holder can start a new handoff."
+            f"Handoff #{receipt_id} is withdrawn: {stale.rstrip('.')}. It cannot be countersigned, and "
+            "nothing changed hands; its holder can start a new handoff."
         )
     if effective:
         why = f"{own.label(receipt.to_ref)} took it over through handoff #{receipt_id}"
@@ -391,6 +396,14 @@ def superseded(own: Ownership, receipt: Receipt) -> str | None:
     if own.same_person(now_held_by, receipt.from_ref):
         return None
     return f"{own.label(receipt.from_ref)} no longer holds {what}; {own.label(now_held_by)} does"
+
+
+def _not_theirs_to_give(baton: Baton, receipt: Receipt) -> str | None:
+    """Why a Slack handoff of an on-call role may not take effect as it is countersigned: the
+    incoming person is not (or no longer) a member of the team and no admin started it."""
+    if receipt.role != "oncall" or receipt.team not in baton.config.ownership.teams:
+        return None
+    return outsider_refusal(baton, receipt.team, receipt.to_ref, receipt.started_by)
 
 
 def what_of(own: Ownership, receipt: Receipt) -> str:

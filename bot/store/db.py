@@ -39,10 +39,45 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def _engine(url: Any, **kwargs: Any) -> Engine:
+    """Every engine Baton opens: a database error never carries the values of a row into a log.
+
+    SQLAlchemy puts a failed statement's bound parameters in its message (an incident title, a
+    note, a Slack ID, a link with a token), and PostgreSQL adds the row's values in its DETAIL
+    ("Key (x)=(...)", "Failing row contains (...)"): both are left out. The statement, the error's
+    kind and the constraint or column it names stay, which is what a fix needs."""
+    engine = create_engine(url, hide_parameters=True, **kwargs)
+    event.listen(engine, "handle_error", _without_values)
+    return engine
+
+
+# SQLSTATE classes whose messages quote values: 22 (data exception: "invalid input syntax for
+# type integer: \"...\"") in the first line, 23 (integrity) in the DETAIL line.
+_QUOTES_VALUES = ("22", "23")
+
+
+def _without_values(context: Any) -> None:
+    orig = context.original_exception
+    state = getattr(orig, "sqlstate", None)
+    if not isinstance(state, str) or not state.startswith(_QUOTES_VALUES):
+        return
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) or type(orig).__name__
+    if state.startswith("22"):
+        column = getattr(diag, "column_name", None)
+        primary = f"{type(orig).__name__} (SQLSTATE {state}){f' in column {column}' if column else ''}"
+    # Both the driver's exception (shown as the cause in a traceback) and SQLAlchemy's wrapper,
+    # whose message was built from it before this hook ran.
+    orig.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        wrapped.args = (f"({type(orig).__module__}.{type(orig).__name__}) {primary}",)
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(
+        engine = _engine(
             url,
             # Bolt runs listeners on worker threads and the ticker runs on its own: each takes
             # its own connection from the pool, so cross-thread use of the module is safe.
@@ -60,7 +95,7 @@ def make_engine(url: str) -> Engine:
         # BEGIN IMMEDIATE would queue them behind it through SQLite's sleeping busy handler.
         _WriterTurns().listen(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return _engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 class _WriterTurns:
@@ -375,11 +410,11 @@ def open_existing(url: str) -> Engine:
                 "database, or start `baton serve` once to create it."
             )
         resolved = file.resolve()
-        engine = create_engine("sqlite://", creator=lambda: _read_only_sqlite(resolved))
+        engine = _engine("sqlite://", creator=lambda: _read_only_sqlite(resolved))
     else:
         try:
             # An unreachable host answers in seconds, not minutes.
-            engine = create_engine(parsed, connect_args={"connect_timeout": 10}, pool_pre_ping=True)
+            engine = _engine(parsed, connect_args={"connect_timeout": 10}, pool_pre_ping=True)
         except (ArgumentError, NoSuchModuleError, ImportError):
             raise DatabaseUnavailable(
                 f"DATABASE_URL is not a database Baton can use: set it to {EXAMPLE_URLS}."

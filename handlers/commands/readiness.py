@@ -40,7 +40,8 @@ def readiness_command(command: dict[str, Any], respond: Respond, context: BoltCo
     except ReadinessError as e:
         answer = render.error(str(e))
     except Exception as e:  # the person asked: they hear that it failed, not silence
-        log.exception("/readiness %s failed", text)
+        # Not what was typed: a link can carry a token, a note a name.
+        log.exception("/readiness from %s failed (its text is not logged)", command["user_id"])
         answer = render.error(f"/readiness failed ({type(e).__name__}); try again, or see Baton's log.")
     respond(**answer)
 

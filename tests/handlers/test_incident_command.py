@@ -384,7 +384,7 @@ def test_upgrade_to_p0_pages_everyone_at_once(fast: RunningBaton, declared: Chan
     echo = posted(fake, declared.id, "raised the severity")
     assert "from P1 to *P0*" in echo and f"<@{LEO}>" in echo
     fake.wait_for(lambda: declared.topic.startswith("P0 Total service outage |"), message="topic P0")
-    fake.wait_for(lambda: paged_users(page_dms(fake)[before:]) == EVERYONE, timeout=3)
+    fake.wait_for(lambda: paged_users(page_dms(fake)[before:]) == EVERYONE, timeout=30)
     new = page_dms(fake)[before:]
     assert "P0" in json.dumps(new[0].params.get("blocks"))
     change = [e for e in events(fast) if e.kind == "severity"]
@@ -557,7 +557,7 @@ def busy(fast: RunningBaton) -> Channel:
     channel = channel_of(fake)
 
     def pages_reach(n: int) -> None:
-        fake.wait_for(lambda: len(page_dms(fake)) >= n, timeout=3, message=f"{n} pages")
+        fake.wait_for(lambda: len(page_dms(fake)) >= n, timeout=30, message=f"{n} pages")
 
     pages_reach(8)
     for n in (16, 24):  # Escalate now: step 1, then step 2 (the breach step's pages)

@@ -4,9 +4,8 @@ lowering cancels the steps the new level would not have."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -25,6 +24,7 @@ from tests.handlers.test_incident_command import (
     events,
     in_channel,
     page_dms,
+    paged_since,
     paged_users,
     posted,
 )
@@ -56,12 +56,17 @@ def test_raising_after_an_acknowledgement_pages_at_once_with_a_new_window(fast: 
     assert "warning" not in in_channel(fast, channel, "ack", user=MAYA).text
     fake.wait_for(lambda: "| acknowledged" in channel.topic, message="acknowledged")
     before = len(page_dms(fake))
-    raised_at = time.monotonic()
     resp = in_channel(fast, channel, "sev P0", user=LEO)
     assert resp.status_code == 200 and "warning" not in resp.text, resp.text
 
-    fake.wait_for(lambda: paged_users(page_dms(fake)[before:]) == EVERYONE, timeout=3, message="P0 pages")
-    assert max(c.monotonic for c in page_dms(fake)[before:]) - raised_at < 1.5  # at once
+    fake.wait_for(lambda: paged_users(page_dms(fake)[before:]) == EVERYONE, timeout=30, message="P0 pages")
+    # "At once" from the record, not a stopwatch: the new window's step 0, due at the raise (not
+    # at its T/2, 3 s on).
+    (change,) = [e for e in events(fast) if e.kind == "severity"]
+    fake.wait_for(lambda: len(paged_since(fast, change.at)) >= len(EVERYONE), timeout=30, message="recorded")
+    raised = paged_since(fast, change.at)
+    assert {e.data["user"] for e in raised} == EVERYONE and {e.data["step"] for e in raised} == {0}
+    assert all(datetime.fromisoformat(e.data["due_at"]) <= change.at for e in raised)
     fake.wait_for(lambda: channel.topic.startswith("P0 ") and "| open" in channel.topic, message="open again")
     inc = incident(fast)
     assert inc.state == "open" and inc.acknowledged_by is None
