@@ -77,7 +77,7 @@ def page_dms(fake: FakeSlack) -> list[Call]:
     ]
 
 
-def incident_channel(fake: FakeSlack, timeout: float = 5.0) -> Channel:
+def incident_channel(fake: FakeSlack, timeout: float = 30.0) -> Channel:
     """The first incident channel Baton created (waits for it)."""
     return fake.wait_for(
         lambda: next((c for c in fake.channels.values() if c.name.startswith("inc-")), None), timeout=timeout
@@ -222,7 +222,7 @@ def fast(fake_slack: FakeSlack, db_url: str) -> Iterator[RunningBaton]:
     rb.stop()
 
 
-def settle(rb: RunningBaton, timeout: float = 5.0) -> None:
+def settle(rb: RunningBaton, timeout: float = 30.0) -> None:
     """Wait until Baton has nothing left to do soon: no job due within a second (deferred and
     retried jobs come back within that), none running, no worker busy.
 

@@ -618,7 +618,7 @@ class FakeSlack:
     def wait_for(
         self,
         predicate: Callable[[], T | None],
-        timeout: float = 5.0,
+        timeout: float = 30.0,  # a guard against a hang, not a deadline under test
         *,
         interval: float = 0.02,
         message: str = "",

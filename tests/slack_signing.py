@@ -69,7 +69,7 @@ def post_signed(
     *,
     headers: Mapping[str, str] | None = None,
     client: httpx.Client | None = None,
-    timeout: float = 10.0,
+    timeout: float = 30.0,
 ) -> httpx.Response:
     """POST ``body`` to ``url`` signed like Slack does (plus any extra ``headers``)."""
     all_headers = {"Content-Type": content_type, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}

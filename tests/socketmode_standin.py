@@ -120,7 +120,7 @@ class SocketModeStandIn:
         with self._cond:
             return len(self._conns)
 
-    def wait_connected(self, timeout: float = 5.0) -> None:
+    def wait_connected(self, timeout: float = 30.0) -> None:
         """Block until a client has connected and received hello; AssertionError on timeout."""
         if not self.connected.wait(timeout):
             raise AssertionError(f"no Socket Mode client connected to {self.url} within {timeout}s")
@@ -135,7 +135,7 @@ class SocketModeStandIn:
         accepts_response_payload: bool | None = None,
         retry_attempt: int = 0,
         retry_reason: str = "",
-        timeout: float = 5.0,
+        timeout: float = 30.0,
     ) -> str:
         """Push an envelope to the newest connection and return its envelope_id.
 
@@ -165,13 +165,13 @@ class SocketModeStandIn:
         self.send_raw(envelope, timeout=timeout)
         return envelope_id
 
-    def send_disconnect(self, reason: str = "refresh_requested", *, timeout: float = 5.0) -> None:
+    def send_disconnect(self, reason: str = "refresh_requested", *, timeout: float = 30.0) -> None:
         """Ask the client to reconnect, like Slack does before recycling a connection."""
         self.send_raw(
             {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}, timeout=timeout
         )
 
-    def send_raw(self, message: Mapping[str, Any], *, timeout: float = 5.0) -> None:
+    def send_raw(self, message: Mapping[str, Any], *, timeout: float = 30.0) -> None:
         """Send any JSON message to the newest open connection."""
         self.wait_connected(timeout)
         with self._cond:
@@ -182,7 +182,7 @@ class SocketModeStandIn:
 
     # -- acks --------------------------------------------------------------------------------
 
-    def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    def wait_ack(self, envelope_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """Return the client's ack for ``envelope_id``; AssertionError if none within ``timeout``."""
         deadline = time.monotonic() + timeout
         with self._cond:

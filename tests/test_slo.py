@@ -57,6 +57,9 @@ class PromStandIn:
     def __init__(self) -> None:
         self.answers: dict[str, tuple[int, str]] = {}
         self.delays: dict[str, float] = {}
+        # A query held here is answered only once its Event is set (a test proves something did
+        # not wait for Prometheus by answering while the query is held, not with a stopwatch).
+        self.holds: dict[str, threading.Event] = {}
         self.asked: list[str] = []
         stand_in = self
 
@@ -69,6 +72,9 @@ class PromStandIn:
                 query = parse_qs(parts.query).get("query", [""])[0]
                 stand_in.asked.append(query)
                 time.sleep(stand_in.delays.get(query, 0))
+                held = stand_in.holds.get(query)
+                if held is not None:
+                    held.wait(60)  # a guard: a test that forgot to release it still ends
                 status, body = stand_in.answers.get(query, (200, _vector([])))
                 self._send(status, body, "application/json")
 
@@ -100,6 +106,8 @@ class PromStandIn:
         self.answers[query] = (status, json.dumps(body))
 
     def stop(self) -> None:
+        for held in self.holds.values():
+            held.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -111,7 +111,7 @@ class WebhookServer:
         with self._lock:
             return list(self.requests)
 
-    def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0) -> T:
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float = 30.0) -> T:
         """Poll until `predicate` returns something truthy (a wait, not an assertion on time)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -81,7 +81,7 @@ def declare(rb: RunningBaton, text: str = f"P1 model-quality {TITLE}", user: str
     return body
 
 
-def channel_of(fake: FakeSlack, timeout: float = 5.0) -> Channel:
+def channel_of(fake: FakeSlack, timeout: float = 30.0) -> Channel:
     """The incident channel once set up: created, topic set and opening message pinned."""
     return fake.wait_for(
         lambda: next((c for c in incident_channels(fake) if c.pins and c.topic), None),
@@ -94,7 +94,7 @@ def texts(fake: FakeSlack, channel_id: str) -> list[str]:
     return [m.get("text", "") for m in fake.messages(channel_id)]
 
 
-def posted(fake: FakeSlack, channel_id: str, needle: str, timeout: float = 5.0) -> str:
+def posted(fake: FakeSlack, channel_id: str, needle: str, timeout: float = 30.0) -> str:
     """Wait for a message in a channel containing `needle`; returns its text."""
     return fake.wait_for(
         lambda: next((t for t in texts(fake, channel_id) if needle in t), None),
