@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +274,41 @@ def test_the_apps_own_client_never_posts_twice_but_retries_what_is_safe(fake_sla
     fake_slack.inject("users.info", status=500)
     assert client.users_info(user=MAYA)["ok"]
     assert [c.http_status for c in fake_slack.calls_to("users.info")] == [500, 200]
+
+
+@pytest.mark.parametrize("what", ["page DM", "paging notice"])
+def test_a_retry_long_after_a_lost_answer_still_finds_the_message(
+    fake_slack: FakeSlack, db_url: str, what: str
+) -> None:
+    """H9: the look goes back from the time the step was marked sending (kept with the mark),
+    less a margin for Slack's clock, however long the retry comes after: here 40 minutes (the
+    database down, a lease, backoff), on a clock that starts at Slack's time."""
+    settings = settings_for(fake_slack, db_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    clock = FakeClock(datetime.now(UTC))
+    baton = boot(settings, config, clock=clock)
+    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
+    when = _page if what == "page DM" else _in_channel(SAID["paging notice"])
+    try:
+        fake_slack.inject("chat.postMessage", status=500, effect=True, when=when)
+        incidents.declare(baton=baton, severity="P2", area="model-quality", title="Refusals up", reporter=LEO)
+        ticker.run_until_idle()
+        sent = lambda: [c for c in fake_slack.calls_to("chat.postMessage") if when(c.params)]  # noqa: E731
+        assert [c.http_status for c in sent()] == [500]  # Slack took it; Baton heard a 500
+        clock.advance(timedelta(minutes=40))
+        ticker.run_until_idle()
+        assert [c.http_status for c in sent()] == [500]  # looked for and found, not sent again
+        if what == "page DM":
+            (message,) = [m for m in fake_slack.dm_messages(MAYA) if "incident_ack" in str(m.get("blocks"))]
+        else:
+            channel = incident_channel(fake_slack).id
+            (message,) = [m for m in fake_slack.messages(channel) if m["text"].startswith(SAID[what])]
+        history = fake_slack.calls_to("conversations.history")
+        assert history and float(history[-1].params["oldest"]) < float(message["ts"])
+        step = "dm" if what == "page DM" else "post"
+        with session(baton.engine) as s:
+            marks = [j.delivery.get(step) or {} for j in s.exec(select(Job)).all()]
+        assert [m.get("ts") for m in marks if m.get("ts") == message["ts"]] == [message["ts"]]
+    finally:
+        ticker.shutdown()
+        baton.engine.dispose()

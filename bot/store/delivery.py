@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 SENT, SENDING = "sent", "sending"
 # The record is tried again after these pauses while the database refuses it.
 RECORD_PAUSES = (0.1, 0.4, 1.5)
-# A look goes back this far before the earlier try began: clocks of Slack and Baton differ a little.
+# A look starts at the time the step was marked sending (kept with the mark: a retry may come
+# hours later, after an outage, a lease and backoff), less this margin, since the clocks of Slack
+# and Baton differ a little. It has no end: the message may have gone out any time after.
 _LOOK_SLACK = timedelta(seconds=30)
 
 Record = Callable[[Session, str | None], None]
