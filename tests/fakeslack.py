@@ -8,8 +8,11 @@ thread. Point ``slack_sdk.WebClient(base_url=fake.url, token=fake.bot_token)`` (
   overlay for the spec's known gaps (see ``_EXTRA_METHODS`` / ``_REQUIRED_OVERLAY``);
 * keeps workspace state (users, channels, DMs, messages, pins, reactions, ephemerals, views) and
   answers with Slack-shaped responses and Slack's documented error codes;
-* records every call (``.calls``) and can inject 429/5xx answers and latency, and hold a method
-  to a rate limit like Slack's tiers (``.rate_limit``);
+* records every call (``.calls``) and can inject 429/5xx answers, dropped connections and
+  latency, and hold a method to a rate limit like Slack's tiers (``.rate_limit``);
+* grants the bot token ``.scopes``, said in every answer's ``X-OAuth-Scopes`` header as Slack
+  does, and answers ``missing_scope`` where a method's scope for the conversation is missing
+  (conversations.history and conversations.open);
 * owns a Socket Mode stand-in (``.socket``) whose URL ``apps.connections.open`` returns, and
   serves ``response_url`` endpoints (``.response_url()``) so Bolt's ``respond()`` can be captured.
 
@@ -55,6 +58,29 @@ BOT_USER_ID = "UBATONBOT"
 BOT_TOKEN = "xoxb-1000000001-2000000000002-FakeSlackBotToken0000001"
 APP_TOKEN = "xapp-1-A0000000001-3000000000003-fakeslack0app0token0000000000000000000001"
 GENERAL_ID = "C0GENERAL"
+#: The bot token's scopes unless a test takes some away (``FakeSlack.scopes``).
+DEFAULT_SCOPES: frozenset[str] = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "users:read",
+        "users:read.email",
+        "channels:manage",
+        "channels:read",
+        "channels:history",
+        "groups:read",
+        "groups:history",
+        "im:history",
+        "im:write",
+        "mpim:history",
+        "mpim:write",
+        "pins:write",
+        "reactions:read",
+        "usergroups:read",
+    }
+)
+# The status `_answer` gives a call whose connection is dropped without an answer.
+_DROPPED = 0
 
 #: (user_id, name, email, real name) of the humans every FakeSlack starts with; all are in #general.
 DEFAULT_USERS: tuple[tuple[str, str, str, str], ...] = (
@@ -424,6 +450,7 @@ class FakeSlack:
         self.view_records: list[ViewRecord] = []
         self.response_posts: list[ResponseUrlPost] = []
         self.usergroups: dict[str, list[str]] = {}
+        self.scopes: set[str] = set(DEFAULT_SCOPES)
         self._views: dict[str, dict[str, Any]] = {}  # view_id -> current view
         self._home: dict[str, str] = {}  # user_id -> view_id of the published home tab
         self._dms: dict[str, str] = {}  # user_id -> D... channel id
@@ -664,7 +691,9 @@ class FakeSlack:
         ``when`` accepts, if given).
 
         429 answers carry ``Retry-After: retry_after`` and ``ratelimited``; 5xx answer a JSON error;
-        ``status=200, error="..."`` answers a plain ``ok: false`` (e.g. to simulate fatal_error).
+        ``status=200, error="..."`` answers a plain ``ok: false`` (e.g. to simulate fatal_error);
+        ``status=0`` closes the connection without an answer (a connection reset after the
+        request was sent: the client cannot tell whether Slack acted).
         ``effect=True`` carries the call out first and then answers with the fault, as when a
         gateway times out after Slack did the work: the caller cannot tell it happened.
         """
@@ -821,6 +850,9 @@ class FakeSlack:
         if held is not None:
             held.wait(60)
         status, headers, body = self._answer(method, params, token)
+        if token == self.bot_token:
+            with self._lock:
+                headers = {**headers, "X-OAuth-Scopes": ",".join(sorted(self.scopes))}
         with self._lock:
             self.calls.append(
                 Call(method, params, status, received[0], received[1], http_method, content_type, token, body)
@@ -834,6 +866,8 @@ class FakeSlack:
         if fault is not None and fault.effect:
             self._carry_out(method, params, token)
         if fault is not None:
+            if fault.status == _DROPPED:
+                return _DROPPED, {}, {"ok": False, "error": "connection dropped by the fake"}
             if fault.status == 429:
                 return 429, {"Retry-After": str(fault.retry_after)}, {"ok": False, "error": "ratelimited"}
             code = fault.error or _5XX_ERRORS.get(fault.status, "fatal_error")
@@ -922,6 +956,11 @@ class FakeSlack:
         if message is None:
             raise ApiError("message_not_found")
         return message
+
+    def _need(self, scope: str) -> None:
+        """Slack's answer to a bot token without the scope a call needs."""
+        if scope not in self.scopes:
+            raise ApiError("missing_scope", needed=scope, provided=",".join(sorted(self.scopes)))
 
     def _open_dm(self, user_id: str) -> tuple[Channel, bool]:
         """The bot's DM with ``user_id`` and whether it already existed."""
@@ -1213,6 +1252,12 @@ class FakeSlack:
 
     def _api_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._visible_channel(params["channel"])
+        if channel.is_im:
+            self._need("im:history")
+        elif channel.is_mpim:
+            self._need("mpim:history")
+        else:
+            self._need("groups:history" if channel.is_private else "channels:history")
         # Like Slack: only messages between oldest and latest (ends excluded unless inclusive).
         oldest = float(params.get("oldest") or 0)
         latest = float(params["latest"]) if _present(params.get("latest")) else float("inf")
@@ -1225,6 +1270,8 @@ class FakeSlack:
             return oldest < value < latest
 
         newest_first = [dict(m) for m in reversed(channel.messages) if within(str(m.get("ts", "0")))]
+        if not _truthy(params.get("include_all_metadata")):  # Slack leaves it out unless asked
+            newest_first = [{k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
         page, cursor = self._page(newest_first, params)
         return {
             "messages": page,
@@ -1242,6 +1289,7 @@ class FakeSlack:
             raise ApiError("not_enough_users")
         if len(user_ids) > 8:
             raise ApiError("too_many_users")
+        self._need("im:write" if len(user_ids) == 1 else "mpim:write")
         for user_id in user_ids:
             self._user(user_id)
         if len(user_ids) == 1:
@@ -1479,6 +1527,10 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, body_out = self.fake._handle_api(
             method, params, token, self.command, content_type, received
         )
+        if status == _DROPPED:
+            # Done (or not) and no answer: the client sees the connection closed under it.
+            self.close_connection = True
+            return
         self._json(status, headers, body_out)
 
     def _json(self, status: int, headers: Mapping[str, str], body: Mapping[str, Any]) -> None:

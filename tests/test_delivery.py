@@ -5,12 +5,15 @@ retried. Through a running Baton (signed HTTP) and an injected clock, on SQLite 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.app.runner import boot
@@ -18,11 +21,25 @@ from bot.app.ticker import Ticker
 from bot.config.schema import load_config
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
+from bot.slack.chat import make_client
+from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Job, TimelineEvent
 from bot.store.runtime import Baton
-from tests.conftest import SHIPPED_OWNERSHIP, RunningBaton, incident_channel, page_dms, settings_for, settle
+from tests import crashworker
+from tests.conftest import (
+    METRICS_TOKEN,
+    ROOT,
+    SHIPPED_OWNERSHIP,
+    SIGNING_SECRET,
+    RunningBaton,
+    clean_env,
+    incident_channel,
+    page_dms,
+    settings_for,
+    settle,
+)
 from tests.dbfaults import on_job_thread, refusing
 from tests.fakeslack import FakeSlack
 from tests.webhookserver import webhook_server
@@ -48,12 +65,21 @@ SAID = {
 }
 
 
-@pytest.mark.parametrize("answer", ["500 after posting", "internal_error after posting"])
+# A call Slack carried out whose answer was lost: a 5xx, an ok: false internal_error, the
+# connection closed without an answer (status 0).
+LOST = {
+    "500 after posting": (500, None),
+    "internal_error after posting": (200, "internal_error"),
+    "connection dropped after posting": (0, None),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(LOST))
 @pytest.mark.parametrize("what", sorted(SAID))
 def test_a_post_whose_answer_was_lost_is_found_and_not_posted_again(
     running: RunningBaton, fake_slack: FakeSlack, what: str, answer: str
 ) -> None:
-    status, error = (500, None) if answer.startswith("500") else (200, "internal_error")
+    status, error = LOST[answer]
     fake_slack.inject(
         "chat.postMessage", status=status, error=error, effect=True, when=_in_channel(SAID[what])
     )
@@ -77,6 +103,86 @@ def test_a_post_whose_answer_was_lost_is_found_and_not_posted_again(
         assert channel.pins == {said[0]["ts"]} or list(channel.pins) == [said[0]["ts"]]
     with session(running.baton.engine) as s:
         assert s.exec(select(Job).where(col(Job.state) == "failed")).all() == []
+
+
+def _page(params: Any) -> bool:
+    return str(params.get("channel", "")).startswith("U") and "incident_ack" in str(params.get("blocks"))
+
+
+@pytest.mark.parametrize("answer", sorted(LOST))
+def test_a_page_whose_answer_was_lost_is_found_in_the_dm_and_not_sent_again(
+    running: RunningBaton, fake_slack: FakeSlack, answer: str
+) -> None:
+    """slack_sdk sent a post again by itself after a 5xx or a dropped connection, and a DM was
+    never looked for: the page reached Maya twice."""
+    status, error = LOST[answer]
+    fake_slack.inject("chat.postMessage", status=status, error=error, effect=True, when=_page)
+    resp = running.command("/incident", "P2 model-quality Refusals up", user_id=LEO)
+    assert "Declared" in resp.text, resp.text
+    fake_slack.wait_for(lambda: fake_slack.calls_to("conversations.history") or None, timeout=15)
+    settle(running, timeout=10)
+    pages = [m for m in fake_slack.dm_messages(MAYA) if "incident_ack" in str(m.get("blocks"))]
+    assert len(pages) == 1, [m["text"] for m in pages]
+    assert len(page_dms(fake_slack)) == 1  # one try reached Slack; the retry looked instead
+    dm = fake_slack.dm_channel(MAYA)
+    assert [c.params["users"] for c in fake_slack.calls_to("conversations.open")] == [MAYA]
+    assert [c.params["channel"] for c in fake_slack.calls_to("conversations.history")] == [dm]
+    (paged,) = _timeline(running.baton, "paged")
+    assert paged.data["user"] == MAYA
+    with session(running.baton.engine) as s:
+        (page,) = s.exec(select(Job).where(col(Job.kind) == "page", col(Job.step) == 0)).all()
+    assert page.state == "done" and page.delivery["dm"] == {
+        "state": "sent",
+        "ts": pages[0]["ts"],
+        "at": page.delivery["dm"]["at"],
+    }
+
+
+@pytest.mark.parametrize("step", ["dm", "post"])
+def test_a_send_whose_process_died_before_its_record_is_found_and_not_sent_again(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack, db_url: str, step: str
+) -> None:
+    """A Baton (tests/crashworker.py) dies the moment it goes to record that Slack took the page
+    DM ("dm") or the channel's paging notice ("post"); this one runs the job again after the
+    lease and finds the message instead of sending it again."""
+    baton, ticker, clock = clocked
+    incidents.declare(baton=baton, severity="P2", area="model-quality", title="Refusals up", reporter=LEO)
+    env = {
+        **clean_env(),
+        "SLACK_BOT_TOKEN": fake_slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.url,
+        "DATABASE_URL": db_url,
+        "BATON_OWNERSHIP_FILE": str(SHIPPED_OWNERSHIP),
+        "BATON_SEVERITY_FILE": str(ROOT / "severity.yaml"),
+        "PORT": "0",
+        "BATON_METRICS_TOKEN": METRICS_TOKEN,
+    }
+    died = subprocess.run(
+        [sys.executable, "-m", "tests.crashworker", step],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert died.returncode == crashworker.DIED, died.stderr
+    said = SAID["paging notice"]
+    sent = lambda: (  # noqa: E731
+        [m for m in fake_slack.dm_messages(MAYA) if "incident_ack" in str(m.get("blocks"))]
+        if step == "dm"
+        else [m for m in fake_slack.messages(incident_channel(fake_slack).id) if m["text"].startswith(said)]
+    )
+    assert len(sent()) == 1  # Slack took it; its record never reached the database
+    clock.advance(jobs.LEASE + timedelta(seconds=1))
+    ticker.run_until_idle()
+    assert len(sent()) == 1, [m["text"] for m in sent()]
+    assert fake_slack.calls_to("conversations.history")
+    with session(baton.engine) as s:
+        assert s.exec(select(Job).where(col(Job.state).in_(["running", "failed"]))).all() == []
+        marks = [j.delivery[step] for j in s.exec(select(Job)).all() if step in j.delivery]
+    assert sent()[0]["ts"] in [m["ts"] for m in marks]
+    assert len(_timeline(baton, "paged")) == 1
 
 
 def _paged_insert(sql: str, params: Any) -> bool:
@@ -150,3 +256,59 @@ def test_a_pager_event_whose_record_the_database_refused_is_not_sent_again(
         finally:
             ticker.shutdown()
             baton.engine.dispose()
+
+
+def test_the_apps_own_client_never_posts_twice_but_retries_what_is_safe(fake_slack: FakeSlack) -> None:
+    """make_client is Bolt's client too (replies, say()): a post whose connection dropped after
+    Slack took it surfaces; a read after a 500 and a post after a 429 are tried again."""
+    client = make_client(token=fake_slack.bot_token, base_url=fake_slack.url)
+    fake_slack.inject("chat.postMessage", status=0, effect=True)
+    with pytest.raises(ConnectionError):
+        client.chat_postMessage(channel=MAYA, text="once")
+    fake_slack.inject("chat.postMessage", status=503, effect=True)
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel=MAYA, text="once more")
+    assert [m["text"] for m in fake_slack.dm_messages(MAYA)] == ["once", "once more"]
+    fake_slack.inject("chat.postMessage", status=429, retry_after=0)
+    assert client.chat_postMessage(channel=MAYA, text="after a 429")["ok"]
+    fake_slack.inject("users.info", status=500)
+    assert client.users_info(user=MAYA)["ok"]
+    assert [c.http_status for c in fake_slack.calls_to("users.info")] == [500, 200]
+
+
+@pytest.mark.parametrize("what", ["page DM", "paging notice"])
+def test_a_retry_long_after_a_lost_answer_still_finds_the_message(
+    fake_slack: FakeSlack, db_url: str, what: str
+) -> None:
+    """H9: the look goes back from the time the step was marked sending (kept with the mark),
+    less a margin for Slack's clock, however long the retry comes after: here 40 minutes (the
+    database down, a lease, backoff), on a clock that starts at Slack's time."""
+    settings = settings_for(fake_slack, db_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    clock = FakeClock(datetime.now(UTC))
+    baton = boot(settings, config, clock=clock)
+    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
+    when = _page if what == "page DM" else _in_channel(SAID["paging notice"])
+    try:
+        fake_slack.inject("chat.postMessage", status=500, effect=True, when=when)
+        incidents.declare(baton=baton, severity="P2", area="model-quality", title="Refusals up", reporter=LEO)
+        ticker.run_until_idle()
+        sent = lambda: [c for c in fake_slack.calls_to("chat.postMessage") if when(c.params)]  # noqa: E731
+        assert [c.http_status for c in sent()] == [500]  # Slack took it; Baton heard a 500
+        clock.advance(timedelta(minutes=40))
+        ticker.run_until_idle()
+        assert [c.http_status for c in sent()] == [500]  # looked for and found, not sent again
+        if what == "page DM":
+            (message,) = [m for m in fake_slack.dm_messages(MAYA) if "incident_ack" in str(m.get("blocks"))]
+        else:
+            channel = incident_channel(fake_slack).id
+            (message,) = [m for m in fake_slack.messages(channel) if m["text"].startswith(SAID[what])]
+        history = fake_slack.calls_to("conversations.history")
+        assert history and float(history[-1].params["oldest"]) < float(message["ts"])
+        step = "dm" if what == "page DM" else "post"
+        with session(baton.engine) as s:
+            marks = [j.delivery.get(step) or {} for j in s.exec(select(Job)).all()]
+        assert [m.get("ts") for m in marks if m.get("ts") == message["ts"]] == [message["ts"]]
+    finally:
+        ticker.shutdown()
+        baton.engine.dispose()

@@ -98,6 +98,44 @@ def test_dm_via_conversations_open_and_user_id(fake: FakeSlack, client: WebClien
     assert fake.dm_messages(LEO) == []
 
 
+def test_a_dm_is_read_back_with_its_metadata_only_when_asked(fake: FakeSlack, client: WebClient) -> None:
+    metadata = {"event_type": "baton_delivery", "event_payload": {"key": "7.1.dm"}}
+    posted = client.chat_postMessage(channel=MAYA, text="page", metadata=metadata)
+    dm = client.conversations_open(users=MAYA)["channel"]["id"]
+    assert dm == posted["channel"] and dm.startswith("D")
+    (plain,) = client.conversations_history(channel=dm)["messages"]
+    assert plain["ts"] == posted["ts"] and "metadata" not in plain  # as Slack: only when asked
+    (full,) = client.conversations_history(channel=dm, include_all_metadata=True)["messages"]
+    assert full["metadata"] == metadata
+
+
+def test_scopes_are_said_in_every_answer_and_missing_ones_refused(fake: FakeSlack, client: WebClient) -> None:
+    scopes = client.auth_test().headers["X-OAuth-Scopes"]
+    assert {"im:history", "im:write", "chat:write"} <= set(scopes.split(","))
+    fake.scopes -= {"im:history", "im:write"}
+    assert "im:history" not in client.auth_test().headers["X-OAuth-Scopes"].split(",")
+    posted = client.chat_postMessage(channel=MAYA, text="page")  # chat:write suffices
+    assert error_of(lambda: client.conversations_open(users=MAYA)) == "missing_scope"
+    with pytest.raises(SlackApiError) as info:
+        client.conversations_history(channel=posted["channel"])
+    assert (info.value.response["error"], info.value.response["needed"]) == ("missing_scope", "im:history")
+    assert client.conversations_history(channel="C0GENERAL")["ok"]  # channels:history is still there
+
+
+def test_a_dropped_connection_after_the_call_was_carried_out(fake: FakeSlack) -> None:
+    """status=0 closes the connection without an answer: the client cannot tell it posted, and
+    slack_sdk's default ConnectionErrorRetryHandler posts it again."""
+    fake.inject("chat.postMessage", status=0, effect=True)
+    bare = WebClient(base_url=fake.url, token=fake.bot_token, retry_handlers=[])
+    with pytest.raises(ConnectionError):  # http.client.RemoteDisconnected
+        bare.chat_postMessage(channel=MAYA, text="page")
+    assert [m["text"] for m in fake.dm_messages(MAYA)] == ["page"]
+    assert [c.http_status for c in fake.calls_to("chat.postMessage")] == [0]
+    fake.inject("chat.postMessage", status=0, effect=True)
+    WebClient(base_url=fake.url, token=fake.bot_token).chat_postMessage(channel=LEO, text="twice")
+    assert [m["text"] for m in fake.dm_messages(LEO)] == ["twice", "twice"]
+
+
 def test_ephemeral_views_and_lookups(fake: FakeSlack, client: WebClient) -> None:
     client.chat_postEphemeral(channel="C0GENERAL", user=MAYA, text="only you can see this")
     [eph] = fake.ephemerals(MAYA)

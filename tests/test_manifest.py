@@ -26,7 +26,8 @@ SCOPES = {
     "pins.add": {"pins:write"},
     "views.open": set(),
     "views.publish": set(),
-    "conversations.history": {"channels:history"},
+    "conversations.history": {"channels:history", "im:history"},  # channels' posts and DMs
+    "conversations.open": {"im:write"},  # users= one person
     "conversations.info": {"channels:read", "groups:read"},
     "conversations.list": {"channels:read"},  # types=public_channel only
     "usergroups.list": {"usergroups:read"},

@@ -239,3 +239,37 @@ def test_serve_logs_one_warning_per_problem_without_delaying_requests(
         "teams.product.channel: C07PRODUCT: #product-team "
         "is archived, so Baton cannot post there: unarchive it, or put another channel's ID here"
     )
+
+
+LACKS_DM_SCOPES = (
+    "the bot token lacks im:write and im:history: after a lost answer (a Slack 5xx, a restart) Baton "
+    "cannot look in a person's DM for the page it sent, so it may page them twice; reinstall the app "
+    "from slack-app-manifest.yaml, which asks for it"
+)
+
+
+@pytest.mark.parametrize("lacking", [("im:write", "im:history"), ("im:history",)])
+def test_check_warns_when_the_token_cannot_look_in_dms(
+    workspace: FakeSlack, lacking: tuple[str, ...]
+) -> None:
+    workspace.scopes -= set(lacking)
+    out = check_slack(workspace, "--slack")
+    # A warning about the app, not a problem of the config: the config's exit status and ok lines.
+    assert out.returncode == 0, out.stderr
+    assert "ok: Slack has every channel" in out.stdout
+    said = LACKS_DM_SCOPES if len(lacking) == 2 else LACKS_DM_SCOPES.replace("im:write and ", "")
+    assert out.stderr == f"baton: warning: {said}\n"
+
+
+def test_serve_warns_at_start_up_when_the_token_cannot_look_in_dms(
+    served: tuple[FakeSlack, dict[str, str], Path],
+) -> None:
+    fake, env, cwd = served
+    fake.scopes -= {"im:write", "im:history"}
+    out = Lines(serve(env, cwd))
+    try:
+        fake.wait_for(lambda: out.having("against Slack: no problems"), timeout=30)
+    finally:
+        lines = out.stop()
+    warnings = [line for line in lines if " WARNING " in line]
+    assert len(warnings) == 1 and warnings[0].endswith(f"WARNING bot.slack.check: {LACKS_DM_SCOPES}"), lines

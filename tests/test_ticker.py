@@ -74,6 +74,80 @@ def test_a_page_whose_read_the_database_refused_goes_a_second_later_and_is_told_
         ticker.shutdown()
 
 
+def _settling(sql: str, params: Any) -> bool:
+    """The statement that records a job's outcome (done, again later, given up)."""
+    return on_job_thread() and sql.lstrip().upper().startswith("UPDATE JOB SET STATE")
+
+
+def _one_worker(baton: Baton) -> Ticker:
+    # One worker: the page is the first job run (pages are claimed first), and whatever the
+    # database refuses it refuses to the page.
+    return Ticker(
+        baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure, workers=1
+    )
+
+
+def test_a_failed_try_is_recorded_however_long_the_database_refuses_within_the_lease(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    """The page's read is refused (an unexpected failure), then the record of that failure five
+    times, about 3 s with the pauses between: more than the 2 s settling was once tried for,
+    after which the page waited out its 5-minute lease."""
+    baton, _, clock = clocked
+    ticker = _one_worker(baton)
+    try:
+        read = lambda sql, params: on_job_thread() and "FROM incident" in sql  # noqa: E731
+        with refusing(baton.engine, read) as first, refusing(baton.engine, _settling, times=5) as fault:
+            inc = incidents.declare(
+                baton=baton, severity="P2", area="model-quality", title="Refusals up", reporter=LEO
+            )
+            ticker.run_until_idle(timeout=30)
+        assert (first.refused, fault.refused) == (1, 5)
+        with session(baton.engine) as s:
+            (page,) = s.exec(
+                select(Job).where(col(Job.kind) == "page", col(Job.incident_id) == inc.id, col(Job.step) == 0)
+            )
+        assert (page.state, page.attempts) == ("pending", 1)
+        clock.advance(jobs.backoff(1))
+        ticker.run_until_idle()
+        assert [c.params["channel"] for c in page_dms(fake_slack)] == [MAYA]
+        assert _job(baton, page.id or 0).state == "done"
+    finally:
+        ticker.shutdown()
+
+
+def test_settling_stops_when_the_lease_is_gone_and_the_job_is_taken_over(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    baton, _, clock = clocked
+    ticker = _one_worker(baton)
+    try:
+        read = lambda sql, params: on_job_thread() and "FROM incident" in sql  # noqa: E731
+        with refusing(baton.engine, read), refusing(baton.engine, _settling, times=10**6) as fault:
+            incidents.declare(
+                baton=baton, severity="P2", area="model-quality", title="Refusals up", reporter=LEO
+            )
+            assert ticker.tick() >= 1
+            fake_slack.wait_for(lambda: fault.refused >= 2 or None, timeout=30)
+            assert page_dms(fake_slack) == []
+            clock.advance(jobs.LEASE)  # the lease is over: another replica may run the page now
+            fake_slack.wait_for(
+                lambda: any("its lease ran out" in r.getMessage() for r in caplog.records) or None, timeout=30
+            )
+        # Another replica takes the page over (its lease is over) and sends it, once.
+        other = _one_worker(baton)
+        try:
+            other.run_until_idle()
+        finally:
+            other.shutdown()
+        assert [c.params["channel"] for c in page_dms(fake_slack)] == [MAYA]
+        with session(baton.engine) as s:
+            (page,) = s.exec(select(Job).where(col(Job.kind) == "page", col(Job.step) == 0))
+        assert (page.state, page.claimed_by) == ("done", other.worker)
+    finally:
+        ticker.shutdown()
+
+
 def test_a_bug_in_any_job_is_told_of_at_once_retried_with_backoff_and_given_up_in_twenty_minutes(
     clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
 ) -> None:

@@ -239,6 +239,9 @@ def check_against_slack(config: Config) -> int:
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)
         return 2
+    warning = slack_check.scope_warning(chat)
+    if warning is not None:  # a warning, not a problem of the config: the exit status is the config's
+        print(f"baton: warning: {warning}", file=sys.stderr)
     problems = slack_check.check(config, chat)
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -50,9 +50,10 @@ class FailureReporter(Protocol):
 # a page goes within seconds of the database coming back, and an outage is not a log line
 # every 250 ms.
 MAX_TICK_PAUSE = 2.0
-# Settling a job's row (done, retry later, given up) is tried again this many times, after these
-# pauses, before the job is left to its lease (5 minutes) to come back.
-SETTLE_PAUSES = (0.1, 0.4, 1.5)
+# Settling a job's row (done, retry later, given up) is tried again while the database refuses,
+# after pauses growing from the first to the last, for as long as this worker's lease on the job
+# lasts: once it is gone another replica may have taken the job, and it decides.
+SETTLE_PAUSE, SETTLE_MAX_PAUSE = 0.1, 5.0
 
 
 class Ticker:
@@ -78,12 +79,14 @@ class Ticker:
         self._woken = threading.Condition(threading.Lock())
         self._dirty = False
         self._stopping = False
+        self._halt = threading.Event()  # set by stop(): a settle waiting out the database gives up
         self._thread: threading.Thread | None = None
 
     def start(self, interval: timedelta) -> None:
         """Tick on a thread of its own until stop(): on wake(), when the next job is due, and at
         least every `interval`."""
         self._stopping = False
+        self._halt.clear()
         self._dirty = True
         self._thread = threading.Thread(target=self._loop, args=(interval,), name="baton-ticker", daemon=True)
         self._thread.start()
@@ -95,6 +98,7 @@ class Ticker:
             self._woken.notify()
 
     def stop(self) -> None:
+        self._halt.set()
         with self._woken:
             self._stopping = True
             self._woken.notify()
@@ -212,6 +216,7 @@ class Ticker:
                 self._give_up(job, f"still waiting after {jobs.MAX_LATE}: {e}")
                 return
             self._settle(
+                job,
                 jobs.reschedule,
                 engine,
                 job.id,
@@ -235,6 +240,7 @@ class Ticker:
                     self._give_up(job, f"{error}; still rate-limited after {jobs.MAX_LATE}")
                     return
                 self._settle(
+                    job,
                     jobs.reschedule,
                     engine,
                     job.id,
@@ -258,7 +264,7 @@ class Ticker:
                 job, f"unexpected {type(e).__name__} (Baton's log has the details)", unexpected=True
             )
             return
-        self._settle(jobs.finish, engine, job.id, worker=self.worker, now=now())
+        self._settle(job, jobs.finish, engine, job.id, worker=self.worker, now=now())
         self._release(job)
 
     def _failed_try(self, job: Job, error: str, *, unexpected: bool = False) -> None:
@@ -272,21 +278,52 @@ class Ticker:
         log.warning("job %s (%s) failed, retrying in %s: %s", job.id, job.kind, retry, error)
         self.baton.metrics.job_retries.labels(kind=job.kind).inc()
         held = self._settle(
-            jobs.reschedule, self.baton.engine, job.id, worker=self.worker, retry_at=now + retry, error=error
+            job,
+            jobs.reschedule,
+            self.baton.engine,
+            job.id,
+            worker=self.worker,
+            retry_at=now + retry,
+            error=error,
         )
         if held and job.attempts == 1:
             self._report(job, f"{error} (retrying)", final=False, unexpected=unexpected)
 
-    def _settle(self, settle: Callable[..., bool], *args: object, **kwargs: object) -> bool:
-        """Write a job's outcome, trying again for a few seconds while the database refuses: a job
-        left `running` would wait out its whole lease before anyone ran it again."""
-        for pause in SETTLE_PAUSES:
+    def _settle(self, job: Job, settle: Callable[..., bool], *args: object, **kwargs: object) -> bool:
+        """Write a job's outcome (`settle(*args, **kwargs)`), trying again with growing pauses
+        while the database refuses, for as long as this worker holds the job's lease: a job left
+        `running` would wait out its whole lease before anyone ran it again, its outcome lost.
+        False once the lease is gone (or the ticker stops): the job comes back to whoever
+        claims it next."""
+        pause = SETTLE_PAUSE
+        tries = 0
+        while True:
             try:
                 return settle(*args, **kwargs)
             except DBAPIError as e:
-                log.warning("could not settle a job (%s); trying again in %ss", type(e).__name__, pause)
-                time.sleep(pause)
-        return settle(*args, **kwargs)
+                tries += 1
+                left = _lease_left(job, self.baton.clock.now())
+                if left <= 0 or self._halt.is_set():
+                    log.error(
+                        "job %s (%s): could not record its outcome in %d tries (%s) before %s; "
+                        "it runs again once its lease is over",
+                        job.id,
+                        job.kind,
+                        tries,
+                        type(e).__name__,
+                        "the ticker stopped" if self._halt.is_set() else "its lease ran out",
+                    )
+                    return False
+                wait = min(pause, left)
+                log.warning(
+                    "job %s (%s): could not record its outcome (%s); trying again in %.1fs",
+                    job.id,
+                    job.kind,
+                    type(e).__name__,
+                    wait,
+                )
+                self._halt.wait(wait)
+                pause = min(SETTLE_MAX_PAUSE, pause * 2)
 
     def _release(self, job: Job) -> None:
         """A channel job ended: those of its incident that waited for it go now."""
@@ -299,7 +336,13 @@ class Ticker:
         assert job.id is not None
         log.error("job %s (%s) failed for good: %s", job.id, job.kind, error)
         if not self._settle(
-            jobs.fail, self.baton.engine, job.id, worker=self.worker, now=self.baton.clock.now(), error=error
+            job,
+            jobs.fail,
+            self.baton.engine,
+            job.id,
+            worker=self.worker,
+            now=self.baton.clock.now(),
+            error=error,
         ):
             return  # another worker holds it now; it decides
         self.baton.metrics.jobs_given_up.labels(kind=job.kind).inc()
@@ -313,3 +356,13 @@ class Ticker:
             self.on_failure(self.baton, job, error, final, unexpected=unexpected)
         except Exception:  # reporting is best effort; the failure itself is on the job row
             log.exception("could not report the failure of job %s", job.id)
+
+
+def _lease_left(job: Job, now: datetime) -> float:
+    """Seconds left of the lease this worker took on `job` when it claimed it."""
+    until = job.lease_until
+    if until is None:
+        return 0.0
+    if until.tzinfo is None and now.tzinfo is not None:  # SQLite gives back naive UTC
+        until = until.replace(tzinfo=now.tzinfo)
+    return (until - now).total_seconds()

@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -60,18 +60,45 @@ class ChatError(Exception):
         return f"Slack {self.method} failed: {self.error}"
 
 
+class _Idempotent(RetryHandler):
+    """`inner`'s retries, except of a call that is not idempotent (NOT_IDEMPOTENT): after a 5xx
+    or a connection lost under it Slack may have carried it out, and slack_sdk would send it
+    again blind. Such a failure reaches the caller (ChatError.maybe_done), which looks first."""
+
+    def __init__(self, inner: RetryHandler):
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if _method_of(request.url) in NOT_IDEMPOTENT:
+            return False
+        return self.inner._can_retry(state=state, request=request, response=response, error=error)
+
+
+def _method_of(url: str) -> str:
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def make_client(
     *, token: str, base_url: str, timeout: int = 10, max_retries: int = 2, wait_on_rate_limit: bool = True
 ) -> WebClient:
-    """A WebClient that retries connection errors and 5xx, and 429 after Retry-After.
+    """A WebClient that retries connection errors and 5xx (except of a call that is not
+    idempotent, see _Idempotent), and 429 after Retry-After (a 429 is a call Slack did not do).
 
     The job runner passes wait_on_rate_limit=False: a rate-limited call then fails at once with
     ChatError.after, and the job is rescheduled instead of holding a worker (and the pages
     queued behind it) asleep for Retry-After seconds.
     """
     handlers: list[RetryHandler] = [
-        ConnectionErrorRetryHandler(max_retry_count=max_retries),
-        ServerErrorRetryHandler(max_retry_count=max_retries),
+        _Idempotent(ConnectionErrorRetryHandler(max_retry_count=max_retries)),
+        _Idempotent(ServerErrorRetryHandler(max_retry_count=max_retries)),
     ]
     if wait_on_rate_limit:
         handlers.append(RateLimitErrorRetryHandler(max_retry_count=max_retries))
@@ -86,27 +113,31 @@ class Chat:
         # Asked before every call with the method's name (the runtime checks that no database
         # transaction is open: a slow Slack must never hold a lock).
         self.before_call = before_call
-        # For calls that must reach Slack at most once per call (creating a channel): without
-        # slack_sdk's retries a lost answer surfaces as an error, never as a second channel.
+        # For calls that must reach Slack at most once per call (NOT_IDEMPOTENT: a post, a new
+        # channel), whatever client Baton was given: only a 429, which Slack did not act on, is
+        # tried again by slack_sdk; a lost answer surfaces as an error, never as a second post.
         self._once = WebClient(
-            token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[]
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=[h for h in client.retry_handlers if isinstance(h, RateLimitErrorRetryHandler)],
         )
         self._bot_user_id: str | None = None
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         return self._call_with(method, kwargs)
 
-    def _call_with(self, method: str, kwargs: dict[str, Any], *, once: bool = False) -> dict[str, Any]:
-        resp = self._response_with(method, kwargs, once=once)
+    def _call_with(self, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        resp = self._response_with(method, kwargs)
         return dict(resp.data) if isinstance(resp.data, dict) else {}
 
     def _response(self, method: str, **kwargs: Any) -> SlackResponse:
         return self._response_with(method, kwargs)
 
-    def _response_with(self, method: str, kwargs: dict[str, Any], *, once: bool = False) -> SlackResponse:
+    def _response_with(self, method: str, kwargs: dict[str, Any]) -> SlackResponse:
         if self.before_call is not None:
             self.before_call(method)
-        client = self._once if once or method in _ONCE else self.client
+        client = self._once if method in NOT_IDEMPOTENT else self.client
         try:
             if method in _JSON:
                 return client.api_call(method, json=kwargs)
@@ -190,26 +221,27 @@ class Chat:
         """Post to a channel, DM channel or user ID; returns the message ts.
 
         `key`: Baton's own name for this message, carried in its metadata, so that
-        `find_posted` can tell whether a post whose answer was lost went out. A keyed post to a
-        channel is sent once per call (slack_sdk's retries would post again blindly after a
-        5xx or a dropped connection): the caller looks before trying again."""
+        `find_posted` can tell whether a post whose answer was lost went out. A post is sent
+        once per call (slack_sdk's retries would post again blindly after a 5xx or a dropped
+        connection): the caller looks before trying again."""
         args: dict[str, Any] = {"channel": channel, "text": text}
         if blocks:
             args["blocks"] = list(blocks)
         if key is not None:
             args["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
-        once = key is not None and readable(channel)
-        return str(self._call_with("chat.postMessage", args, once=once)["ts"])
+        return str(self._call_with("chat.postMessage", args)["ts"])
 
     def find_posted(self, channel: str, key: str, *, oldest: float) -> str | None:
-        """The ts of Baton's message carrying `key` in `channel`, posted after `oldest` (epoch
-        seconds), or None. None as well where Baton cannot read the channel (a DM, a private
-        channel: the manifest asks for channels:history only), so the caller sends again."""
-        if not readable(channel):
+        """The ts of Baton's message carrying `key` in `channel` (a channel's ID, or a user's
+        for their DM with Baton), posted after `oldest` (epoch seconds), or None. None as well
+        where Slack will not let Baton read it (a scope the app lacks: im:history, im:write,
+        groups:history), said in the log: the caller then sends again."""
+        conversation = self._conversation(channel, key)
+        if conversation is None:
             return None
         cursor = ""
         for _ in range(5):  # 1,000 messages since the earlier try: further back is not a retry
-            args: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "limit": 200}
+            args: dict[str, Any] = {"channel": conversation, "oldest": f"{oldest:.6f}", "limit": 200}
             args["include_all_metadata"] = True
             if cursor:
                 args["cursor"] = cursor
@@ -228,6 +260,18 @@ class Chat:
             if not cursor:
                 return None
         return None
+
+    def _conversation(self, channel: str, key: str) -> str | None:
+        """The conversation a post to `channel` lands in: a user's DM with Baton for a user ID."""
+        if not channel.startswith(("U", "W")):
+            return channel
+        try:
+            return str(self._call("conversations.open", users=channel)["channel"]["id"])
+        except ChatError as e:
+            if e.retryable:
+                raise
+            log.warning("cannot open the DM to look for message %s (%s): sending it again", key, e.error)
+            return None
 
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """One message of a channel by its ts (None if it is gone or out of reach)."""
@@ -306,12 +350,8 @@ _JSON = frozenset(
         "views.publish",
     }
 )
-# Not idempotent: a retry after a lost answer would do it twice.
-_ONCE = frozenset({"conversations.create"})
+# Not idempotent: a retry after a lost answer (a 5xx, a connection dropped after the request
+# went) may do it twice.
+NOT_IDEMPOTENT = frozenset({"chat.postMessage", "chat.postEphemeral", "conversations.create"})
 # The metadata event type of Baton's keyed messages (see post_message).
 METADATA_EVENT = "baton_delivery"
-
-
-def readable(channel: str) -> bool:
-    """Whether Baton may read the conversation's history: public channels (C…) only."""
-    return channel.startswith("C")

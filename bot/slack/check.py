@@ -19,6 +19,26 @@ log = logging.getLogger(__name__)
 
 _REINSTALL = "reinstall the app from slack-app-manifest.yaml, which asks for it"
 
+# Scopes Baton works without, worse: with them it finds a page whose answer was lost (a 5xx, a
+# crash) in the person's DM instead of paging them again (bot/store/delivery.py).
+DM_LOOKUP_SCOPES = ("im:write", "im:history")
+
+
+def scope_warning(chat: Chat) -> str | None:
+    """What the bot token lacks of DM_LOOKUP_SCOPES and what that costs, or None (also when
+    Slack does not say which scopes the token has)."""
+    try:
+        granted = chat.granted_scopes()
+    except ChatError:
+        return None  # the rest of the check reports Slack's answer
+    missing = [scope for scope in DM_LOOKUP_SCOPES if granted is not None and scope not in granted]
+    if not missing:
+        return None
+    return (
+        f"the bot token lacks {' and '.join(missing)}: after a lost answer (a Slack 5xx, a restart) "
+        f"Baton cannot look in a person's DM for the page it sent, so it may page them twice; " + _REINSTALL
+    )
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -64,6 +84,9 @@ def check(config: Config, chat: Chat, *, lookup_emails: bool = True) -> list[Pro
 def log_problems(config: Config, chat: Chat) -> list[Problem]:
     """Run the check and log each problem as one warning (for `baton serve`)."""
     try:
+        warning = scope_warning(chat)
+        if warning is not None:
+            log.warning("%s", warning)
         problems = check(config, chat, lookup_emails=False)
     except Exception:  # a background check must not take the bot down
         log.exception("the start-up check of the config against Slack failed")

@@ -8,18 +8,22 @@ record are made idempotent here, per job and step ("dm", "post", "pager", "openi
 1. Look first: a step the job's row says is sent is not sent again (the retry only finishes).
 2. A step this process sent but could not record yet is held in memory: a retry here records
    it and never sends again, however long the database refused.
-3. A step that may be looked for (a post to a channel Baton can read) is marked `sending` on
-   the job's row before it goes, and carries its key in the message's metadata; a retry after
-   an unknown outcome (a crash, a lost answer, a 5xx) looks for it in the channel's history
-   before sending again.
+3. A step that may be looked for (every post: to a channel, or a DM to a person) is marked
+   `sending` on the job's row, with the time, before it goes, and carries its key in the
+   message's metadata; a retry after an unknown outcome (a crash, a lost answer, a 5xx, a
+   connection dropped after the request went) looks for it in the conversation's history (a
+   DM's through conversations.open) before sending again. slack_sdk never sends a post again
+   itself, except after a 429 (bot/slack/chat.py).
 4. Right after the send, one transaction marks the step sent (with Slack's ts) together with
    its record (the timeline line of a page, of a pager event), tried again for a few seconds
    while the database refuses.
 
-What remains: a DM or a pager event whose send succeeded and whose record never reached the
-database because the process died (or another replica took the job over after its lease) in
-the milliseconds between the two is sent again. Baton cannot read DMs (no im:history scope), and
-a page sent twice is better than none.
+What remains: a pager event whose send succeeded and whose record never reached the database
+because the process died in the milliseconds between the two is sent again (an external pager
+has no history to look in; its dedup key folds the two into one alert where it has one). A
+post is sent again where Slack will not let Baton look (an app installed without im:history or
+im:write, a private channel without groups:history): said in the log, at start-up and by `baton
+check --slack`, since a page sent twice is better than none.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from bot.slack.chat import ChatError, readable
+from bot.slack.chat import ChatError
 from bot.store.db import reading, session
 from bot.store.models import Job
 from bot.store.runtime import Baton
@@ -45,7 +49,9 @@ log = logging.getLogger(__name__)
 SENT, SENDING = "sent", "sending"
 # The record is tried again after these pauses while the database refuses it.
 RECORD_PAUSES = (0.1, 0.4, 1.5)
-# A look goes back this far before the earlier try began: clocks of Slack and Baton differ a little.
+# A look starts at the time the step was marked sending (kept with the mark: a retry may come
+# hours later, after an outage, a lease and backoff), less this margin, since the clocks of Slack
+# and Baton differ a little. It has no end: the message may have gone out any time after.
 _LOOK_SLACK = timedelta(seconds=30)
 
 Record = Callable[[Session, str | None], None]
@@ -169,8 +175,8 @@ def _record(baton: Baton, job_id: int, step: str, ts: str | None, record: Record
             time.sleep(pause)
 
 
-def in_channel(baton: Baton, job: Job, step: str, channel: str) -> Callable[[datetime], str | None]:
-    """A `look` for a message the job posted to `channel`."""
+def in_conversation(baton: Baton, job: Job, step: str, channel: str) -> Callable[[datetime], str | None]:
+    """A `look` for a message the job posted to `channel` (a channel, or a user's DM)."""
 
     def look(since: datetime) -> str | None:
         return baton.chat.find_posted(channel, key(job, step), oldest=since.timestamp())
@@ -194,6 +200,6 @@ def post(
         job,
         step,
         lambda: baton.chat.post_message(channel, text=text, blocks=blocks, key=key(job, step)),
-        look=in_channel(baton, job, step, channel) if readable(channel) else None,
+        look=in_conversation(baton, job, step, channel),
         record=record,
     )
