@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -508,3 +509,68 @@ def test_export_heads_writes_every_head_and_a_bad_anchor_is_one_line(made: Recor
     assert note.read_text() == baton(made.url, made.cwd, "export", "1").stdout
     both = baton(made.url, made.cwd, "export", "3", "--heads")
     assert both.returncode == 2 and "--heads writes every chain's head" in both.stderr
+
+
+# -- placeholders (issue 17, finding H7) ---------------------------------------------------------
+
+# What the README shows where a key goes, and keys that are examples or plainly not random (all
+# but the unexpanded command as long as a key must be, which was all the check asked before).
+PLACEHOLDER_KEYS = [
+    ("your-chain-key-here-0123456789abcdef", "is still an example value (it has the word 'your'"),
+    ("changeme-4f9a1c07d2e85b36-a1b2c3d4e5", "is still an example value (it has the word 'changeme'"),
+    ("changeme" * 5, "is not a random secret (a run of 8 characters repeated)"),
+    ("x" * 40, "is still an example value (it has 'x's where the real value goes)"),
+    ("k" * 40, "is not a random secret (one character repeated)"),
+    ("0123456789abcdef" * 2, "is not a random secret (a run of 16 characters repeated)"),
+    ("ab" * 10 + "ba" * 10, "is not a random secret (made of only 2 different characters)"),
+    ("${BATON_CHAIN_KEY_FROM_THE_VAULT_GOES_HERE}", "is a variable or template that was never filled in"),
+    ("$(openssl rand -hex 32)", "is a variable or template that was never filled in"),
+    ("openssl rand -base64 48, as the README says", "is the command that makes a key, not its"),
+]
+
+
+@pytest.mark.parametrize(("value", "said"), PLACEHOLDER_KEYS)
+def test_a_placeholder_chain_key_is_one_line_and_exit_2_before_anything_else(
+    tmp_path: Path, value: str, said: str
+) -> None:
+    with FakeSlack() as fake:
+        env = serve_env(fake, tmp_path, BATON_CHAIN_KEY=value)
+        out = subprocess.run(
+            [BATON, "serve"],
+            env={**clean_env(), **env},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert fake.calls == []  # refused before Slack was asked anything
+    assert not (tmp_path / "baton.db").exists()  # nor the database touched
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"baton: the chain key in BATON_CHAIN_KEY {said}"), lines[0]
+    assert lines[0].endswith(
+        "set BATON_CHAIN_KEY to a random secret of at least 32 characters (e.g. the output of `openssl "
+        "rand -hex 32`), or BATON_CHAIN_KEY_FILE to the path of a file holding one."
+    )
+    assert value not in out.stderr + out.stdout
+    key_file = tmp_path / "chain.key"
+    key_file.write_text(value + "\n")
+    verify = subprocess.run(
+        [BATON, "verify"],
+        env={**clean_env(), "BATON_CHAIN_KEY_FILE": str(key_file), "DATABASE_URL": env["DATABASE_URL"]},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verify.returncode == 2, verify.stderr
+    assert verify.stderr.startswith(f"baton: the chain key in the file BATON_CHAIN_KEY_FILE names {said}")
+
+
+def test_every_chain_key_the_readme_shows_is_refused() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = re.findall(r"BATON_CHAIN_KEY=([^\s`]+)", readme)
+    assert shown, "the README shows where the key goes"
+    for value in shown:
+        with pytest.raises(SettingsError, match="BATON_CHAIN_KEY"):
+            Settings.from_env({"BATON_CHAIN_KEY": value}, require_slack=False)
