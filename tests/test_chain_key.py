@@ -27,14 +27,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app.runner import boot
 from bot.config.schema import load_config
+from bot.incidents.errors import IncidentError
 from bot.records import chain, evidence
+from bot.records.seal import SealError
 from bot.store.chainkey import ChainKey
 from bot.store.db import session
-from bot.store.models import ChainHead, ChainSeal
+from bot.store.models import ChainHead, ChainSeal, Evidence
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError
 from tests.conftest import (
@@ -574,3 +576,39 @@ def test_every_chain_key_the_readme_shows_is_refused() -> None:
     for value in shown:
         with pytest.raises(SettingsError, match="BATON_CHAIN_KEY"):
             Settings.from_env({"BATON_CHAIN_KEY": value}, require_slack=False)
+
+
+# -- every link is sealed as the database records, whichever replica writes it (H2) --------------
+
+
+def test_a_replica_without_the_key_writes_no_plain_link_once_the_database_is_sealed(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    # Two replicas on one new database: one started without the key, then one with it (which
+    # records the key: there is nothing to re-seal). The sealing is decided per link, not at start.
+    plain = start(fake_slack, db_url, None)
+    keyed = start(fake_slack, db_url, CHAIN_KEY)
+    try:
+        number = declare(keyed, "Refusals up")
+        evidence.add(baton=keyed, number=number, author=MAYA, text="first look")
+        with pytest.raises(IncidentError) as refused:
+            evidence.add(baton=plain, number=number, author=LEO, text="written without the key")
+        said = str(refused.value)
+        assert said.startswith(f"Nothing was added to #{number}'s evidence: the chains in the database are ")
+        assert f"sealed with a key (fingerprint {FINGERPRINT}) and no key is set: set BATON_CHAIN_KEY" in said
+        with pytest.raises(SealError, match=f"fingerprint {FINGERPRINT}"):
+            add_receipts(plain.engine, "model-quality", 1)
+        chain.use_key(plain.engine, ChainKey(OTHER_KEY.encode(), "BATON_CHAIN_KEY"))  # another key
+        with pytest.raises(IncidentError, match=f"sealed with the key of fingerprint {FINGERPRINT}"):
+            evidence.add(baton=plain, number=number, author=LEO, text="written with another key")
+        evidence.add(baton=keyed, number=number, author=LEO, text="graph attached")
+        add_receipts(keyed.engine, "model-quality", 2)
+        with session(keyed.engine) as s:
+            texts = [e.text for e in s.exec(select(Evidence).order_by(col(Evidence.seq))).all()]
+        assert texts == ["first look", "graph attached"]
+    finally:
+        plain.engine.dispose()
+        keyed.engine.dispose()
+    result = baton(keyed.settings.database_url, tmp_path, "verify", key=CHAIN_KEY)
+    assert result.returncode == 0, result.stderr
+    assert "2 receipts in 1 chain and 2 evidence items in 1 chain" in result.stdout
