@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,14 +26,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app.runner import boot
 from bot.config.schema import load_config
+from bot.incidents.errors import IncidentError
 from bot.records import chain, evidence
+from bot.records.seal import SealError
 from bot.store.chainkey import ChainKey
-from bot.store.db import session
-from bot.store.models import ChainHead, ChainSeal
+from bot.store.db import session, shown
+from bot.store.models import ChainHead, ChainSeal, Evidence
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError
 from tests.conftest import (
@@ -259,100 +261,130 @@ def test_an_anchor_of_another_sealing_is_named_and_still_counts_chains(
     made = record(start(fake_slack, db_url, None), tmp_path)
     anchor = made.anchor()
     made.engine.dispose()
-    keyed = start(fake_slack, db_url, CHAIN_KEY)  # keys the chains: every hash changes
+    sealed = baton(made.url, tmp_path, "seal", key=CHAIN_KEY)  # keys the chains: every hash changes
+    assert sealed.returncode == 0, sealed.stderr
+    delete_evidence(made.engine, 2)
+    found = problems(made.verify("--anchor", str(anchor), key=CHAIN_KEY))
+    assert found[0] == (
+        f"the anchor {anchor} was written when the chains were sealed with plain SHA-256; they are "
+        f"now sealed with HMAC-SHA256, key {FINGERPRINT}: its hashes cannot be compared, only that no "
+        "chain is missing or shorter. If `baton seal` keyed them after the anchor was written, that is "
+        "why; if not, investigate."
+    )
+    assert "new anchor" not in "\n".join(found)  # an attacker's state never becomes the new truth
+    assert found[1].startswith("the evidence items of incident #2 are missing")
+    assert len(found) == 2
+
+
+# -- keying plain chains: only `baton seal`, never a start (H1) ----------------------------------
+
+
+def rewrite_all_plain(made: Records) -> None:
+    """The attacker's laundering: rewrite every chain from its first link with plain hashes."""
+    rewrite(made.engine, RECEIPT, made.receipts[0], note="nothing was handed over")
+    for items in made.evidence.values():
+        rewrite(made.engine, EVIDENCE, items[0], text="all fine")
+
+
+def test_a_removed_record_and_plain_rewrite_are_never_re_sealed_by_a_start(
+    keyed: Records, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with keyed.engine.begin() as conn:
+        conn.execute(sa.delete(ChainSeal.__table__))  # type: ignore[attr-defined]
+    rewrite_all_plain(keyed)
+    caplog.set_level(logging.INFO)
+    again = start(fake_slack, keyed.url, CHAIN_KEY)
     try:
-        delete_evidence(keyed.engine, 2)
-        found = problems(made.verify("--anchor", str(anchor), key=CHAIN_KEY))
-        assert found[0] == (
-            f"the anchor {anchor} was written when the chains were sealed with plain SHA-256; they are "
-            f"now sealed with HMAC-SHA256, key {FINGERPRINT}: its hashes cannot be compared, only that no "
-            "chain is missing or shorter. Write a new anchor with `baton export --heads`."
-        )
-        assert found[1].startswith("the evidence items of incident #2 are missing")
-        assert len(found) == 2
+        said = [r.getMessage() for r in caplog.records if r.name == "bot.records.rekey"]
+        assert said == [
+            f"the handoff and evidence chains in {shown(keyed.url)} are not sealed with the chain key "
+            f"(fingerprint {FINGERPRINT}): the database records no key. No receipt or evidence item is "
+            "written until an admin runs `baton seal` once with this key (it checks each chain and seals "
+            "those that verify). If they were sealed before, the record was removed: investigate first "
+            "(baton verify --anchor FILE)"
+        ]
+        with pytest.raises(IncidentError, match="not sealed with the chain key .* `baton seal`"):
+            evidence.add(baton=again, number=1, author=LEO, text="while unsealed")
+        with session(again.engine) as s:
+            assert s.get(ChainSeal, 1) is None  # nothing recorded, nothing re-sealed
     finally:
-        keyed.engine.dispose()
+        again.engine.dispose()
+    found = problems(keyed.verify(key=CHAIN_KEY))
+    assert found[0] == (
+        f"the chains in {shown(keyed.url)} are not sealed with the chain key (fingerprint {FINGERPRINT}): "
+        "the database records no key, and Baton writes no receipt or evidence with the key until they are. "
+        "If they were never sealed, run `baton seal` once with this key; if they were, the record of the "
+        "key was removed: investigate (baton verify --anchor FILE) instead of sealing"
+    )
 
 
-# -- keying the chains once -----------------------------------------------------------------------
-
-
-def test_the_first_start_with_a_key_reseals_once_and_leaves_a_chain_that_does_not_verify(
-    fake_slack: FakeSlack, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_baton_seal_keys_plain_chains_once_and_leaves_one_that_does_not_verify(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:
     made = record(start(fake_slack, db_url, None), tmp_path)
     altered = made.evidence[2][1]
     with made.engine.begin() as conn:
         conn.execute(sa.update(EVIDENCE).where(EVIDENCE.c.id == altered).values(text="all fine"))
     made.engine.dispose()
-
-    caplog.set_level(logging.INFO)
-    keyed = start(fake_slack, db_url, CHAIN_KEY)
+    keyed = start(fake_slack, db_url, CHAIN_KEY)  # running, unsealed: writes nothing yet
     try:
-        said = [r.getMessage() for r in caplog.records if r.name == "bot.records.rekey"]
-        assert (
-            f"keyed the handoff and evidence chains: re-sealed 5 links in 2 chains with HMAC-SHA256, key "
-            f"{FINGERPRINT}; anchors written before (baton export --heads) no longer match: write new ones"
-        ) in said
-        assert any(
-            m.startswith(f"not keyed, left as it was because it does not verify: evidence #{altered}")
-            for m in said
+        with pytest.raises(IncidentError):
+            evidence.add(baton=keyed, number=1, author=LEO, text="before sealing")
+        no_key = baton(made.url, tmp_path, "seal")
+        assert no_key.returncode == 2 and no_key.stderr.startswith(
+            "baton: baton seal needs the chain key: set"
         )
+        sealed = baton(made.url, tmp_path, "seal", key=CHAIN_KEY)
+        assert sealed.returncode == 1, sealed.stderr
+        where = shown(made.url)
+        assert sealed.stdout == (
+            f"ok: sealed 5 links in 2 chains of {where} with HMAC-SHA256, key {FINGERPRINT}, and recorded "
+            "the key's fingerprint; anchors written before this have other hashes: write a new one now "
+            "(baton export --heads)\n"
+        )
+        left, total = sealed.stderr.splitlines()
+        assert left.startswith(f"not sealed, left as it was because it does not verify: evidence #{altered}")
+        assert total == "baton: 1 chain left unsealed; `baton verify` names it"
+        assert CHAIN_KEY not in sealed.stdout + sealed.stderr
         with session(keyed.engine) as s:
-            seal = s.get(ChainSeal, 1)
-            assert seal is not None and (seal.key_fingerprint, seal.resealed) == (FINGERPRINT, 5)
-        assert CHAIN_KEY not in "\n".join(said)
-
-        (problem,) = problems(made.verify(key=CHAIN_KEY))
-        assert problem == (
-            f"evidence #{altered} of incident #2 (2nd in its chain): its content does not match its hash "
-            "(a stored field was changed); and the chain is sealed with plain SHA-256, not with the chain "
-            "key (it did not verify when the chains were keyed and was left as it was, or it was rewritten "
-            "since)"
+            row = s.get(ChainSeal, 1)
+            assert row is not None and (row.key_fingerprint, row.resealed) == (FINGERPRINT, 5)
+        # The running Baton reads the record per link: it writes again, keyed, without a restart.
+        evidence.add(baton=keyed, number=1, author=LEO, text="after sealing")
+        once_more = baton(made.url, tmp_path, "seal", key=CHAIN_KEY)
+        assert (once_more.returncode, once_more.stdout) == (
+            0,
+            f"ok: the chains in {where} are sealed with HMAC-SHA256, key {FINGERPRINT} already\n",
         )
-        # New links are keyed; a link rewritten with plain hashes is never re-sealed by a restart.
-        evidence.add(baton=keyed, number=1, author=LEO, text="after keying")
-        rewrite(keyed.engine, RECEIPT, made.receipts[0], note="rewritten in plain")
+        other = baton(made.url, tmp_path, "seal", key=OTHER_KEY)
+        assert other.returncode == 2 and f"sealed with the key of fingerprint {FINGERPRINT}" in other.stderr
     finally:
         keyed.engine.dispose()
-    caplog.clear()
-    again = start(fake_slack, db_url, CHAIN_KEY)
-    again.engine.dispose()
-    assert not [r for r in caplog.records if r.getMessage().startswith("keyed the handoff")]
-    found = problems(made.verify(key=CHAIN_KEY))
-    assert found[0].startswith(
-        f"receipt #{made.receipts[0]} (model-quality, 1st in its chain): it is sealed with plain"
-    )
-    assert len(found) == 2
+    (problem,) = problems(made.verify(key=CHAIN_KEY))
+    assert problem.startswith(f"evidence #{altered} of incident #2 (2nd in its chain): its content does not")
 
 
-def test_replicas_starting_at_once_with_a_new_key_key_the_chains_once(
-    fake_slack: FakeSlack, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_baton_seal_run_at_once_by_three_keys_the_chains_once(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:
     made = record(start(fake_slack, db_url, None), tmp_path)
     made.engine.dispose()
-    caplog.set_level(logging.INFO)
-    barrier = threading.Barrier(3)
-    started: list[Baton] = []
-    errors: list[BaseException] = []
-
-    def replica() -> None:
-        barrier.wait()
-        try:
-            started.append(start(fake_slack, db_url, CHAIN_KEY))
-        except BaseException as e:  # noqa: BLE001 - reported by the assert below
-            errors.append(e)
-
-    threads = [threading.Thread(target=replica) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    for rb in started:
-        rb.engine.dispose()
-    assert errors == [] and len(started) == 3
-    keyed = [r for r in caplog.records if r.getMessage().startswith("keyed the handoff and evidence chains")]
-    assert len(keyed) == 1
+    runs = [
+        subprocess.Popen(
+            [BATON, "seal"],
+            env={**clean_env(), "DATABASE_URL": made.url, "BATON_CHAIN_KEY": CHAIN_KEY},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outs
+    said = sorted(out for out, _ in outs)
+    assert sum(line.startswith("ok: sealed 7 links in 3 chains") for line in said) == 1, said
+    assert sum(line.endswith(f"key {FINGERPRINT} already\n") for line in said) == 2, said
     result = made.verify(key=CHAIN_KEY)
     assert result.returncode == 0, result.stderr
 
@@ -467,7 +499,7 @@ def test_serve_says_at_start_when_the_chains_are_unkeyed(tmp_path: Path) -> None
         "WARNING bot.records.rekey: the handoff and evidence chains are not keyed: their hashes are plain "
         "SHA-256, which whoever can write the database can recompute. To key them, set BATON_CHAIN_KEY to a "
         "random secret of at least 32 characters (e.g. the output of `openssl rand -hex 32`), or "
-        "BATON_CHAIN_KEY_FILE to the path of a file holding one, and restart (the chains are re-sealed once)."
+        "BATON_CHAIN_KEY_FILE to the path of a file holding one, run `baton seal` once, and restart."
     )
     assert not [line for line in keyed_lines if "not keyed" in line]
     assert any(f"sealed with HMAC-SHA256, key {FINGERPRINT}" in line for line in keyed_lines)
@@ -508,3 +540,104 @@ def test_export_heads_writes_every_head_and_a_bad_anchor_is_one_line(made: Recor
     assert note.read_text() == baton(made.url, made.cwd, "export", "1").stdout
     both = baton(made.url, made.cwd, "export", "3", "--heads")
     assert both.returncode == 2 and "--heads writes every chain's head" in both.stderr
+
+
+# -- placeholders (issue 17, finding H7) ---------------------------------------------------------
+
+# What the README shows where a key goes, and keys that are examples or plainly not random (all
+# but the unexpanded command as long as a key must be, which was all the check asked before).
+PLACEHOLDER_KEYS = [
+    ("your-chain-key-here-0123456789abcdef", "is still an example value (it has the word 'your'"),
+    ("changeme-4f9a1c07d2e85b36-a1b2c3d4e5", "is still an example value (it has the word 'changeme'"),
+    ("changeme" * 5, "is not a random secret (a run of 8 characters repeated)"),
+    ("x" * 40, "is still an example value (it has 'x's where the real value goes)"),
+    ("k" * 40, "is not a random secret (one character repeated)"),
+    ("0123456789abcdef" * 2, "is not a random secret (a run of 16 characters repeated)"),
+    ("ab" * 10 + "ba" * 10, "is not a random secret (made of only 2 different characters)"),
+    ("${BATON_CHAIN_KEY_FROM_THE_VAULT_GOES_HERE}", "is a variable or template that was never filled in"),
+    ("$(openssl rand -hex 32)", "is a variable or template that was never filled in"),
+    ("openssl rand -base64 48, as the README says", "is the command that makes a key, not its"),
+]
+
+
+@pytest.mark.parametrize(("value", "said"), PLACEHOLDER_KEYS)
+def test_a_placeholder_chain_key_is_one_line_and_exit_2_before_anything_else(
+    tmp_path: Path, value: str, said: str
+) -> None:
+    with FakeSlack() as fake:
+        env = serve_env(fake, tmp_path, BATON_CHAIN_KEY=value)
+        out = subprocess.run(
+            [BATON, "serve"],
+            env={**clean_env(), **env},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert fake.calls == []  # refused before Slack was asked anything
+    assert not (tmp_path / "baton.db").exists()  # nor the database touched
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"baton: the chain key in BATON_CHAIN_KEY {said}"), lines[0]
+    assert lines[0].endswith(
+        "set BATON_CHAIN_KEY to a random secret of at least 32 characters (e.g. the output of `openssl "
+        "rand -hex 32`), or BATON_CHAIN_KEY_FILE to the path of a file holding one."
+    )
+    assert value not in out.stderr + out.stdout
+    key_file = tmp_path / "chain.key"
+    key_file.write_text(value + "\n")
+    verify = subprocess.run(
+        [BATON, "verify"],
+        env={**clean_env(), "BATON_CHAIN_KEY_FILE": str(key_file), "DATABASE_URL": env["DATABASE_URL"]},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verify.returncode == 2, verify.stderr
+    assert verify.stderr.startswith(f"baton: the chain key in the file BATON_CHAIN_KEY_FILE names {said}")
+
+
+def test_every_chain_key_the_readme_shows_is_refused() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = re.findall(r"BATON_CHAIN_KEY=([^\s`]+)", readme)
+    assert shown, "the README shows where the key goes"
+    for value in shown:
+        with pytest.raises(SettingsError, match="BATON_CHAIN_KEY"):
+            Settings.from_env({"BATON_CHAIN_KEY": value}, require_slack=False)
+
+
+# -- every link is sealed as the database records, whichever replica writes it (H2) --------------
+
+
+def test_a_replica_without_the_key_writes_no_plain_link_once_the_database_is_sealed(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    # Two replicas on one new database: one started without the key, then one with it (which
+    # records the key: there is nothing to re-seal). The sealing is decided per link, not at start.
+    plain = start(fake_slack, db_url, None)
+    keyed = start(fake_slack, db_url, CHAIN_KEY)
+    try:
+        number = declare(keyed, "Refusals up")
+        evidence.add(baton=keyed, number=number, author=MAYA, text="first look")
+        with pytest.raises(IncidentError) as refused:
+            evidence.add(baton=plain, number=number, author=LEO, text="written without the key")
+        said = str(refused.value)
+        assert said.startswith(f"Nothing was added to #{number}'s evidence: the chains in the database are ")
+        assert f"sealed with a key (fingerprint {FINGERPRINT}) and no key is set: set BATON_CHAIN_KEY" in said
+        with pytest.raises(SealError, match=f"fingerprint {FINGERPRINT}"):
+            add_receipts(plain.engine, "model-quality", 1)
+        chain.use_key(plain.engine, ChainKey(OTHER_KEY.encode(), "BATON_CHAIN_KEY"))  # another key
+        with pytest.raises(IncidentError, match=f"sealed with the key of fingerprint {FINGERPRINT}"):
+            evidence.add(baton=plain, number=number, author=LEO, text="written with another key")
+        evidence.add(baton=keyed, number=number, author=LEO, text="graph attached")
+        add_receipts(keyed.engine, "model-quality", 2)
+        with session(keyed.engine) as s:
+            texts = [e.text for e in s.exec(select(Evidence).order_by(col(Evidence.seq))).all()]
+        assert texts == ["first look", "graph attached"]
+    finally:
+        plain.engine.dispose()
+        keyed.engine.dispose()
+    result = baton(keyed.settings.database_url, tmp_path, "verify", key=CHAIN_KEY)
+    assert result.returncode == 0, result.stderr
+    assert "2 receipts in 1 chain and 2 evidence items in 1 chain" in result.stdout

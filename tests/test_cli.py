@@ -531,7 +531,7 @@ def _commands() -> list[str]:
 
 def test_every_command_has_help_beyond_its_usage() -> None:
     commands = _commands()
-    assert {"serve", "check", "plan", "reload", "verify", "export", "nudge"} <= set(commands)
+    assert {"serve", "check", "plan", "reload", "verify", "seal", "export", "nudge"} <= set(commands)
     for command in commands:
         out = run(command, "--help")
         assert out.returncode == 0, (command, out.stderr)

@@ -137,7 +137,7 @@ def test_an_untouched_database_verifies(records: Records) -> None:
         "note: the chains are not keyed: their hashes are plain SHA-256, which whoever can write the "
         "database can recompute. To key them, set BATON_CHAIN_KEY to a random secret of at least 32 "
         "characters (e.g. the output of `openssl rand -hex 32`), or BATON_CHAIN_KEY_FILE to the path of a "
-        "file holding one, for `baton serve` (it re-seals them once) and for `baton verify`."
+        "file holding one, run `baton seal` once, and set it for `baton serve` and `baton verify`."
     )
 
 

@@ -1,4 +1,4 @@
-"""`baton` on the command line: serve, check, plan, reload, verify, export, nudge."""
+"""`baton` on the command line: serve, check, plan, reload, verify, seal, export, nudge."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ DESCRIPTIONS = {
     "verify": "Check the hash chains of handoff receipts and evidence in DATABASE_URL, reading only "
     "(a copy or a read-only mount will do). Exit 0 when every chain holds, 1 naming the first "
     "receipt or evidence item of each chain that does not match, 2 when the database cannot be read.",
+    "seal": "Key the handoff and evidence hash chains in DATABASE_URL with the chain key (BATON_CHAIN_KEY or "
+    "BATON_CHAIN_KEY_FILE), once: each chain is checked as it is, and one that does not verify is left "
+    "as it is and named (sealing it would bless what was changed); the rest are re-sealed with the key "
+    "and its fingerprint recorded. Run it once after setting a key on a database Baton has written "
+    "without one; until then a Baton with the key writes no receipt or evidence. Never run it to make "
+    "`baton verify` pass on a database that was sealed before: that means the record of the key was "
+    "removed; investigate. Exit 0 done (or sealed already), 1 when a chain was left unsealed or the "
+    "record had been removed, 2 when the database or the key cannot be used.",
     "export": "Print incident NUMBER's note from DATABASE_URL, reading only: what happened when, the "
     "pages against the response window, evidence and handoffs, as Markdown or --json. No Slack "
     "needed. Exit 1 when there is no such incident, 2 when the database cannot be read.",
@@ -118,6 +126,11 @@ def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
         help="also compare with chain heads `baton export --heads` wrote earlier (kept off the database's "
         "machine): name each chain there that is missing, shorter, or rewritten since",
     )
+    sub.add_parser(
+        "seal",
+        help="key the plain hash chains in DATABASE_URL with the chain key, once (after setting a key on a "
+        "database written without one)",
+    )
     export = sub.add_parser(
         "export",
         help="print an incident's note from DATABASE_URL: Markdown, or --json (no Slack needed); "
@@ -161,6 +174,10 @@ def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
         from bot.records import verify_command  # the database and Alembic only when verifying
 
         return verify_command.command(args.anchor)
+    if args.command == "seal":
+        from bot.records import seal_command
+
+        return seal_command.command()
     if args.command == "export":
         if args.heads:
             if args.number is not None or args.json:

@@ -176,8 +176,12 @@ def _other_sealing(anchored: Anchor, sealing: Sealing) -> Problem:
         None,
         f"the anchor {anchored.path} was written when the chains were sealed with "
         f"{seal.scheme_words(anchored.scheme)}; they are now sealed with {sealing.describe()}: its hashes "
-        "cannot be compared, only that no chain is missing or shorter. Write a new anchor with "
-        "`baton export --heads`.",
+        "cannot be compared, only that no chain is missing or shorter. "
+        + (
+            "If `baton seal` keyed them after the anchor was written, that is why; if not, investigate."
+            if anchored.scheme == "sha256" and sealing.keyed
+            else "Baton never does this (a key is never removed or changed): investigate."
+        ),
     )
 
 

@@ -36,12 +36,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session, col, select
 
+from bot.records import seal
 from bot.store.chainkey import ChainKey
-from bot.store.models import ChainHead, Evidence, Receipt
+from bot.store.models import ChainHead, ChainSeal, Evidence, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +127,15 @@ def digest(content: Mapping[str, Any], prev_hash: str, key: ChainKey | None = No
     return key.mac(data) if key is not None else hashlib.sha256(data).hexdigest()
 
 
-# The key each engine's chains are sealed with, set once at start (bot/records/seal.py). Filed
+# The key each engine was configured with, set once at start (bot/records/rekey.py). Filed
 # under the engine's dialect: an engine with other execution options (`reading()`) shares it,
 # and a dispose() keeps it, where the pool would be replaced.
 _keys: weakref.WeakKeyDictionary[Dialect, ChainKey] = weakref.WeakKeyDictionary()
 
 
 def use_key(engine: Engine, key: ChainKey | None) -> None:
-    """Seal every link written through `engine` with `key` (None: plain SHA-256)."""
+    """The key this Baton holds for `engine` (None: none); what a link is sealed with is read
+    from the database's record each time one is written (:func:`sealed_with`)."""
     if key is None:
         _keys.pop(engine.dialect, None)
     else:
@@ -140,8 +143,17 @@ def use_key(engine: Engine, key: ChainKey | None) -> None:
 
 
 def key_for(s: Session) -> ChainKey | None:
-    """The key links written in this session are sealed with."""
+    """The key this Baton holds for the session's database."""
     return _keys.get(s.get_bind().dialect)
+
+
+def sealed_with(s: Session) -> ChainKey | None:
+    """What a link written in this transaction is sealed with: the record of the key as it is now
+    (read after :func:`lock_head`, so `baton seal` cannot record a key in between), against the
+    key this Baton holds. SealError, writing nothing, when they do not fit: a replica started
+    without the key, or before the key was recorded, never writes a plain link into sealed chains."""
+    row = s.get(ChainSeal, seal.SEAL_ID, populate_existing=True)
+    return seal.for_writing(row, key_for(s))
 
 
 def link_content(row: Receipt | Evidence) -> dict[str, Any]:
@@ -202,6 +214,8 @@ def lock_head(s: Session, name: str) -> ChainHead:
     dialect = s.get_bind().dialect.name
     table = ChainHead.__table__  # type: ignore[attr-defined]
     if dialect == "postgresql":
+        # Before the head: `baton seal` holds this exclusively and then locks every head.
+        s.execute(text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": seal.LOCK_ID})
         s.execute(postgresql.insert(table).values(name=name, seq=0, hash="").on_conflict_do_nothing())
     elif dialect == "sqlite":
         s.execute(sqlite.insert(table).values(name=name, seq=0, hash="").on_conflict_do_nothing())
@@ -234,10 +248,11 @@ def _append(s: Session, row: Receipt | Evidence, head_name: str, fields: tuple[s
 
     An append rewrites no stored link, so it cannot bless an altered one: a chain that does not
     end where its head says is reported here and still extended (what a person recorded is never
-    lost), chained to the head as it is, so `baton verify` goes on naming the break."""
+    lost), chained to the head as it is, so `baton verify` goes on naming the break. SealError,
+    writing nothing, when this Baton's key does not fit the database's record (:func:`sealed_with`)."""
     with s.no_autoflush:  # the row, if already added, is written once its seq is set
         head = lock_head(s, head_name)
-        key = key_for(s)
+        key = sealed_with(s)
         problem = _tail_problem(s, row, head, key)
         if problem is not None:
             log.error(
@@ -290,13 +305,14 @@ def amend_receipt(s: Session, receipt: Receipt, **values: Any) -> None:
     caller's transaction, which holds the chain's lock (:func:`lock_receipt_chain`) and the
     receipt's row lock.
 
-    Every receipt the re-seal rewrites is first checked against its stored hash: Tampered, with
-    nothing changed, when one was altered outside Baton (re-sealing it would bless the change;
-    `baton verify` goes on naming it). Its link to the receipt before stays as it is: a re-seal
-    from earlier would change that hash, and that receipt is not touched.
+    SealError, changing nothing, when this Baton's key does not fit the database's record
+    (:func:`sealed_with`). Every receipt the re-seal rewrites is first checked against its
+    stored hash: Tampered, with nothing changed, when one was altered outside Baton (re-sealing
+    it would bless the change; `baton verify` goes on naming it). Its link to the receipt before
+    stays as it is: a re-seal from earlier would change that hash, and that receipt is not touched.
     """
     head = lock_head(s, receipts_head(receipt.area))
-    key = key_for(s)
+    key = sealed_with(s)
     # populate_existing: the receipts as stored now, whatever this session loaded before.
     query = select(Receipt).where(col(Receipt.area) == receipt.area, col(Receipt.seq) >= receipt.seq)
     rows = s.exec(query.order_by(col(Receipt.seq)).execution_options(populate_existing=True)).all()

@@ -18,6 +18,7 @@ from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
 from bot.records import chain
 from bot.records.masking import hidden, mask
+from bot.records.seal import SealError
 from bot.store.db import session
 from bot.store.models import Evidence, Incident
 from bot.store.runtime import Baton
@@ -90,7 +91,10 @@ def add(
         )
         # The next link of the incident's evidence chain: the head stays locked until commit, so
         # two items added at once (threads, replicas) take turns instead of forking the chain.
-        chain.append_evidence(s, row)
+        try:
+            chain.append_evidence(s, row)
+        except SealError as e:
+            raise IncidentError(f"Nothing was added to #{number}'s evidence: {e}. Tell an admin.") from None
         s.add(row)
         n_hidden = sum(counts.values())
         note = f" ({n_hidden} item{'s' if n_hidden != 1 else ''} masked)" if n_hidden else ""

@@ -38,6 +38,7 @@ from bot.readiness.checklist import Readiness
 from bot.records import chain
 from bot.records import handoff_messages as say
 from bot.records.masking import mask
+from bot.records.seal import SealError
 from bot.slack.mrkdwn import either
 from bot.store import jobs
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
@@ -266,7 +267,10 @@ def open_receipt(
         state="pending",
         **signed,
     )
-    chain.append_receipt(s, receipt)
+    try:
+        chain.append_receipt(s, receipt)
+    except SealError as e:
+        raise HandoffError(f"Nothing was handed over: {e}. Tell an admin.") from None
     s.add(receipt)
     s.flush()
     return receipt
@@ -325,6 +329,8 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
                 _withdraw(baton, s, receipt, now, stale)
             except chain.Tampered as e:
                 raise _not_signable(receipt, e) from None
+            except SealError as e:
+                raise HandoffError(f"Handoff #{receipt.id} was not signed: {e}. Tell an admin.") from None
             s.commit()
         else:
             _sign(baton, s, receipt, as_, user, note, now)
@@ -361,6 +367,8 @@ def _sign(
         chain.amend_receipt(s, receipt, **values)
     except chain.Tampered as e:
         raise _not_signable(receipt, e) from None
+    except SealError as e:
+        raise HandoffError(f"Handoff #{receipt.id} was not signed: {e}. Tell an admin.") from None
     if as_ == "incoming" and receipt.origin == "slack":
         assert receipt.id is not None
         key = _key(receipt)

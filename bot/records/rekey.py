@@ -1,15 +1,20 @@
-"""At start-up: which key seals the chains, and keying them the first time Baton runs with one.
+"""Which key seals the chains at start-up, and keying plain chains with `baton seal`.
 
 Every Baton start (bot.app.runner.boot) calls :func:`start`. Without a key the chains stay plain
-SHA-256 and one warning line says so and how to set a key. With a key on a database whose
-chains are not keyed yet, each chain is checked as it is (plain SHA-256) and re-sealed under the
-key, link by link, with its head; a chain that does not verify is left as it is, reported here,
-and named by `baton verify` (re-sealing it would bless what was changed). The key's fingerprint
-is recorded in the same transaction, so this happens once: replicas starting together take
-turns on a lock (PostgreSQL: an advisory lock; SQLite: the write lock) and the later ones find
-the record. If any link is already sealed with the key, the chains were keyed before and the
-record of it was removed: nothing is re-sealed, the record is written back, and every plain link
-stays a verify problem.
+SHA-256 and one warning line says so and how to set a key. With a key and no record of one, a
+start never re-seals anything: a database without links has the key recorded (a new database);
+one whose links carry the key already had its record removed, which is written back (nothing
+re-sealed, every plain link stays a verify problem); one with plain links is said to be unsealed
+in one error line, and no link is written (chain.sealed_with refuses) until an admin runs
+`baton seal`. A start that re-sealed plain links would bless them: whoever can write the
+database would delete the record, rewrite links with plain hashes and wait for a restart.
+
+`baton seal` (:func:`seal_command`) is the explicit, one-off keying: each chain is checked as it
+is (plain SHA-256) and re-sealed under the key, link by link, with its head; a chain that does
+not verify is left as it is, reported, and named by `baton verify`. The key's fingerprint is
+recorded in the same transaction, so it happens once: runs and replicas take turns on a lock
+(PostgreSQL: an exclusive advisory lock, which every link's writer shares; SQLite: the write
+lock) and the later ones find the record.
 """
 
 from __future__ import annotations
@@ -32,11 +37,9 @@ from bot.store.models import ChainHead, ChainSeal, Evidence, Receipt
 
 log = logging.getLogger(__name__)
 
-_LOCK_ID = 0x6261746F6E6B  # "batonk": any constant, the same in every replica
-
 UNKEYED = (
     "the handoff and evidence chains are not keyed: their hashes are plain SHA-256, which whoever can "
-    f"write the database can recompute. To key them, {HOW}, and restart (the chains are re-sealed once)."
+    f"write the database can recompute. To key them, {HOW}, run `baton seal` once, and restart."
 )
 
 
@@ -49,32 +52,78 @@ class Resealed:
 
 
 def start(engine: Engine, key: ChainKey | None, *, where: str, now: datetime, say: bool = True) -> Sealing:
-    """Seal what `engine` writes with `key`, keying the chains first if they are not yet;
-    SealError (nothing changed) when the database's chains are sealed with another key, or with
-    one and `key` is None. `say`: warn when there is no key (a server's start-up line; a one-off
-    command such as `baton nudge` leaves it to the server)."""
+    """Check `key` against the database's record at start; SealError (nothing changed) when the
+    chains are sealed with another key, or with one and `key` is None. `say`: warn when there is
+    no key (a server's start-up line; a one-off command such as `baton nudge` leaves it to the
+    server). Never re-seals a link (module docstring)."""
     with reading(engine) as s:
         sealing = seal.sealing(seal.recorded(s), key, where)
+    chain.use_key(engine, key)
     if key is None:
-        chain.use_key(engine, None)
         if say:
             log.warning(UNKEYED)
         return sealing
     if not sealing.keyed:
-        done = _key_chains(engine, key, where, now)
-        if done is not None:
-            _report(done, key)
-    chain.use_key(engine, key)
+        found = _record_if_safe(engine, key, where, now)
+        if found == "unsealed":
+            log.error(unsealed_line(key, where))
+            return sealing
+        if found == "keyed before":
+            log.error(
+                "links sealed with this key (%s) were found, but the database had no record of the key: it "
+                "was removed. Recorded it again; nothing was re-sealed, and baton verify names every link "
+                "sealed without the key. Investigate who removed it",
+                key.fingerprint,
+            )
+        elif found == "empty":
+            log.info("the chains are empty: every link from now on is sealed with key %s", key.fingerprint)
     log.info("the handoff and evidence chains are sealed with HMAC-SHA256, key %s", key.fingerprint)
     return Sealing(key=key)
 
 
-def _key_chains(engine: Engine, key: ChainKey, where: str, now: datetime) -> Resealed | None:
-    """Re-seal every chain under `key` and record it, once across replicas; None when another
-    replica did it first (SealError if with another key)."""
+def unsealed_line(key: ChainKey, where: str) -> str:
+    """The one line a start says when the key is set and the database's chains are not sealed."""
+    return (
+        f"the handoff and evidence chains in {where} are not sealed with the chain key (fingerprint "
+        f"{key.fingerprint}): the database records no key. No receipt or evidence item is written until an "
+        "admin runs `baton seal` once with this key (it checks each chain and seals those that verify). If "
+        "they were sealed before, the record was removed: investigate first (baton verify --anchor FILE)"
+    )
+
+
+def _record_if_safe(engine: Engine, key: ChainKey, where: str, now: datetime) -> str:
+    """Record `key` where that blesses no link: "empty" (no link at all), "keyed before" (links
+    carry the key: the record is written back, nothing re-sealed); otherwise "unsealed", nothing
+    written, or "recorded" when another replica or `baton seal` did it first."""
     with session(engine) as s:
-        if engine.dialect.name == "postgresql":
-            s.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+        _lock(s)
+        row = seal.recorded(s)  # on SQLite this first statement takes the write lock
+        if row is not None:
+            seal.sealing(row, key, where)
+            return "recorded"
+        chains = list(_chains(s))
+        links = [link for _, _, rows, _ in chains for link in rows]
+        if not links and all(head is None or head.seq == 0 for _, _, _, head in chains):
+            found = "empty"
+        elif any(chain.matches(link, key) for link in links):
+            found = "keyed before"
+        else:
+            return "unsealed"
+        s.add(ChainSeal(id=seal.SEAL_ID, key_fingerprint=key.fingerprint, sealed_at=now, resealed=0))
+        s.commit()
+        return found
+
+
+def _lock(s: Session) -> None:
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": seal.LOCK_ID})
+
+
+def seal_chains(engine: Engine, key: ChainKey, where: str, now: datetime) -> Resealed | None:
+    """`baton seal`: re-seal every chain that verifies under `key` and record it, once across
+    runs and replicas; None when the key is recorded already (SealError if another one)."""
+    with session(engine) as s:
+        _lock(s)
         row = seal.recorded(s)  # on SQLite this first statement takes the write lock
         if row is not None:
             seal.sealing(row, key, where)
@@ -83,29 +132,6 @@ def _key_chains(engine: Engine, key: ChainKey, where: str, now: datetime) -> Res
         s.add(ChainSeal(id=seal.SEAL_ID, key_fingerprint=key.fingerprint, sealed_at=now, resealed=done.links))
         s.commit()
     return done
-
-
-def _report(done: Resealed, key: ChainKey) -> None:
-    if done.keyed_before:
-        log.error(
-            "links sealed with this key (%s) were found, but the database had no record of the key: it was "
-            "removed. Recorded it again; nothing was re-sealed, and baton verify names every link sealed "
-            "without the key",
-            key.fingerprint,
-        )
-        return
-    if done.links == 0 and not done.left:
-        log.info("the chains are empty: every link from now on is sealed with key %s", key.fingerprint)
-        return
-    log.warning(
-        "keyed the handoff and evidence chains: re-sealed %d links in %d chains with HMAC-SHA256, key %s; "
-        "anchors written before (baton export --heads) no longer match: write new ones",
-        done.links,
-        done.chains,
-        key.fingerprint,
-    )
-    for problem in done.left:
-        log.error("not keyed, left as it was because it does not verify: %s (baton verify names it)", problem)
 
 
 def _reseal(s: Session, key: ChainKey) -> Resealed:

@@ -7,12 +7,15 @@ it was given:
 | recorded   | key given      | links are                                  |
 |------------|----------------|--------------------------------------------|
 | none       | none           | plain SHA-256 (said at start and by verify) |
-| none       | a key          | plain until `baton serve` re-seals them once (bot/records/rekey.py) |
+| none       | a key          | none written until `baton seal` (no links: sealed at start) |
 | key K      | K              | HMAC-SHA256 under K                        |
 | key K      | none, or not K | refused: naming both fingerprints          |
 
-Once recorded, a link sealed without the key is a verify problem and never re-sealed: otherwise
-whoever can write the database would rewrite links with plain hashes and wait for a restart.
+The record is read again under the chain's lock before every link is written (:func:`for_writing`),
+not once at start: a replica started before the record was written, or without the key, never
+writes a plain link into a sealed database. Plain links are keyed only by the explicit
+`baton seal` (bot/records/rekey.py), never by a start: otherwise whoever can write the database
+would delete the record, rewrite links with plain hashes and wait for a restart to bless them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from bot.store.chainkey import HOW, ChainKey
 from bot.store.models import ChainSeal
 
 SEAL_ID = 1  # the one row of chain_seal
+# PostgreSQL advisory lock: exclusive while the record is written (`baton seal`, a first start),
+# shared by every transaction that writes a link (chain.lock_head), so the two take turns.
+# Any constant, the same in every replica ("batonk").
+LOCK_ID = 0x6261746F6E6B
 
 
 class SealError(Exception):
@@ -37,8 +44,8 @@ class Sealing:
     """How the links in one database are to be checked and written."""
 
     key: ChainKey | None  # what every link must be sealed with; None: plain SHA-256
-    # A configured key the database does not record yet (the next `baton serve` re-seals with
-    # it): links are still plain, and one sealed with this key is named as such.
+    # A configured key the database does not record yet (`baton seal` keys the chains with it):
+    # links are still plain, and one sealed with this key is named as such.
     pending: ChainKey | None = None
 
     @property
@@ -70,6 +77,21 @@ def sealing(row: ChainSeal | None, key: ChainKey | None, where: str) -> Sealing:
             "another key every link would fail `baton verify`)."
         )
     return Sealing(key=key)
+
+
+def for_writing(row: ChainSeal | None, key: ChainKey | None) -> ChainKey | None:
+    """What a link written now is sealed with, from the record as it is now and the key this
+    Baton was given; SealError, writing nothing, when they do not fit: the database expects a key
+    this Baton lacks, or this Baton has a key the chains are not sealed with yet."""
+    if row is None:
+        if key is None:
+            return None
+        raise SealError(
+            f"the records' hash chains are not sealed with the chain key ({key.source}, fingerprint "
+            f"{key.fingerprint}): the database records no key, so no link is written until an admin runs "
+            "`baton seal` once with this key"
+        )
+    return sealing(row, key, "the database").key
 
 
 def scheme_text(fingerprint: str | None) -> str:

@@ -166,8 +166,11 @@ def check(
         )
         s.expunge_all()  # the heads stay readable for an anchor
         s.rollback()
+    unsealed = []
+    if sealing.pending is not None and (r_links or e_links or any(h.seq for h in heads.values())):
+        unsealed = [_unsealed(sealing.pending.fingerprint, where)]
     return Checked(
-        problems=r_problems + e_problems,
+        problems=unsealed + r_problems + e_problems,
         receipts=r_links,
         receipt_chains=r_chains,
         evidence=e_links,
@@ -175,6 +178,18 @@ def check(
         sealing=sealing,
         heads=heads,
         found=found,
+    )
+
+
+def _unsealed(fingerprint: str, where: str) -> Problem:
+    # Never "run baton seal" alone: on a database sealed before, that would bless a rewrite.
+    return Problem(
+        "seal",
+        None,
+        f"the chains in {where} are not sealed with the chain key (fingerprint {fingerprint}): the database "
+        "records no key, and Baton writes no receipt or evidence with the key until they are. If they were "
+        "never sealed, run `baton seal` once with this key; if they were, the record of the key was "
+        "removed: investigate (baton verify --anchor FILE) instead of sealing",
     )
 
 

@@ -71,12 +71,9 @@ def unkeyed_note(sealing: Sealing) -> str | None:
     if sealing.keyed:
         return None
     if sealing.pending is not None:
-        return (
-            f"note: the chains are not keyed yet: the next `baton serve` with this key (fingerprint "
-            f"{sealing.pending.fingerprint}) re-seals them, once."
-        )
+        return None  # a problem, named by check()
     return (
         "note: the chains are not keyed: their hashes are plain SHA-256, which whoever can write the "
-        f"database can recompute. To key them, {HOW}, for `baton serve` (it re-seals them once) and for "
-        "`baton verify`."
+        f"database can recompute. To key them, {HOW}, run `baton seal` once, and set it for `baton serve` "
+        "and `baton verify`."
     )

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.store.examples import not_random, placeholder
+
 KEY_VARIABLE = "BATON_CHAIN_KEY"
 FILE_VARIABLE = "BATON_CHAIN_KEY_FILE"
 MIN_LENGTH = 32
@@ -75,10 +77,20 @@ def from_env(env: Mapping[str, str]) -> ChainKey | None:
         source = KEY_VARIABLE
     else:
         return None
+    where = f"the file {FILE_VARIABLE} names" if path else KEY_VARIABLE
+    # An example pasted as it is, or a key anyone could guess, seals nothing: refused like a
+    # placeholder Slack token (bot/store/settings.py), before anything is written with it.
+    what = placeholder(text)
+    if what is None and "openssl rand" in text:
+        what = "the command that makes a key, not its output (run it and set what it prints)"
+    if what is not None:
+        raise ChainKeyError(f"the chain key in {where} is {what}: {HOW}.")
     if len(text) < MIN_LENGTH:
-        where = f"the file {FILE_VARIABLE} names" if path else KEY_VARIABLE
         raise ChainKeyError(
             f"the chain key in {where} is {len(text)} characters; it must be at least {MIN_LENGTH} "
             f"(a short key can be guessed): {HOW}."
         )
+    plain = not_random(text)
+    if plain is not None:
+        raise ChainKeyError(f"the chain key in {where} is not a random secret ({plain}): {HOW}.")
     return ChainKey(text.encode("utf-8"), source)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.store import chainkey
 from bot.store.chainkey import ChainKey
 from bot.store.db import DEFAULT_DATABASE
+from bot.store.examples import placeholder
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
@@ -62,28 +62,6 @@ _SHORTEST = {
     "BATON_FEEDBACK_TOKEN": 16,
     "BATON_METRICS_TOKEN": 16,
 }
-# Words of an example value (xoxb-your-bot-token, changeme, <paste-here>), never a whole word of
-# a real credential, whose parts are digits and random letters.
-_EXAMPLE_WORDS = (
-    "your my our changeme change replaceme replace placeholder example sample dummy todo tbd "
-    "fixme insert paste here redacted none null undefined"
-)
-_PLACEHOLDER_WORDS = frozenset(_EXAMPLE_WORDS.split())
-_WORD = re.compile(r"[^-_.:\s]+")
-
-
-def _placeholder(value: str) -> str | None:
-    """How ``value`` reads as an example or an unfilled template rather than a credential, if it does."""
-    if any(c in value for c in "$<>{}"):
-        return "a variable or template that was never filled in"
-    if "..." in value:
-        return "still an example value (it has '...' where the real value goes)"
-    for word in _WORD.findall(value.lower()):
-        if word in _PLACEHOLDER_WORDS:
-            return f"still an example value (it has the word {word!r}, as the README's examples do)"
-        if len(word) >= 3 and len(set(word)) == 1 and word[0] in "x*0":
-            return f"still an example value (it has {word!r} where the real value goes)"
-    return None
 
 
 def _check_real(name: str, value: str) -> None:
@@ -91,7 +69,7 @@ def _check_real(name: str, value: str) -> None:
     the message never echoes the value."""
     _check_printable(name, value)
     where = _WHERE[name]
-    what = _placeholder(value)
+    what = placeholder(value)
     if what is not None:
         raise SettingsError(f"{name} is {what}: set it to {where}.")
     if len(value) < _SHORTEST[name]:
