@@ -12,6 +12,8 @@ Two ways a receipt opens:
 A Slack handoff takes effect only if its outgoing signer still holds the role when it is
 countersigned; whatever changes the holder first (an edit, another countersigned handoff, an
 on-call override or shift change) withdraws it (:func:`withdraw_superseded`), and both are told.
+Each of these takes the role's lock (:func:`lock_role`) and changes the holder and withdraws in
+one transaction, so a role shared by areas (a team's on-call) never takes two countersignatures.
 
 Receipts are hash-chained per area (bot/records/chain.py); a signature or a withdrawal re-seals
 the chain, and is refused when the receipt was altered outside Baton.

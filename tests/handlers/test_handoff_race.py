@@ -171,6 +171,7 @@ def test_two_countersignatures_of_one_on_call_at_once_make_one_holder(
         omar.join(GUARD)
         event.remove(a.baton.engine, "checkin", listener)
 
+    assert sorted(said) == sorted([LI, OMAR]), "each countersignature was answered (none failed)"
     assert state(a) == ([(1, "signed"), (2, "withdrawn")], [("team:ml:oncall", "omar", 1)])
     assert "You hold the role from now on" in said[OMAR]["text"]
     assert said[LI]["text"] == (
@@ -234,6 +235,7 @@ def test_two_countersignatures_of_one_on_call_in_overlapping_transactions_make_o
     finally:
         blocker.dispose()
     assert not li.is_alive() and not omar.is_alive()
+    assert sorted(said) == sorted([LI, OMAR]), "each countersignature was answered (none failed)"
     assert state(a) == ([(1, "withdrawn"), (2, "signed")], [("team:ml:oncall", "li", 2)])
     assert "You hold the role from now on" in said[LI]["text"]
     assert said[OMAR]["text"] == (
