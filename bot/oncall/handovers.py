@@ -369,6 +369,7 @@ def _announce(baton: Baton, now: datetime) -> int:
         # its incoming person is no longer on call, so nobody is told.
         current = at >= _utc(newest[row.team])
         with session(baton.engine) as s:
+            handoffs.lock_role(s, role_key("oncall", team=row.team))  # before the heads it may take
             won = s.execute(
                 update(ShiftChange)
                 .where(*_key(row), col(ShiftChange.state) == "open", col(ShiftChange.announced_at).is_(None))

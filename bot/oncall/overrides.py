@@ -19,9 +19,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from bot.config.ownership import role_key
 from bot.config.schema import parse_span
 from bot.oncall.rotation import Window
 from bot.oncall.who import outsider_refusal
+from bot.records import handoffs
 from bot.records.masking import mask
 from bot.slack.mrkdwn import clip, either, escape
 from bot.store.clock import slack_time
@@ -151,6 +153,8 @@ def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: st
         created_at=now,
     )
     with session(baton.engine) as s:
+        # Under the role's lock: a countersignature of this on-call reads it or comes after it.
+        handoffs.lock_role(s, role_key("oncall", team=key))
         s.add(row)
         s.commit()
         s.refresh(row)

@@ -12,6 +12,8 @@ Two ways a receipt opens:
 A Slack handoff takes effect only if its outgoing signer still holds the role when it is
 countersigned; whatever changes the holder first (an edit, another countersigned handoff, an
 on-call override or shift change) withdraws it (:func:`withdraw_superseded`), and both are told.
+Each of these takes the role's lock (:func:`lock_role`) and changes the holder and withdraws in
+one transaction, so a role shared by areas (a team's on-call) never takes two countersignatures.
 
 Receipts are hash-chained per area (bot/records/chain.py); a signature or a withdrawal re-seals
 the chain, and is refused when the receipt was altered outside Baton.
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -35,7 +37,7 @@ from bot.config.schema import Config
 from bot.oncall.who import outsider_refusal
 from bot.readiness import checklist
 from bot.readiness.checklist import Readiness
-from bot.records import chain
+from bot.records import chain, seal
 from bot.records import handoff_messages as say
 from bot.records.masking import mask
 from bot.records.seal import SealError
@@ -300,10 +302,17 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
     now = baton.clock.now()
     stale: str | None = None
     with session(baton.engine) as s:
-        area = s.exec(select(Receipt.area).where(col(Receipt.id) == receipt_id)).first()
-        if area is None:
+        found = s.exec(
+            select(Receipt.area, Receipt.role, Receipt.team).where(col(Receipt.id) == receipt_id)
+        ).first()
+        if found is None:
             raise HandoffError(f"There is no handoff #{receipt_id}.")
-        chain.lock_receipt_chain(s, area)  # the head before the receipt: two signatures never deadlock
+        area, role, team = found
+        key = role_key(role, area=area, team=team)
+        # The role, then the head, then the receipt: a role shared by areas (a team's on-call)
+        # changes hands through one countersignature at a time, whichever area or replica.
+        lock_role(s, key)
+        chain.lock_receipt_chain(s, area)
         receipt = s.exec(select(Receipt).where(col(Receipt.id) == receipt_id).with_for_update()).one()
         signer = {"incoming": receipt.to_user, "outgoing": receipt.from_user, "peer": receipt.peer_user}.get(
             as_
@@ -323,7 +332,9 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
             return Signed(receipt, already=True, effective=False)
         effective = as_ == "incoming" and receipt.origin == "slack"
         if effective:
-            stale = superseded(own, receipt) or _not_theirs_to_give(baton, receipt)
+            # Who holds the role as the database says under its lock, not as this replica last
+            # read it: another countersignature, an override or an edit may have come meanwhile.
+            stale = superseded(baton.ownership_in(s), receipt) or _not_theirs_to_give(baton, receipt)
         if stale is not None:
             try:
                 _withdraw(baton, s, receipt, now, stale)
@@ -334,6 +345,11 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
             s.commit()
         else:
             _sign(baton, s, receipt, as_, user, note, now)
+            if effective:
+                # Under the role's lock, in the same transaction: no window in which another
+                # pending handoff of the role could still be countersigned.
+                why = f"{own.label(receipt.to_ref)} took it over through handoff #{receipt_id}"
+                withdraw_superseded(baton, s, key, receipt.to_ref, now, why)
             s.commit()
     if stale is not None:
         raise HandoffError(
@@ -341,10 +357,6 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
             "nothing changed hands; its holder can start a new handoff."
         )
     if effective:
-        why = f"{own.label(receipt.to_ref)} took it over through handoff #{receipt_id}"
-        with session(baton.engine) as s:
-            withdraw_superseded(baton, s, _key(receipt), receipt.to_ref, now, why)
-            s.commit()
         baton.refresh_overrides()
     baton.wake()
     return Signed(receipt, already=False, effective=effective)
@@ -404,6 +416,22 @@ def superseded(own: Ownership, receipt: Receipt) -> str | None:
     if own.same_person(now_held_by, receipt.from_ref):
         return None
     return f"{own.label(receipt.from_ref)} no longer holds {what}; {own.label(now_held_by)} does"
+
+
+# PostgreSQL advisory locks on a role: (this class, hashtext(role key)). Any constant ("btnr").
+_ROLE_LOCK = 0x62746E72
+
+
+def lock_role(s: Session, key: str) -> None:
+    """Lock the role `key` (role_key()) for the rest of the caller's transaction. Whatever
+    changes a role's holder takes it first: after the seal's shared lock, before any chain head
+    (the order lock_head keeps, so nothing waits in a circle). On SQLite the transaction holds
+    the database's write lock already."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": seal.LOCK_ID})
+        s.execute(
+            text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"), {"kind": _ROLE_LOCK, "key": key}
+        )
 
 
 def _not_theirs_to_give(baton: Baton, receipt: Receipt) -> str | None:

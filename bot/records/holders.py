@@ -31,7 +31,6 @@ def sync_holders(baton: Baton) -> list[Receipt]:
     configured = own.configured_holders()
     with session(baton.engine) as s:
         seen = {row.key: row.ref for row in s.exec(select(Holder)).all()}
-        active = {row.key: row for row in s.exec(select(OwnerOverride)).all()}
     for key, ref in configured.items():
         with session(baton.engine) as s:
             before = seen.get(key)
@@ -39,7 +38,10 @@ def sync_holders(baton: Baton) -> list[Receipt]:
                 s.add(Holder(key=key, ref=ref, seen_at=now))
                 s.commit()
                 continue
-            override = active.get(key)
+            # The role's lock, then its override as it is now: a countersignature committed on
+            # another replica a moment ago is seen (and superseded), not left over the file.
+            handoffs.lock_role(s, key)
+            override = s.get(OwnerOverride, key)
             if own.same_person(before, ref) and override is None:
                 continue
             if override is not None and own.same_person(override.ref, ref):

@@ -10,9 +10,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.config.ownership import Ownership
 from bot.config.schema import Config, ConfigError, load_config
@@ -64,6 +65,19 @@ class Baton:
                 )
             return self._ownership
 
+    def ownership_in(self, s: Session) -> Ownership:
+        """The ownership as the database says it now, read in the caller's transaction (which
+        holds the role's lock when it is about to change a holder): what `ownership` says may
+        be a few seconds older, when another replica handed a role over meanwhile."""
+        found, windows = read_holders(s, self.clock.now())
+        return Ownership(
+            self.config.ownership,
+            emails=self.emails,
+            overrides=found,
+            oncall_windows=windows,
+            now=self.clock.now,
+        )
+
     def resolve_people(self) -> None:
         emails = Ownership(self.config.ownership).emails()
         resolved = resolve_emails(emails=emails, chat=self.chat, engine=self.engine, clock=self.clock)
@@ -95,17 +109,24 @@ class Baton:
         a countersignature here, and every few seconds for those signed on another replica."""
         now = self.clock.now()
         with session(self.engine) as s:
-            found = {row.key: row.ref for row in s.exec(select(OwnerOverride)).all()}
-            rows = s.exec(
-                select(OncallOverride).where(OncallOverride.ends_at > now).order_by(OncallOverride.id)  # type: ignore[arg-type]
-            ).all()
-        windows: dict[str, list[Window]] = {}
-        for row in rows:
-            windows.setdefault(row.team, []).append(
-                Window(row.who, row.starts_at, row.ends_at, f"override #{row.id}")
-            )
+            found, windows = read_holders(s, now)
         with self._lock:
             if found != self.overrides or windows != self.oncall_windows:
                 self.overrides = found
                 self.oncall_windows = windows
                 self._ownership = None
+
+
+def read_holders(s: Session, now: datetime) -> tuple[dict[str, str], dict[str, list[Window]]]:
+    """The roles handed over in Slack (role key -> ref) and the on-call overrides not yet ended
+    (per team, oldest first), as the database holds them."""
+    found = {row.key: row.ref for row in s.exec(select(OwnerOverride)).all()}
+    rows = s.exec(
+        select(OncallOverride).where(OncallOverride.ends_at > now).order_by(OncallOverride.id)  # type: ignore[arg-type]
+    ).all()
+    windows: dict[str, list[Window]] = {}
+    for row in rows:
+        windows.setdefault(row.team, []).append(
+            Window(row.who, row.starts_at, row.ends_at, f"override #{row.id}")
+        )
+    return found, windows
