@@ -172,19 +172,20 @@ def test_policy_is_snapshotted_at_declaration(fake_slack, sqlite_url, tmp_path) 
         rb.stop()
 
 
-def test_metrics_count_incidents_pages_and_time_to_acknowledge(fast: RunningBaton) -> None:
-
-    _declare(fast)
-    channel = incident_channel(fast.fake)
-    fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None)
-    fast.command("/incident", "ack", user_id=MAYA, channel_id=channel.id)
+def test_metrics_count_incidents_pages_and_time_to_acknowledge(running: RunningBaton) -> None:
+    # The shipped P1 window (not the 6 s one): under load an ack can come after a 6 s window's
+    # T/2, whose step pages more people, and the count is then rightly more than three.
+    _declare(running)
+    channel = incident_channel(running.fake)
+    running.fake.wait_for(lambda: len(_dms(running)) >= 3 or None)
+    running.command("/incident", "ack", user_id=MAYA, channel_id=channel.id)
 
     # The fake records a DM before Baton has its answer and counts it: wait for the count itself.
     def counted() -> str | None:
-        text = fast.metrics()
+        text = running.metrics()
         return text if "baton_pages_sent_total 3.0" in text else None
 
-    text = fast.fake.wait_for(counted, message="the three pages counted")
+    text = running.fake.wait_for(counted, message="the three pages counted")
     assert 'baton_incidents{state="acknowledged"} 1.0' in text and 'baton_incidents{state="open"} 0.0' in text
     assert "baton_pages_due_total 3.0" in text and "baton_pages_sent_total 3.0" in text
     # Whether they were on time depends on this machine's load: tests/test_incidents_clock.py
