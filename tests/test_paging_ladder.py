@@ -70,7 +70,7 @@ def test_default_ladder_pages_scope_then_wider_then_breach(fast: RunningBaton) -
     # Who was paged at which step, and when each step was due from the declaration (the
     # record); how late a step may fire is bench/speed.py's to measure, not a loaded CI's.
     assert _plan(fast) == LADDER
-    dms = _dms(fast)
+    dms = sorted(_dms(fast), key=lambda c: c.monotonic)
     assert len(dms) == 3 + 8 + 8  # nobody twice within a step
     # And no step went out before it was due.
     assert _between(dms, t0, -60, T / 2 - 0.05) <= OWNING_TEAM
@@ -104,8 +104,13 @@ def test_acknowledgement_stops_every_remaining_step(fast: RunningBaton) -> None:
     acked_at = time.monotonic()
     # Wait past the whole window: nothing more may arrive.
     time.sleep(max(0.0, t0 + T + TOLERANCE + 0.5 - time.monotonic()))
-    late = [c for c in _dms(fast) if c.monotonic > acked_at]
-    assert late == [] and len(_dms(fast)) == 3
+    dms = sorted(_dms(fast), key=lambda c: c.monotonic)
+    late = [c for c in dms if c.monotonic > acked_at]
+    assert late == []
+    # Step 0 paged the owning team; a loaded machine may have let T/2 (step 1) pass before the
+    # ack reached Baton, and then its pages rightly went out too, but only before the ack.
+    assert {str(c.params["channel"]) for c in dms[:3]} == OWNING_TEAM
+    assert len(dms) == 3 or acked_at - t0 >= T / 2, [round(c.monotonic - t0, 2) for c in dms]
     texts = [m["text"] for m in fast.fake.messages(channel.id)]
     assert not any("Response window breached" in t for t in texts)
     assert any("acknowledged after" in t and "inside the 6s window" in t for t in texts)
@@ -207,7 +212,7 @@ def test_slack_gets_its_200_at_once_and_pages_do_not_wait_for_a_slow_channel(fas
     )
     assert resp.status_code == 200 and "Declared" in resp.text
     fast.fake.wait_for(lambda: len(_dms(fast)) >= 3 or None, timeout=10)
-    dms = _dms(fast)
+    dms = sorted(_dms(fast), key=lambda c: c.monotonic)[:3]  # step 0's; T/2's may follow under load
     assert {str(c.params["channel"]) for c in dms} == OWNING_TEAM
     # ... while the channel was still being created: every page reached Slack before Slack
     # answered conversations.create (5 s after it arrived). An order of records, not a stopwatch.
