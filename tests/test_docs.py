@@ -1,0 +1,106 @@
+"""The README is a guide and docs/ the reference: every link and every repository path they name
+exists, the README stays short, and neither cites a file outside the repository or the history of
+its making."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README_LINES = 250
+# Extensions that make a bare backticked name (no "/") a repository file rather than a word.
+FILE_ENDINGS = (".py", ".yaml", ".md", ".toml")
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+CODE = re.compile(r"`([^`\n]+)`")
+PATHLIKE = re.compile(r"[\w.-]+(/[\w.-]+)*/?")
+HISTORY = re.compile(r"\bissue\s+#?\d+", re.I)
+
+
+def pages() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def tracked_names() -> set[str]:
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return {Path(f).name for f in files.stdout.split()}
+
+
+def repository_paths(text: str) -> list[str]:
+    """Backticked spans outside fenced blocks that look like a repository file: a path with a
+    "/" (not an absolute one, a URL or `file::test`'s test part) or a name ending in a source
+    extension."""
+    found = []
+    for span in CODE.findall(FENCE.sub("", text)):
+        candidate = span.split("::", 1)[0].removeprefix("./")
+        if candidate.startswith("/") or not PATHLIKE.fullmatch(candidate):
+            continue
+        if "/" in candidate or candidate.endswith(FILE_ENDINGS):
+            found.append(candidate)
+    return found
+
+
+def problems(page: Path, names: set[str], root: Path = ROOT) -> list[str]:
+    text = page.read_text()
+    where = page.relative_to(root)
+    out = []
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue  # a URL, mailto: or an anchor on the same page
+        if not (page.parent / target.split("#", 1)[0]).exists():
+            out.append(f"{where}: the link ({target}) points at nothing in the repository")
+    for path in repository_paths(text):
+        exists = (root / path).exists() if "/" in path else path in names or (root / path).exists()
+        if not exists:
+            out.append(f"{where}: `{path}` is not in the repository")
+    if "PRODUCT.md" in text:
+        out.append(f"{where}: cites PRODUCT.md, which is not in the repository (say 'the product contract')")
+    out += [f"{where}: refers to the history of its making ({m.group(0)!r})" for m in HISTORY.finditer(text)]
+    return out
+
+
+def test_the_pages_it_walks_exist() -> None:
+    assert (ROOT / "README.md").is_file()
+    assert len(pages()) > 1, "docs/ holds the reference the README links to"
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_link_and_path_exists_and_nothing_cites_what_is_not_here(page: Path) -> None:
+    assert problems(page, tracked_names()) == []
+
+
+def test_the_readme_is_a_guide_of_at_most_250_lines() -> None:
+    lines = len((ROOT / "README.md").read_text().splitlines())
+    assert lines <= README_LINES, f"README.md has {lines} lines; the reference belongs in docs/"
+
+
+def test_every_docs_page_starts_with_a_title_and_what_it_covers() -> None:
+    for page in pages()[1:]:
+        first, blank, what = page.read_text().split("\n")[:3]
+        said = f"{page.name} starts with a one-line title, a blank line and what it covers"
+        assert first.startswith("# ") and blank == "" and what, said
+
+
+def test_the_readme_keeps_the_test_command_ci_runs() -> None:
+    command = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest"
+    assert f"\n{command}\n" in (ROOT / ".ci" / "run").read_text()
+    assert f"\n{command}\n" in (ROOT / "README.md").read_text()
+
+
+def test_the_checker_finds_what_it_looks_for(tmp_path: Path) -> None:
+    """Each check can fail: a page with one of each mistake is named for each."""
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "x.md"
+    page.write_text(
+        "[gone](missing.md) `bot/nowhere.py` `nowhere.toml` see PRODUCT.md, as issue 10 found\n"
+        "fine: [here](x.md) `https://a.b/c` `/slack/events` `tests/x.md::test_y`\n"
+    )
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "x.md").write_text("")
+    found = problems(page, set(), tmp_path)
+    assert len(found) == 5, found
