@@ -104,3 +104,38 @@ def test_the_checker_finds_what_it_looks_for(tmp_path: Path) -> None:
     (tmp_path / "tests" / "x.md").write_text("")
     found = problems(page, set(), tmp_path)
     assert len(found) == 5, found
+
+
+NAMED_TEST = re.compile(r"`(?:(tests/[\w/]+\.py))?::(test_\w+)`|`(tests/[\w/]+\.py)`")
+
+
+def named_tests(text: str) -> list[tuple[str, str]]:
+    """(file, test) for every `tests/…py::test_x` and every `::test_y` after it in the same text
+    (the security table names several tests of one file that way)."""
+    current, out = "", []
+    for m in NAMED_TEST.finditer(text):
+        if m.group(3):
+            current = m.group(3)
+            continue
+        current = m.group(1) or current
+        out.append((current, m.group(2)))
+    return out
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    missing = [
+        f"{page.relative_to(ROOT)}: {file}::{name}"
+        for page in pages()
+        for file, name in named_tests(page.read_text())
+        if not file or not re.search(rf"^def {name}\b", (ROOT / file).read_text(), re.M)
+    ]
+    assert missing == [], "tests named in the docs that do not exist:\n" + "\n".join(missing)
+
+
+def test_the_test_finder_reads_the_tables_shorthand() -> None:
+    text = "`tests/a.py::test_one`, `::test_two` | `tests/b.py` | `::test_three`"
+    assert named_tests(text) == [
+        ("tests/a.py", "test_one"),
+        ("tests/a.py", "test_two"),
+        ("tests/b.py", "test_three"),
+    ]
