@@ -141,8 +141,9 @@ def test_the_test_finder_reads_the_tables_shorthand() -> None:
     ]
 
 
-# Files outside the repository and the history of its making, as cited anywhere it keeps.
-ELSEWHERE = re.compile(r"PRODUCT\.md|ARCHITECTURE\.md|\.\./shared|\bissue\s+#?\d+", re.I)
+# Files outside the repository and the history of its making, as cited anywhere it keeps. The file
+# names match in capitals only: docs/architecture.md is in the repository, ARCHITECTURE.md is not.
+ELSEWHERE = re.compile(r"PRODUCT\.md|ARCHITECTURE\.md|\.\./shared|(?i:\bissue\s+#?\d+)")
 NOT_WALKED = ("tests/test_docs.py", "tests/data/")
 
 
@@ -173,7 +174,7 @@ def test_no_tracked_file_cites_what_is_not_here_or_its_history() -> None:
 def test_the_citation_walk_finds_each_kind(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "a.py").write_text("# PRODUCT.md §1\nok\n# see ../shared/x and Issue #17\n")
-    (tmp_path / "b.md").write_text("ARCHITECTURE.md\n")
+    (tmp_path / "b.md").write_text("ARCHITECTURE.md\ndocs/architecture.md is here\n")
     (tmp_path / "c.bin").write_bytes(b"\0issue 3")
     subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
     assert citations(tmp_path) == [
