@@ -1,4 +1,4 @@
-"""Baton's speed, as an on-call engineer feels it (issue 10 item 1): one table.
+"""Baton's speed, as an on-call engineer feels it: one table.
 
 Baton runs as a real ``baton serve`` process (``handlers.app.main(["serve"])`` from the code
 under test) on a SQLite file in a temp dir, talking to ``tests.fakeslack.FakeSlack`` in this
@@ -236,7 +236,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-METRICS_TOKEN = "bench-metrics-token"  # /metrics answers only with it (issue 17)
+METRICS_TOKEN = "bench-metrics-token"  # /metrics answers only with it
 
 
 def baton_env(fake: Any, db: Path, port: int, tmp: Path) -> dict[str, str]:

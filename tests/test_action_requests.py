@@ -1,4 +1,4 @@
-"""Action requests in process (issue 12 items 2, 4, 5): who is asked by each approval rule, what
+"""Action requests in process: who is asked by each approval rule, what
 is refused and says what would work, the first decision counting when approvers decide at
 once, expiry at the incident's window on an injected clock, and the incident note and export.
 On SQLite and PostgreSQL. The signed-HTTP path is tests/handlers/test_incident_run.py."""
@@ -544,7 +544,7 @@ def test_the_note_and_export_list_every_request_and_its_steps(acting: Acting) ->
     assert data["actions"][0]["params"] == {"version": "v41"} and data["actions"][0]["approvers"] == [MAYA]
 
 
-# -- issue 17: what is approved is what was asked; a resolved incident's requests end ------------------
+# -- what is approved is what was asked; a resolved incident's requests end ------------------
 
 
 def test_a_click_where_the_config_changed_voids_the_request_instead_of_deciding(acting: Acting) -> None:

@@ -1,4 +1,4 @@
-"""The call of an approved action's webhook (issue 12, items 3 to 5), on SQLite and PostgreSQL.
+"""The call of an approved action's webhook, on SQLite and PostgreSQL.
 
 Each test inserts an ActionRequest row already "approved" and its `action_call` job itself (the
 contract with bot/actions/requests.py), and runs the job on Baton's ticker, mostly on an injected
@@ -324,7 +324,7 @@ def test_a_refusal_is_not_retried_and_its_answer_is_recorded(env: Env) -> None:
 
 def test_a_webhooks_answer_mentions_nobody(env: Env) -> None:
     """The answer is an outside system's text: masked, and its `<@U…>` shown as text, like an
-    alert's or a pager's (issue 17 item 13; escape() alone kept it a live mention)."""
+    alert's or a pager's (escape() alone would keep it a live mention)."""
     env.hook.answer(403, body="<@U0ATTACKER> <!channel> see\n xoxb-1234567890-abcdefghijkl")
     req = env.approve()
     env.run()
@@ -668,7 +668,7 @@ def test_a_call_cut_short_by_a_crash_is_visible_and_tried_once_more(
         second.engine.dispose()
 
 
-# -- a total deadline per try (issue 17 item 6) --------------------------------------------------
+# -- a total deadline per try --------------------------------------------------
 
 
 def test_a_webhook_dripping_its_answer_is_cut_at_the_deadline_and_tried_again(
@@ -702,7 +702,7 @@ def test_every_deadline_holding_a_job_is_well_inside_the_lease() -> None:
         assert deadline * 10 <= jobs.LEASE.total_seconds()
 
 
-# -- a resolved incident's requests are not called (issue 17 item 4) -----------------------------
+# -- a resolved incident's requests are not called -----------------------------
 
 
 def _resolve(e: Env) -> None:
@@ -763,7 +763,7 @@ def test_a_try_in_flight_when_the_incident_is_resolved_is_recorded_and_not_repea
     assert (answered.id or 0) > resolved_at  # recorded after the resolution, as it happened
 
 
-# -- the config at call time (issue 17 item 5) ---------------------------------------------------
+# -- the config at call time ---------------------------------------------------
 
 
 def _edit_action(e: Env, old: str, new: str) -> None:

@@ -1,4 +1,4 @@
-"""Actions per area in ownership.yaml (PRODUCT.md "The operating boundary"): validated strictly with
+"""Actions per area in ownership.yaml: validated strictly with
 file:line errors, ``${VAR}`` in the URL substituted and never shown, and `/owner <area>` listing them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""POST /alerts/alertmanager through a running Baton (issue 8, items 1 and 2), on SQLite and
+"""POST /alerts/alertmanager through a running Baton, on SQLite and
 PostgreSQL: the bearer token, payload validation, one incident per group (also on resends and
 across replicas), later firings on the timeline, resolution, evidence, and the endpoint's own
 counts on /metrics. The real Alertmanager sending to Baton is in tests/test_monitoring_e2e.py."""
@@ -284,7 +284,7 @@ def test_two_replicas_receiving_one_notification_declare_once(fake_slack: FakeSl
         b.stop()
 
 
-# -- issue 17 item 9: a group key of any length ---------------------------------------------------
+# -- a group key of any length ---------------------------------------------------
 
 
 def test_a_group_key_of_any_length_declares_once_and_its_resends_join(alerting: RunningBaton) -> None:
@@ -354,7 +354,7 @@ def test_the_migration_turns_stored_keys_into_digests(db_url: str) -> None:
     engine.dispose()
 
 
-# -- issue 17 item 12: every field of an alert, masked and mentioning nobody ----------------------
+# -- every field of an alert, masked and mentioning nobody ----------------------
 
 MENTION, BROADCAST, TOKEN_TEXT = "<@U0ATTACKER>", "<!channel>", "xoxb-1234567890-abcdefghijkl"
 
@@ -431,7 +431,7 @@ def test_every_field_of_an_alert_is_masked_and_mentions_nobody(alerting: Running
     assert any("resolved (1 alert(s): Second@U0ATTACKER)" in t for t in said), said
 
 
-# -- issue 17 item 10: a group of any size is taken, what is not read is said and counted ---------
+# -- a group of any size is taken, what is not read is said and counted ---------
 
 
 def test_a_notification_over_a_megabyte_declares_from_its_first_alerts_and_says_how_many_more(

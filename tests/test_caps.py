@@ -1,4 +1,4 @@
-"""Issue 17 item 20: what may grow without bound goes out as one message, capped, pointing to
+"""What may grow without bound goes out as one message, capped, pointing to
 the whole: the incident note posted on resolve, a person's handoff reminders, `/incident list`.
 Through a running Baton (signed HTTP, POST /feedback) and an injected clock, on SQLite and
 PostgreSQL."""

@@ -1,4 +1,4 @@
-"""Hash chains (issue 7, item 4): the canonical encoding, receipts chained per area and resealed
+"""Hash chains: the canonical encoding, receipts chained per area and resealed
 after a signature, evidence chained per incident through the real service (also when added at
 once from two threads or two replicas), and the migration that chains evidence made before,
 on SQLite and PostgreSQL."""

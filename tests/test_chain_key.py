@@ -1,4 +1,4 @@
-"""Keyed chains and anchors (issue 17, records item 3), through the installed `baton` command and
+"""Keyed chains and anchors, through the installed `baton` command and
 Baton's real start-up, on SQLite and PostgreSQL.
 
 Three attacks by someone who can write the database and recompute plain SHA-256 with their own
@@ -276,7 +276,7 @@ def test_an_anchor_of_another_sealing_is_named_and_still_counts_chains(
     assert len(found) == 2
 
 
-# -- keying plain chains: only `baton seal`, never a start (H1) ----------------------------------
+# -- keying plain chains: only `baton seal`, never a start --------------------------------------
 
 
 def rewrite_all_plain(made: Records) -> None:
@@ -542,7 +542,7 @@ def test_export_heads_writes_every_head_and_a_bad_anchor_is_one_line(made: Recor
     assert both.returncode == 2 and "--heads writes every chain's head" in both.stderr
 
 
-# -- placeholders (issue 17, finding H7) ---------------------------------------------------------
+# -- placeholders ---------------------------------------------------------
 
 # What the README shows where a key goes, and keys that are examples or plainly not random (all
 # but the unexpanded command as long as a key must be, which was all the check asked before).
@@ -608,7 +608,7 @@ def test_every_chain_key_the_readme_shows_is_refused() -> None:
             Settings.from_env({"BATON_CHAIN_KEY": value}, require_slack=False)
 
 
-# -- every link is sealed as the database records, whichever replica writes it (H2) --------------
+# -- every link is sealed as the database records, whichever replica writes it ------------------
 
 
 def test_a_replica_without_the_key_writes_no_plain_link_once_the_database_is_sealed(

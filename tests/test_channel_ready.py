@@ -1,4 +1,4 @@
-"""The incident channel ready in the fewest round trips (issue 10): one invitation for everyone,
+"""The incident channel ready in the fewest round trips: one invitation for everyone,
 the invite, topic and opening message side by side before the pin, a resumed set-up that does
 only what is missing, and channel messages that go the moment the set-up ends. Behaviour only:
 the timings are in bench/."""

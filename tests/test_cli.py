@@ -353,7 +353,7 @@ def test_the_start_up_log_names_each_nudges_first_run_in_the_future(tmp_path: Pa
         assert skipped <= started < first, line
 
 
-# -- baton plan --at: the ladder at a moment (issue 11) -----------------------------------------
+# -- baton plan --at: the ladder at a moment -----------------------------------------
 
 
 def _plan_at(at: str, ownership: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

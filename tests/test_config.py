@@ -126,7 +126,7 @@ def test_small_valid_files_load_with_defaults() -> None:
     config = _load()
     area = config.ownership.areas["model-quality"]
     assert area.informed == [] and area.runbook is None
-    # No slo: block -> the PRODUCT.md §4 defaults.
+    # No slo: block -> the default thresholds (docs/monitoring.md).
     assert set(config.ownership.slo) == {
         "success_rate",
         "latency_p95",

@@ -1,4 +1,4 @@
-"""Issue 17 item 17: whatever a job sends goes out once, however often the job is tried: a post
+"""Whatever a job sends goes out once, however often the job is tried: a post
 whose answer Slack lost (it posted, then failed) is looked for before it is sent again; a page
 DM, or a pager event, whose record the database refused is not sent again when the job is
 retried. Through a running Baton (signed HTTP) and an injected clock, on SQLite and PostgreSQL."""
@@ -280,7 +280,7 @@ def test_the_apps_own_client_never_posts_twice_but_retries_what_is_safe(fake_sla
 def test_a_retry_long_after_a_lost_answer_still_finds_the_message(
     fake_slack: FakeSlack, db_url: str, what: str
 ) -> None:
-    """H9: the look goes back from the time the step was marked sending (kept with the mark),
+    """The look goes back from the time the step was marked sending (kept with the mark),
     less a margin for Slack's clock, however long the retry comes after: here 40 minutes (the
     database down, a lease, backoff), on a clock that starts at Slack's time."""
     settings = settings_for(fake_slack, db_url)

@@ -139,3 +139,47 @@ def test_the_test_finder_reads_the_tables_shorthand() -> None:
         ("tests/a.py", "test_two"),
         ("tests/b.py", "test_three"),
     ]
+
+
+# Files outside the repository and the history of its making, as cited anywhere it keeps. The file
+# names match in capitals only: docs/architecture.md is in the repository, ARCHITECTURE.md is not.
+ELSEWHERE = re.compile(r"PRODUCT\.md|ARCHITECTURE\.md|\.\./shared|(?i:\bissue\s+#?\d+)")
+NOT_WALKED = ("tests/test_docs.py", "tests/data/")
+
+
+def citations(root: Path = ROOT) -> list[str]:
+    """file:line: the match, for every tracked text file (binary ones and the data copied from
+    Slack's spec are left out, and this file, which names what it looks for)."""
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True)
+    out = []
+    for name in files.stdout.splitlines():
+        path = root / name
+        if name.startswith(NOT_WALKED) or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue
+        for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+            out += [f"{name}:{number}: {m.group(0)!r}" for m in ELSEWHERE.finditer(line)]
+    return out
+
+
+def test_no_tracked_file_cites_what_is_not_here_or_its_history() -> None:
+    found = citations()
+    assert found == [], (
+        "cites a file outside the repository or an issue (say the rule in words):\n" + "\n".join(found)
+    )
+
+
+def test_the_citation_walk_finds_each_kind(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "a.py").write_text("# PRODUCT.md §1\nok\n# see ../shared/x and Issue #17\n")
+    (tmp_path / "b.md").write_text("ARCHITECTURE.md\ndocs/architecture.md is here\n")
+    (tmp_path / "c.bin").write_bytes(b"\0issue 3")
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    assert citations(tmp_path) == [
+        "a.py:1: 'PRODUCT.md'",
+        "a.py:3: '../shared'",
+        "a.py:3: 'Issue #17'",
+        "b.md:1: 'ARCHITECTURE.md'",
+    ]

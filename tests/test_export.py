@@ -1,4 +1,4 @@
-"""`baton export <number> [--json]` (issue 7, item 6; PRODUCT.md §3 "Incident note"): a real
+"""`baton export <number> [--json]`: a real
 incident, run on an injected clock or through signed HTTP, then the installed `baton export`
 as a subprocess against that database, on SQLite and PostgreSQL. The Markdown, the JSON and
 the note Slack got must tell the same story."""

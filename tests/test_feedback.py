@@ -1,4 +1,4 @@
-"""POST /feedback through a running Baton (issue 9, item 6), on SQLite and PostgreSQL: the bearer
+"""POST /feedback through a running Baton, on SQLite and PostgreSQL: the bearer
 token, the endpoint off without one, every refusal with its reason, masking before storage, the
 `feedback:` threshold declaring one incident per area while it is open (also across replicas),
 counting again after a resolution, and the counts on /metrics. The window sliding past old cases
@@ -225,7 +225,7 @@ def test_text_is_masked_before_storage_and_long_text_clipped(taking: RunningBato
 def test_a_ref_that_masking_lengthens_is_still_stored(taking: RunningBaton) -> None:
     """The product's ref may be up to MAX_REF characters; masking can make it longer (`a@b.co`
     becomes `[email]`), past the column PostgreSQL enforces (SQLite does not): the masked ref is
-    clipped to the column, never refused with a 500 (issue 17, item 9)."""
+    clipped to the column, never refused with a 500."""
     rb = taking
     ref = ("a@b.co " * 80)[: feedback.MAX_REF]
     resp = send(rb, case(ref=ref))

@@ -1,4 +1,4 @@
-"""Shift handovers on an injected clock (issue 11, items 4–6): every change of a rotating on-call
+"""Shift handovers on an injected clock: every change of a rotating on-call
 opens one receipt per area `handover` before it, the incoming person hears they are on call at
 the change, unsigned receipts are flagged and nudged then; exactly once across replicas and
 restarts; a rotation edit re-plans the changes to come. On SQLite and PostgreSQL."""

@@ -138,7 +138,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_pages_are_claimed_before_older_channel_work(db_url: str) -> None:
-    """A storm leaves more due than there are workers: the pages go first (issue 10)."""
+    """A storm leaves more due than there are workers: the pages go first."""
     engine, clock = _engine(db_url), FakeClock()
     now = clock.now()
     inc = _incident(engine, clock)

@@ -1,4 +1,4 @@
-"""Every job ends (issue 6, item 4), on an injected clock, on SQLite and PostgreSQL: a job Slack
+"""Every job ends, on an injected clock, on SQLite and PostgreSQL: a job Slack
 keeps refusing is tried with backoff, then given up, counted and reported to a person; a job a
 dead process left running is tried again after its backoff, and given up once it has used its
 tries."""

@@ -1,4 +1,4 @@
-"""PII and secrets are masked before evidence is stored (PRODUCT.md §3); Slack markup survives."""
+"""PII and secrets are masked before evidence is stored; Slack markup survives."""
 
 from __future__ import annotations
 
@@ -609,7 +609,7 @@ def test_lookalike_characters_do_not_hide_an_address_or_a_number(
     assert result.counts == {"email": 1, "phone": 1}
 
 
-# Numbers people type that are not phone numbers (PRODUCT.md §3: masking must not eat them).
+# Numbers people type that are not phone numbers: masking must not eat them.
 DATES = st.dates(date(1970, 1, 1), date(2099, 12, 31))
 ORDINARY = st.one_of(
     st.integers(1, 99999).map(lambda n: f"#{n}"),

@@ -1,4 +1,4 @@
-"""Masking everywhere a person types (issue 6, item 13): a real `baton serve` runs a whole
+"""Masking everywhere a person types: a real `baton serve` runs a whole
 incident fed with PII and secrets in every field (title, status, evidence, commander note,
 modal fields, resolve summary). None of them may reach the database, the log, the channel's
 name or anything Baton sends to Slack."""
@@ -108,7 +108,7 @@ def test_nothing_a_person_typed_leaks_into_storage_logs_names_or_slack(
     assert "jane" not in names and "corp" not in names
 
 
-# -- issue 17, item 14: national numbers and lookalike characters, on every path that stores text --
+# -- national numbers and lookalike characters, on every path that stores text --
 
 # What people type that masking used to miss (tests/test_masking.py draws the whole family with
 # hypothesis; here one of each goes through every path that stores text). Each with the forms it

@@ -1,4 +1,4 @@
-"""Monitoring end to end with the real servers (issue 8, item 4): Debian's Prometheus and
+"""Monitoring end to end with the real servers: Debian's Prometheus and
 Alertmanager (tests/promstack.py) scraping a target the test serves at a 97 % success rate.
 
 - rule → real Alertmanager → Baton's webhook → one P1 incident paging the owning team;

@@ -1,4 +1,4 @@
-"""Text from people is shown as text (PRODUCT.md §2): property tests over escape() and over every
+"""Text from people is shown as text: property tests over escape() and over every
 message builder that carries a title, status, summary, evidence or note."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Incident channel names: `inc-<yyyymmdd>-<number>-<slug of title>`, lowercase `a-z0-9-`, at most
-80 characters (PRODUCT.md §2), with `-2`, `-3`… after a collision."""
+80 characters, with `-2`, `-3`… after a collision."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scheduled nudges on an injected clock (issue 7 item 3, and the schedule of issue 9 item 2):
+"""Scheduled nudges on an injected clock:
 the pending-handoff reminder runs at `nudges.handoffs` (09:00 Europe/London, daily) once per
 due time across replicas, and a day missed while Baton was down runs once, not once per day."""
 
@@ -171,7 +171,7 @@ def test_baton_nudge_readiness_and_review_post_now_and_say_where(
     assert "<!channel>" not in str(posted["blocks"]) and "&lt;!channel&gt;" in str(posted["blocks"])
 
 
-# -- issue 17 item 18: each due time runs exactly once, failures retried and told --------------
+# -- each due time runs exactly once, failures retried and told --------------
 
 JONAS = "U07JONAS01"  # the shipped ownership.yaml's admin
 MONDAY_10 = timedelta(days=1, hours=1)  # from the clocked fixture's Sunday 09:00: readiness is due
@@ -275,7 +275,7 @@ def test_a_run_whose_replica_died_is_taken_over_after_its_lease_and_runs_once(
 def test_a_nudge_dm_slack_refuses_is_told_to_the_admins(
     clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
 ) -> None:
-    """Issue 17 item 15's class: a message of no incident with nobody named to tell (Legal has
+    """A message of no incident with nobody named to tell (Legal has
     no channel, so its readiness nudge is Rosa's DM) still reaches a person when Slack refuses
     it for good: the admins."""
     baton, ticker, clock = clocked

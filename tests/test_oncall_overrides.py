@@ -122,7 +122,7 @@ def test_who_may_add_an_override(ml: tuple[Baton, FakeClock]) -> None:
     # An admin may.
     add(baton, user=JONAS, who="@sam", duration="1d")
     assert baton.ownership.oncall("ml") == "sam"
-    # Being on call does not make sam a member: he may not hand the role on (PRODUCT.md's table).
+    # Being on call does not make sam a member: he may not hand the role on.
     with pytest.raises(NotAllowed) as refused:
         add(baton, user=SAM, who="@maya")
     assert str(refused.value) == (

@@ -1,5 +1,5 @@
-"""Every outbound HTTP call that holds a job ends within its deadline, start to finish (issue 17
-item 6; bot/slack/outbound.py): a server that drips its answer a byte at a time keeps each read
+"""Every outbound HTTP call that holds a job ends within its deadline, start to finish
+(bot/slack/outbound.py): a server that drips its answer a byte at a time keeps each read
 inside a per-read timeout, and used to hold a call for as long as it dripped. The external
 pagers through their job on Baton's ticker (SQLite and PostgreSQL), Prometheus through its
 client, the mechanism itself against the same local server. The action webhook's own test is in

@@ -219,7 +219,7 @@ def test_severity_maps_to_pagerduty_levels(
 
 
 def test_severity_table_is_exactly_the_product_mapping() -> None:
-    # PRODUCT.md §1: P0–P3 map to critical/error/warning/info; PagerDuty accepts only these four.
+    # P0–P3 map to critical/error/warning/info; PagerDuty accepts only these four.
     assert PD_SEVERITY == {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
 
 
@@ -527,7 +527,7 @@ def test_a_pagers_refusal_and_redirect_reach_the_channel_masked_and_escaped(
     server: _PagerServer, fake_slack: FakeSlack, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What an external pager answers is an outside system's text: in the channel's report, the
-    job's error and the timeline it is masked, mentions nobody and pings nobody (issue 17 item 13)."""
+    job's error and the timeline it is masked, mentions nobody and pings nobody."""
     ownership = tmp_path / "ownership.yaml"
     text = SHIPPED_OWNERSHIP.read_text()
     ownership.write_text(

@@ -1,6 +1,6 @@
 """The response window in real time (6 s windows): who is DM'd at which moment, and an
 acknowledgement stopping the rest. Tolerance: a step fires no earlier than its due time and
-at most 1 s after it (PRODUCT.md §1, issue #3)."""
+at most 1 s after it."""
 
 from __future__ import annotations
 

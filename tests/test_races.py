@@ -1,4 +1,4 @@
-"""Two replicas racing on one incident (issue 6, item 6), on SQLite and PostgreSQL: each state
+"""Two replicas racing on one incident, on SQLite and PostgreSQL: each state
 change is taken by exactly one of them or applied one after the other, never half of each, and
 a ladder is never doubled."""
 

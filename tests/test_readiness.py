@@ -1,4 +1,4 @@
-"""Readiness (PRODUCT.md §2 /readiness, §4 the readiness nudge): scores against both checklists,
+"""Readiness: scores against both checklists,
 the "still an experiment" threshold, the services' input rules, the nudge's content and where it
 goes, its posts through the ticker, and two replicas ticking one item at once. On an injected
 clock, SQLite and PostgreSQL, on the shipped ownership.yaml (legal has no channel)."""

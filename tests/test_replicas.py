@@ -71,7 +71,7 @@ class SkewedClock(SystemClock):
 def test_a_replica_whose_clock_is_ten_minutes_fast_keeps_the_databases_time(
     fake_slack: FakeSlack, pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Issue 17 item 21: the skewed replica takes no job a live replica holds (each page DM goes
+    """The skewed replica takes no job a live replica holds (each page DM goes
     once although Slack takes seconds to answer it), fires no step early, and says how far off
     its clock is on /metrics and in the log."""
     live = start_baton(fake_slack, pg_url)

@@ -1,4 +1,4 @@
-"""The weekly failure review (issue 9, item 4) on an injected clock, SQLite and PostgreSQL: the
+"""The weekly failure review on an injected clock, SQLite and PostgreSQL: the
 week's incidents with time to acknowledge against their windows, breaches and evidence counts;
 what is still open (incidents of any age, unsigned handoffs); the product's failure cases with
 masked examples; the Markdown `baton nudge review` prints, and the per-area posts the ticker

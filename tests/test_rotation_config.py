@@ -1,4 +1,4 @@
-"""On-call rotations in ownership.yaml (PRODUCT.md §1 "On-call rotations"): a team's `oncall` is
+"""On-call rotations in ownership.yaml: a team's `oncall` is
 one person or a rotation; a valid rotation loads, and each mistake gives an exact file:line message.
 """
 

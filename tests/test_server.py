@@ -30,7 +30,7 @@ def test_metrics_are_prometheus_text_and_count_requests(running: RunningBaton) -
     assert 'baton_slack_requests_total{kind="/owner"} 1.0' in resp.text
 
 
-# -- who may read /metrics (issue 17 item 22) ------------------------------------------------------
+# -- who may read /metrics ------------------------------------------------------
 
 
 def test_metrics_on_the_slack_port_answer_only_the_metrics_token(running: RunningBaton) -> None:

@@ -1,4 +1,4 @@
-"""What every HTTP endpoint of a running Baton takes in (issue 17, items 8, 11 and 24): a body
+"""What every HTTP endpoint of a running Baton takes in: a body
 is refused on its headers before it is read, capped while it streams, parsed within a nesting
 limit, and a signed Slack request is taken once, by one replica, on SQLite and PostgreSQL."""
 
@@ -44,7 +44,7 @@ def incidents(rb: RunningBaton) -> list[Incident]:
         return list(s.exec(select(Incident)).all())
 
 
-# -- item 8: refused on the headers, capped while streaming ---------------------------------------
+# -- refused on the headers, capped while streaming ---------------------------------------
 
 
 def _raw_request(port: int, headers: dict[str, str], first_chunk: bytes) -> socket.socket:
@@ -172,7 +172,7 @@ def test_a_200_mb_body_does_not_grow_baton_serve(fake_slack: FakeSlack, tmp_path
         proc.wait(timeout=20)
 
 
-# -- item 11: nesting past the limit is bad input on every endpoint ------------------------------
+# -- nesting past the limit is bad input on every endpoint ------------------------------
 
 
 def _deep(levels: int) -> str:
@@ -210,7 +210,7 @@ def test_deeply_nested_json_is_a_400_on_every_endpoint_and_no_5xx(intake: Runnin
     assert incidents(rb) == []
 
 
-# -- item 24: a signed request is taken once ------------------------------------------------------
+# -- a signed request is taken once ------------------------------------------------------
 
 
 def test_a_replayed_signed_request_is_refused_and_runs_once(intake: RunningBaton) -> None:
@@ -293,7 +293,7 @@ def test_a_replica_whose_clock_runs_ahead_does_not_forget_signatures_others_stil
 def test_a_30_mb_alert_notification_is_taken_without_growing_baton_serve(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
-    """Alertmanager's notification is streamed (issue 17 item 10): the first alerts are kept,
+    """Alertmanager's notification is streamed: the first alerts are kept,
     the rest counted and dropped, so a group of 70,000 alerts is declared from in bounded memory."""
     env = serve_env(fake_slack, tmp_path, BATON_ALERT_TOKEN=ALERT_TOKEN)
     proc = serve(env, tmp_path)

@@ -1,4 +1,4 @@
-"""SLOs (issue 8, item 3): instant queries to Prometheus, each area's SLIs against the `slo:`
+"""SLOs: instant queries to Prometheus, each area's SLIs against the `slo:`
 thresholds, the digest to the team channel (or the accountable person by DM), one incident per
 area and SLI past its alert threshold while it is open, and every way Prometheus can fail named
 in the digest. A stand-in Prometheus (a local HTTP server answering /api/v1/query in
@@ -307,7 +307,7 @@ def reading(sli: str, value: float) -> slo.Reading:
 
 
 def test_percentages_compare_as_ratios_and_times_as_seconds() -> None:
-    # PRODUCT.md §4: 99% is 0.99; 3s is 3 seconds.
+    # 99% is 0.99; 3s is 3 seconds.
     assert reading("success_rate", 0.9899).alerting and reading("success_rate", 0.9899).met is False
     assert not reading("success_rate", 0.992).alerting and reading("success_rate", 0.992).met is False
     assert reading("success_rate", 0.996).met is True
@@ -451,7 +451,7 @@ def test_prometheus_error_text_is_masked_and_pings_nobody_in_the_digest(
     measured: Clocked, prom: PromStandIn
 ) -> None:
     """Prometheus's error (or whatever answers at PROMETHEUS_URL) is an outside system's text:
-    the digest quotes it masked, mentioning nobody, escaped (issue 17 item 13)."""
+    the digest quotes it masked, mentioning nobody, escaped."""
     prom.error(
         MODEL["success_rate"],
         "bad_data <@U0ATTACKER>",

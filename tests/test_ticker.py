@@ -1,4 +1,4 @@
-"""Issue 17 item 16: a job that raises something no handler means to raise (the database
+"""A job that raises something no handler means to raise (the database
 refusing for a moment, a bug) is a failed try like any other: retried after its backoff (a page
 within a second), told of at its first failure whatever its kind, and given up after its tries
 in about twenty minutes, not left to its 5-minute lease each time. The ticker's own loop

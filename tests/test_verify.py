@@ -1,4 +1,4 @@
-"""`baton verify` (issue 7, item 4), the installed command against a real database, SQLite and
+"""`baton verify`, the installed command against a real database, SQLite and
 PostgreSQL: exit 0 on an untouched database; exit 1 naming the first receipt or evidence item
 that fails when a stored field was altered, a row deleted (in the middle, the last) or two rows
 swapped; exit 2, in one line, when there is no database to read."""

@@ -1,4 +1,4 @@
-"""Issue 17 item 15: an incident whose reporter is no person (Alertmanager, an SLO check, the
+"""An incident whose reporter is no person (Alertmanager, an SLO check, the
 product's feedback) and whose channel cannot be created: what the channel would have said, and
 the failure report, go to the first who can be reached of the commander, the accountable person
 and the team's channel, never to a channel named after the source. Through POST

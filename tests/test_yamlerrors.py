@@ -1,4 +1,4 @@
-"""YAML mistakes said as a person would (issue 17, item 26; bot/config/yamlerrors.py): each common
+"""YAML mistakes said as a person would: each common
 kind of PyYAML error, in ownership.yaml and in severity.yaml, is one sentence at the line of the
 mistake, with that line shown and a caret under the place. Through load_config on real files
 (what start-up, reload and `baton check` all read with), and through the real `baton check`,

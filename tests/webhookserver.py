@@ -1,4 +1,4 @@
-"""A tiny local HTTP server standing in for an action's webhook (issue 12).
+"""A tiny local HTTP server standing in for an action's webhook.
 
 It listens on 127.0.0.1 on a free port and records every request (method, path, headers, body).
 By default it answers 200 with a small JSON body; tests script what comes next:

@@ -1,4 +1,4 @@
-"""Actions (PRODUCT.md "The operating boundary"): an area's webhooks, run for an incident only
+"""Actions: an area's webhooks, run for an incident only
 once the approval their rule needs is given. requests.py asks for and decides the approval;
 webhook.py calls an approved request's webhook; ending.py ends the requests nobody decided in
 time, those of a resolved incident and those of an action whose config changed. Their job

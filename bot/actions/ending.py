@@ -1,4 +1,4 @@
-"""Requests that can no longer run (issue 17 items 4 and 5): their incident was resolved, or their
+"""Requests that can no longer run: their incident was resolved, or their
 action's config changed, before the decision or before the call.
 
 - A pending request ends on the spot, in the transaction that noticed: state "expired", `error`

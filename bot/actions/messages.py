@@ -1,4 +1,4 @@
-"""What Baton says about action requests (PRODUCT.md "The operating boundary"): the DM asking
+"""What Baton says about action requests: the DM asking
 an approver, with Approve and Deny; the lines in the incident channel; the answers to the
 requester and to whoever clicks. Plain dicts, so the domain needs no Slack library.
 

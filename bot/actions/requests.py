@@ -1,5 +1,5 @@
-"""Action requests: `/incident run <action> [k=v …]` and its approval (PRODUCT.md "The operating
-boundary: actions, and who must approve them"); how a request ends unapproved is ending.py's.
+"""Action requests: `/incident run <action> [k=v …]` and its approval (docs/actions.md:
+actions, and who must approve them); how a request ends unapproved is ending.py's.
 
 A request is one row (bot/store/models.ActionRequest) written in one transaction with
 everything it sets off: the timeline event, a DM with Approve / Deny to each approver, the post

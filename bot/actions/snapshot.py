@@ -1,4 +1,4 @@
-"""What a request was asked under, and whether the config still says it (issue 17 item 5).
+"""What a request was asked under, and whether the config still says it.
 
 Approvers are fixed when a request is made; so is what they approve. The request keeps the
 action's rule (`approval`), which parameters its webhook gets masked (`masked`) and a digest of its

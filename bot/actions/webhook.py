@@ -1,4 +1,4 @@
-"""The call of an approved action's webhook (PRODUCT.md "The operating boundary"; issue 12).
+"""The call of an approved action's webhook.
 
 Once a request is approved, bot/actions/requests.py queues an `action_call` job (payload
 ``{"request": <ActionRequest.id>}``) in the same transaction. This module runs it on the ticker's
@@ -138,7 +138,7 @@ class Outcome:
 
 
 def body(req: ActionRequest) -> dict[str, Any]:
-    """The JSON Baton POSTs (PRODUCT.md: action, area, incident, requested_by, approved_by,
+    """The JSON Baton POSTs (docs/actions.md: action, area, incident, requested_by, approved_by,
     params; and the idempotency key, also sent as a header)."""
     return {
         "action": req.action,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from bot.config.schema import SCOPES, Area, OwnershipConfig, Rotation, is_email, is_user_id
 from bot.oncall.rotation import Plan, Window, zone_of
 
-# Each scope's next step when nobody acknowledges (PRODUCT.md §1).
+# Each scope's next step when nobody acknowledges.
 _WIDER = {"owner": "owning-team", "owning-team": "everyone", "everyone": "everyone"}
 _MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 

@@ -361,7 +361,7 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
 }
-# Percentages compare against ratios (99% is 0.99) and times against seconds (PRODUCT.md §4).
+# Percentages compare against ratios (99% is 0.99) and times against seconds.
 _UNIT_SCALE = {None: 1.0, "%": 0.01, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _UNIT_KIND = {None: "number", "%": "percentage", "ms": "time", "s": "time", "m": "time", "h": "time"}
 
@@ -427,7 +427,7 @@ class SloThreshold(_Model):
 
 
 def default_slo() -> dict[str, SloThreshold]:
-    """The thresholds used when ownership.yaml has no ``slo:`` block (PRODUCT.md §4)."""
+    """The thresholds used when ownership.yaml has no ``slo:`` block."""
     rows = {
         "success_rate": (">= 99.5%", "< 99%", "P1"),
         "latency_p95": ("<= 3s", "> 5s", "P2"),
@@ -516,7 +516,7 @@ class Team(_Model):
         return self
 
 
-#: Who must approve an action before Baton calls its webhook (PRODUCT.md "The operating boundary").
+#: Who must approve an action before Baton calls its webhook.
 Approval = Literal["none", "accountable", "two-person"]
 APPROVALS: tuple[str, ...] = get_args(Approval)
 
@@ -689,7 +689,7 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 class Alerts(_Model):
-    """Where an Alertmanager alert without `area` / `severity` labels goes (PRODUCT.md §5)."""
+    """Where an Alertmanager alert without `area` / `severity` labels goes."""
 
     default_area: str | None = None
     default_severity: Severity = "P2"
@@ -703,7 +703,7 @@ def _window(value: Any) -> Any:
 
 
 class Feedback(_Model):
-    """When failure cases from POST /feedback declare an incident (PRODUCT.md §5): the
+    """When failure cases from POST /feedback declare an incident: the
     ``alert``-th case for one area within ``window`` declares one at ``severity`` (one while it
     is open). These are the defaults."""
 
@@ -716,7 +716,7 @@ class OwnershipConfig(_Model):
     """ownership.yaml: people, teams, the RACI areas, nudges, SLO thresholds and alert defaults."""
 
     people: dict[str, PersonId] = Field(default_factory=dict)
-    # People who may do everything (PRODUCT.md §2 "Who may do what"), e.g. the incident managers.
+    # People who may do everything, e.g. the incident managers.
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, Team] = Field(default_factory=dict)
     areas: dict[str, Area] = Field(min_length=1)

@@ -1,4 +1,4 @@
-"""What went wrong in a YAML file, said as a person would (PRODUCT.md §1: the file and the line).
+"""What went wrong in a YAML file, said as a person would: the file and the line.
 
 PyYAML words its errors for its own grammar (`expected <block end>, but found '<block mapping
 start>'`) and often points at the line after the mistake (a key with no colon is noticed on the
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import yaml
 
-# A leaf module (the standard library only), with the text helpers in ARCHITECTURE.md's drawing:
+# A leaf module (the standard library only), a text helper that imports nothing of Baton's:
 # the line shown is masked as everything Baton prints is.
 from bot.records.masking import mask
 

@@ -1,1 +1,1 @@
-"""The App Home: what is on one person's plate, read in one go (PRODUCT.md §2)."""
+"""The App Home: what is on one person's plate, read in one go."""

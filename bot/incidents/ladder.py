@@ -53,7 +53,7 @@ def plan_ladder(
 ) -> list[PlannedStep]:
     """The steps of a level's escalation for an area; [] when the level pages nobody.
 
-    Default ladder, with T the response time (PRODUCT.md §1): at 0 the level's scope; at T/2 the
+    Default ladder, with T the response time: at 0 the level's scope; at T/2 the
     same people again plus the accountable person and the next wider scope; at T the window is
     breached and everyone in the area's RACI is paged.
 

@@ -144,7 +144,7 @@ def page_dm(inc: Incident, *, reason: str) -> tuple[str, Blocks]:
 
 def paging_notice(inc: Incident, *, users: list[str], description: str, groups: list[dict[str, str]]) -> str:
     """Said in the channel at each step. A team paged whole is also named by its Slack user
-    group (PRODUCT.md §1), so its members' clients flag it the way they are used to."""
+    group, so its members' clients flag it the way they are used to."""
     teams = "".join(f"<!subteam^{g['id']}> " for g in groups)
     return (
         f":pager: Paging {teams}{mentions(users)}: {description}. "

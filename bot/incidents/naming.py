@@ -1,4 +1,4 @@
-"""Incident channel names: `inc-<yyyymmdd>-<number>-<slug of title>` (PRODUCT.md §2)."""
+"""Incident channel names: `inc-<yyyymmdd>-<number>-<slug of title>`."""
 
 from __future__ import annotations
 

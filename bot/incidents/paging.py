@@ -33,7 +33,7 @@ INVITED = "invited:"
 
 
 def snapshot(baton: Baton, *, level: str, area: str) -> dict[str, Any]:
-    """Everything a running escalation needs, frozen at declaration (PRODUCT.md §1)."""
+    """Everything a running escalation needs, frozen at declaration."""
     own = baton.ownership
     cfg = baton.config.severity.levels[level]
     raci = own.raci(area)

@@ -1,4 +1,4 @@
-"""Who may do what to an incident (PRODUCT.md §2 "Who may do what").
+"""Who may do what to an incident.
 
 An incident bot is used on the worst day: a stray click must not silence a P0. Every service
 in bot/incidents/services.py asks :func:`check` before it changes anything, so the slash

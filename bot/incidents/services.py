@@ -282,7 +282,7 @@ def acknowledge(*, baton: Baton, number: int, user: str) -> Acknowledgement:
 
 
 def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> Incident:
-    """Re-plan from this moment (PRODUCT.md §2).
+    """Re-plan from this moment.
 
     Raising, even after an acknowledgement, pages the new level's scope at once, starts a new
     window and puts the incident back to open until someone acknowledges again. Lowering cancels

@@ -1,4 +1,4 @@
-"""Prometheus Alertmanager's webhook (PRODUCT.md §5): alerts in, incidents out.
+"""Prometheus Alertmanager's webhook: alerts in, incidents out.
 
 `POST /alerts/alertmanager` takes Alertmanager's payload version 4. The labels `area` and
 `severity` pick the area and the level (with `alerts:` defaults from ownership.yaml). A group

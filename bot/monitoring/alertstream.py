@@ -1,4 +1,4 @@
-"""Alertmanager's notification read as it arrives (issue 17, item 10).
+"""Alertmanager's notification read as it arrives.
 
 Alertmanager sends a group's alerts in one POST and never retries a 4xx: a notification Baton
 refused as too large (about 2,400 alerts of an ordinary shape made 1 MiB) was lost, incident and

@@ -1,4 +1,4 @@
-"""Failure cases from the AI product itself (PRODUCT.md §5): `POST /feedback`.
+"""Failure cases from the AI product itself: `POST /feedback`.
 
 The product reports a case (a thumbs down, a low-confidence answer, a hand-over to a human) for
 an area. Its text is masked before it is stored. When an area's cases within `feedback.window`

@@ -1,4 +1,4 @@
-"""SLOs (PRODUCT.md §4): each area's SLIs from Prometheus against the `slo:` thresholds.
+"""SLOs: each area's SLIs from Prometheus against the `slo:` thresholds.
 
 `measure` reads one area's SLIs now (its `slo_queries`, each against the SLI's objective and
 alert threshold); `/slo <area>` shows that. The digest (`run_digest`: the `slo_digest` nudge;

@@ -1,4 +1,4 @@
-"""The readiness nudge (PRODUCT.md §4): per area with open checklist items, those items and the
+"""The readiness nudge: per area with open checklist items, those items and the
 owners who should tick them (the area's R and A, mentioned), to the responsible team's channel,
 or by DM to the accountable person when the team has none.
 

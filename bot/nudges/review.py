@@ -1,4 +1,4 @@
-"""The weekly failure review (PRODUCT.md §4): per area, the week's incidents with their time to
+"""The weekly failure review: per area, the week's incidents with their time to
 acknowledge against their windows, breaches and evidence counts; what is still open (incidents
 of any age, handoff receipts waiting for signatures); and the failure cases the product reported
 (counts by kind, a few masked examples).

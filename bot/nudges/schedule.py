@@ -1,4 +1,4 @@
-"""Scheduled nudges (PRODUCT.md §4): the cron expressions under `nudges:` in ownership.yaml, in
+"""Scheduled nudges: the cron expressions under `nudges:` in ownership.yaml, in
 its time zone.
 
 APScheduler's CronTrigger says when a nudge is due; the scheduler only ticks (every few seconds)

@@ -1,4 +1,4 @@
-"""Shift handovers (PRODUCT.md §1 "On-call rotations", §3 "Handoff receipt"): every change of a
+"""Shift handovers: every change of a
 team's on-call (a shift change of its rotation, an override starting or ending) opens a handover
 receipt per area the team is responsible for, `handover` before the change (at once for an
 override), and at the change the incoming person hears they are on call.

@@ -1,4 +1,4 @@
-"""On-call overrides added in Slack (PRODUCT.md §1 On-call rotations), and the on-call now.
+"""On-call overrides added in Slack, and the on-call now.
 
 `/owner oncall <team> @someone <duration> [note]` puts someone on call for a team from now, over
 its rotation (or its one on-call person): :func:`add` holds the rules (who may, how long) so the
@@ -87,7 +87,7 @@ def span_of(text: str) -> timedelta:
 
 def who_may(baton: Baton, team: str) -> list[tuple[str, frozenset[str], str]]:
     """(label, Slack user IDs, how they are named) of those who may add an override for `team`:
-    its members and admins (PRODUCT.md §1). Being on call does not make someone a member: an
+    its members and admins. Being on call does not make someone a member: an
     admin may have put a person from outside the team on call, and that person may not hand the
     role on."""
     own = baton.ownership

@@ -1,4 +1,4 @@
-"""Who is a team's on-call at a moment (PRODUCT.md §1 On-call rotations).
+"""Who is a team's on-call at a moment.
 
 The on-call is the newest Slack override covering the moment (`/owner oncall`), else a planned
 override from ownership.yaml, else the rotation's shift, else the team's one on-call person.

@@ -1,4 +1,4 @@
-"""Who may put whom on call (PRODUCT.md §1, issue 17 item 23): one rule for every way a person
+"""Who may put whom on call: one rule for every way a person
 goes on call from Slack — an override (`/owner oncall`) and a handoff of the on-call role
 (`/owner handoff <area> oncall`), checked when it is asked and again when a handoff is
 countersigned, so no path puts someone from outside the team on call unless an admin asked."""

@@ -1,4 +1,4 @@
-"""The two readiness checklists of PRODUCT.md §2 and an area's state against them.
+"""The two readiness checklists (docs/readiness.md) and an area's state against them.
 
 The organization checklist (11 items) says whether the team has settled what an AI feature
 needs before it ships; the production checklist (6) whether it is a product or "still an
@@ -50,7 +50,7 @@ ITEMS: tuple[Item, ...] = (
 )
 BY_KEY: dict[str, Item] = {item.key: item for item in ITEMS}
 KEYS: tuple[str, ...] = tuple(BY_KEY)
-# Three or more open production checkpoints: the area is still an experiment (PRODUCT.md §2).
+# Three or more open production checkpoints: the area is still an experiment.
 EXPERIMENT_AT = 3
 
 

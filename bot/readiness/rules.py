@@ -1,4 +1,4 @@
-"""Who may tick or untick an area's readiness items (PRODUCT.md §2 "Who may do what"): the
+"""Who may tick or untick an area's readiness items: the
 area's R (the person, or every member of the responsible team) and A, and admins.
 
 The services ask :func:`check_tick` before they change anything, so the slash command and the

@@ -1,4 +1,4 @@
-"""Ticking and unticking readiness items (PRODUCT.md §2 /readiness): one service for the slash
+"""Ticking and unticking readiness items: one service for the slash
 command and the tick buttons, so both check the same input and obey one who-may rule.
 
 A tick is one ReadinessTick row (area, item): who, when, an optional link. Ticking again

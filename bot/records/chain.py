@@ -1,4 +1,4 @@
-"""Hash chains over the records people must be able to trust later (PRODUCT.md §3).
+"""Hash chains over the records people must be able to trust later.
 
 Handoff receipts are chained per area and evidence per incident: each link's hash is taken over
 the canonical encoding of its content and the previous link's hash, so changing any stored

@@ -1,4 +1,4 @@
-"""Handoff receipts (PRODUCT.md §3): a role of an area changes hands, on the record, signed by
+"""Handoff receipts: a role of an area changes hands, on the record, signed by
 the outgoing and the incoming owner.
 
 Two ways a receipt opens:
@@ -570,7 +570,7 @@ class Card:
     # Roles held by a countersigned Slack handoff while ownership.yaml still names someone else:
     # (what, who holds it now, the receipt, whom the file names).
     overridden: list[tuple[str, str, int, str]]
-    readiness: Readiness | None = None  # the area against both checklists (PRODUCT.md: the card shows it)
+    readiness: Readiness | None = None  # the area against both checklists, shown on the card
     # On-call handovers still unsigned that were not signed by their shift change (flagged then).
     unsigned_at_change: list[Receipt] = dataclasses.field(default_factory=list)
 

@@ -1,6 +1,6 @@
 """Who holds a role, as ownership.yaml says: an edit of R, A or an on-call (seen at start-up or on
 a reload) takes effect as config does and opens a pending receipt for the pair, which both are
-asked to sign (PRODUCT.md §3); a file edited to match a countersigned Slack handoff retires its
+asked to sign; a file edited to match a countersigned Slack handoff retires its
 override. A holder change also withdraws the role's Slack handoffs still waiting for their
 countersignature: their outgoing signer no longer holds the role.
 """

@@ -1,4 +1,4 @@
-"""Mask PII and secrets in evidence text before it is stored (PRODUCT.md §3).
+"""Mask PII and secrets in evidence text before it is stored.
 
 ``mask(text)`` replaces each finding with a placeholder naming its kind (``[email]``, ``[card]``,
 ``[slack-token]``…) and counts what it hid. Evidence comes from Slack, so Slack markup

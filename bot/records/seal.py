@@ -1,4 +1,4 @@
-"""Which key the hash chains are sealed with (PRODUCT.md §3, bot/records/chain.py).
+"""Which key the hash chains (bot/records/chain.py) are sealed with.
 
 The database records the fingerprint of the key (table chain_seal), never the key; no record
 means plain SHA-256. What a Baton or `baton verify` may do follows from that record and the key

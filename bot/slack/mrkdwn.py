@@ -1,4 +1,4 @@
-"""Text from people, shown as text in Slack (PRODUCT.md §2 "Text from people").
+"""Text from people, shown as text in Slack.
 
 Slack reads `<…>` in a message as a command: `<!channel>` notifies everyone, `<https://x|label>`
 is a link whose target the reader cannot see. Everything a person typed therefore goes through

@@ -1,5 +1,5 @@
 """Text that came from outside Baton (an alert's labels and annotations, a pager's or a
-webhook's answer, Prometheus's error), as Baton keeps it and shows it (PRODUCT.md §2, issue 17).
+webhook's answer, Prometheus's error), as Baton keeps it and shows it.
 
 The same treatment as the product's feedback: masked before it is stored (bot/records/masking.py,
 before any cut, so no secret is cut in half and its first half shown), its `<@U…>` / `<#C…>`
@@ -7,7 +7,7 @@ turned into text so it mentions nobody, and escaped (bot/slack/mrkdwn.escape) wh
 An answer is also folded onto one line and clipped: it goes into a sentence of Baton's own.
 
 masking.py imports nothing of Baton's, so reaching up to records/ from here makes no loop; it
-is text handling that ARCHITECTURE.md places in text/, below slack/.
+is text handling, below slack/.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import httpx  # loaded when a pager is first used: an idle Baton does without it
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
-# PRODUCT.md §1: P0–P3 map to PagerDuty's critical/error/warning/info.
+# P0–P3 map to PagerDuty's critical/error/warning/info.
 PD_SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
 ANSWER = 200  # characters of a pager's refusal (or redirect) quoted in the error people see
 

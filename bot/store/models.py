@@ -143,7 +143,7 @@ class EvidenceDraft(SQLModel, table=True):
 
 
 class Receipt(SQLModel, table=True):
-    """A handoff receipt (PRODUCT.md §3): who handed which role of an area to whom, what the area
+    """A handoff receipt: who handed which role of an area to whom, what the area
     looked like then, and who signed when. Hash-chained per area (bot/records/chain.py)."""
 
     __table_args__ = (UniqueConstraint("area", "seq", name="uq_receipt_area_seq"),)
@@ -256,7 +256,7 @@ class MonitorLink(SQLModel, table=True):
 
 
 class SlackSignature(SQLModel, table=True):
-    """A Slack request signature Baton has taken (issue 17): the same signed request sent again
+    """A Slack request signature Baton has taken: the same signed request sent again
     within Slack's 5-minute window is refused, by whichever replica it reaches. A row is kept
     until its signature's timestamp is out of the window (no request can carry it after that),
     then pruned."""
@@ -269,7 +269,7 @@ class SlackSignature(SQLModel, table=True):
 
 
 class ReadinessTick(SQLModel, table=True):
-    """A readiness checklist item ticked for an area (PRODUCT.md §2 /readiness): who, when and an
+    """A readiness checklist item ticked for an area: who, when and an
     optional link. Unticking deletes the row; items the config proves are never stored."""
 
     __tablename__ = "readiness_tick"
@@ -283,7 +283,7 @@ class ReadinessTick(SQLModel, table=True):
 
 
 class FailureCase(SQLModel, table=True):
-    """A failure case the AI product reported through POST /feedback (PRODUCT.md §5): a thumbs
+    """A failure case the AI product reported through POST /feedback: a thumbs
     down, a low-confidence answer, a hand-over to a human. The text is masked before storage."""
 
     __tablename__ = "failure_case"
@@ -301,7 +301,7 @@ class FailureCase(SQLModel, table=True):
 
 class OncallOverride(SQLModel, table=True):
     """`/owner oncall <team> @someone <duration> [note]`: `who` is the team's on-call from
-    `starts_at` to `ends_at`, over the rotation (PRODUCT.md §1 On-call rotations)."""
+    `starts_at` to `ends_at`, over the rotation."""
 
     __tablename__ = "oncall_override"
     __table_args__ = (Index("ix_oncall_override_team_ends", "team", "ends_at"),)
@@ -339,7 +339,7 @@ class ShiftChange(SQLModel, table=True):
 
 
 class ActionRequest(SQLModel, table=True):
-    """`/incident run <action> [k=v …]` (PRODUCT.md "The operating boundary"): one request to run
+    """`/incident run <action> [k=v …]`: one request to run
     an area's action for an incident, its approval and its webhook call. The state moves
     pending → approved → called (answered 2xx) or failed, or pending → denied / expired;
     approval "none" starts at approved. A request also expires (pending) or fails (approved, not

@@ -1,4 +1,4 @@
-"""Each signed Slack request is taken once (issue 17).
+"""Each signed Slack request is taken once.
 
 Slack's signature covers the request's timestamp and body, and a signature more than 5 minutes
 from now is refused (server.py, with slack_sdk's verifier). Inside those 5 minutes, a request

@@ -1,4 +1,4 @@
-"""Runtime settings from the environment (PRODUCT.md §5)."""
+"""Runtime settings from the environment."""
 
 from __future__ import annotations
 

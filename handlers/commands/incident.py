@@ -1,4 +1,4 @@
-"""/incident: declare, and run an incident from its channel (PRODUCT.md §2).
+"""/incident: declare, and run an incident from its channel.
 
 Parsing only: every rule lives in bot/incidents/services.py. Answers go back in the ack (a database
 transaction takes milliseconds; Slack is only called later, by the ticker), so Slack gets its

@@ -1,4 +1,4 @@
-"""/owner: who owns what (PRODUCT.md §2)."""
+"""/owner: who owns what."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/readiness (PRODUCT.md §2): every area's scores, one area's checklists with tick buttons,
+"""/readiness: every area's scores, one area's checklists with tick buttons,
 `/readiness <area> check <item> [link]` and `/readiness <area> uncheck <item>`.
 
 The ack goes back empty at once and the answer follows through respond(), from a lazy function

@@ -1,4 +1,4 @@
-"""/slo <area>: the area's SLIs against their objectives, now (PRODUCT.md §2).
+"""/slo <area>: the area's SLIs against their objectives, now.
 
 Prometheus may be slow, so the ack goes back at once (Slack's 3 seconds) and the answer follows
 through respond(), from a lazy function (handlers/listener.py), within slo.ANSWER_BUDGET seconds.

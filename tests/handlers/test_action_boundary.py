@@ -1,14 +1,14 @@
-"""The operating boundary held under attack (issue 17 items 4, 5 and 7), through the real path:
+"""The operating boundary held under attack, through the real path:
 Slack-signed `/incident` commands and Approve clicks to a running Baton on an injected clock, a
 local webhook server standing in for the action, and what the fake Slack saw. On SQLite and
 PostgreSQL.
 
-- A request whose incident is resolved ends: a click after it runs nothing (item 4).
+- A request whose incident is resolved ends: a click after it runs nothing.
 - What is approved is what was asked: a change of the action's rule, url or params seen on a
   reload or at start-up voids a pending request, and an approver who may no longer approve is
-  refused when they click (item 5).
+  refused when they click.
 - The webhook gets what was typed (Slack's escaping read back, masked only where the config
-  says); Slack, the timeline and the log get the masked copy (item 7).
+  says); Slack, the timeline and the log get the masked copy.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def dm_with(app: App, user: str, needle: str) -> str:
     )
 
 
-# -- item 4: resolving ends the incident's requests ------------------------------------------------
+# -- resolving ends the incident's requests ------------------------------------------------
 
 
 def test_resolving_expires_a_pending_request_and_a_later_click_runs_nothing(
@@ -96,13 +96,13 @@ def test_resolving_expires_a_pending_request_and_a_later_click_runs_nothing(
     assert not any("Nobody decided" in m.get("text", "") for m in fake.messages(channel.id))
 
 
-# -- item 5: what is approved is what was asked ----------------------------------------------------
+# -- what is approved is what was asked ----------------------------------------------------
 
 
 def test_an_edit_to_two_person_with_a_new_url_voids_the_request_on_reload(
     hooked: tuple[App, WebhookServer],
 ) -> None:
-    """The finding: after the edit, the old accountable person approved alone and the new URL
+    """Without the check, after the edit the old accountable person approved alone and the new URL
     was called."""
     app, hook = hooked
     fake = app.rb.fake
@@ -186,7 +186,7 @@ def test_an_approver_who_may_no_longer_approve_is_refused_when_they_click(
     assert [r.json()["approved_by"] for r in hook.received()] == [OMAR]
 
 
-# -- item 7: the webhook gets what was typed ------------------------------------------------------
+# -- the webhook gets what was typed ------------------------------------------------------
 
 
 def test_the_webhook_gets_what_was_typed_and_slack_the_masked_escaped_copy(

@@ -1,4 +1,4 @@
-"""Slack hears the answer as soon as a listener's ack function returns (issue 10 item 2), and
+"""Slack hears the answer as soon as a listener's ack function returns, and
 whatever calls Slack or the network runs after it, in Bolt lazy functions: a slow response_url,
 views.open or views.publish never holds the answer. Behaviour only (the figures are in bench/):
 each test holds the slow part until the answer is in, so none depends on how fast the machine is.

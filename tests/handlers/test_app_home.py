@@ -1,4 +1,4 @@
-"""The App Home tab through the real path (issue 9 item 5): Slack-signed `app_home_opened`
+"""The App Home tab through the real path: Slack-signed `app_home_opened`
 events and Home button clicks to /slack/events of a running Baton, and the views it published
 on the fake Slack; on SQLite and PostgreSQL."""
 

@@ -1,4 +1,4 @@
-"""The incident channel when Slack refuses (issue 6, item 4), through the real path: set-up that
+"""The incident channel when Slack refuses, through the real path: set-up that
 gives up hands the channel's messages to the reporter by DM; set-up that fails half-way resumes
 at the step that failed; a lost answer to conversations.create never makes a second channel; a
 backlog post Slack refuses is reported to the reporter."""

@@ -1,4 +1,4 @@
-"""A Slack handoff takes a role only from someone who still holds it (issue 17, records item 1):
+"""A Slack handoff takes a role only from someone who still holds it:
 whatever changes the holder first (an edit of ownership.yaml seen on reload or at start, another
 countersigned handoff of the same on-call, an on-call override, a shift change) withdraws the
 role's handoffs still waiting for their countersignature, tells both and seals the withdrawal in

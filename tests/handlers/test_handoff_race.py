@@ -1,4 +1,4 @@
-"""Two countersignatures of one role at once, through two areas and two replicas (issue 17, H8).
+"""Two countersignatures of one role at once, through two areas and two replicas.
 
 A team's on-call can have a pending Slack handoff in each area the team is R for. Whichever of
 the two is countersigned first takes the role, and the other is withdrawn in the same

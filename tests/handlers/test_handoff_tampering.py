@@ -1,4 +1,4 @@
-"""Signing never launders tampering (issue 17, records item 2): before Baton changes a chained
+"""Signing never launders tampering: before Baton changes a chained
 row (a countersignature, a signature with a handover note, a withdrawal, the re-seal of every
 later receipt) it checks the stored hash against the row's content and refuses, changing
 nothing and saying so, when they differ; an append after an altered link is reported and still

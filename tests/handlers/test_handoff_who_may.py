@@ -1,5 +1,5 @@
-"""Who may put whom on call, through a handoff of the on-call role as through an override
-(issue 17 item 23; PRODUCT.md §1): someone from outside the team only by an admin, checked when
+"""Who may put whom on call, through a handoff of the on-call role as through an override:
+someone from outside the team only by an admin, checked when
 the handoff is started and again when the incoming person countersigns. Signed requests to a
 running Baton, on SQLite and PostgreSQL."""
 

@@ -1,4 +1,4 @@
-"""Handoff receipts through the real path (issue 7, items 1–3, 5 and 7): `/owner handoff`, the
+"""Handoff receipts through the real path: `/owner handoff`, the
 sign buttons in DMs, no gap in ownership, ownership.yaml edits that open receipts, the RACI card
 and `/owner history`; on SQLite and PostgreSQL."""
 

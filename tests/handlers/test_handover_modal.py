@@ -1,4 +1,4 @@
-"""Shift handovers through the running app (issue 11, item 4): the outgoing on-call's "Write
+"""Shift handovers through the running app: the outgoing on-call's "Write
 handover note" button opens a modal whose submission signs with a masked note; anyone else is
 told who may; the incoming on-call countersigns with the existing button; the note shows in
 `/owner history`; a reload re-plans at once; `/owner handoff … oncall` of a rotating team is
@@ -212,7 +212,7 @@ def test_a_handover_note_on_an_altered_receipt_is_refused_on_the_form(
     rb, _ = rotating
     engine = rb.baton.engine
     receipt_id = open_handover(rb)
-    tamper(engine, RECEIPT, receipt_id, to_ref="omar")  # issue 17: altered, then signed
+    tamper(engine, RECEIPT, receipt_id, to_ref="omar")  # altered, then signed
     answer = submit(rb, MAYA, receipt_id, "Refusals up since 14:00, watching #1.")
     assert answer["response_action"] == "errors"
     assert answer["errors"]["note"].startswith(

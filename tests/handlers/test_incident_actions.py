@@ -1,5 +1,5 @@
 """Incident buttons through the real path: Slack-signed block_actions and view_submission
-requests to /slack/events of a running Baton with 6 s windows (PRODUCT.md §1, §2)."""
+requests to /slack/events of a running Baton with 6 s windows."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """/incident through the real path: Slack-signed requests to /slack/events of a running Baton
-(6 s windows), and what the fake Slack saw afterwards (PRODUCT.md §2, §3)."""
+(6 s windows), and what the fake Slack saw afterwards."""
 
 from __future__ import annotations
 
@@ -628,7 +628,7 @@ def test_a_backlog_item_is_handled_by_number_from_anywhere(fast: RunningBaton) -
 
 
 def test_a_team_paged_whole_is_named_by_its_user_group(fast: RunningBaton) -> None:
-    """PRODUCT.md §1: the team's `usergroup` is mentioned when the whole team is paged."""
+    """The team's `usergroup` is mentioned when the whole team is paged."""
     fake = fast.fake
     declare(fast, f"P2 model-quality {TITLE}")  # step 0 pages the on-call alone
     channel = channel_of(fake)

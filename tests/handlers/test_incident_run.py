@@ -1,4 +1,4 @@
-"""`/incident run` and the Approve / Deny buttons through the real path (issue 12 items 2, 4, 5):
+"""`/incident run` and the Approve / Deny buttons through the real path:
 Slack-signed requests to /slack/events of a running Baton on an injected clock, its ownership.yaml
 carrying actions under model-quality, and what the fake Slack saw. On SQLite and PostgreSQL."""
 

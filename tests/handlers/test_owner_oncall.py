@@ -147,7 +147,7 @@ def test_who_may_and_bad_input_through_slack(rotating: tuple[RunningBaton, FakeC
 def test_only_an_admin_puts_someone_from_outside_the_team_on_call(
     rotating: tuple[RunningBaton, FakeClock],
 ) -> None:
-    """PRODUCT.md §1: a member of the team or an admin; someone outside it only by an admin, and
+    """A member of the team or an admin; someone outside it only by an admin, and
     whoever is on call is not a member by being so."""
     rb, _ = rotating
     refused = owner(rb, f"oncall ml <@{SAM}|sam> 30d covering", MAYA)

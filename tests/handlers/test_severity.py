@@ -1,4 +1,4 @@
-"""Severity changes re-plan from that moment (PRODUCT.md §2), through the real path with 6 s
+"""Severity changes re-plan from that moment, through the real path with 6 s
 windows: raising pages the new scope at once with a new window, even after an acknowledgement;
 lowering cancels the steps the new level would not have."""
 

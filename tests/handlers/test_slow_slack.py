@@ -1,4 +1,4 @@
-"""No Slack call while a database transaction is open (issue 6, item 5): a reload whose
+"""No Slack call while a database transaction is open: a reload whose
 users.lookupByEmail is unanswered must not hold the database, so /incident is answered while
 Slack still holds that answer. (Every test also fails if Baton logs a Slack call made inside a
 transaction: see tests/conftest.py.)"""

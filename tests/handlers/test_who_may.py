@@ -1,4 +1,4 @@
-"""Who may do what (PRODUCT.md §2), through the real path: every row of the table, allowed and
+"""Who may do what, through the real path: every row of the table, allowed and
 refused, from the slash command, the buttons, the modal and `#N` from another channel.
 
 A refusal is an ephemeral answer naming who may, and changes nothing: no timeline event, no

@@ -1,4 +1,4 @@
-"""handoff and evidence chains keyed with HMAC (issue 17): the record of the key that seals them
+"""handoff and evidence chains keyed with HMAC: the record of the key that seals them
 
 Only the table: the chains are re-sealed under the key by the first `baton serve` (any Baton
 command that starts one) that has a key (bot/records/seal.py), not here. The key may be set long

@@ -1,4 +1,4 @@
-"""alert group keys as digests; Slack request signatures seen (issue 17)
+"""alert group keys as digests; Slack request signatures seen
 
 - monitor_link.key holds the SHA-256 of the signal's key (an Alertmanager groupKey has no length
   limit; PostgreSQL refused one over 512 characters, SQLite took it), and the new column `name`

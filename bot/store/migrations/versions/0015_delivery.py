@@ -1,4 +1,4 @@
-"""exactly-once pages and nudges (issue 17): what each job has sent; nudge runs claimed with a lease
+"""exactly-once pages and nudges: what each job has sent; nudge runs claimed with a lease
 
 Revision ID: 0015
 Revises: 0014
