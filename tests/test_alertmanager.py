@@ -104,7 +104,7 @@ def test_a_firing_group_declares_one_incident_and_pages_its_owners(alerting: Run
     (inc,) = incidents(rb)
     assert (inc.area, inc.severity, inc.declared_by) == ("model-quality", "P1", "alertmanager")
     assert inc.title == "LLMSuccessRateLow: Success rate 97.0% is under 99%"
-    rb.fake.wait_for(lambda: paged_users(page_dms(rb.fake)) == OWNING_TEAM, message="owning team paged")
+    rb.fake.wait_for(lambda: paged_users(page_dms(rb.fake)) >= OWNING_TEAM, message="owning team paged")
     channel = rb.fake.wait_for(
         lambda: next((c for c in rb.fake.channels.values() if c.name.startswith("inc-")), None)
     )

@@ -364,8 +364,8 @@ def test_the_note_slack_shows_and_the_export_list_the_same_pages(
     done = export(db_url, "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert page_lines(in_slack) == page_lines(done.stdout)
-    assert {line.split(" (step 0)")[0].split()[-1] for line in page_lines(done.stdout)} == {
-        f"<@{u}>" for u in OWNING_TEAM
-    }
-    assert all(line.endswith("(step 0), inside the 6s window") for line in page_lines(done.stdout))
+    # Step 0 paged the owning team; on a loaded machine T/2's step may also page before the ack.
+    step0 = [line for line in page_lines(done.stdout) if "(step 0)" in line]
+    assert {line.split(" (step 0)")[0].split()[-1] for line in step0} == {f"<@{u}>" for u in OWNING_TEAM}
+    assert all(line.endswith(", inside the 6s window") for line in page_lines(done.stdout))
     assert "(inside the 6s window)" in done.stdout  # maya acknowledged within seconds

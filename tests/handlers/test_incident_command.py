@@ -186,7 +186,7 @@ def test_declare_creates_the_channel_pages_and_pins(fast: RunningBaton, text: st
         ("Resolve", messages.RESOLVE, "1"),
     ]
     # Step 0: P1 pages the owning team by DM, each with an Acknowledge button, and mentions them.
-    fake.wait_for(lambda: paged_users(page_dms(fake)) == OWNING_TEAM, message="step 0 DMs")
+    fake.wait_for(lambda: paged_users(page_dms(fake)) >= OWNING_TEAM, message="step 0 DMs")
     notice = posted(fake, channel.id, ":pager: Paging")
     assert set(re.findall(r"<@(\w+)>", notice)) == OWNING_TEAM
 
@@ -459,7 +459,7 @@ def test_reopen_brings_it_back_and_pages_again(fast: RunningBaton, declared: Cha
     said = posted(fake, declared.id, f"<@{MAYA}> reopened the incident")
     assert "(open)" in said and "paging now" in said
     fake.wait_for(lambda: declared.topic.endswith("| open"), message="topic open again")
-    fake.wait_for(lambda: paged_users(page_dms(fake)[before:]) == OWNING_TEAM, message="paged again")
+    fake.wait_for(lambda: paged_users(page_dms(fake)[before:]) >= OWNING_TEAM, message="paged again")
     body = reply(fast.command("/incident", "list", user_id=LEO))
     assert "#1" in body["text"] and "· open ·" in body["text"]
     assert [(e.actor, e.text) for e in events(fast) if e.kind == "reopened"] == [(MAYA, "reopened (open)")]

@@ -52,7 +52,7 @@ def test_raising_after_an_acknowledgement_pages_at_once_with_a_new_window(fast: 
     fake = fast.fake
     declare(fast, "P2 model-quality Refusals up", user=LEO)
     channel = channel_of(fake)
-    fake.wait_for(lambda: paged_users(page_dms(fake)) == {MAYA}, message="step 0")
+    fake.wait_for(lambda: paged_users(page_dms(fake)) >= {MAYA}, message="step 0")
     assert "warning" not in in_channel(fast, channel, "ack", user=MAYA).text
     fake.wait_for(lambda: "| acknowledged" in channel.topic, message="acknowledged")
     before = len(page_dms(fake))
@@ -122,7 +122,7 @@ def test_lowering_to_the_backlog_level_stops_every_page(fast: RunningBaton) -> N
     fake = fast.fake
     declare(fast, "P1 model-quality Refusals up", user=LEO)
     channel = channel_of(fake)
-    fake.wait_for(lambda: paged_users(page_dms(fake)) == OWNING_TEAM, message="step 0")
+    fake.wait_for(lambda: paged_users(page_dms(fake)) >= OWNING_TEAM, message="step 0")
     assert "warning" not in in_channel(fast, channel, "sev P3", user=MAYA).text
     inc = incident(fast)
     assert (inc.severity, inc.state, inc.deadline, inc.backlog) == ("P3", "open", None, True)
