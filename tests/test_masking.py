@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.records.masking import KINDS, Masked, luhn_ok, mask, placeholder
+from bot.text.masking import KINDS, Masked, luhn_ok, mask, placeholder
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
@@ -188,7 +188,7 @@ def test_masks(kind: str, text: str, expected: str) -> None:
 
 
 def test_phone_numbers_are_masked_with_the_phone_placeholder() -> None:
-    from bot.records import phones
+    from bot.text import phones
 
     assert placeholder("phone") == phones.PLACEHOLDER
 

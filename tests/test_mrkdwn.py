@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.incidents import messages
-from bot.slack.mrkdwn import LIVE, chunks, escape, unescape
 from bot.store.models import Incident, TimelineEvent
+from bot.text.mrkdwn import LIVE, chunks, escape, unescape
 from handlers.render import incident as render
 
 # Pieces a hostile (or careless) person types, mixed with ordinary text.

@@ -13,10 +13,10 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app.runner import boot
+from bot.config.rotation import Window
 from bot.config.schema import load_config
 from bot.oncall import overrides
 from bot.oncall.overrides import NotAllowed, OverrideError
-from bot.oncall.rotation import Window
 from bot.store.clock import FakeClock
 from bot.store.db import DatabaseUnavailable, session
 from bot.store.models import OncallOverride

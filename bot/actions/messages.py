@@ -14,9 +14,9 @@ from typing import Any
 from bot.incidents.messages import mention, mentions, section
 from bot.incidents.messages import title as incident_title
 from bot.incidents.notes import utc
-from bot.slack.mrkdwn import clip, either, escape
 from bot.store.clock import slack_time
 from bot.store.models import ActionRequest, Incident
+from bot.text.mrkdwn import clip, either, escape
 
 # Action IDs of the buttons in an approver's DM; their value is the request's id.
 APPROVE = "action_approve"

@@ -36,12 +36,12 @@ from bot.incidents.errors import IncidentError
 from bot.incidents.notes import utc
 from bot.incidents.paging import timeline
 from bot.incidents.rules import Action, NotAllowed
-from bot.records.masking import mask
-from bot.slack.mrkdwn import clip, either, escape
 from bot.store import jobs
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident
 from bot.store.runtime import Baton
+from bot.text.masking import mask
+from bot.text.mrkdwn import clip, either, escape
 
 EXAMPLE = "/incident run rollback-prompt version=v41"
 # A backlog item has no response window; its requests are decided within this instead.
@@ -186,7 +186,7 @@ def _params(action: str, spec: ActionSpec, args: list[str]) -> tuple[dict[str, A
 
     What is kept and shown is masked; the webhook gets what was typed, masked only for the
     params the config marks `mask: true`. Slack's `&amp;`, `&lt;`, `&gt;` are read back by the
-    command handler (bot/slack/mrkdwn.unescape) before the words get here."""
+    command handler (bot/text/mrkdwn.unescape) before the words get here."""
     names = spec.names
     listed = ", ".join(f"`{p}`" for p in names)
     usage = f"`/incident run {action}" + "".join(f" {p}=…" for p in names) + "`"

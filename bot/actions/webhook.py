@@ -42,12 +42,12 @@ from sqlmodel import Session, col, select
 from bot.actions import ending, messages, snapshot
 from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
-from bot.slack import outside
-from bot.slack.mrkdwn import clip, escape
 from bot.store import jobs
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
+from bot.text import outside
+from bot.text.mrkdwn import clip, escape
 
 if TYPE_CHECKING:
     import httpx  # loaded at the first call: a Baton whose areas have no actions does without it

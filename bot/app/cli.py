@@ -14,12 +14,12 @@ from pathlib import Path
 
 from slack_bolt import App
 
+from bot.app.nudge_command import NAMES as NUDGE_NAMES
 from bot.config.ownership import Ownership
+from bot.config.rotation import Window, zone_of
 from bot.config.schema import Config, ConfigError, load_config, parse_datetime
 from bot.incidents.ladder import render_plan
-from bot.nudges.command import NAMES as NUDGE_NAMES
 from bot.oncall import overrides as oncall_overrides
-from bot.oncall.rotation import Window, zone_of
 from bot.records import handoffs
 from bot.records.export import export_command, parse_number
 from bot.store.db import DEFAULT_DATABASE, DatabaseUnavailable
@@ -171,11 +171,11 @@ def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
     if args.command == "reload":
         return reload_command()
     if args.command == "verify":
-        from bot.records import verify_command  # the database and Alembic only when verifying
+        from bot.app import verify_command  # the database and Alembic only when verifying
 
         return verify_command.command(args.anchor)
     if args.command == "seal":
-        from bot.records import seal_command
+        from bot.app import seal_command
 
         return seal_command.command()
     if args.command == "export":
@@ -192,7 +192,7 @@ def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
         config = _load()
         if config is None:
             return 1
-        from bot.nudges.command import nudge_command
+        from bot.app.nudge_command import nudge_command
 
         return nudge_command(args.name, config)
     return 2  # pragma: no cover - argparse rejects unknown commands first

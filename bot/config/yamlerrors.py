@@ -23,7 +23,7 @@ import yaml
 
 # A leaf module (the standard library only), a text helper that imports nothing of Baton's:
 # the line shown is masked as everything Baton prints is.
-from bot.records.masking import mask
+from bot.text.masking import mask
 
 __all__ = ["Found", "empty", "not_a_mapping", "not_utf8", "syntax"]
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from bot.config.durations import format_duration
 from bot.config.ownership import Ownership, wider
+from bot.config.rotation import zone_of
 from bot.config.schema import SEVERITIES, Level, SeverityConfig, is_email, is_user_id
-from bot.oncall.rotation import zone_of
 
 BREACH_DESCRIPTION = "window breached: page everyone in the RACI"
 

@@ -3,7 +3,7 @@ Kit with the one action the reader needs as a button. Plain dicts, so the domain
 library.
 
 Every builder here runs text a person typed (titles, status updates, summaries, notes) through
-bot.slack.mrkdwn.escape, so a typed `<!channel>` or `<https://evil|Acknowledge>` is shown, never
+bot.text.mrkdwn.escape, so a typed `<!channel>` or `<https://evil|Acknowledge>` is shown, never
 obeyed. Services pass raw (masked) text in and never format Slack markup themselves.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.slack.mrkdwn import chunks, clip, escape
 from bot.store.clock import slack_time
 from bot.store.models import Incident
+from bot.text.mrkdwn import chunks, clip, escape
 
 # Action IDs of the buttons; handlers/actions registers listeners for exactly these.
 ACK = "incident_ack"

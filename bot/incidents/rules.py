@@ -25,9 +25,9 @@ from sqlmodel import Session, col, select
 
 from bot.incidents.errors import IncidentError
 from bot.incidents.messages import USER_ID
-from bot.slack.mrkdwn import either
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import either
 
 
 class Action(Enum):

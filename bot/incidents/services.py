@@ -30,12 +30,12 @@ from bot.incidents.notes import incident_note
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
 from bot.incidents.rules import Action
-from bot.records.masking import mask
-from bot.slack.mrkdwn import clip, escape
 from bot.store import jobs
 from bot.store.db import reading, session
 from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
+from bot.text.masking import mask
+from bot.text.mrkdwn import clip, escape
 
 __all__ = ["EXAMPLE", "IncidentError"]
 

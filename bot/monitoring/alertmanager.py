@@ -27,12 +27,12 @@ from bot.incidents.services import set_status, typed
 from bot.monitoring import alertstream
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
-from bot.slack.mrkdwn import clip, escape
-from bot.slack.outside import excerpt, kept
 from bot.store import jobs
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import clip, escape
+from bot.text.outside import excerpt, kept
 
 MAX_BODY = alertstream.MAX_BODY  # streamed, never held whole: see bot/monitoring/alertstream.py
 EVIDENCE_PER_NOTIFICATION = 20  # distinct annotation sets kept as evidence from one notification

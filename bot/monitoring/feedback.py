@@ -27,12 +27,12 @@ from bot.config.durations import format_duration
 from bot.incidents import messages, paging, rooms
 from bot.monitoring.links import join_or_declare, lock_link
 from bot.records import chain
-from bot.records.masking import hidden, mask
-from bot.slack.mrkdwn import clip, escape, mentions_as_text
 from bot.store import inbound
 from bot.store.db import session
 from bot.store.models import Evidence, FailureCase, Incident, MonitorLink
 from bot.store.runtime import Baton
+from bot.text.masking import hidden, mask
+from bot.text.mrkdwn import clip, escape, mentions_as_text
 
 MAX_BODY = 1024 * 1024  # one case is a few KB; anything bigger is refused before parsing
 MAX_TEXT = 4000  # characters of a case's text kept (after masking); the answer says it was clipped

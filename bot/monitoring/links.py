@@ -21,10 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.incidents.services import declare_in
-from bot.slack.mrkdwn import clip
-from bot.slack.outside import kept
 from bot.store.models import Incident, MonitorLink
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import clip
+from bot.text.outside import kept
 
 NAME_LIMIT = 1000  # characters of a key kept for people (masked); the lookup uses the digest
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.slack import outbound
-from bot.slack.outside import excerpt
+from bot.text.outside import excerpt
 
 if TYPE_CHECKING:
     import httpx  # loaded at the first query: an idle Baton does without it

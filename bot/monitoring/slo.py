@@ -30,13 +30,13 @@ from bot.incidents.paging import timeline
 from bot.incidents.rooms import post as post_in_channel
 from bot.monitoring.links import join_or_declare, open_incident
 from bot.monitoring.prometheus import Measured, NotMeasured, Prometheus, Result, graph_link, shown
-from bot.nudges.posts import Post, destination, queue
 from bot.records import chain
-from bot.records.masking import hidden, mask
-from bot.slack.mrkdwn import escape
 from bot.store.db import session
 from bot.store.models import Evidence
+from bot.store.outbox import Post, destination, queue
 from bot.store.runtime import Baton
+from bot.text.masking import hidden, mask
+from bot.text.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ or by DM to the accountable person when the team has none.
 
 from __future__ import annotations
 
-from bot.nudges.posts import Post, destination, queue
 from bot.readiness import messages
 from bot.readiness.checklist import readiness_of
 from bot.store.db import session
+from bot.store.outbox import Post, destination, queue
 from bot.store.runtime import Baton
 
 WHAT = "the readiness nudge"

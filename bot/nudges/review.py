@@ -23,12 +23,12 @@ from sqlmodel import Session, col, select
 from bot.config.durations import format_duration
 from bot.incidents.messages import USER_ID
 from bot.monitoring.feedback import example_line, kinds_text
-from bot.nudges.posts import Blocks, Post, destination, queue
-from bot.slack.mrkdwn import clip, escape, within
 from bot.store.clock import slack_time
 from bot.store.db import session
 from bot.store.models import Evidence, FailureCase, Incident, Receipt
+from bot.store.outbox import Blocks, Post, destination, queue
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import clip, escape, within
 
 WEEK = timedelta(days=7)
 EXAMPLES = 3  # failure cases quoted per area

@@ -29,12 +29,12 @@ from sqlmodel import Session, col, select
 
 from bot.monitoring import slo
 from bot.nudges import readiness, review
-from bot.nudges.posts import payloads
 from bot.records import handoffs
 from bot.store import jobs
 from bot.store.clock import slack_time
 from bot.store.db import session
 from bot.store.models import NudgeRun
+from bot.store.outbox import payloads
 from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)

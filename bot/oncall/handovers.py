@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.config.ownership import Ownership, role_key
-from bot.oncall.rotation import Change, Plan
+from bot.config.rotation import Change, Plan
 from bot.records import chain, handoffs
 from bot.records import handoff_messages as say
 from bot.records.handoffs import HandoffError, NotAllowed, Role

@@ -19,17 +19,17 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from bot.access.who import outsider_refusal
 from bot.config.ownership import role_key
+from bot.config.rotation import Window
 from bot.config.schema import parse_span
-from bot.oncall.rotation import Window
-from bot.oncall.who import outsider_refusal
 from bot.records import handoffs
-from bot.records.masking import mask
-from bot.slack.mrkdwn import clip, either, escape
 from bot.store.clock import slack_time
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
 from bot.store.models import OncallOverride
 from bot.store.runtime import Baton
+from bot.text.masking import mask
+from bot.text.mrkdwn import clip, either, escape
 
 USAGE = "`/owner oncall <team> @someone <duration> [note]`"
 EXAMPLE = "/owner oncall ml @li 4h Maya is at the dentist"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.readiness.checklist import ORGANIZATION, PRODUCTION, ItemState, Readiness
-from bot.slack.mrkdwn import escape
 from bot.store.clock import slack_time
+from bot.text.mrkdwn import escape
 
 TICK = "readiness_tick"  # action_id of the tick buttons; value "<area>:<item>"
 DONE, OPEN = ":white_check_mark:", ":white_large_square:"

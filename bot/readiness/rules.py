@@ -11,8 +11,8 @@ from __future__ import annotations
 from enum import Enum
 
 from bot.incidents.rules import Group
-from bot.slack.mrkdwn import either
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import either
 
 _MAX_NAMED = 8  # an area owned by a big team: the refusal names the team, the admins the first few
 

@@ -23,11 +23,11 @@ from sqlmodel import Session, col, select
 
 from bot.readiness.checklist import BY_KEY, ITEMS, KEYS, ORGANIZATION, Item, Readiness, proven, readiness
 from bot.readiness.rules import Action, NotAllowed, ReadinessError, check_tick
-from bot.records.masking import mask
-from bot.slack.mrkdwn import clip, escape
 from bot.store.db import session
 from bot.store.models import ReadinessTick
 from bot.store.runtime import Baton
+from bot.text.masking import mask
+from bot.text.mrkdwn import clip, escape
 
 __all__ = [
     "Checked",

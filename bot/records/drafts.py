@@ -13,10 +13,10 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlmodel import col
 
-from bot.records.masking import mask
 from bot.store.db import session
 from bot.store.models import EvidenceDraft
 from bot.store.runtime import Baton
+from bot.text.masking import mask
 
 #: Drafts older than this are deleted (whenever a new one is saved): a modal left open that long
 #: was abandoned.

@@ -17,11 +17,11 @@ from bot.incidents.errors import IncidentError
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
 from bot.records import chain
-from bot.records.masking import hidden, mask
 from bot.records.seal import SealError
 from bot.store.db import session
 from bot.store.models import Evidence, Incident
 from bot.store.runtime import Baton
+from bot.text.masking import hidden, mask
 
 # Slack sends links in command text as <https://…> or <https://…|label>.
 _LINK = re.compile(r"^<?(https?://[^\s|>]+)(?:\|[^>]*)?>?$")

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.config.ownership import Ownership
-from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
 from bot.store.models import Receipt
+from bot.text.mrkdwn import clip, escape
 
 SIGN = "handoff_sign"  # the action ID of every sign button; its value is "<receipt id>:<signer>"
 # The "Write handover note" button of a shift handover (bot/oncall/handovers.py); its value is the

@@ -32,20 +32,20 @@ from sqlalchemy import delete, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from bot.access.who import outsider_refusal
 from bot.config.ownership import ROLES, Ownership, role_key
 from bot.config.schema import Config
-from bot.oncall.who import outsider_refusal
 from bot.readiness import checklist
 from bot.readiness.checklist import Readiness
 from bot.records import chain, seal
 from bot.records import handoff_messages as say
-from bot.records.masking import mask
 from bot.records.seal import SealError
-from bot.slack.mrkdwn import either
 from bot.store import jobs
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
 from bot.store.models import Incident, OwnerOverride, Receipt, ShiftChange
 from bot.store.runtime import Baton
+from bot.text.masking import mask
+from bot.text.mrkdwn import either
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""What `baton verify` checks (the command: bot/records/verify_command.py): walk every hash chain
+"""What `baton verify` checks (the command: bot/app/verify_command.py): walk every hash chain
 (receipts per area, evidence per incident) and name the first link of each that does not match,
 the way a person would look it up.
 

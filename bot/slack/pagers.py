@@ -12,8 +12,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.config.schema import Team
-from bot.slack.mrkdwn import escape
-from bot.slack.outside import excerpt
+from bot.text.mrkdwn import escape
+from bot.text.outside import excerpt
 
 if TYPE_CHECKING:
     import httpx  # loaded when a pager is first used: an idle Baton does without it

@@ -112,7 +112,7 @@ class Evidence(SQLModel, table=True):
     at: datetime
     author: str = Field(max_length=32)  # who added it
     kind: str = Field(max_length=16)  # text / link / message
-    text: str = Field(sa_type=Text)  # PII and secrets masked (bot/records/masking.py)
+    text: str = Field(sa_type=Text)  # PII and secrets masked (bot/text/masking.py)
     link: str | None = Field(default=None, sa_type=Text)  # a URL, or the Slack message's permalink
     source_channel: str | None = Field(default=None, max_length=32)  # the Slack message it came from
     source_ts: str | None = Field(default=None, max_length=32)
@@ -292,7 +292,7 @@ class FailureCase(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     area: str = Field(max_length=100)
     kind: str = Field(max_length=32)  # thumbs_down / low_confidence / handed_to_human / other
-    text: str = Field(default="", sa_type=Text)  # masked (bot/records/masking.py)
+    text: str = Field(default="", sa_type=Text)  # masked (bot/text/masking.py)
     confidence: float | None = None
     ref: str | None = Field(default=None, max_length=512)  # the product's own id for the case
     masked: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # kind -> count

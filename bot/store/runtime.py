@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.config.ownership import Ownership
+from bot.config.rotation import Window
 from bot.config.schema import Config, ConfigError, load_config
-from bot.oncall.rotation import Window
 from bot.slack.chat import Chat
 from bot.store.clock import Clock, SystemClock
 from bot.store.db import session, warn_if_in_transaction

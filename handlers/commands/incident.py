@@ -19,9 +19,9 @@ from bot.incidents import notes
 from bot.incidents import services as incidents
 from bot.incidents.services import EXAMPLE, IncidentError, quote
 from bot.records import evidence
-from bot.slack.mrkdwn import unescape
 from bot.store.db import session
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import unescape
 from handlers.listener import Listener, baton_of
 from handlers.render import incident as render
 

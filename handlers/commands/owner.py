@@ -11,8 +11,8 @@ from bot.oncall import overrides
 from bot.oncall.overrides import OverrideError
 from bot.records import handoffs
 from bot.records.handoffs import HandoffError
-from bot.slack.mrkdwn import escape, unescape
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import escape, unescape
 from handlers.listener import baton_of
 from handlers.render import owner as render
 

@@ -14,8 +14,8 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, Respond
 
 from bot.monitoring import slo
-from bot.slack.mrkdwn import escape
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import escape
 from handlers.listener import Listener, baton_of
 from handlers.render import slo as render
 

@@ -9,7 +9,7 @@ from slack_bolt import BoltContext
 from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
 from bot.records import evidence
-from bot.slack.mrkdwn import unescape
+from bot.text.mrkdwn import unescape
 from handlers.listener import baton_of
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from bot.home.overview import COMMANDING, OWNER, PAGED, OpenIncident, Overview, OwnedArea, Signature
 from bot.incidents.messages import ACK
 from bot.records.handoff_messages import NOTE, SHIFT, SIGN
-from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
+from bot.text.mrkdwn import clip, escape
 
 Block = dict[str, Any]
 

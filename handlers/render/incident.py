@@ -6,10 +6,10 @@ from typing import Any
 
 from bot.config.schema import SEVERITIES
 from bot.incidents import messages
-from bot.slack.mrkdwn import chunks, clip, escape, within
 from bot.store.clock import slack_time
 from bot.store.models import Incident, TimelineEvent
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import chunks, clip, escape, within
 
 DECLARE_VIEW = "declare_incident"
 RESOLVE_VIEW = "resolve_incident"

@@ -20,9 +20,9 @@ from bot.config.schema import format_span
 from bot.oncall.overrides import OnCallNow
 from bot.records import handoff_messages as say
 from bot.records.handoffs import Card
-from bot.slack.mrkdwn import clip, escape
 from bot.store.clock import slack_time
 from bot.store.models import OncallOverride, Receipt
+from bot.text.mrkdwn import clip, escape
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:

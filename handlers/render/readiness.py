@@ -8,8 +8,8 @@ from typing import Any
 from bot.readiness import messages
 from bot.readiness.checklist import Readiness
 from bot.readiness.services import Checked, Unchecked
-from bot.slack.mrkdwn import escape
 from bot.store.clock import slack_time
+from bot.text.mrkdwn import escape
 
 USAGE = (
     "Try `/readiness` (every area), `/readiness model-quality` (an area or alias), "

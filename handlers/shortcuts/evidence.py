@@ -9,8 +9,8 @@ from slack_bolt import BoltContext, Respond
 from bot.incidents import services as incidents
 from bot.incidents.services import IncidentError
 from bot.records import drafts, evidence
-from bot.slack.mrkdwn import unescape
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import unescape
 from handlers.listener import baton_of
 from handlers.render import incident as render
 

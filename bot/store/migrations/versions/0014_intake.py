@@ -36,7 +36,7 @@ def _digest(key: str) -> str:
 
 def upgrade() -> None:
     # Masked and mentioning nobody, as links.py keeps it (the treatment only ever hides more).
-    from bot.slack.outside import kept
+    from bot.text.outside import kept
 
     with op.batch_alter_table("monitor_link") as batch:
         batch.add_column(sa.Column("name", sa.Text()))

@@ -5,8 +5,8 @@ countersigned, so no path puts someone from outside the team on call unless an a
 
 from __future__ import annotations
 
-from bot.slack.mrkdwn import escape
 from bot.store.runtime import Baton
+from bot.text.mrkdwn import escape
 
 
 def is_admin(baton: Baton, user: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Phone numbers for bot/records/masking.py: international (+44 …, 0044 …), US (NANP) and national
+"""Phone numbers for bot/text/masking.py: international (+44 …, 0044 …), US (NANP) and national
 numbers dialled with the trunk 0 (UK, FR, DE), without taking times, dates, versions, counts or
 incident numbers for one. Patterns anchor at the start of a word and use possessive quantifiers,
 as masking's others do, so they run in linear time.

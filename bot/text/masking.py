@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.records import phones
+from bot.text import phones
 
 __all__ = ["KINDS", "Masked", "hidden", "luhn_ok", "mask", "normalized", "placeholder"]
 

@@ -1,9 +1,9 @@
 """Text that came from outside Baton (an alert's labels and annotations, a pager's or a
 webhook's answer, Prometheus's error), as Baton keeps it and shows it.
 
-The same treatment as the product's feedback: masked before it is stored (bot/records/masking.py,
+The same treatment as the product's feedback: masked before it is stored (bot/text/masking.py,
 before any cut, so no secret is cut in half and its first half shown), its `<@U…>` / `<#C…>`
-turned into text so it mentions nobody, and escaped (bot/slack/mrkdwn.escape) where it is posted.
+turned into text so it mentions nobody, and escaped (bot/text/mrkdwn.escape) where it is posted.
 An answer is also folded onto one line and clipped: it goes into a sentence of Baton's own.
 
 masking.py imports nothing of Baton's, so reaching up to records/ from here makes no loop; it
@@ -12,8 +12,8 @@ is text handling, below slack/.
 
 from __future__ import annotations
 
-from bot.records.masking import mask
-from bot.slack.mrkdwn import clip, mentions_as_text
+from bot.text.masking import mask
+from bot.text.mrkdwn import clip, mentions_as_text
 
 MASKED_FROM = 2000  # characters of an answer masked; far more than any excerpt shows
 

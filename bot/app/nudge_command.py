@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from bot.config.schema import Config
-from bot.nudges.posts import Post
 from bot.records import handoffs
 from bot.slack.chat import ChatError
+from bot.store.outbox import Post
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError, slack_api_from_env
 
