@@ -1,0 +1,1 @@
+"""Who may: the rules about people that more than one domain asks."""

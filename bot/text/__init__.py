@@ -1,0 +1,1 @@
+"""Text people type: masking secrets and phone numbers, escaping for Slack, clipping."""
