@@ -36,7 +36,7 @@ from bot.incidents.errors import IncidentError
 from bot.incidents.notes import utc
 from bot.incidents.paging import timeline
 from bot.incidents.rules import Action, NotAllowed
-from bot.store import jobs
+from bot.store import jobs, outbox
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident
 from bot.store.runtime import Baton
@@ -141,15 +141,9 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
         else:
             for approver in approvers:
                 text, blocks = messages.approval_dm(req, inc, why=why)
-                payload = {
-                    "channel": approver,
-                    "text": text,
-                    "blocks": blocks,
-                    # Should Slack refuse the DM for good, the requester hears it did not arrive.
-                    "tell": user,
-                    "about": f"the request to approve `{name}` for #{inc.id}",
-                }
-                jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
+                # Should Slack refuse the DM for good, the requester hears it did not arrive.
+                about = f"the request to approve `{name}` for #{inc.id}"
+                outbox.send(s, approver, text=text, blocks=blocks, now=now, tell=user, about=about)
             jobs.enqueue(
                 s, kind=EXPIRE, incident_id=inc.id, due_at=expires_at, now=now, payload={"request": req.id}
             )

@@ -19,7 +19,7 @@ from bot.incidents import messages, recipients
 from bot.incidents.ladder import plan_ladder
 from bot.slack import pagers
 from bot.slack.pagers import PagerEvent, configured, pagers_for
-from bot.store import delivery, jobs
+from bot.store import delivery, jobs, outbox
 from bot.store.db import session
 from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
@@ -189,7 +189,7 @@ def run_notice(baton: Baton, job: Job) -> None:
         if inc.channel_error is None:
             raise jobs.Defer("the channel is not created yet")
         # No channel will come: the reporter (or whoever else can be reached) hears who is paged.
-        recipients.post_to_first(
+        outbox.post_to_first(
             baton, job, recipients.who_hears(baton, inc), text=f"#{inc.id} (no channel): {text}"
         )
         return

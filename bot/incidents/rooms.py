@@ -23,7 +23,7 @@ from bot.incidents import messages, recipients
 from bot.incidents.naming import channel_name
 from bot.incidents.paging import INVITED, timeline
 from bot.slack.chat import ChatError
-from bot.store import delivery, jobs
+from bot.store import delivery, jobs, outbox
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
@@ -233,23 +233,21 @@ def _channel(baton: Baton, job: Job) -> tuple[Incident, str | None]:
 
 
 def run_post(baton: Baton, job: Job) -> None:
-    """Post a message, once (bot/store/delivery.py): in the incident channel, to `channel` (a
-    channel ID or a user's DM), or to the first of `to` that Slack accepts. Without a channel
-    (set-up gave up), or when it is a report for "whoever can hear it" (`to_people`), the first
-    of the reporter, the commander, the accountable person and the team's channel gets it."""
-    text, blocks = job.payload["text"], job.payload.get("blocks")
-    if job.payload.get("to"):
-        recipients.post_to_first(baton, job, job.payload["to"], text=text, blocks=blocks)
+    """Post a message, once (bot/store/delivery.py): one that names where it goes through the
+    outbox; else in the incident channel. Without a channel (set-up gave up), or when it is a
+    report for "whoever can hear it" (`to_people`), the first of the reporter, the commander,
+    the accountable person and the team's channel gets it."""
+    if outbox.addressed(job):
+        outbox.run(baton, job)
         return
-    target = job.payload.get("channel")
+    text, blocks = job.payload["text"], job.payload.get("blocks")
+    if job.payload.get("to_people"):
+        inc, target = _load(baton, job), None
+    else:
+        inc, target = _channel(baton, job)
     if target is None:
-        if job.payload.get("to_people"):
-            inc = _load(baton, job)
-        else:
-            inc, target = _channel(baton, job)
-        if target is None:
-            recipients.post_to_first(baton, job, recipients.who_hears(baton, inc), text=text, blocks=blocks)
-            return
+        outbox.post_to_first(baton, job, recipients.who_hears(baton, inc), text=text, blocks=blocks)
+        return
     delivery.post(baton, job, target, text=text, blocks=blocks)
 
 
@@ -318,10 +316,10 @@ def report_failure(baton: Baton, job: Job, error: str, final: bool, *, unexpecte
     refuses for a while are retried quietly, but an unexpected failure (a bug, the database
     refusing) is told of at its first try, whatever the job.
     """
-    if job.payload.get("report"):
-        return
     if job.incident_id is None:
-        _tell_owner_of(baton, job, error, final, unexpected)
+        outbox.report_give_up(baton, job, error, final, unexpected=unexpected)
+        return
+    if job.payload.get("report"):
         return
     in_channel = job.kind not in (*jobs.CHANNEL_KINDS, "post")
     if not final and not unexpected and job.kind not in ("page", "pager", "setup"):
@@ -343,34 +341,6 @@ def report_failure(baton: Baton, job: Job, error: str, final: bool, *, unexpecte
         if not to_channel:
             payload["to_people"] = True
         jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
-        s.commit()
-    baton.wake()
-
-
-def _tell_owner_of(baton: Baton, job: Job, error: str, final: bool, unexpected: bool) -> None:
-    """A message that belongs to no incident (a handoff's request to sign, a nudge) names whom
-    to tell when it is given up: `tell`, the person who set it off or the accountable person.
-    Should there be none, or should Slack refuse them too, Baton's admins hear of it."""
-    if not final and not unexpected:
-        return
-    about, to = job.payload.get("about", "a message"), job.payload.get("channel")
-    own = baton.ownership
-    admins = [own.user_id(a) for a in baton.config.ownership.admins]
-    told = [u for u in dict.fromkeys([job.payload.get("tell"), *admins]) if u and u != to]
-    if not told:
-        log.error(
-            "%s to %s was given up (%s) and there is nobody to tell: no admins in ownership.yaml",
-            about,
-            to,
-            error,
-        )
-        return
-    now = baton.clock.now()
-    where = f"<#{to}>" if str(to).startswith(("C", "G")) else f"<@{to}>"
-    then = "Tell them another way." if final else "Baton keeps trying."
-    text = f":warning: Could not send {about} to {where}: {error}. {then}"
-    with session(baton.engine) as s:
-        jobs.enqueue(s, kind="post", due_at=now, now=now, payload={"to": told, "text": text, "report": True})
         s.commit()
     baton.wake()
 

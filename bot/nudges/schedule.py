@@ -30,11 +30,10 @@ from sqlmodel import Session, col, select
 from bot.monitoring import slo
 from bot.nudges import readiness, review
 from bot.records import handoffs
-from bot.store import jobs
+from bot.store import outbox
 from bot.store.clock import slack_time
 from bot.store.db import session
 from bot.store.models import NudgeRun
-from bot.store.outbox import payloads
 from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
@@ -79,9 +78,9 @@ def _reminders(baton: Baton) -> Payloads:
 # schedule in the transaction that marks the run done), and the `baton nudge` that runs it.
 NUDGES: dict[str, tuple[Callable[[Baton], Payloads], str]] = {
     "handoffs": (_reminders, "handoffs"),
-    "slo_digest": (lambda b: payloads(b, slo.digest(b).posts, what="the SLO digest"), "slo"),
-    "readiness": (lambda b: payloads(b, readiness.digest(b), what=readiness.WHAT), "readiness"),
-    "failure_review": (lambda b: payloads(b, review.digest(b), what="the failure review"), "review"),
+    "slo_digest": (lambda b: outbox.payloads(b, slo.digest(b).posts, what="the SLO digest"), "slo"),
+    "readiness": (lambda b: outbox.payloads(b, readiness.digest(b), what=readiness.WHAT), "readiness"),
+    "failure_review": (lambda b: outbox.payloads(b, review.digest(b), what="the failure review"), "review"),
 }
 # Long enough for a weekly nudge missed over a long weekend.
 LOOKBACK = timedelta(days=8)
@@ -174,8 +173,7 @@ def _done(baton: Baton, name: str, due: datetime, worker: str, found: Payloads) 
             s.rollback()
             log.warning("the %s nudge due at %s was taken over by another replica", name, due.isoformat())
             return False
-        for payload in found:
-            jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
+        outbox.enqueue(s, found, now=now)
         s.commit()
     baton.wake()
     return True
@@ -226,7 +224,7 @@ def _tell_admins(
         f":warning: The {name} nudge due {slack_time(due)} failed {tries} times and was given up: {error}. "
         f"Once that is mended, `baton nudge {command}` runs it by hand."
     )
-    jobs.enqueue(s, kind="post", due_at=now, now=now, payload={"to": admins, "text": text, "report": True})
+    outbox.send_to_first(s, admins, text=text, now=now)
 
 
 def tick(baton: Baton, *, worker: str) -> list[str]:

@@ -35,6 +35,7 @@ from bot.config.rotation import Change, Plan
 from bot.records import chain, handoffs
 from bot.records import handoff_messages as say
 from bot.records.handoffs import HandoffError, NotAllowed, Role
+from bot.store import outbox
 from bot.store.clock import slack_time
 from bot.store.db import reading, session
 from bot.store.models import Receipt, ShiftChange
@@ -245,9 +246,9 @@ def _open_receipts(baton: Baton, s: Session, change: Change, now: datetime) -> l
         assert receipt.id is not None
         what = _what(baton, change.team, area)
         text, blocks = say.handover_note_request(own, receipt, what, change.at)
-        handoffs._dm(s, receipt.from_user, text, blocks, now)
+        outbox.send(s, receipt.from_user, text=text, blocks=blocks, now=now)
         text, blocks = say.handover_countersign_request(own, receipt, what, change.at)
-        handoffs._dm(s, receipt.to_user, text, blocks, now)
+        outbox.send(s, receipt.to_user, text=text, blocks=blocks, now=now)
         ids.append(receipt.id)
     return ids
 
@@ -416,7 +417,7 @@ def _tell_on_call(baton: Baton, s: Session, row: ShiftChange, now: datetime) -> 
         return
     nxt = own.plan(row.team).next_change(_utc(row.at))
     text, blocks = say.on_call_now(own, team.name, nxt.at if nxt else None, nxt.incoming if nxt else None)
-    handoffs._dm(s, own.user_id(row.incoming), text, blocks, now)
+    outbox.send(s, own.user_id(row.incoming), text=text, blocks=blocks, now=now)
 
 
 def _nudge(baton: Baton, s: Session, receipt: Receipt, now: datetime) -> None:
@@ -428,7 +429,7 @@ def _nudge(baton: Baton, s: Session, receipt: Receipt, now: datetime) -> None:
     ):
         if user and signed_at is None:
             text, blocks = say.reminder(own, receipt, what, as_)
-            handoffs._dm(s, user, text, blocks, now)
+            outbox.send(s, user, text=text, blocks=blocks, now=now)
 
 
 # -- the note modal (handlers/actions/handover.py, handlers/views/handover.py) ---------------------

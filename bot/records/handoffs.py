@@ -40,7 +40,7 @@ from bot.readiness.checklist import Readiness
 from bot.records import chain, seal
 from bot.records import handoff_messages as say
 from bot.records.seal import SealError
-from bot.store import jobs
+from bot.store import outbox
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
 from bot.store.models import Incident, OwnerOverride, Receipt, ShiftChange
 from bot.store.runtime import Baton
@@ -169,22 +169,6 @@ def _pending_for(s: Session, role: Role) -> Receipt | None:
     return s.exec(query.order_by(col(Receipt.seq))).first()
 
 
-def _dm(
-    s: Session,
-    user: str | None,
-    text: str,
-    blocks: list[dict[str, Any]],
-    now: datetime,
-    *,
-    tell: str | None = None,
-    about: str = "a message",
-) -> None:
-    """Queue a DM; should Slack refuse it for good, `tell` hears by DM that `about` did not arrive."""
-    if user:
-        payload = {"channel": user, "text": text, "blocks": blocks, "tell": tell, "about": about}
-        jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
-
-
 def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note: str, user: str) -> Receipt:
     """Open a receipt signed by its starter; the incoming owner (and the peer) are asked to sign."""
     own = baton.ownership
@@ -227,10 +211,10 @@ def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note
         )
         about = f"handoff #{receipt.id}'s request to sign"
         text, blocks = say.countersign_request(own, receipt, label(own, target))
-        _dm(s, to_user, text, blocks, now, tell=user, about=about)
+        outbox.send(s, to_user, text=text, blocks=blocks, now=now, tell=user, about=about)
         if peer_user:
             text, blocks = say.peer_request(own, receipt, label(own, target))
-            _dm(s, peer_user, text, blocks, now, tell=user, about=about)
+            outbox.send(s, peer_user, text=text, blocks=blocks, now=now, tell=user, about=about)
         s.commit()
     baton.wake()
     return receipt
@@ -391,7 +375,7 @@ def _sign(
         s.add(override)
     text = say.signed_notice(baton.ownership, receipt, as_, user)
     for other in {receipt.started_by, receipt.from_user, receipt.to_user} - {user, "baton", None}:
-        _dm(s, other, text, [say.section(text)], now)
+        outbox.send(s, other, text=text, blocks=[say.section(text)], now=now)
 
 
 def _not_signable(receipt: Receipt, e: chain.Tampered) -> HandoffError:
@@ -472,7 +456,7 @@ def _withdraw(baton: Baton, s: Session, receipt: Receipt, now: datetime, why: st
     chain.amend_receipt(s, receipt, state="withdrawn")
     text = say.withdrawn_notice(baton.ownership, receipt, what_of(baton.ownership, receipt), why)
     for user in {receipt.from_user, receipt.to_user} - {None}:
-        _dm(s, user, text, [say.section(text)], now)
+        outbox.send(s, user, text=text, blocks=[say.section(text)], now=now)
     return receipt
 
 
@@ -552,7 +536,7 @@ def enqueue_reminders(baton: Baton) -> int:
     now = baton.clock.now()
     with session(baton.engine) as s:
         for user, text, blocks in found:
-            _dm(s, user, text, blocks, now)
+            outbox.send(s, user, text=text, blocks=blocks, now=now)
         s.commit()
     baton.wake()
     return len(found)

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.records import handoff_messages as say
 from bot.records import handoffs
+from bot.store import outbox
 from bot.store.db import session
 from bot.store.models import Holder, OwnerOverride, Receipt
 from bot.store.runtime import Baton
@@ -96,6 +97,6 @@ def _open_edit_receipts(
         )
         for as_, user in (("outgoing", receipt.from_user), ("incoming", receipt.to_user)):
             text, blocks = say.edit_sign_request(own, receipt, handoffs.label(own, target), as_)
-            handoffs._dm(s, user, text, blocks, now)
+            outbox.send(s, user, text=text, blocks=blocks, now=now)
         receipts.append(receipt)
     return receipts

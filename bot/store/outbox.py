@@ -1,16 +1,25 @@
-"""A nudge's message for one area and where it goes (the SLO digest, the readiness nudge, the
-failure review all post one per area): the responsible team's channel, else the accountable
-person by DM. `queue` turns them into durable "post" jobs for the ticker."""
+"""The outbox: messages owed to a channel or a person, outside any incident channel.
+
+Every domain queues them here as durable "post" jobs (`send`, `send_to_first`, `queue` for a
+nudge's posts, one per area); the ticker runs them (`run`: each sent once, bot/store/delivery.py),
+and one given up is reported to a person (`report_give_up`). Posts for an incident's channel are
+queued and run by bot/incidents/rooms.py, which hands the rest to `run`.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from bot.store import jobs
+from sqlmodel import Session
+
+from bot.slack.chat import ChatError
+from bot.store import delivery, jobs
 from bot.store.db import session
+from bot.store.models import Job
 from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
@@ -64,8 +73,111 @@ def queue(baton: Baton, posts: Sequence[Post], *, what: str) -> int:
     now = baton.clock.now()
     found = payloads(baton, posts, what=what)
     with session(baton.engine) as s:
-        for payload in found:
-            jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
+        enqueue(s, found, now=now)
         s.commit()
     baton.wake()
     return len(found)
+
+
+def enqueue(s: Session, found: Sequence[dict[str, Any]], *, now: datetime) -> None:
+    """Queue `payloads`' posts in the caller's transaction (a nudge queues them as it claims its run)."""
+    for payload in found:
+        jobs.enqueue(s, kind="post", due_at=now, now=now, payload=dict(payload))
+
+
+def send(
+    s: Session,
+    to: str | None,
+    *,
+    text: str,
+    now: datetime,
+    blocks: Sequence[dict[str, Any]] | None = None,
+    tell: str | None = None,
+    about: str = "a message",
+) -> None:
+    """Queue a message to `to` (a channel ID, or a user ID for a DM; None: nothing is queued), in
+    the caller's transaction. Should Slack refuse it for good, `tell` hears by DM that `about`
+    did not arrive (else Baton's admins)."""
+    if to:
+        payload: dict[str, Any] = {"channel": to, "text": text, "tell": tell, "about": about}
+        if blocks is not None:
+            payload["blocks"] = list(blocks)
+        jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
+
+
+def send_to_first(s: Session, to: Sequence[str], *, text: str, now: datetime) -> None:
+    """Queue a report to the first of `to` that Slack accepts, in the caller's transaction. A
+    report that is itself given up is only logged: reporting it would loop."""
+    jobs.enqueue(s, kind="post", due_at=now, now=now, payload={"to": list(to), "text": text, "report": True})
+
+
+def addressed(job: Job) -> bool:
+    """Whether a "post" job names where it goes (`run` sends it), rather than an incident's channel."""
+    return bool(job.payload.get("to") or job.payload.get("channel"))
+
+
+def run(baton: Baton, job: Job) -> None:
+    """Send an addressed "post" job, once: to the first of `to` Slack accepts, or to `channel`."""
+    text, blocks = job.payload["text"], job.payload.get("blocks")
+    if job.payload.get("to"):
+        post_to_first(baton, job, job.payload["to"], text=text, blocks=blocks)
+    else:
+        delivery.post(baton, job, job.payload["channel"], text=text, blocks=blocks)
+
+
+def post_to_first(
+    baton: Baton,
+    job: Job,
+    targets: Sequence[str],
+    *,
+    text: str,
+    blocks: Sequence[dict[str, Any]] | None = None,
+) -> str:
+    """Post to the first of `targets` Slack accepts (each at most once, see bot/store/delivery.py);
+    whom it reached. A refusal for good passes to the next; a transient one is retried as the job."""
+    if not targets:
+        raise ChatError(
+            "chat.postMessage", "nobody to tell: no reporter, commander, accountable or team channel", False
+        )
+    refused: ChatError | None = None
+    for target in targets:
+        try:
+            delivery.post(baton, job, target, text=text, blocks=blocks, step=f"to:{target}")
+            return target
+        except ChatError as e:
+            if e.retryable:
+                raise
+            log.warning(
+                "job %s (%s): %s cannot be reached (%s); trying the next", job.id, job.kind, target, e.error
+            )
+            refused = e
+    assert refused is not None
+    raise refused
+
+
+def report_give_up(baton: Baton, job: Job, error: str, final: bool, *, unexpected: bool) -> None:
+    """A message that belongs to no incident (a handoff's request to sign, a nudge) names whom
+    to tell when it is given up: `tell`, the person who set it off or the accountable person.
+    Should there be none, or should Slack refuse them too, Baton's admins hear of it."""
+    if job.payload.get("report") or (not final and not unexpected):
+        return
+    about, to = job.payload.get("about", "a message"), job.payload.get("channel")
+    own = baton.ownership
+    admins = [own.user_id(a) for a in baton.config.ownership.admins]
+    told = [u for u in dict.fromkeys([job.payload.get("tell"), *admins]) if u and u != to]
+    if not told:
+        log.error(
+            "%s to %s was given up (%s) and there is nobody to tell: no admins in ownership.yaml",
+            about,
+            to,
+            error,
+        )
+        return
+    now = baton.clock.now()
+    where = f"<#{to}>" if str(to).startswith(("C", "G")) else f"<@{to}>"
+    then = "Tell them another way." if final else "Baton keeps trying."
+    text = f":warning: Could not send {about} to {where}: {error}. {then}"
+    with session(baton.engine) as s:
+        send_to_first(s, told, text=text, now=now)
+        s.commit()
+    baton.wake()
