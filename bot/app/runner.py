@@ -88,6 +88,7 @@ def boot(
         clock = DatabaseClock(engine, base=clock)
         clock.measure()
     baton = Baton(settings=settings, config=config, engine=engine, chat=chat, clock=clock, **overrides)  # type: ignore[arg-type]
+    baton.on_resolve = lambda s, inc, now: actions.ending.incident_resolved(s, inc, now=now)
     try:
         # The chains' key: said when there is none, the chains keyed once when there is a new one.
         rekey.start(

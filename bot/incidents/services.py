@@ -21,7 +21,6 @@ from sqlalchemy import update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from bot.actions import ending
 from bot.config.durations import format_duration
 from bot.config.schema import SEVERITIES
 from bot.incidents import messages, paging, rules
@@ -397,7 +396,8 @@ def set_commander(*, baton: Baton, number: int, commander: str, user: str, note:
 
 
 def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
-    """Stop everything (the ladder; the incident's action requests: bot/actions/ending.py),
+    """Stop everything (the ladder; what `baton.on_resolve` ends: the incident's action
+    requests, bot/actions/ending.py),
     record the summary, post the incident note, tell the pager."""
     summary = typed(summary)
     if not summary:
@@ -421,7 +421,7 @@ def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
             say=messages.resolved(user, summary),
         )
         # Its action requests end here, in this transaction: none is approved or called after.
-        ending.incident_resolved(s, inc, now=now)
+        baton.on_resolve(s, inc, now)
         s.flush()
         post(s, inc, now=now, text=messages.resolve_note(number, incident_note(s, inc)))
         paging.enqueue_pager(baton, s, inc, action="resolve", now=now)

@@ -22,7 +22,7 @@ from bot.slack.chat import Chat
 from bot.store.clock import Clock, SystemClock
 from bot.store.db import session, warn_if_in_transaction
 from bot.store.metrics import Metrics
-from bot.store.models import OncallOverride, OwnerOverride
+from bot.store.models import Incident, OncallOverride, OwnerOverride
 from bot.store.people import resolve_emails
 from bot.store.settings import Settings
 
@@ -46,6 +46,12 @@ class Baton:
     wake: Callable[[], None] = field(default=lambda: None, repr=False)
     # Set by the runner: what a new config sets off (handoff receipts for edited roles).
     on_config: Callable[[], object] = field(default=lambda: None, repr=False)
+    # Set at boot (bot/app/runner.py): what else ends with an incident, in the transaction that
+    # resolves it (its action requests: bot/actions/ending.py). A hook, because the domains
+    # above incidents/ hold what ends; incidents/ imports none of them.
+    on_resolve: Callable[[Session, Incident, datetime], None] = field(
+        default=lambda s, inc, now: None, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ownership: Ownership | None = field(default=None, repr=False)
 
