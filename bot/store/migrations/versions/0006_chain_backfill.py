@@ -1,8 +1,9 @@
 """chain the evidence recorded before evidence was chained (data only)
 
 Each unchained evidence row gets its seq (by id within its incident), prev_hash and hash, after
-whatever its incident's chain already holds, and the chain heads are written, with
-bot/records/chain.py's own functions, so `baton verify` passes on an upgraded database.
+whatever its incident's chain already holds, and the chain heads are written, hashed as
+bot/records/chain.py hashed a link at this revision (frozen below: plain SHA-256, no key; a key
+came later and `baton seal` keys plain chains), so `baton verify` passes on an upgraded database.
 
 Revision ID: 0006
 Revises: 0005
@@ -11,13 +12,15 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from bot.records import chain
-from bot.store.models import Evidence
 
 revision = "0006"
 down_revision = "0005"
@@ -40,6 +43,60 @@ _head = sa.table(
 )
 
 
+# bot/records/chain.py as of this revision, frozen: what a link's hash covers and how it is
+# taken. Rows chained here must verify under every later Baton, whatever chain.py becomes.
+EVIDENCE_FIELDS = (
+    "incident_id",
+    "seq",
+    "at",
+    "author",
+    "kind",
+    "text",
+    "link",
+    "source_channel",
+    "source_ts",
+    "message_author",
+    "masked",
+)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot hash a non-finite number ({value!r})")
+        return int(value) if value.is_integer() else value
+    if isinstance(value, datetime):
+        at = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    raise TypeError(f"cannot hash a {type(value).__name__} ({value!r})")
+
+
+def _digest(content: Mapping[str, Any], prev_hash: str) -> str:
+    data = json.dumps(
+        _plain({"content": content, "prev": prev_hash}),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    ).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def _head_name(incident_id: int) -> str:
+    return f"evidence:{incident_id}"
+
+
+def _at(value: Any) -> Any:
+    # SQLite hands a DateTime column back as text when read through Core without the model.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 def upgrade() -> None:
     conn = op.get_bind()
     c = _evidence.c
@@ -50,18 +107,18 @@ def upgrade() -> None:
     )
     if not rows:
         return
-    names = {chain.evidence_head(row["incident_id"]) for row in rows}
+    names = {_head_name(row["incident_id"]) for row in rows}
     heads = {
         name: (seq, hash_)
         for name, seq, hash_ in conn.execute(sa.select(_head).where(_head.c.name.in_(names))).all()
     }
     known = set(heads)
     for row in rows:
-        name = chain.evidence_head(row["incident_id"])
+        name = _head_name(row["incident_id"])
         seq, prev = heads.get(name, (0, ""))
-        fields: dict[str, Any] = {k: row[k] for k in chain.EVIDENCE_FIELDS if k != "seq"}
-        item = Evidence(**fields, seq=seq + 1)  # never added to a session: only hashed
-        new_hash = chain.digest(chain.evidence_content(item), prev)
+        content: dict[str, Any] = {k: row[k] for k in EVIDENCE_FIELDS}
+        content["seq"], content["at"] = seq + 1, _at(row["at"])
+        new_hash = _digest(content, prev)
         conn.execute(
             sa.update(_evidence).where(c.id == row["id"]).values(seq=seq + 1, prev_hash=prev, hash=new_hash)
         )
