@@ -8,6 +8,7 @@ late import is still a loop a reader has to hold in mind.
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -114,6 +115,24 @@ def test_bots_folders_form_layers_without_a_loop() -> None:
     assert len(graph) >= 10, "the walk found too few folders: is it reading bot/?"
     found = [describe(graph, loop) for loop in loops(graph)]
     assert not found, "bot/'s folders import each other in a loop:\n" + "\n".join(found)
+
+
+def test_the_architecture_page_lists_the_layers_bottom_first_as_the_code_imports() -> None:
+    """docs/architecture.md's table of folders: each row's "imports" are what the code imports,
+    and only folders of the rows before it."""
+    graph = folder_graph(ROOT)
+    rows = re.findall(
+        r"^\| `bot/(\w+)/` \|.*\| ([\w, ]+) \|$", (ROOT / "docs/architecture.md").read_text(), re.M
+    )
+    assert [folder for folder, _ in rows] and {folder for folder, _ in rows} == set(graph) | {"text"}, (
+        "docs/architecture.md lists other folders than bot/ has"
+    )
+    seen: set[str] = set()
+    for folder, said in rows:
+        listed = set() if said == "nothing" else {name.strip() for name in said.split(",")}
+        assert listed == set(graph.get(folder, {})), f"bot/{folder}/ imports {sorted(graph.get(folder, {}))}"
+        assert listed <= seen, f"bot/{folder}/ imports {sorted(listed - seen)}, listed after it"
+        seen.add(folder)
 
 
 def test_bot_never_imports_handlers() -> None:
