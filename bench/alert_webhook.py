@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from bot.app.runner import Runner, boot  # noqa: E402
-from bot.config.schema import load_config  # noqa: E402
+from bot.config.loader import load_config  # noqa: E402
 from bot.store.settings import Settings  # noqa: E402
 from handlers.app import create_app  # noqa: E402
 from tests.conftest import add_people  # noqa: E402

@@ -38,7 +38,7 @@ import httpx  # noqa: E402
 import yaml  # noqa: E402
 
 from bot.app.runner import Runner, boot  # noqa: E402
-from bot.config.schema import load_config  # noqa: E402
+from bot.config.loader import load_config  # noqa: E402
 from bot.incidents import services as incidents  # noqa: E402
 from bot.incidents.messages import ACK  # noqa: E402
 from bot.store.settings import Settings  # noqa: E402

@@ -79,7 +79,7 @@ from sqlalchemy import text as sql  # noqa: E402
 
 import bot  # noqa: E402
 from bot.app.runner import boot  # noqa: E402
-from bot.config.schema import load_config  # noqa: E402
+from bot.config.loader import load_config  # noqa: E402
 from bot.incidents import services as incidents  # noqa: E402
 from bot.records import evidence  # noqa: E402
 from bot.store import jobs  # noqa: E402

@@ -21,7 +21,7 @@ import yaml
 
 from bot.app.runner import Runner, boot
 from bot.app.ticker import Ticker
-from bot.config.schema import Config, load_config
+from bot.config.loader import Config, load_config
 from bot.incidents import paging, rooms
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton

@@ -17,7 +17,7 @@ from sqlalchemy import event
 
 from bot.app.runner import boot
 from bot.app.ticker import Ticker
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.incidents import paging, rooms
 from bot.store.clock import FakeClock
 from bot.store.settings import Settings

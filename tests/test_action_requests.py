@@ -22,7 +22,7 @@ from bot.actions.messages import APPROVE, DENY
 from bot.actions.requests import ActionError, Decision
 from bot.app.runner import boot
 from bot.app.ticker import Ticker
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.incidents import notes, paging, rooms
 from bot.incidents import services as incidents
 from bot.incidents.rules import NotAllowed

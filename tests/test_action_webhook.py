@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from bot.actions import snapshot, webhook
 from bot.app.runner import boot
 from bot.app.ticker import Ticker
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.incidents.notes import incident_note

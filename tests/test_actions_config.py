@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.config.issues import ConfigError
+from bot.config.loader import load_config
+from bot.config.models import APPROVALS, ActionSpec, OwnershipConfig
 from bot.config.ownership import Ownership
-from bot.config.schema import APPROVALS, ActionSpec, ConfigError, OwnershipConfig, load_config
 from handlers.render import owner as render
 from tests.conftest import SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, start_baton
 from tests.fakeslack import FakeSlack

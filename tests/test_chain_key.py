@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from bot.app.runner import boot
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.incidents.errors import IncidentError
 from bot.records import chain, evidence
 from bot.records.seal import SealError

@@ -9,14 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config.durations import ACCEPTED, format_duration, parse_duration
-from bot.config.schema import (
-    ConfigError,
-    ConfigIssue,
-    OwnershipConfig,
-    SeverityConfig,
-    load_config,
-    parse_comparison,
-)
+from bot.config.issues import ConfigError, ConfigIssue
+from bot.config.loader import load_config
+from bot.config.models import OwnershipConfig, SeverityConfig
+from bot.config.thresholds import parse_comparison
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from bot.app.runner import boot
 from bot.app.ticker import Ticker
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.slack.chat import make_client

@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app.runner import boot
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.incidents import services as incidents
 from bot.monitoring import feedback
 from bot.store.clock import FakeClock

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from bot.config.models import OwnershipConfig, SeverityConfig
 from bot.config.ownership import Ownership, UnknownAreaError
-from bot.config.schema import OwnershipConfig, SeverityConfig
 from bot.incidents.ladder import BREACH_DESCRIPTION, UnknownLevelError, plan_ladder, render_plan
 
 OWNERSHIP = OwnershipConfig.model_validate(

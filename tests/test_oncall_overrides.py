@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app.runner import boot
+from bot.config.loader import load_config
 from bot.config.rotation import Window
-from bot.config.schema import load_config
 from bot.oncall import overrides
 from bot.oncall.overrides import NotAllowed, OverrideError
 from bot.store.clock import FakeClock

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.config.loader import load_config
+from bot.config.models import OwnershipConfig
 from bot.config.ownership import Ownership, UnknownAreaError, wider
-from bot.config.schema import OwnershipConfig, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot.config.schema import ConfigError, Team, load_config
+from bot.config.issues import ConfigError
+from bot.config.loader import load_config
+from bot.config.models import Team
 from bot.slack.pagers import (
     PAGERDUTY_URL,
     PD_SEVERITY,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from bot.config.schema import parse_comparison
+from bot.config.thresholds import parse_comparison
 from bot.monitoring import alertstream
 from tests.promstack import (
     EXAMPLE_RECEIVER,

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config.models import OwnershipConfig
 from bot.config.ownership import Ownership
 from bot.config.rotation import Window
-from bot.config.schema import OwnershipConfig
 
 
 def config(oncall: Any, *, timezone: str | None = "Europe/London") -> OwnershipConfig:

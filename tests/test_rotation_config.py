@@ -13,16 +13,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.config.schema import (
-    ConfigError,
-    OncallOverride,
-    OwnershipConfig,
-    Rotation,
-    Team,
-    format_span,
-    load_config,
-    parse_span,
-)
+from bot.config.issues import ConfigError
+from bot.config.loader import load_config
+from bot.config.models import OncallOverride, OwnershipConfig, Rotation, Team
+from bot.config.times import format_span, parse_span
 from bot.slack.chat import Chat, make_client
 from bot.slack.check import check
 from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env

@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from bot.app.runner import Runner, boot
 from bot.app.server import MAX_SLACK_BODY
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.store.db import session
 from bot.store.inbound import MAX_DEPTH
 from bot.store.models import Incident, SlackSignature

@@ -27,7 +27,8 @@ from sqlmodel import col, select
 
 from bot.app.runner import boot
 from bot.app.ticker import Ticker
-from bot.config.schema import default_slo, load_config
+from bot.config.loader import load_config
+from bot.config.thresholds import default_slo
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.monitoring import slo

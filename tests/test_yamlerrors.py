@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.schema import ConfigError, load_config
+from bot.config.issues import ConfigError
+from bot.config.loader import load_config
 from tests.conftest import (
     BATON,
     SHIPPED_OWNERSHIP,

@@ -30,7 +30,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.actions import ending, messages, snapshot
-from bot.config.schema import ActionSpec
+from bot.config.models import ActionSpec
 from bot.incidents import rules
 from bot.incidents.errors import IncidentError
 from bot.incidents.notes import utc

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from bot.config.schema import ActionSpec
+from bot.config.models import ActionSpec
 from bot.store.models import ActionRequest
 from bot.store.runtime import Baton
 

@@ -15,9 +15,11 @@ from pathlib import Path
 from slack_bolt import App
 
 from bot.app.nudge_command import NAMES as NUDGE_NAMES
+from bot.config.issues import ConfigError
+from bot.config.loader import Config, load_config
 from bot.config.ownership import Ownership
 from bot.config.rotation import Window, zone_of
-from bot.config.schema import Config, ConfigError, load_config, parse_datetime
+from bot.config.times import parse_datetime
 from bot.incidents.ladder import render_plan
 from bot.oncall import overrides as oncall_overrides
 from bot.records import handoffs

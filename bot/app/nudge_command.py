@@ -6,7 +6,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
-from bot.config.schema import Config
+from bot.config.loader import Config
 from bot.records import handoffs
 from bot.slack.chat import ChatError
 from bot.store.outbox import Post

@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from bot import actions
 from bot.app.server import HttpServer, create_http_app, create_metrics_app, metrics_where
 from bot.app.ticker import Ticker
-from bot.config.schema import Config
+from bot.config.loader import Config
 from bot.incidents import paging, rooms
 from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges

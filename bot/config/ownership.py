@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.config.fields import SCOPES, is_email, is_user_id
+from bot.config.models import Area, OwnershipConfig, Rotation
 from bot.config.rotation import Plan, Window, zone_of
-from bot.config.schema import SCOPES, Area, OwnershipConfig, Rotation, is_email, is_user_id
 
 # Each scope's next step when nobody acknowledges.
 _WIDER = {"owner": "owning-team", "owning-team": "everyone", "everyone": "everyone"}

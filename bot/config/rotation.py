@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from bot.config.schema import OwnershipConfig, Rotation, Team
+from bot.config.models import OwnershipConfig, Rotation, Team
 
 #: How long before a change its handover receipt opens when the team has no rotation (and so no
 #: `handover`): the end of a Slack override on a team with one fixed on-call.

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config.durations import format_duration
+from bot.config.fields import SEVERITIES, is_email, is_user_id
+from bot.config.models import Level, SeverityConfig
 from bot.config.ownership import Ownership, wider
 from bot.config.rotation import zone_of
-from bot.config.schema import SEVERITIES, Level, SeverityConfig, is_email, is_user_id
 
 BREACH_DESCRIPTION = "window breached: page everyone in the RACI"
 

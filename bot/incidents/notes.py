@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.config.durations import format_duration
-from bot.config.schema import SEVERITIES, is_email, is_user_id
+from bot.config.fields import SEVERITIES, is_email, is_user_id
 from bot.incidents.messages import SOURCES, USER_ID
 from bot.store.models import ActionRequest, Evidence, Incident, Job, TimelineEvent
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from bot.config.durations import format_duration
-from bot.config.schema import SEVERITIES
+from bot.config.fields import SEVERITIES
 from bot.incidents import messages, paging, rules
 from bot.incidents.errors import IncidentError
 from bot.incidents.notes import incident_note

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from sqlmodel import Session
 
-from bot.config.schema import SEVERITIES
+from bot.config.fields import SEVERITIES
 from bot.incidents import paging, rooms
 from bot.incidents.services import set_status, typed
 from bot.monitoring import alertstream

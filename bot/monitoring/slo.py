@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.config.schema import Comparison, SloThreshold
+from bot.config.thresholds import Comparison, SloThreshold
 from bot.incidents import messages
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post as post_in_channel

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.access.who import outsider_refusal
 from bot.config.ownership import role_key
 from bot.config.rotation import Window
-from bot.config.schema import parse_span
+from bot.config.times import parse_span
 from bot.records import handoffs
 from bot.store.clock import slack_time
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot.config.schema import Config
+from bot.config.loader import Config
 from bot.store.models import ReadinessTick
 
 ORGANIZATION = "organization"

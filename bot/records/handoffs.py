@@ -33,8 +33,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from bot.access.who import outsider_refusal
+from bot.config.loader import Config
 from bot.config.ownership import ROLES, Ownership, role_key
-from bot.config.schema import Config
 from bot.readiness import checklist
 from bot.readiness.checklist import Readiness
 from bot.records import chain, seal

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config.schema import Config, Loc, is_email, is_user_id, render_path
+from bot.config.fields import is_email, is_user_id
+from bot.config.issues import Loc, render_path
+from bot.config.loader import Config
 from bot.slack.chat import Chat, ChatError
 
 log = logging.getLogger(__name__)

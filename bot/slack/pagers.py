@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from bot.config.schema import Team
+from bot.config.models import Team
 from bot.text.mrkdwn import escape
 from bot.text.outside import excerpt
 

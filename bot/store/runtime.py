@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bot.config.issues import ConfigError
+from bot.config.loader import Config, load_config
 from bot.config.ownership import Ownership
 from bot.config.rotation import Window
-from bot.config.schema import Config, ConfigError, load_config
 from bot.slack.chat import Chat
 from bot.store.clock import Clock, SystemClock
 from bot.store.db import session, warn_if_in_transaction

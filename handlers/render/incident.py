@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config.schema import SEVERITIES
+from bot.config.fields import SEVERITIES
 from bot.incidents import messages
 from bot.store.clock import slack_time
 from bot.store.models import Incident, TimelineEvent

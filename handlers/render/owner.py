@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.config.ownership import Ownership
-from bot.config.schema import format_span
+from bot.config.times import format_span
 from bot.oncall.overrides import OnCallNow
 from bot.records import handoff_messages as say
 from bot.records.handoffs import Card

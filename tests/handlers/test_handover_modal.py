@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.app.runner import Runner, boot
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.oncall import handovers
 from bot.records import verify
 from bot.records.handoff_messages import NOTE

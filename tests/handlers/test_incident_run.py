@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from bot.actions.messages import APPROVE, DENY
 from bot.app.runner import Runner, boot
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app.runner import Runner, boot
-from bot.config.schema import load_config
+from bot.config.loader import load_config
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Incident, Job, OncallOverride, Receipt, ShiftChange
