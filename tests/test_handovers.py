@@ -22,7 +22,7 @@ from bot.config.loader import load_config
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.oncall import handovers
-from bot.records import handoffs, verify
+from bot.records import handoff_views, handoffs, verify
 from bot.records.handoffs import HandoffError
 from bot.store.clock import FakeClock
 from bot.store.db import session
@@ -200,9 +200,9 @@ def test_a_weekly_change_opens_its_handover_an_hour_before_and_is_announced_at_t
     assert buttons(nudged) == [("handover_note", str(r.id))]
     (nudged,) = nudges(fake_slack, LI, r.id)
     assert buttons(nudged) == [("handoff_sign", f"{r.id}:incoming")]
-    assert [x.id for x in handoffs.card(baton=baton, area="model-quality").unsigned_at_change] == [r.id]
+    assert [x.id for x in handoff_views.card(baton=baton, area="model-quality").unsigned_at_change] == [r.id]
     # The daily reminder asks the outgoing person too.
-    assert {user for user, _, _ in handoffs.reminders(baton)} == {MAYA, LI}
+    assert {user for user, _, _ in handoff_views.reminders(baton)} == {MAYA, LI}
 
     # The next change is signed in time: not flagged, nobody nudged.
     ml.to(CHANGE2 - HOUR)
@@ -225,7 +225,7 @@ def test_a_weekly_change_opens_its_handover_an_hour_before_and_is_announced_at_t
     assert change_at(baton, CHANGE2).flagged is False
     assert len(on_call(fake_slack, OMAR)) == 1
     assert nudges(fake_slack, LI, r2.id or 0) == [] and nudges(fake_slack, OMAR, r2.id or 0) == []
-    card = handoffs.card(baton=baton, area="model-quality")
+    card = handoff_views.card(baton=baton, area="model-quality")
     assert [x.id for x in card.unsigned_at_change] == [r.id]
     assert verify.verify(baton.engine) == []
 

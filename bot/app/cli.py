@@ -22,7 +22,7 @@ from bot.config.rotation import Window, zone_of
 from bot.config.times import parse_datetime
 from bot.incidents.ladder import render_plan
 from bot.oncall import overrides as oncall_overrides
-from bot.records import handoffs
+from bot.records import handoff_views
 from bot.records.export import export_command, parse_number
 from bot.store.db import DEFAULT_DATABASE, DatabaseUnavailable
 from bot.store.models import OwnerOverride
@@ -239,7 +239,7 @@ def check(*, slack: bool = False) -> int:
     else:
         print(valid)
     # Not errors: the file is valid, but a role was handed over in Slack since it was written.
-    for note in handoffs.file_notes(config, Ownership(config.ownership), _handovers()):
+    for note in handoff_views.file_notes(config, Ownership(config.ownership), _handovers()):
         print(note)
     return 0
 
@@ -317,7 +317,7 @@ def plan_command(severity: str, area: str, *, at: str | None = None) -> int:
         )
         return 2
     print(render_plan(ownership=ownership, severity=config.severity, level=level, area=key, at=moment))
-    for note in handoffs.file_notes(config, ownership, handovers):
+    for note in handoff_views.file_notes(config, ownership, handovers):
         print(f"note: {note}")
     return 0
 
@@ -327,7 +327,7 @@ def _handovers() -> dict[str, OwnerOverride]:
     they hold (for paging, and so for `plan`) until ownership.yaml is edited to match."""
     url = os.environ.get("DATABASE_URL", "").strip()
     try:
-        return handoffs.read_overrides(url or DEFAULT_DATABASE)
+        return handoff_views.read_overrides(url or DEFAULT_DATABASE)
     except DatabaseUnavailable as e:
         if url:  # asked for a database that cannot be read: say so; no database at all is fine
             print(f"baton: note: {e} Roles handed over in Slack are not shown.", file=sys.stderr)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.config.loader import Config
-from bot.records import handoffs
+from bot.records import handoff_views
 from bot.slack.chat import ChatError
 from bot.store.outbox import Post
 from bot.store.runtime import Baton
@@ -37,7 +37,7 @@ def nudge_command(name: str, config: Config) -> int:
             return review_nudge(baton)
         from bot.nudges.schedule import one_dm_each  # the schedule loads the SLO digest's modules
 
-        found = one_dm_each(handoffs.reminders(baton))
+        found = one_dm_each(handoff_views.reminders(baton))
         failed = 0
         for user, text, blocks in found:
             try:

@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from bot.monitoring import slo
 from bot.nudges import readiness, review
-from bot.records import handoffs
+from bot.records import handoff_views
 from bot.store import outbox
 from bot.store.clock import slack_time
 from bot.store.db import session
@@ -70,7 +70,7 @@ def _reminders(baton: Baton) -> Payloads:
     about = "a reminder to sign a handoff"
     return [
         {"channel": user, "text": text, "blocks": blocks, "tell": None, "about": about}
-        for user, text, blocks in one_dm_each(handoffs.reminders(baton))
+        for user, text, blocks in one_dm_each(handoff_views.reminders(baton))
     ]
 
 

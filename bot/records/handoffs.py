@@ -21,28 +21,23 @@ the chain, and is refused when the receipt was altered outside Baton.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, text
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from bot.access.who import outsider_refusal
-from bot.config.loader import Config
 from bot.config.ownership import ROLES, Ownership, role_key
 from bot.readiness import checklist
-from bot.readiness.checklist import Readiness
 from bot.records import chain, seal
 from bot.records import handoff_messages as say
 from bot.records.seal import SealError
 from bot.store import outbox
-from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
-from bot.store.models import Incident, OwnerOverride, Receipt, ShiftChange
+from bot.store.db import session
+from bot.store.models import Incident, OwnerOverride, Receipt
 from bot.store.runtime import Baton
 from bot.text.masking import mask
 from bot.text.mrkdwn import either
@@ -367,7 +362,7 @@ def _sign(
         raise HandoffError(f"Handoff #{receipt.id} was not signed: {e}. Tell an admin.") from None
     if as_ == "incoming" and receipt.origin == "slack":
         assert receipt.id is not None
-        key = _key(receipt)
+        key = key_of(receipt)
         s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
         override = OwnerOverride(
             key=key, ref=receipt.to_ref, user=receipt.to_user, receipt_id=receipt.id, since=now
@@ -392,7 +387,7 @@ def superseded(own: Ownership, receipt: Receipt) -> str | None:
     """Why a pending Slack handoff can no longer take effect: its outgoing signer no longer holds
     the role (as this Baton pages now). None while they still do."""
     try:
-        target = Role(receipt.role, receipt.area, receipt.team, _key(receipt))
+        target = Role(receipt.role, receipt.area, receipt.team, key_of(receipt))
         now_held_by = holder(own, target)
         what = label(own, target)
     except (KeyError, HandoffError):
@@ -429,7 +424,7 @@ def _not_theirs_to_give(baton: Baton, receipt: Receipt) -> str | None:
 def what_of(own: Ownership, receipt: Receipt) -> str:
     """ "the accountable role of Model / Prompt", or the bare role when its area is gone."""
     try:
-        return label(own, Role(receipt.role, receipt.area, receipt.team, _key(receipt)))
+        return label(own, Role(receipt.role, receipt.area, receipt.team, key_of(receipt)))
     except KeyError:
         return receipt.role
 
@@ -485,7 +480,8 @@ def withdraw_superseded(
     return withdrawn
 
 
-def _key(receipt: Receipt) -> str:
+def key_of(receipt: Receipt) -> str:
+    """The role key a receipt hands over ("area:model-quality:accountable")."""
     return role_key(receipt.role, area=receipt.area, team=receipt.team)
 
 
@@ -508,120 +504,3 @@ def pending(*, baton: Baton) -> list[Receipt]:
 def overrides(*, baton: Baton) -> dict[str, OwnerOverride]:
     with session(baton.engine) as s:
         return {row.key: row for row in s.exec(select(OwnerOverride)).all()}
-
-
-# -- the daily nudge -------------------------------------------------------------------------------
-
-
-def reminders(baton: Baton) -> list[tuple[str, str, list[dict[str, Any]]]]:
-    """(user, text, blocks) for every signature still missing on a pending receipt."""
-    own = baton.ownership
-    out = []
-    for receipt in pending(baton=baton):
-        target = Role(receipt.role, receipt.area, receipt.team, _key(receipt))
-        what = label(own, target) if receipt.area in baton.config.ownership.areas else receipt.role
-        missing = [("incoming", receipt.to_user, receipt.incoming_signed_at)]
-        if receipt.origin in ("config", *say.SHIFT):
-            missing.append(("outgoing", receipt.from_user, receipt.outgoing_signed_at))
-        for as_, user, signed_at in missing:
-            if user and signed_at is None:
-                text, blocks = say.reminder(own, receipt, what, as_)
-                out.append((user, text, blocks))
-    return out
-
-
-def enqueue_reminders(baton: Baton) -> int:
-    """The scheduled nudge: one DM per missing signature, sent by the ticker."""
-    found = reminders(baton)
-    now = baton.clock.now()
-    with session(baton.engine) as s:
-        for user, text, blocks in found:
-            outbox.send(s, user, text=text, blocks=blocks, now=now)
-        s.commit()
-    baton.wake()
-    return len(found)
-
-
-# -- what the RACI card shows --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Card:
-    """The handoff facts of one area's RACI card."""
-
-    last: Receipt | None  # the newest receipt
-    pending: list[Receipt]  # still missing the outgoing or the incoming signature
-    # Roles held by a countersigned Slack handoff while ownership.yaml still names someone else:
-    # (what, who holds it now, the receipt, whom the file names).
-    overridden: list[tuple[str, str, int, str]]
-    readiness: Readiness | None = None  # the area against both checklists, shown on the card
-    # On-call handovers still unsigned that were not signed by their shift change (flagged then).
-    unsigned_at_change: list[Receipt] = dataclasses.field(default_factory=list)
-
-
-def card(*, baton: Baton, area: str) -> Card:
-    own = baton.ownership
-    key = own.raci(area).area
-    team = own.raci(key).responsible_team
-    roles = [r for r in ROLES if r != "oncall" or team is not None]
-    with session(baton.engine) as s:
-        receipts = s.exec(
-            select(Receipt).where(col(Receipt.area) == key).order_by(col(Receipt.seq).desc())
-        ).all()
-        active = {row.key: row for row in s.exec(select(OwnerOverride)).all()}
-        ready = checklist.readiness(baton.config, s, key)
-        waiting = {r.id: r for r in receipts if r.state == "pending" and r.origin in say.SHIFT}
-        flagged: set[int] = set()
-        if waiting:
-            rows = select(ShiftChange.receipt_ids).where(
-                col(ShiftChange.team) == team, col(ShiftChange.flagged)
-            )
-            flagged = {i for ids in s.exec(rows).all() for i in ids}
-    configured = own.configured_holders()
-    overridden = []
-    for role in roles:
-        try:
-            target = role_of(own, key, role)
-        except HandoffError:
-            continue
-        override = active.get(target.key)
-        if override is not None:
-            overridden.append((label(own, target), override.ref, override.receipt_id, configured[target.key]))
-    return Card(
-        last=receipts[0] if receipts else None,
-        pending=[r for r in receipts if r.state == "pending"],
-        overridden=overridden,
-        readiness=ready,
-        unsigned_at_change=[r for i, r in waiting.items() if i in flagged],
-    )
-
-
-# -- for the command line (baton plan, baton check) --------------------------------------------
-
-
-def read_overrides(url: str) -> dict[str, OwnerOverride]:
-    """The countersigned handovers in the database at `url`, read without changing it;
-    DatabaseUnavailable when there is no readable Baton database there."""
-    engine = open_existing(url)
-    try:
-        with Session(engine) as s:
-            return {row.key: row for row in s.exec(select(OwnerOverride)).all()}
-    except DBAPIError as e:
-        raise DatabaseUnavailable(database_problem(url, e)) from None
-    finally:
-        engine.dispose()
-
-
-def file_notes(config: Config, own: Ownership, found: Mapping[str, OwnerOverride]) -> list[str]:
-    """One line per role whose holder ownership.yaml no longer names, like a config error's."""
-    configured = own.configured_holders()
-    notes = []
-    for key, row in sorted(found.items()):
-        kind, name, role = key.split(":")
-        loc: tuple[str, ...] = ("areas", name, role) if kind == "area" else ("teams", name, "oncall")
-        named = configured.get(key, "?")
-        notes.append(
-            f"{config.where(loc)}: names {named!r}, but {row.ref!r} holds the role since handoff "
-            f"#{row.receipt_id} (countersigned in Slack): edit the file to match"
-        )
-    return notes

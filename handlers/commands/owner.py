@@ -9,7 +9,7 @@ from slack_bolt import Ack, BoltContext
 from bot.config.ownership import ROLES
 from bot.oncall import overrides
 from bot.oncall.overrides import OverrideError
-from bot.records import handoffs
+from bot.records import handoff_views, handoffs
 from bot.records.handoffs import HandoffError
 from bot.store.runtime import Baton
 from bot.text.mrkdwn import escape, unescape
@@ -57,7 +57,7 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
         return render.area_card(
             own,
             area,
-            handoffs.card(baton=baton, area=area),
+            handoff_views.card(baton=baton, area=area),
             oncall=overrides.oncall_for_area(baton=baton, area=area),
         )
     hint = own.suggest_area(text)
@@ -67,7 +67,7 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
             then=render.area_card(
                 own,
                 hint,
-                handoffs.card(baton=baton, area=hint),
+                handoff_views.card(baton=baton, area=hint),
                 oncall=overrides.oncall_for_area(baton=baton, area=hint),
             ),
         )

@@ -19,7 +19,7 @@ from bot.config.ownership import Ownership
 from bot.config.times import format_span
 from bot.oncall.overrides import OnCallNow
 from bot.records import handoff_messages as say
-from bot.records.handoffs import Card
+from bot.records.handoff_views import Card
 from bot.store.clock import slack_time
 from bot.store.models import OncallOverride, Receipt
 from bot.text.mrkdwn import clip, escape
