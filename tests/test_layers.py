@@ -135,6 +135,18 @@ def test_the_architecture_page_lists_the_layers_bottom_first_as_the_code_imports
         seen.add(folder)
 
 
+LONGEST = 600  # lines; a module past ~400 is asking to be split, past this it must be
+
+
+def test_no_module_in_bot_is_longer_than_600_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in (ROOT / "bot").rglob("*.py")
+        if "migrations" not in path.parts and (n := len(path.read_text().splitlines())) > LONGEST
+    }
+    assert not long, f"split these along the sections they mark: {long}"
+
+
 def test_bot_never_imports_handlers() -> None:
     bad = []
     for path in sorted((ROOT / "bot").rglob("*.py")):
