@@ -1,6 +1,6 @@
 """A Baton that dies between a send and its record: `python -m tests.crashworker STEP`.
 
-It boots on the environment's settings (tests/test_delivery.py passes the fake Slack and the
+It boots on the environment's settings (tests/store/test_delivery.py passes the fake Slack and the
 database), on the injected clock's start (as the test's FakeClock), and runs the due jobs on one
 worker. The moment a job goes to record that its STEP ("dm", "post") was sent, after Slack took
 the message, the process exits at once: what a crash, a kill -9 or a lost machine leaves.

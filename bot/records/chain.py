@@ -48,7 +48,7 @@ from bot.store.models import ChainHead, ChainSeal, Evidence, Receipt
 log = logging.getLogger(__name__)
 
 # The fields each link's hash covers: every stored column but id, prev_hash and hash. Listed,
-# not read from the table, so a new column is a decision (tests/test_chain.py fails until it is
+# not read from the table, so a new column is a decision (tests/records/test_chain.py fails until it is
 # listed here or deliberately left out) rather than a silent change to every old hash.
 RECEIPT_FIELDS = (
     "area",

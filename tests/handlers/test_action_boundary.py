@@ -25,6 +25,7 @@ from sqlmodel import select
 from bot.actions.messages import APPROVE
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
+from tests.actions.test_action_requests import LI, MAYA, OMAR
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import channel_of, in_channel, posted, reply
 from tests.handlers.test_incident_run import (
@@ -40,7 +41,6 @@ from tests.handlers.test_incident_run import (
     run,
     start,
 )
-from tests.test_action_requests import LI, MAYA, OMAR
 from tests.webhookserver import WebhookServer, webhook_server
 
 

@@ -23,7 +23,7 @@ from tests.conftest import FAST_SEVERITY, SHIPPED_OWNERSHIP, RunningBaton, start
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_handoffs import click_sign, owner, receipts, shown
 from tests.handlers.test_incident_command import LEO, LI, MAYA, OMAR
-from tests.test_handovers import CHANGE1, HOUR, replica
+from tests.oncall.test_handovers import CHANGE1, HOUR, replica
 
 ACCOUNTABLE = ("    accountable: maya  ", "    accountable: omar  ")
 

@@ -4,7 +4,7 @@ later receipt) it checks the stored hash against the row's content and refuses, 
 nothing and saying so, when they differ; an append after an altered link is reported and still
 recorded. `baton verify` keeps naming the altered row. Through signed HTTP requests to a running
 Baton, on SQLite and PostgreSQL; the handover note and the withdrawal at a re-plan are in
-tests/handlers/test_handover_modal.py and tests/test_handovers.py."""
+tests/handlers/test_handover_modal.py and tests/oncall/test_handovers.py."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from bot.store.models import ChainHead, Evidence, OwnerOverride
 from tests.conftest import RunningBaton, incident_channel
 from tests.handlers.test_handoffs import click_sign, owner
 from tests.handlers.test_incident_command import LEO, LI, MAYA, SAM
-from tests.test_chain import EVIDENCE, RECEIPT, refusals, stored, tamper
+from tests.records.test_chain import EVIDENCE, RECEIPT, refusals, stored, tamper
 
 DANA, KENJI = "U07DANA001", "U07KENJI01"
 

@@ -23,9 +23,9 @@ from handlers.app import create_app
 from tests.conftest import RunningBaton, settings_for
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_handoffs import click_sign, owner, receipts, shown
+from tests.oncall.test_handovers import CHANGE1, HOUR, LEO, LI, MAYA, OMAR, change_at, ownership_with
+from tests.records.test_chain import RECEIPT, stored, tamper
 from tests.slack_signing import block_actions_body, view_submission_body
-from tests.test_chain import RECEIPT, stored, tamper
-from tests.test_handovers import CHANGE1, HOUR, LEO, LI, MAYA, OMAR, change_at, ownership_with
 
 
 @pytest.fixture

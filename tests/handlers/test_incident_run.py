@@ -24,11 +24,11 @@ from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import ActionRequest, Job, TimelineEvent
 from handlers.app import create_app
+from tests.actions.test_action_requests import APPROVED, JONAS, LEO, LI, MAYA, OMAR, SAM, write_ownership
 from tests.conftest import RunningBaton, settings_for
 from tests.fakeslack import Channel, FakeSlack
 from tests.handlers.test_incident_command import channel_of, in_channel, posted, reply
 from tests.slack_signing import block_actions_body
-from tests.test_action_requests import APPROVED, JONAS, LEO, LI, MAYA, OMAR, SAM, write_ownership
 from tests.webhookserver import WebhookServer, webhook_server
 
 GENERAL = "C07GENERAL"
@@ -359,7 +359,7 @@ def hooked_app(
 ) -> Iterator[tuple[App, WebhookServer]]:
     """A running Baton whose rollback-prompt POSTs to a local webhook server; `edit` changes its
     ownership.yaml first."""
-    from tests.test_action_requests import NEVER
+    from tests.actions.test_action_requests import NEVER
 
     with webhook_server() as hook:
         fake.add_channel("general", channel_id=GENERAL)

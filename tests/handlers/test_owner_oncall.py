@@ -23,7 +23,7 @@ from tests.conftest import RunningBaton, settings_for
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_app_home import AREAS, open_home, section
 from tests.handlers.test_incident_command import LEO, page_dms, reply
-from tests.test_oncall_overrides import (
+from tests.oncall.test_oncall_overrides import (
     ANA,
     JONAS,
     LI,

@@ -14,8 +14,8 @@ import pytest
 from bot.monitoring import slo
 from tests.conftest import RunningBaton, start_baton
 from tests.fakeslack import FakeSlack, ResponseUrlPost
+from tests.monitoring.test_slo import MODEL, PromStandIn, healthy
 from tests.slack_signing import post_signed, slash_command_body
-from tests.test_slo import MODEL, PromStandIn, healthy
 
 MAYA = "U07MAYA001"
 GENERAL = "C0GENERAL"
