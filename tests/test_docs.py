@@ -23,7 +23,7 @@ HISTORY = re.compile(r"\bissue\s+#?\d+", re.I)
 
 
 def pages() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "tests/README.md"]
 
 
 def tracked_names() -> set[str]:
