@@ -29,13 +29,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.access.rule import Group, NotAllowed, check, mentions
 from bot.actions import ending, messages, snapshot
 from bot.config.models import ActionSpec
 from bot.incidents import rules
 from bot.incidents.errors import IncidentError
 from bot.incidents.notes import utc
 from bot.incidents.paging import timeline
-from bot.incidents.rules import Action, NotAllowed
+from bot.incidents.rules import Action
 from bot.store import jobs, outbox
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident
@@ -48,6 +49,11 @@ EXAMPLE = "/incident run rollback-prompt version=v41"
 BACKLOG_WINDOW = timedelta(hours=1)
 CALL = "action_call"  # the job bot/actions/webhook.py runs: POST the action's webhook
 EXPIRE = ending.EXPIRE
+
+
+#: Who may approve or deny a request: those its rule asked when it was made (never the requester,
+#: and only while the rule still allows them).
+WHO_DECIDES = ("approvers",)
 
 
 class ActionError(IncidentError):
@@ -301,11 +307,11 @@ def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decisi
                 f"You asked to run `{escape(req.action)}` (request #{req.id}): someone else must decide, "
                 f"{who}. Nothing changed."
             )
-        if user not in req.approvers:
-            raise NotAllowed(
-                f"Only {who} can approve or deny request #{req.id} to run `{escape(req.action)}` "
-                f"for #{req.incident_id}. Nothing changed."
-            )
+        groups = {
+            "approvers": Group("the approvers asked", frozenset(req.approvers), mentions(req.approvers))
+        }
+        doing = f"approve or deny request #{req.id} to run `{escape(req.action)}` for #{req.incident_id}"
+        check(user, [groups[k] for k in WHO_DECIDES], doing, then="Nothing changed.")
         spec = snapshot.spec_of(baton, req)
         if inc.state == "resolved":  # resolving ends pending requests: one made before that rule
             why: str | None = ending.resolved(inc, decided=False)

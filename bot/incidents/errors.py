@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bot.text.errors import Refused
 
-class IncidentError(Exception):
+
+class IncidentError(Refused):
     """Bad input, a wrong moment or a refusal: the message says what was wrong and what would be
     right. Nothing was changed."""

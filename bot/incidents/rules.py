@@ -17,17 +17,17 @@ may hand the role on, so nobody can make themselves commander and then act as on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
 from sqlmodel import Session, col, select
 
-from bot.incidents.errors import IncidentError
+from bot.access import groups as people
+from bot.access.rule import Group, mentions
+from bot.access.rule import check as check_groups
 from bot.incidents.messages import USER_ID
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
-from bot.text.mrkdwn import either
 
 
 class Action(Enum):
@@ -41,22 +41,9 @@ class Action(Enum):
     RUN = "run an action on"  # `/incident run`: asking for it; approving is the action's own rule
 
 
-class NotAllowed(IncidentError):
-    """The person may not do this; the message names who may. Nothing was changed."""
-
-
-@dataclass(frozen=True)
-class Group:
-    """Some of the people allowed, as the refusal names them."""
-
-    label: str  # "the commander", "the area's owners"
-    users: frozenset[str]  # Slack user IDs
-    shown: str  # how they are named: "<@U1>", "ML Team, <@U2>"
-
-
 # Who is named for each action, in the order the refusal lists them.
 _ACK = ("paged", "commander", "owners", "admins")
-_WHO: dict[Action, tuple[str, ...]] = {
+WHO: dict[Action, tuple[str, ...]] = {
     Action.ACKNOWLEDGE: _ACK,
     Action.RAISE: (*_ACK, "reporter"),
     Action.ESCALATE: (*_ACK, "reporter"),
@@ -66,7 +53,6 @@ _WHO: dict[Action, tuple[str, ...]] = {
     Action.COMMANDER: ("commander", "owners", "admins"),
     Action.RUN: _ACK,
 }
-_MAX_NAMED = 8  # a breached P0 has paged the whole RACI; the refusal names the first few
 
 
 def paged_so_far(s: Session, incident_id: int, *, now: datetime) -> list[str]:
@@ -90,40 +76,25 @@ def paged_so_far(s: Session, incident_id: int, *, now: datetime) -> list[str]:
     return users
 
 
-def _mentions(users: list[str]) -> str:
-    named = ", ".join(f"<@{u}>" for u in users[:_MAX_NAMED])
-    more = len(users) - _MAX_NAMED
-    return named + (f" and {more} more" if more > 0 else "")
-
-
 def _groups(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> dict[str, Group]:
     assert inc.id is not None
-    own = baton.ownership
     groups: dict[str, Group] = {}
     paged = paged_so_far(s, inc.id, now=now)
-    groups["paged"] = Group("the people paged so far", frozenset(paged), _mentions(paged))
+    groups["paged"] = Group("the people paged so far", frozenset(paged), mentions(paged))
     if inc.commander:
-        groups["commander"] = Group("the commander", frozenset({inc.commander}), f"<@{inc.commander}>")
+        groups["commander"] = people.one("the commander", inc.commander)
     if inc.area in baton.config.ownership.areas:
-        raci = own.raci(inc.area)
-        responsible = [uid for ref in raci.responsible if (uid := own.user_id(ref))]
-        accountable = own.user_id(raci.accountable)
-        team = baton.config.ownership.teams.get(raci.responsible_team or "")
-        shown_r = team.name if team else _mentions(responsible)
-        shown_a = f"<@{accountable}>" if accountable else raci.accountable
-        owners = {*responsible, *([accountable] if accountable else [])}
-        groups["owners"] = Group("the area's owners", frozenset(owners), f"{shown_r}, {shown_a}")
-    admins = [uid for ref in baton.config.ownership.admins if (uid := own.user_id(ref))]
-    groups["admins"] = Group("an admin", frozenset(admins), _mentions(admins))
+        groups["owners"] = people.owners(baton, inc.area)
+    groups["admins"] = people.admins(baton)
     if USER_ID.fullmatch(inc.declared_by):  # not when Alertmanager or an SLO check declared it
-        groups["reporter"] = Group("the reporter", frozenset({inc.declared_by}), f"<@{inc.declared_by}>")
+        groups["reporter"] = people.one("the reporter", inc.declared_by)
     return groups
 
 
 def allowed(baton: Baton, s: Session, inc: Incident, action: Action, *, now: datetime) -> list[Group]:
     """The groups of people allowed to do `action` to `inc`, as the refusal lists them."""
     groups = _groups(baton, s, inc, now=now)
-    return [groups[key] for key in _WHO[action] if key in groups and groups[key].users]
+    return [groups[key] for key in WHO[action] if key in groups and groups[key].users]
 
 
 def may(baton: Baton, s: Session, inc: Incident, action: Action, *, user: str, now: datetime) -> bool:
@@ -131,9 +102,5 @@ def may(baton: Baton, s: Session, inc: Incident, action: Action, *, user: str, n
 
 
 def check(baton: Baton, s: Session, inc: Incident, action: Action, *, user: str, now: datetime) -> None:
-    """Raise NotAllowed, naming who may, unless `user` may do `action` to `inc`."""
-    groups = allowed(baton, s, inc, action, now=now)
-    if any(user in group.users for group in groups):
-        return
-    who = either([f"{group.label} ({group.shown})" for group in groups])
-    raise NotAllowed(f"Only {who} can {action.value} #{inc.id}. Ask one of them.")
+    """NotAllowed (bot/access/rule.py), naming who may, unless `user` may do `action` to `inc`."""
+    check_groups(user, allowed(baton, s, inc, action, now=now), f"{action.value} #{inc.id}")

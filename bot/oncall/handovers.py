@@ -30,11 +30,13 @@ from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from bot.access import groups as people
+from bot.access.rule import check
 from bot.config.ownership import Ownership, role_key
 from bot.config.rotation import Change, Plan
 from bot.records import chain, handoffs
 from bot.records import handoff_messages as say
-from bot.records.handoffs import HandoffError, NotAllowed, Role
+from bot.records.handoffs import HandoffError, Role
 from bot.store import outbox
 from bot.store.clock import slack_time
 from bot.store.db import reading, session
@@ -434,6 +436,9 @@ def _nudge(baton: Baton, s: Session, receipt: Receipt, now: datetime) -> None:
 
 # -- the note modal (handlers/actions/handover.py, handlers/views/handover.py) ---------------------
 
+#: Who may write a handover's note (with their signature).
+WHO_WRITES_NOTE = ("outgoing",)
+
 
 def note_target(*, baton: Baton, receipt_id: int, user: str) -> Receipt:
     """The receipt whose note `user` is about to write: NotAllowed (naming who may) unless they
@@ -442,9 +447,9 @@ def note_target(*, baton: Baton, receipt_id: int, user: str) -> Receipt:
         receipt = s.get(Receipt, receipt_id)
     if receipt is None or receipt.origin not in say.SHIFT:
         raise HandoffError(f"There is no on-call handover #{receipt_id}.")
-    if user != receipt.from_user:
-        who = f"<@{receipt.from_user}>" if receipt.from_user else receipt.from_ref
-        raise NotAllowed(f"Only the outgoing on-call ({who}) writes handover #{receipt_id}'s note.")
+    who = f"<@{receipt.from_user}>" if receipt.from_user else receipt.from_ref
+    groups = {"outgoing": people.one("the outgoing on-call", receipt.from_user, shown=who)}
+    check(user, [groups[k] for k in WHO_WRITES_NOTE], f"write handover #{receipt_id}'s note", then="")
     if receipt.state == "withdrawn":
         raise HandoffError(
             f"Handover #{receipt_id} was withdrawn (the on-call plan changed): nothing to sign."

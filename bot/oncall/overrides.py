@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from bot.access import groups as people
+from bot.access.rule import Group, NotAllowed, check
 from bot.access.who import outsider_refusal
 from bot.config.ownership import role_key
 from bot.config.rotation import Window
@@ -28,8 +30,9 @@ from bot.store.clock import slack_time
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
 from bot.store.models import OncallOverride
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from bot.text.masking import mask
-from bot.text.mrkdwn import clip, either, escape
+from bot.text.mrkdwn import clip, escape
 
 USAGE = "`/owner oncall <team> @someone <duration> [note]`"
 EXAMPLE = "/owner oncall ml @li 4h Maya is at the dentist"
@@ -39,12 +42,12 @@ NOTE_LIMIT = 500
 _DURATIONS = "use a number with a unit: 30m, 4h, 2d, 1w (or combined, 1d12h), at most 30 days"
 
 
-class OverrideError(Exception):
-    """Bad input or a refusal: the message says what would be right. Nothing was changed."""
+class OverrideError(Refused):
+    """Bad input: the message says what would be right. Nothing was changed."""
 
 
-class NotAllowed(OverrideError):
-    """The person may not do this; the message names who may. Nothing was changed."""
+#: Who may put someone on call for a team, in the order a refusal names them.
+WHO = ("members", "admins")
 
 
 def _utc(ts: datetime) -> datetime:
@@ -85,25 +88,12 @@ def span_of(text: str) -> timedelta:
     return span
 
 
-def who_may(baton: Baton, team: str) -> list[tuple[str, frozenset[str], str]]:
-    """(label, Slack user IDs, how they are named) of those who may add an override for `team`:
-    its members and admins. Being on call does not make someone a member: an
-    admin may have put a person from outside the team on call, and that person may not hand the
-    role on."""
-    own = baton.ownership
-    cfg = baton.config.ownership.teams[team]
-    members = list(cfg.members)
-    admins = list(baton.config.ownership.admins)
-    groups = [
-        (f"{cfg.name}'s members", members, ", ".join(own.label(m) for m in members)),
-        ("an admin", admins, ", ".join(own.label(a) for a in admins)),
-    ]
-    out = []
-    for label, refs, shown in groups:
-        users = frozenset(uid for ref in refs if (uid := own.user_id(ref)))
-        if users:
-            out.append((label, users, shown))
-    return out
+def who_may(baton: Baton, team: str) -> list[Group]:
+    """Those who may add an override for `team`: its members and admins. Being on call does not
+    make someone a member: an admin may have put a person from outside the team on call, and
+    that person may not hand the role on."""
+    groups = {"members": people.members(baton, team), "admins": people.admins(baton)}
+    return [groups[key] for key in WHO if groups[key].users]
 
 
 def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: str) -> OncallOverride:
@@ -114,10 +104,7 @@ def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: st
     key = team_key(baton, team)
     own = baton.ownership
     cfg = baton.config.ownership.teams[key]
-    allowed = who_may(baton, key)
-    if not any(user in users for _, users, _ in allowed):
-        names = either([f"{label} ({shown})" for label, _, shown in allowed])
-        raise NotAllowed(f"Only {names} can put someone on call for {escape(cfg.name)}.")
+    check(user, who_may(baton, key), f"put someone on call for {escape(cfg.name)}")
     person = own.person_from_text(who) if who.strip() else None
     if person is None:
         shown = f"`{escape(who)}` is not someone I know. " if who.strip() else ""

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.readiness.checklist import BY_KEY, ITEMS, KEYS, ORGANIZATION, Item, Readiness, proven, readiness
-from bot.readiness.rules import Action, NotAllowed, ReadinessError, check_tick
+from bot.readiness.rules import Action, ReadinessError, check_tick
 from bot.store.db import session
 from bot.store.models import ReadinessTick
 from bot.store.runtime import Baton
@@ -31,7 +31,6 @@ from bot.text.mrkdwn import clip, escape
 
 __all__ = [
     "Checked",
-    "NotAllowed",
     "ReadinessError",
     "UnknownArea",
     "Unchecked",

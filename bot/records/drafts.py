@@ -16,6 +16,7 @@ from sqlmodel import col
 from bot.store.db import session
 from bot.store.models import EvidenceDraft
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from bot.text.masking import mask
 
 #: Drafts older than this are deleted (whenever a new one is saved): a modal left open that long
@@ -23,7 +24,7 @@ from bot.text.masking import mask
 KEEP = timedelta(days=1)
 
 
-class DraftError(Exception):
+class DraftError(Refused):
     """The draft cannot be used; the message says why and what to do."""
 
 

@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import delete, text
 from sqlmodel import Session, col, select
 
+from bot.access import groups as people
+from bot.access.rule import Group, NotAllowed, check
 from bot.access.who import outsider_refusal
 from bot.config.ownership import ROLES, Ownership, role_key
 from bot.readiness import checklist
@@ -39,20 +41,22 @@ from bot.store import outbox
 from bot.store.db import session
 from bot.store.models import Incident, OwnerOverride, Receipt
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from bot.text.masking import mask
-from bot.text.mrkdwn import either
 
 log = logging.getLogger(__name__)
 
 EXAMPLE = "/owner handoff model-quality @li Taking over while Maya is on leave"
 
 
-class HandoffError(Exception):
-    """Bad input, a wrong moment or a refusal: the message says what would be right."""
+class HandoffError(Refused):
+    """Bad input or a wrong moment: the message says what would be right."""
 
 
-class NotAllowed(HandoffError):
-    """The person may not do this; the message names who may. Nothing was changed."""
+#: Who may hand a role over, in the order a refusal names them.
+WHO_STARTS = ("holder", "accountable", "admins")
+#: Who may sign a receipt: the person each signature asks for (the incoming, the outgoing, the peer).
+WHO_SIGNS = ("signer",)
 
 
 @dataclass(frozen=True)
@@ -142,19 +146,15 @@ def snapshot(baton: Baton, s: Session, area: str) -> dict[str, Any]:
     }
 
 
-def _who_may_start(baton: Baton, role: Role) -> list[tuple[str, str]]:
-    """(label, user ID) of those who may hand `role` over: its holder, the area's A, admins."""
+def who_may_start(baton: Baton, role: Role) -> list[Group]:
+    """Those who may hand `role` over: its holder, the area's A, admins."""
     own = baton.ownership
-    out = []
-    for what, ref in (
-        ("its holder", holder(own, role)),
-        ("the area's accountable", own.raci(role.area).accountable),
-        *(("an admin", a) for a in baton.config.ownership.admins),
-    ):
-        uid = own.user_id(ref)
-        if uid:
-            out.append((what, uid))
-    return out
+    groups = {
+        "holder": people.one("its holder", own.user_id(holder(own, role))),
+        "accountable": people.one("the area's accountable", own.user_id(own.raci(role.area).accountable)),
+        "admins": people.admins(baton),
+    }
+    return [groups[key] for key in WHO_STARTS if groups[key].users]
 
 
 def _pending_for(s: Session, role: Role) -> Receipt | None:
@@ -171,10 +171,7 @@ def start(*, baton: Baton, area: str, role: str, to: str, peer: str | None, note
     outgoing = holder(own, target)
     if own.same_person(outgoing, to):
         raise HandoffError(f"{own.label(to)} already holds {label(own, target)}.")
-    allowed = _who_may_start(baton, target)
-    if user not in {uid for _, uid in allowed}:
-        names = either([f"{what} (<@{uid}>)" for what, uid in allowed])
-        raise NotAllowed(f"Only {names} can hand over {label(own, target)}.")
+    check(user, who_may_start(baton, target), f"hand over {label(own, target)}")
     if target.team is not None:
         refused = outsider_refusal(baton, target.team, to, user)
         if refused is not None:
@@ -301,8 +298,8 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
         )
         if signer is None or what is None:
             raise HandoffError(f"Handoff #{receipt_id} asks no {as_} signature.")
-        if user != signer:
-            raise NotAllowed(f"Only {what} (<@{signer}>) can sign handoff #{receipt_id} as {what}.")
+        groups = {"signer": people.one(what, signer)}
+        check(user, [groups[k] for k in WHO_SIGNS], f"sign handoff #{receipt_id} as {what}", then="")
         if receipt.state == "withdrawn":
             raise HandoffError(f"Handoff #{receipt_id} was withdrawn ({say.withdrawn_because(receipt)}).")
         if note is not None and not (as_ == "outgoing" and receipt.origin in say.SHIFT):

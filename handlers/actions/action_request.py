@@ -13,8 +13,8 @@ from slack_bolt import BoltContext, Respond
 
 from bot.actions import messages
 from bot.actions import requests as action_requests
-from bot.incidents.errors import IncidentError
 from bot.incidents.messages import section
+from bot.text.errors import Refused
 from handlers.listener import baton_of
 
 
@@ -32,7 +32,7 @@ def _decide(body: dict[str, Any], respond: Respond, context: BoltContext, *, app
         decision = action_requests.decide(
             baton=baton, request_id=int(body["actions"][0]["value"]), approve=approve, user=body["user"]["id"]
         )
-    except (IncidentError, ValueError) as e:
+    except (Refused, ValueError) as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
         return
     req = decision.request

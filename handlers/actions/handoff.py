@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import BoltContext, Respond
 
 from bot.records import handoffs
-from bot.records.handoffs import HandoffError
+from bot.text.errors import Refused
 from handlers.events.app_home import answer_on_home
 from handlers.listener import baton_of
 
@@ -19,7 +19,7 @@ def sign_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -
     receipt_id, _, as_ = str(body["actions"][0]["value"]).partition(":")
     try:
         signed = handoffs.sign(baton=baton, receipt_id=int(receipt_id), as_=as_, user=body["user"]["id"])
-    except (HandoffError, ValueError) as e:
+    except (Refused, ValueError) as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
         return
     r = signed.receipt

@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import BoltContext, Respond
 
 from bot.oncall import handovers
-from bot.records.handoffs import HandoffError
 from bot.store.models import Receipt
+from bot.text.errors import Refused
 from handlers.events.app_home import answer_on_home
 from handlers.listener import baton_of
 
@@ -62,7 +62,7 @@ def note_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -
         receipt = handovers.note_target(
             baton=baton, receipt_id=int(body["actions"][0]["value"]), user=body["user"]["id"]
         )
-    except (HandoffError, ValueError) as e:
+    except (Refused, ValueError) as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
         return
     baton.chat.open_view(body["trigger_id"], note_view(receipt))

@@ -14,6 +14,7 @@ from bot.incidents import messages
 from bot.incidents import services as incidents
 from bot.incidents.rules import Action
 from bot.incidents.services import IncidentError
+from bot.text.errors import Refused
 from handlers.events.app_home import answer_on_home
 from handlers.listener import baton_of
 from handlers.render import incident as render
@@ -29,7 +30,7 @@ def acknowledge_clicked(body: dict[str, Any], respond: Respond, context: BoltCon
     user = body["user"]["id"]
     try:
         result = incidents.acknowledge(baton=baton, number=_number(body), user=user)
-    except IncidentError as e:
+    except Refused as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
         return
     inc = result.incident
@@ -46,7 +47,7 @@ def escalate_clicked(body: dict[str, Any], respond: Respond, context: BoltContex
     baton = baton_of(context)
     try:
         incidents.escalate_now(baton=baton, number=_number(body), user=body["user"]["id"])
-    except IncidentError as e:
+    except Refused as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
 
 
@@ -59,7 +60,7 @@ def resolve_clicked(body: dict[str, Any], respond: Respond, context: BoltContext
         )
         if inc.state == "resolved":
             raise IncidentError(f"Incident #{inc.id} is already resolved.")
-    except IncidentError as e:
+    except Refused as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
         return
     baton.chat.open_view(body["trigger_id"], render.resolve_view(inc))

@@ -9,7 +9,7 @@ from slack_bolt import BoltContext, Respond
 
 from bot.readiness import services
 from bot.readiness.messages import parse_value
-from bot.readiness.services import ReadinessError
+from bot.text.errors import Refused
 from handlers.listener import baton_of
 from handlers.render import readiness as render
 
@@ -21,7 +21,7 @@ def tick_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -
     try:
         # A button pressed on an old message must not overwrite a tick (and its link) made since.
         done = services.check_item(baton=baton, area=area, item=item, user=body["user"]["id"], replace=False)
-    except ReadinessError as e:
+    except Refused as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
         return
     answer = render.checked(baton.config.ownership.areas[done.area].name, done)

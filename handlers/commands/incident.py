@@ -21,6 +21,7 @@ from bot.incidents.services import EXAMPLE, IncidentError, quote
 from bot.records import evidence
 from bot.store.db import session
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from bot.text.mrkdwn import unescape
 from handlers.listener import Listener, baton_of
 from handlers.render import incident as render
@@ -52,7 +53,7 @@ def incident_command(ack: Ack, command: dict[str, Any], context: BoltContext) ->
     text = unescape(command.get("text") or "").strip()
     try:
         ack(**dispatch(baton, text, user=command["user_id"], channel=command.get("channel_id", "")))
-    except IncidentError as e:
+    except Refused as e:
         ack(**render.error(str(e)))
 
 

@@ -12,6 +12,7 @@ from bot.oncall.overrides import OverrideError
 from bot.records import handoff_views, handoffs
 from bot.records.handoffs import HandoffError
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from bot.text.mrkdwn import escape, unescape
 from handlers.listener import baton_of
 from handlers.render import owner as render
@@ -29,7 +30,7 @@ def owner_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     text = unescape(command.get("text") or "").strip()  # notes kept as typed, not Slack-escaped
     try:
         ack(**reply_for(baton, text, user=command["user_id"]))
-    except (HandoffError, OverrideError) as e:
+    except Refused as e:
         ack(**render.error(str(e)))
 
 

@@ -18,6 +18,7 @@ from bot.readiness.checklist import readiness, readiness_of
 from bot.readiness.services import ReadinessError, UnknownArea
 from bot.store.db import session
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from handlers.listener import Listener, baton_of
 from handlers.render import readiness as render
 
@@ -37,7 +38,7 @@ def readiness_command(command: dict[str, Any], respond: Respond, context: BoltCo
     text = (command.get("text") or "").strip()
     try:
         answer = reply_for(baton, text, user=command["user_id"])
-    except ReadinessError as e:
+    except Refused as e:
         answer = render.error(str(e))
     except Exception as e:  # the person asked: they hear that it failed, not silence
         # Not what was typed: a link can carry a token, a note a name.

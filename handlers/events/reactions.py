@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt import BoltContext
 
 from bot.incidents import services as incidents
-from bot.incidents.services import IncidentError
 from bot.records import evidence
+from bot.text.errors import Refused
 from bot.text.mrkdwn import unescape
 from handlers.listener import baton_of
 
@@ -36,5 +36,5 @@ def reaction_added(event: dict[str, Any], context: BoltContext) -> None:
             source_ts=ts,
             message_author=message.get("user"),
         )
-    except IncidentError:
+    except Refused:
         return  # an empty message: nothing to keep

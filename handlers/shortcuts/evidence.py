@@ -7,9 +7,9 @@ from typing import Any
 from slack_bolt import BoltContext, Respond
 
 from bot.incidents import services as incidents
-from bot.incidents.services import IncidentError
 from bot.records import drafts, evidence
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from bot.text.mrkdwn import unescape
 from handlers.listener import baton_of
 from handlers.render import incident as render
@@ -56,7 +56,7 @@ def _add(baton: Baton, number: int, user: str, channel: str, ts: str, message: d
             source_ts=ts,
             message_author=message.get("user"),
         )
-    except IncidentError as e:
+    except Refused as e:
         return f":warning: {e}"
     if added.already:
         return f"That message is already in the evidence of #{number}."

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 
 from bot.records import handoffs
-from bot.records.handoffs import HandoffError
+from bot.text.errors import Refused
 from handlers.listener import baton_of
 
 
@@ -24,7 +24,7 @@ def note_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
             user=body["user"]["id"],
             note=note,
         )
-    except (HandoffError, ValueError) as e:
+    except (Refused, ValueError) as e:
         ack(response_action="errors", errors={"note": str(e)[:150]})
         return
     if signed.already:

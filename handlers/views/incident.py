@@ -7,9 +7,8 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 
 from bot.incidents import services as incidents
-from bot.incidents.services import IncidentError
 from bot.records import drafts, evidence
-from bot.records.drafts import DraftError
+from bot.text.errors import Refused
 from handlers.listener import baton_of
 
 
@@ -29,7 +28,7 @@ def declare_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
             title=_value(view, "title"),
             reporter=body["user"]["id"],
         )
-    except IncidentError as e:
+    except Refused as e:
         ack(response_action="errors", errors={"title": str(e)[:150]})
         return
     ack()
@@ -44,7 +43,7 @@ def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
             summary=_value(view, "summary"),
             user=body["user"]["id"],
         )
-    except IncidentError as e:
+    except Refused as e:
         ack(response_action="errors", errors={"summary": str(e)[:150]})
         return
     ack()
@@ -65,7 +64,7 @@ def evidence_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
             source_ts=draft.ts,
             message_author=draft.message_author,
         )
-    except (IncidentError, DraftError) as e:
+    except Refused as e:
         ack(response_action="errors", errors={"incident": str(e)[:150]})
         return
     drafts.discard(baton=baton, draft_id=draft_id)

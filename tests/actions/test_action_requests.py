@@ -17,6 +17,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot import actions
+from bot.access.rule import NotAllowed
 from bot.actions import requests
 from bot.actions.messages import APPROVE, DENY
 from bot.actions.requests import ActionError, Decision
@@ -25,7 +26,6 @@ from bot.app.ticker import Ticker
 from bot.config.loader import load_config
 from bot.incidents import notes, paging, rooms
 from bot.incidents import services as incidents
-from bot.incidents.rules import NotAllowed
 from bot.records.export import to_json
 from bot.store import jobs
 from bot.store.clock import FakeClock

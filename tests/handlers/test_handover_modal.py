@@ -101,7 +101,7 @@ def test_the_outgoing_on_call_writes_the_note_in_a_modal_and_the_incoming_counte
     refused = fake.wait_for(lambda: fake.responses(url)[-1] if fake.responses(url) else None).body
     assert (
         refused["text"]
-        == f":warning: Only the outgoing on-call (<@{MAYA}>) writes handover #{receipt_id}'s note."
+        == f":warning: Only the outgoing on-call (<@{MAYA}>) can write handover #{receipt_id}'s note."
     )
     assert [v for v in fake.opened_views() if v["callback_id"] == NOTE_VIEW] == []
 

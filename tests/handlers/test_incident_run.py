@@ -203,7 +203,7 @@ def test_the_accountable_person_alone_decides_and_the_first_decision_counts(app:
     other = click(app, APPROVE, 1, user=OMAR, dm_of=MAYA)
     assert (
         other["replace_original"] is False
-        and f"Only <@{MAYA}> can approve or deny request #1" in other["text"]
+        and f"Only the approvers asked (<@{MAYA}>) can approve or deny request #1" in other["text"]
     )
     admin = click(app, DENY, 1, user=JONAS, dm_of=MAYA)
     assert f"Only <@{MAYA}>" in admin["text"]

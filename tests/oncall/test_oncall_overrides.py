@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from bot.access.rule import NotAllowed
 from bot.app.runner import boot
 from bot.config.loader import load_config
 from bot.config.rotation import Window
 from bot.oncall import overrides
-from bot.oncall.overrides import NotAllowed, OverrideError
+from bot.oncall.overrides import OverrideError
 from bot.store.clock import FakeClock
 from bot.store.db import DatabaseUnavailable, session
 from bot.store.models import OncallOverride

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
+from bot.access.rule import NotAllowed
 from bot.nudges import readiness as nudge
 from bot.readiness import services
 from bot.readiness.checklist import EXPERIMENT_AT, KEYS, Readiness, readiness
-from bot.readiness.services import NotAllowed, ReadinessError
+from bot.readiness.services import ReadinessError
 from bot.records.handoffs import snapshot
 from bot.store.db import session
 from bot.store.models import Job, ReadinessTick
