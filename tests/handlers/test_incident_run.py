@@ -206,7 +206,7 @@ def test_the_accountable_person_alone_decides_and_the_first_decision_counts(app:
         and f"Only the approvers asked (<@{MAYA}>) can approve or deny request #1" in other["text"]
     )
     admin = click(app, DENY, 1, user=JONAS, dm_of=MAYA)
-    assert f"Only <@{MAYA}>" in admin["text"]
+    assert f"Only the approvers asked (<@{MAYA}>)" in admin["text"]
     (req,) = requests_(app)
     assert (req.state, req.decided_by) == ("pending", None) and calls(app) == []
     assert buttons(dm_now(app, MAYA, dm["ts"])) != []

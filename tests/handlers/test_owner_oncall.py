@@ -123,7 +123,7 @@ def test_who_may_and_bad_input_through_slack(rotating: tuple[RunningBaton, FakeC
     refused = owner(rb, f"oncall ml <@{OMAR}|omar> 4h", ANA)
     assert refused["text"] == (
         f":warning: Only ML Team's members (<@{MAYA}>, <@{LI}>, <@{OMAR}>) or an admin (<@{JONAS}>) "
-        "can put someone on call for ML Team."
+        "can put someone on call for ML Team. Ask one of them."
     )
     assert overrides(rb) == []
     for text, said in (
@@ -162,7 +162,7 @@ def test_only_an_admin_puts_someone_from_outside_the_team_on_call(
     refused = owner(rb, f"oncall ml <@{MAYA}|maya> 2h", SAM)
     assert refused["text"] == (
         f":warning: Only ML Team's members (<@{MAYA}>, <@{LI}>, <@{OMAR}>) or an admin (<@{JONAS}>) "
-        "can put someone on call for ML Team."
+        "can put someone on call for ML Team. Ask one of them."
     )
     assert [r.who for r in overrides(rb)] == ["sam"]
     assert rb.baton.ownership.oncall("ml") == "sam"

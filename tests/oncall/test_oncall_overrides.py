@@ -108,7 +108,7 @@ def test_who_may_add_an_override(ml: tuple[Baton, FakeClock]) -> None:
         add(baton, user=ANA)  # Product Team: neither a member nor an admin
     assert str(refused.value) == (
         f"Only ML Team's members (<@{MAYA}>, <@{LI}>, <@{OMAR}>) or an admin (<@{JONAS}>) "
-        "can put someone on call for ML Team."
+        "can put someone on call for ML Team. Ask one of them."
     )
     assert rows(baton) == []
     # A member may not put someone from outside the team on call (sam is in the Platform Team).
@@ -128,7 +128,7 @@ def test_who_may_add_an_override(ml: tuple[Baton, FakeClock]) -> None:
         add(baton, user=SAM, who="@maya")
     assert str(refused.value) == (
         f"Only ML Team's members (<@{MAYA}>, <@{LI}>, <@{OMAR}>) or an admin (<@{JONAS}>) "
-        "can put someone on call for ML Team."
+        "can put someone on call for ML Team. Ask one of them."
     )
     add(baton, user=LI, who="@maya", duration="2h")
     assert baton.ownership.oncall("ml") == "maya" and [r.who for r in rows(baton)] == ["sam", "maya"]
