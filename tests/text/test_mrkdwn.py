@@ -71,6 +71,11 @@ def test_unescape_gives_back_what_was_typed(text: str) -> None:
     assert unescape(_as_slack_sends(text)) == text
 
 
+def test_no_property_has_a_deadline() -> None:
+    # A deadline is a timed assert (tests/conftest.py): a slow machine would fail a correct example.
+    assert settings.default.deadline is None
+
+
 def test_unescape_examples() -> None:
     assert unescape("a &amp;amp; b &amp;lt;c&amp;gt;") == "a &amp; b &lt;c&gt;"  # typed as entities
     assert unescape("v41&amp;canary &lt;b&gt;") == "v41&canary <b>"
