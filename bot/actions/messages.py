@@ -11,18 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.incidents.messages import mention, mentions, section
+from bot.incidents.messages import mention, mentions
 from bot.incidents.messages import title as incident_title
 from bot.incidents.notes import utc
 from bot.store.clock import slack_time
 from bot.store.models import ActionRequest, Incident
+from bot.text.blocks import Blocks, actions, button, context, section
 from bot.text.mrkdwn import clip, either, escape
 
 # Action IDs of the buttons in an approver's DM; their value is the request's id.
 APPROVE = "action_approve"
 DENY = "action_deny"
 
-Blocks = list[dict[str, Any]]
 
 PARAM_SHOWN = 100  # characters of one value in a message; the row keeps it whole (masked)
 
@@ -75,27 +75,14 @@ def approval_dm(req: ActionRequest, inc: Incident, *, why: str) -> tuple[str, Bl
     ]
     blocks: Blocks = [
         section("\n".join(lines)),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request #{req.id}. {why}"[:3000]}]},
-        {
-            "type": "actions",
-            "block_id": f"action-request-{req.id}",
-            "elements": [
-                _button("Approve", APPROVE, req.id, "primary"),
-                _button("Deny", DENY, req.id, "danger"),
-            ],
-        },
+        context(f"Request #{req.id}. {why}"),
+        actions(
+            button("Approve", APPROVE, str(req.id), style="primary"),
+            button("Deny", DENY, str(req.id), style="danger"),
+            block_id=f"action-request-{req.id}",
+        ),
     ]
     return text, blocks
-
-
-def _button(text: str, action_id: str, request_id: int, style: str) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": str(request_id),
-        "style": style,
-    }
 
 
 def requested_post(req: ActionRequest) -> str:

@@ -10,42 +10,16 @@ obeyed. Services pass raw (masked) text in and never format Slack markup themsel
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from bot.store.clock import slack_time
 from bot.store.models import Incident
+from bot.text.blocks import Blocks, actions, button, context, fields, header, section
 from bot.text.mrkdwn import chunks, clip, escape
 
 # Action IDs of the buttons; handlers/actions registers listeners for exactly these.
 ACK = "incident_ack"
 RESOLVE = "incident_resolve"
 ESCALATE = "incident_escalate"
-
-Blocks = list[dict[str, Any]]
-
-
-def _md(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:3000]}
-
-
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _md(text)}
-
-
-def context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_md(text)]}
-
-
-def button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
-    b: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        b["style"] = style
-    return b
 
 
 def mention(user_id: str) -> str:
@@ -95,30 +69,24 @@ def opening(inc: Incident, paged: list[str]) -> tuple[str, Blocks]:
     """The pinned first message of an incident channel."""
     assert inc.id is not None
     text = f":rotating_light: {headline(inc)}"
-    fields = [
-        _md(f"*Severity*\n{inc.severity} {inc.policy.get('level_name', '')}"),
-        _md(f"*Area*\n{inc.policy.get('area_name', inc.area)} (`{inc.area}`)"),
-        _md(f"*Respond by*\n{_deadline(inc)}"),
-        _md(f"*Commander*\n{mention(inc.commander) if inc.commander else '—'}"),
-        _md(f"*Paged*\n{mentions(paged)}"),
-        _md(f"*Declared by*\n{mention(inc.declared_by)}"),
-    ]
+    facts = fields(
+        f"*Severity*\n{inc.severity} {inc.policy.get('level_name', '')}",
+        f"*Area*\n{inc.policy.get('area_name', inc.area)} (`{inc.area}`)",
+        f"*Respond by*\n{_deadline(inc)}",
+        f"*Commander*\n{mention(inc.commander) if inc.commander else '—'}",
+        f"*Paged*\n{mentions(paged)}",
+        f"*Declared by*\n{mention(inc.declared_by)}",
+    )
     blocks: Blocks = [
         # plain_text: Slack shows it as it is, so the title is not escaped here.
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": clip(f"{inc.severity} · #{inc.id} {inc.title}", 150)},
-        },
-        {"type": "section", "fields": fields},
-        {
-            "type": "actions",
-            "block_id": f"incident-{inc.id}",
-            "elements": [
-                button("Acknowledge", ACK, str(inc.id), style="primary"),
-                button("Escalate now", ESCALATE, str(inc.id)),
-                button("Resolve", RESOLVE, str(inc.id), style="danger"),
-            ],
-        },
+        header(f"{inc.severity} · #{inc.id} {inc.title}"),
+        facts,
+        actions(
+            button("Acknowledge", ACK, str(inc.id), style="primary"),
+            button("Escalate now", ESCALATE, str(inc.id)),
+            button("Resolve", RESOLVE, str(inc.id), style="danger"),
+            block_id=f"incident-{inc.id}",
+        ),
     ]
     runbook = inc.policy.get("runbook")
     if runbook:
@@ -137,7 +105,7 @@ def page_dm(inc: Incident, *, reason: str) -> tuple[str, Blocks]:
             f"*{title(inc)}*\nArea: {inc.policy.get('area_name', inc.area)} · Respond by {_deadline(inc)}"
         ),
         context(reason),
-        {"type": "actions", "elements": [button("Acknowledge", ACK, str(inc.id), style="primary")]},
+        actions(button("Acknowledge", ACK, str(inc.id), style="primary")),
     ]
     return text, blocks
 

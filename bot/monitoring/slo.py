@@ -35,6 +35,7 @@ from bot.store.db import session
 from bot.store.models import Evidence
 from bot.store.outbox import Post, destination, queue
 from bot.store.runtime import Baton
+from bot.text.blocks import context, header, section
 from bot.text.masking import hidden, mask
 from bot.text.mrkdwn import escape
 
@@ -345,17 +346,13 @@ def summary(report: Report) -> str:
     return ", ".join(f"{n} {what}" for what, n in counts.items() if n)
 
 
-def _md(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:3000]}
-
-
 def message(report: Report, *, title: str, note: str) -> tuple[str, Blocks]:
     """Fallback text and Block Kit: a header, one line per SLI, then `note` in small print."""
     body = "\n".join(lines(report))
     blocks: Blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": _md(body)},
-        {"type": "context", "elements": [_md(note)]},
+        header(title),
+        section(body),
+        context(note),
     ]
     return f"{title}: {summary(report)}\n{body}", blocks
 

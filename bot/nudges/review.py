@@ -28,6 +28,7 @@ from bot.store.db import session
 from bot.store.models import Evidence, FailureCase, Incident, Receipt
 from bot.store.outbox import Blocks, Post, destination, queue
 from bot.store.runtime import Baton
+from bot.text.blocks import context, header, section
 from bot.text.mrkdwn import clip, escape, within
 
 WEEK = timedelta(days=7)
@@ -326,10 +327,6 @@ def _handoff_mrkdwn(h: Handoff) -> str:
     )
 
 
-def _md(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:3000]}
-
-
 def message(found: Review, a: AreaReview) -> tuple[str, Blocks]:
     """One area's review: fallback text and Block Kit (everything the product or people typed
     escaped; the product's mentions shown as text)."""
@@ -353,9 +350,9 @@ def message(found: Review, a: AreaReview) -> tuple[str, Blocks]:
     period = f"{slack_time(found.start)} – {slack_time(found.end)}"
     note = f"Week {period} · all areas: {found.summary()} · `baton nudge review` prints it all"
     blocks: Blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        *({"type": "section", "text": _md(s)} for s in sections),
-        {"type": "context", "elements": [_md(note)]},
+        header(title),
+        *(section(s) for s in sections),
+        context(note),
     ]
     return f"{title}: {a.summary()}", blocks
 

@@ -35,6 +35,7 @@ from bot.store.clock import slack_time
 from bot.store.db import session
 from bot.store.models import NudgeRun
 from bot.store.runtime import Baton
+from bot.text.blocks import context
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def one_dm_each(found: Sequence[Reminder]) -> list[Reminder]:
         blocks = [block for _, _, shown in mine[:MAX_REMINDERS] for block in shown]
         if len(mine) > MAX_REMINDERS:
             more = f"… and {len(mine) - MAX_REMINDERS} more: your App Home in Baton lists every one."
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+            blocks.append(context(more))
         out.append((user, text, blocks))
     return out
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.readiness.checklist import ORGANIZATION, PRODUCTION, ItemState, Readiness
 from bot.store.clock import slack_time
+from bot.text.blocks import button, context, header, section
 from bot.text.mrkdwn import escape
 
 TICK = "readiness_tick"  # action_id of the tick buttons; value "<area>:<item>"
@@ -30,10 +31,6 @@ def parse_value(value: str) -> tuple[str, str]:
     """(area, item) from a tick button's value."""
     area, _, item = value.rpartition(":")
     return area, item
-
-
-def _md(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:3000]}
 
 
 def _utc(ts: datetime) -> datetime:
@@ -66,16 +63,11 @@ def item_line(state: ItemState) -> str:
 
 
 def _button(area: str, item: str) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": "Tick"},
-        "action_id": TICK,
-        "value": tick_value(area, item),
-    }
+    return button("Tick", TICK, tick_value(area, item))
 
 
 def _item_block(area: str, state: ItemState, *, buttons: bool) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": _md(item_line(state))}
+    block: dict[str, Any] = section(item_line(state))
     if buttons and not state.done:
         block["accessory"] = _button(area, state.item.key)
     return block
@@ -85,21 +77,21 @@ def area_view(name: str, r: Readiness, *, note: str | None = None) -> tuple[str,
     """Both checklists of one area: each item done or open, who ticked it, Tick buttons."""
     blocks: Blocks = []
     if note:
-        blocks.append({"type": "section", "text": _md(note)})
+        blocks.append(section(note))
     blocks += [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Readiness · {name}"[:150]}},
-        {"type": "section", "text": _md(scores(r))},
+        header(f"Readiness · {name}"),
+        section(scores(r)),
     ]
     for checklist in (ORGANIZATION, PRODUCTION):
         states = r.of(checklist)
         done = sum(s.done for s in states)
-        blocks.append({"type": "section", "text": _md(f"*{TITLES[checklist]}* {done}/{len(states)}")})
+        blocks.append(section(f"*{TITLES[checklist]}* {done}/{len(states)}"))
         blocks += [_item_block(r.area, state, buttons=True) for state in states]
     how = (
         f"`/readiness {r.area} check <item> [link]` · `/readiness {r.area} uncheck <item>` · "
         "the area's R and A, or an admin, may tick"
     )
-    blocks.append({"type": "context", "elements": [_md(how)]})
+    blocks.append(context(how))
     open_ = ", ".join(s.item.key for s in r.open_items) or "none"
     text = f"Readiness · {name}: {r.summary()}. Open: {open_}"
     return (f"{note}\n{text}" if note else text), blocks
@@ -115,9 +107,9 @@ def area_list(rows: list[tuple[str, str, Readiness]]) -> tuple[str, Blocks]:
             f"production {r.production}/{len(r.of(PRODUCTION))}{flag}"
         )
     blocks: Blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Readiness by area"}},
-        {"type": "section", "text": _md("\n".join(lines))},
-        {"type": "context", "elements": [_md("`/readiness <area>` for its checklists and tick buttons")]},
+        header("Readiness by area"),
+        section("\n".join(lines)),
+        context("`/readiness <area>` for its checklists and tick buttons"),
     ]
     text = "Readiness by area: " + "; ".join(f"{name} {r.summary()}" for _, name, r in rows)
     return text, blocks
@@ -128,19 +120,19 @@ def nudge(name: str, r: Readiness, *, owners: str) -> tuple[str, Blocks]:
     n = len(r.open_items)
     title = f"Readiness · {name}: {n} item{'s' if n != 1 else ''} open"
     blocks: Blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": _md(f"{scores(r)}\n{owners}: please tick what is done.")},
+        header(title),
+        section(f"{scores(r)}\n{owners}: please tick what is done."),
     ]
     for checklist in (ORGANIZATION, PRODUCTION):
         open_ = [s for s in r.of(checklist) if not s.done]
         if not open_:
             continue
-        blocks.append({"type": "section", "text": _md(f"*{TITLES[checklist]}*: {len(open_)} open")})
+        blocks.append(section(f"*{TITLES[checklist]}*: {len(open_)} open"))
         blocks += [_item_block(r.area, state, buttons=True) for state in open_]
     how = (
         f"`/readiness {r.area} check <item> [link]` to tick with a link · `/readiness {r.area}` for all items"
     )
-    blocks.append({"type": "context", "elements": [_md(how)]})
+    blocks.append(context(how))
     items = ", ".join(s.item.key for s in r.open_items)
     return f"{title} ({r.summary()}). {owners}: please tick what is done: {items}", blocks
 

@@ -9,6 +9,7 @@ from typing import Any
 from bot.config.ownership import Ownership
 from bot.store.clock import slack_time
 from bot.store.models import Receipt
+from bot.text.blocks import Blocks, actions, button, section
 from bot.text.mrkdwn import clip, escape
 
 SIGN = "handoff_sign"  # the action ID of every sign button; its value is "<receipt id>:<signer>"
@@ -18,27 +19,11 @@ NOTE = "handover_note"
 # Origins of the receipts a change of a rotating on-call opens: the plan, not a person, starts them.
 SHIFT = ("rotation", "override")
 
-Blocks = list[dict[str, Any]]
-
-
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
 
 def _button(text: str, receipt: Receipt, as_: str) -> dict[str, Any]:
-    return {
-        "type": "actions",
-        "block_id": f"handoff-{receipt.id}",
-        "elements": [
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": text},
-                "action_id": SIGN,
-                "value": f"{receipt.id}:{as_}",
-                "style": "primary",
-            }
-        ],
-    }
+    return actions(
+        button(text, SIGN, f"{receipt.id}:{as_}", style="primary"), block_id=f"handoff-{receipt.id}"
+    )
 
 
 def person(own: Ownership, user: str | None, ref: str) -> str:
@@ -66,19 +51,10 @@ def _note(receipt: Receipt) -> str:
 
 
 def note_button(receipt: Receipt) -> dict[str, Any]:
-    return {
-        "type": "actions",
-        "block_id": f"handover-{receipt.id}",
-        "elements": [
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": "Write handover note"},
-                "action_id": NOTE,
-                "value": str(receipt.id),
-                "style": "primary",
-            }
-        ],
-    }
+    return actions(
+        button("Write handover note", NOTE, str(receipt.id), style="primary"),
+        block_id=f"handover-{receipt.id}",
+    )
 
 
 def countersign_request(own: Ownership, receipt: Receipt, what: str) -> tuple[str, Blocks]:

@@ -13,6 +13,7 @@ from bot.home.overview import COMMANDING, OWNER, PAGED, OpenIncident, Overview, 
 from bot.incidents.messages import ACK
 from bot.records.handoff_messages import NOTE, SHIFT, SIGN
 from bot.store.clock import slack_time
+from bot.text.blocks import button, context, header, section
 from bot.text.mrkdwn import clip, escape
 
 Block = dict[str, Any]
@@ -28,35 +29,8 @@ _HOW = {
 }
 
 
-def _md(text: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": text[:3000]}
-
-
-def _section(text: str, *, block_id: str | None = None, button: Block | None = None) -> Block:
-    block: Block = {"type": "section", "text": _md(text)}
-    if block_id:
-        block["block_id"] = block_id
-    if button is not None:
-        block["accessory"] = button
-    return block
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [_md(text)]}
-
-
-def _button(text: str, action_id: str, value: str) -> Block:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-        "style": "primary",
-    }
-
-
 def _heading(text: str) -> list[Block]:
-    return [{"type": "divider"}, {"type": "header", "text": {"type": "plain_text", "text": text}}]
+    return [{"type": "divider"}, header(text)]
 
 
 def _when(inc: OpenIncident) -> str:
@@ -78,13 +52,15 @@ def _incident(inc: OpenIncident) -> Block:
         f"{_when(inc)}{where}\n_{escape(inc.area_name)} · {why}_"
     )
     # Backlog items page nobody: there is no escalation for an acknowledgement to stop.
-    button = _button("Acknowledge", ACK, str(inc.number)) if inc.state == "open" and not inc.backlog else None
-    return _section(text, block_id=f"home-incident-{inc.number}", button=button)
+    ack = None
+    if inc.state == "open" and not inc.backlog:
+        ack = button("Acknowledge", ACK, str(inc.number), style="primary")
+    return section(text, block_id=f"home-incident-{inc.number}", accessory=ack)
 
 
 def _area(area: OwnedArea) -> Block:
     roles = ", ".join(area.roles)
-    return _section(
+    return section(
         f"*{escape(area.name)}* (`{area.area}`) · you are {roles}\nReadiness: {area.readiness.summary()}",
         block_id=f"home-area-{area.area}",
     )
@@ -104,33 +80,33 @@ def _signature(sig: Signature) -> Block:
     )
     if sig.as_ == "outgoing" and sig.origin in SHIFT:
         # The outgoing on-call signs with a note, in the modal the DM's button opens too.
-        button = _button("Write handover note", NOTE, str(sig.receipt_id))
+        sign = button("Write handover note", NOTE, str(sig.receipt_id), style="primary")
     else:
-        button = _button(_BUTTON[sig.as_], SIGN, f"{sig.receipt_id}:{sig.as_}")
-    return _section(text, block_id=f"home-handoff-{sig.receipt_id}-{sig.as_}", button=button)
+        sign = button(_BUTTON[sig.as_], SIGN, f"{sig.receipt_id}:{sig.as_}", style="primary")
+    return section(text, block_id=f"home-handoff-{sig.receipt_id}-{sig.as_}", accessory=sign)
 
 
 def _capped(rows: list[Block], more: str) -> list[Block]:
     if len(rows) <= MAX_ROWS:
         return rows
-    return [*rows[:MAX_ROWS], _context(f"and {len(rows) - MAX_ROWS} more: {more}")]
+    return [*rows[:MAX_ROWS], context(f"and {len(rows) - MAX_ROWS} more: {more}")]
 
 
 def home_view(ov: Overview, *, notice: str | None = None) -> dict[str, Any]:
     """The Home view of `ov.user`; `notice` (mrkdwn Baton wrote) answers a click made on it."""
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Your incidents, areas and handoffs"}},
-        _context(f"As of {slack_time(ov.now)}. Opening this tab again refreshes it."),
+        header("Your incidents, areas and handoffs"),
+        context(f"As of {slack_time(ov.now)}. Opening this tab again refreshes it."),
     ]
     if notice:
-        blocks.append(_section(notice, block_id="home-notice"))
+        blocks.append(section(notice, block_id="home-notice"))
 
     blocks += _heading("Your open incidents")
     if ov.incidents:
         blocks += _capped([_incident(i) for i in ov.incidents], "`/incident list`")
     else:
         blocks.append(
-            _section(
+            section(
                 ":white_check_mark: Nothing open on your areas, and nothing you are paged for or command."
             )
         )
@@ -138,15 +114,15 @@ def home_view(ov: Overview, *, notice: str | None = None) -> dict[str, Any]:
     blocks += _heading("Areas you own")
     if ov.areas:
         blocks += _capped([_area(a) for a in ov.areas], "`/owner` lists every area")
-        blocks.append(_context("`/readiness <area>` shows the checklists and ticks items."))
+        blocks.append(context("`/readiness <area>` shows the checklists and ticks items."))
     else:
         blocks.append(
-            _section("You own no area: ownership.yaml names you R or A nowhere. `/owner` shows who does.")
+            section("You own no area: ownership.yaml names you R or A nowhere. `/owner` shows who does.")
         )
 
     blocks += _heading("Handoffs waiting for your signature")
     if ov.signatures:
         blocks += _capped([_signature(sig) for sig in ov.signatures], "`/owner history <area>`")
     else:
-        blocks.append(_section("No handoff is waiting for your signature."))
+        blocks.append(section("No handoff is waiting for your signature."))
     return {"type": "home", "callback_id": "baton_home", "blocks": blocks}

@@ -9,6 +9,7 @@ from bot.incidents import messages
 from bot.store.clock import slack_time
 from bot.store.models import Incident, TimelineEvent
 from bot.store.runtime import Baton
+from bot.text.blocks import section
 from bot.text.mrkdwn import chunks, clip, escape, within
 
 DECLARE_VIEW = "declare_incident"
@@ -30,12 +31,8 @@ it runs once approved as its rule says
 `/incident resolve #12 Reindexed` (backlog items have no channel)"""
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
 def reply(text: str) -> dict[str, Any]:
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+    return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
 
 
 def error(text: str) -> dict[str, Any]:
@@ -90,11 +87,11 @@ def long_reply(title: str, body: str, *, code: bool = False, newest: bool = True
     if len(pieces) > MAX_SECTIONS:
         dropped = len(pieces) - MAX_SECTIONS
         pieces = pieces[dropped:] if newest else pieces[:MAX_SECTIONS]
-    blocks = [_section(title)]
+    blocks = [section(title)]
     if dropped:
         where = "earlier" if newest else "later"
-        blocks.append(_section(f"_{dropped * SECTION:,}+ characters of {where} entries are not shown._"))
-    blocks += [_section(f"```{p}```" if code else p) for p in pieces]
+        blocks.append(section(f"_{dropped * SECTION:,}+ characters of {where} entries are not shown._"))
+    blocks += [section(f"```{p}```" if code else p) for p in pieces]
     return {"response_type": "ephemeral", "text": title, "blocks": blocks}
 
 

@@ -4,17 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
-
 from bot.config.ownership import Ownership
 from bot.config.times import format_span
 from bot.oncall.overrides import OnCallNow
@@ -22,15 +11,16 @@ from bot.records import handoff_messages as say
 from bot.records.handoff_views import Card
 from bot.store.clock import slack_time
 from bot.store.models import OncallOverride, Receipt
+from bot.text.blocks import Block, actions, button, context, divider, fields, header, section
 from bot.text.mrkdwn import clip, escape
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:
-    return {"response_type": "ephemeral", "text": text, "blocks": [b.to_dict() for b in blocks]}
+    return {"response_type": "ephemeral", "text": text, "blocks": blocks}
 
 
 def error(text: str, *, then: dict[str, Any] | None = None) -> dict[str, Any]:
-    blocks = [SectionBlock(text=MarkdownTextObject(text=f":warning: {text}"))]
+    blocks = [section(f":warning: {text}")]
     out = message(f":warning: {text}", list(blocks))
     if then is not None:
         out["blocks"] += then["blocks"]
@@ -42,15 +32,15 @@ def _people(own: Ownership, refs: list[str]) -> str:
 
 
 def area_list(own: Ownership) -> dict[str, Any]:
-    blocks: list[Block] = [HeaderBlock(text="Who owns what")]
+    blocks: list[Block] = [header("Who owns what")]
     lines = []
     for key in own.config.areas:
         raci = own.raci(key)
         who = raci.responsible_team and own.config.teams[raci.responsible_team].name
         responsible = who or _people(own, raci.responsible)
         lines.append(f"*{raci.name}* (`{key}`): R {responsible} · A {own.label(raci.accountable)}")
-    blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines))))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text="`/owner <area>` for the full RACI card")]))
+    blocks.append(section("\n".join(lines)))
+    blocks.append(context("`/owner <area>` for the full RACI card"))
     return message("Who owns what: " + "; ".join(own.config.areas), blocks)
 
 
@@ -101,32 +91,28 @@ def area_card(
     raci = own.raci(area)
     team = own.config.teams[raci.responsible_team] if raci.responsible_team else None
     responsible = f"{team.name}: {_people(own, raci.responsible)}" if team else _people(own, raci.responsible)
-    fields = [
-        MarkdownTextObject(text=f"*Responsible*\n{responsible}"),
-        MarkdownTextObject(text=f"*On call*\n{_oncall(own, raci.oncall, oncall)}"),
-        MarkdownTextObject(text=f"*Accountable*\n{own.label(raci.accountable)}"),
-        MarkdownTextObject(text=f"*Consulted*\n{_people(own, raci.consulted)}"),
-        MarkdownTextObject(text=f"*Informed*\n{_people(own, raci.informed)}"),
+    facts = [
+        f"*Responsible*\n{responsible}",
+        f"*On call*\n{_oncall(own, raci.oncall, oncall)}",
+        f"*Accountable*\n{own.label(raci.accountable)}",
+        f"*Consulted*\n{_people(own, raci.consulted)}",
+        f"*Informed*\n{_people(own, raci.informed)}",
     ]
-    blocks: list[Block] = [HeaderBlock(text=f"{raci.name} ({area})"[:150])]
+    blocks: list[Block] = [header(f"{raci.name} ({area})")]
     if raci.covers:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Covers: {raci.covers}")]))
-    blocks.append(SectionBlock(fields=fields))
+        blocks.append(context(f"Covers: {raci.covers}"))
+    blocks.append(fields(*facts))
     if raci.aliases:
         aliases = ", ".join(f"`{a}`" for a in raci.aliases)
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Also known as {aliases}")]))
+        blocks.append(context(f"Also known as {aliases}"))
     blocks += _action_blocks(own, raci.area, raci.accountable)
     if handoffs is not None and handoffs.readiness is not None:
         ready = f"*Readiness* {handoffs.readiness.summary()} · `/readiness {area}` for the checklists"
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=ready)))
+        blocks.append(section(ready))
     if handoffs is not None:
         blocks += _handoff_blocks(own, handoffs)
     if raci.runbook:
-        blocks.append(
-            ActionsBlock(
-                elements=[ButtonElement(text="Open runbook", url=raci.runbook, action_id="open_runbook")]
-            )
-        )
+        blocks.append(actions(button("Open runbook", "open_runbook", url=raci.runbook)))
     text = (
         f"{raci.name}: responsible {responsible}; on call {own.label(raci.oncall)}; "
         f"accountable {own.label(raci.accountable)}"
@@ -136,8 +122,8 @@ def area_card(
 
 def _action_blocks(own: Ownership, area: str, accountable: str) -> list[Block]:
     """The area's actions and who must approve each; never the URL, which may carry a secret."""
-    actions = own.config.areas[area].actions
-    if not actions:
+    specs = own.config.areas[area].actions
+    if not specs:
         return []
     rules = {
         "none": "runs without approval",
@@ -145,14 +131,14 @@ def _action_blocks(own: Ownership, area: str, accountable: str) -> list[Block]:
         "two-person": "approval: two people (the requester and one other)",
     }
     lines = ["*Actions*"]
-    for name, spec in actions.items():
+    for name, spec in specs.items():
         params = " ".join(f"`{p}=…`" for p in spec.names)
         parts = [f"`{name}`", escape(spec.title), rules[spec.approval], *([params] if params else [])]
         lines.append(" — ".join(parts))
     hint = "`/incident run <action> [k=v …]` in the incident channel"
     return [
-        SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
-        ContextBlock(elements=[MarkdownTextObject(text=hint)]),
+        section("\n".join(lines)),
+        context(hint),
     ]
 
 
@@ -162,16 +148,14 @@ def person_card(own: Ownership, person: str) -> dict[str, Any]:
     if not owned:
         return message(
             f"{label} owns nothing in ownership.yaml.",
-            [SectionBlock(text=MarkdownTextObject(text=f"{label} is not R, A, C or I for any area."))],
+            [section(f"{label} is not R, A, C or I for any area.")],
         )
     lines = [f"*{own.raci(area).name}* (`{area}`): {', '.join(roles)}" for area, roles in owned]
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=f"What {label} owns")),
-        DividerBlock(),
-        SectionBlock(text=MarkdownTextObject(text="\n".join(lines))),
-        ContextBlock(
-            elements=[MarkdownTextObject(text="R responsible · A accountable · C consulted · I informed")]
-        ),
+        section(f"What {label} owns"),
+        divider(),
+        section("\n".join(lines)),
+        context("R responsible · A accountable · C consulted · I informed"),
     ]
     return message(f"What {label} owns: " + "; ".join(f"{a} ({', '.join(r)})" for a, r in owned), blocks)
 
@@ -191,7 +175,7 @@ def _handoff_blocks(own: Ownership, card: Card) -> list[Block]:
         lines.append(f"Last handoff: {_receipt_line(own, card.last)}")
     if not lines:
         return []
-    return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000]))]
+    return [section("\n".join(lines))]
 
 
 def history(own: Ownership, area: str, receipts: list[Receipt]) -> dict[str, Any]:
@@ -199,17 +183,17 @@ def history(own: Ownership, area: str, receipts: list[Receipt]) -> dict[str, Any
     if not receipts:
         return message(
             f"No handoffs of {raci.name} yet.",
-            [SectionBlock(text=MarkdownTextObject(text=f"No handoffs of *{raci.name}* (`{area}`) yet."))],
+            [section(f"No handoffs of *{raci.name}* (`{area}`) yet.")],
         )
-    blocks: list[Block] = [HeaderBlock(text=f"Handoffs of {raci.name}"[:150])]
+    blocks: list[Block] = [header(f"Handoffs of {raci.name}")]
     lines = [_receipt_line(own, r) for r in receipts]  # newest first
     for start in range(0, len(lines), 10):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines[start : start + 10])[:3000])))
+        blocks.append(section("\n".join(lines[start : start + 10])))
     pending = sum(1 for r in receipts if r.state == "pending")
     note = f"{len(receipts)} receipts, newest first" + (
         f"; {pending} waiting for a signature" if pending else ""
     )
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    blocks.append(context(note))
     return message(f"Handoffs of {raci.name}: {len(receipts)}", blocks[:50])
 
 
@@ -222,7 +206,7 @@ def handoff_started(own: Ownership, r: Receipt) -> dict[str, Any]:
         f":handshake: Handoff #{r.id} of {role} of `{r.area}` started and signed by you. {to}{peer} "
         f"is asked to countersign; until then {frm} is still the one paged."
     )
-    return message(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+    return message(text, [section(text)])
 
 
 def oncall_added(own: Ownership, row: OncallOverride) -> dict[str, Any]:
@@ -236,4 +220,4 @@ def oncall_added(own: Ownership, row: OncallOverride) -> dict[str, Any]:
     )
     if row.note:
         text += f"\nNote: {escape(row.note)}"
-    return message(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+    return message(text, [section(text)])

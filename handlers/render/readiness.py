@@ -9,6 +9,7 @@ from bot.readiness import messages
 from bot.readiness.checklist import Readiness
 from bot.readiness.services import Checked, Unchecked
 from bot.store.clock import slack_time
+from bot.text.blocks import section
 from bot.text.mrkdwn import escape
 
 USAGE = (
@@ -21,12 +22,8 @@ def message(text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text, "blocks": blocks}
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
 def error(text: str, *, then: dict[str, Any] | None = None) -> dict[str, Any]:
-    out = message(f":warning: {text}", [_section(f":warning: {text}")])
+    out = message(f":warning: {text}", [section(f":warning: {text}")])
     if then is not None:
         out["text"] += "\n" + then["text"]
         out["blocks"] += then["blocks"]

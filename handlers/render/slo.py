@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
-
 from bot.monitoring import slo
 from bot.store.clock import slack_time
 from bot.store.runtime import Baton
+from bot.text.blocks import Block, context, header, section
 
 USAGE = "Try `/slo model-quality` (an area or alias), or `/slo` for the areas that have SLOs."
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:
-    return {"response_type": "ephemeral", "text": text, "blocks": [b.to_dict() for b in blocks]}
+    return {"response_type": "ephemeral", "text": text, "blocks": blocks}
 
 
 def error(text: str, *, then: dict[str, Any] | None = None) -> dict[str, Any]:
-    out = message(f":warning: {text}", [SectionBlock(text=MarkdownTextObject(text=f":warning: {text}"))])
+    out = message(f":warning: {text}", [section(f":warning: {text}")])
     if then is not None:
         out["text"] += "\n" + then["text"]
         out["blocks"] += then["blocks"]
@@ -32,11 +31,9 @@ def area_list(baton: Baton) -> dict[str, Any]:
         names = ", ".join(sli for sli, _, _ in slo.slis(baton, key))
         lines.append(f"*{area.name}* (`{key}`): {names or '_no slo_queries_'}")
     blocks: list[Block] = [
-        HeaderBlock(text="SLOs by area"),
-        SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
-        ContextBlock(
-            elements=[MarkdownTextObject(text="`/slo <area>` for its SLIs against their objectives now")]
-        ),
+        header("SLOs by area"),
+        section("\n".join(lines)),
+        context("`/slo <area>` for its SLIs against their objectives now"),
     ]
     return message("SLOs by area: " + "; ".join(lines), blocks)
 

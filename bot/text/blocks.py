@@ -1,0 +1,86 @@
+"""Block Kit, built one way: every section, context, button and header Baton sends, through
+slack_sdk's Block Kit models (which check each block's shape), with Slack's length limits applied
+inside, so no caller cuts a message (or forgets to). They return plain dicts: what the domain
+stores in a job's payload and what chat.postMessage takes.
+
+Text passed as `markup` is mrkdwn Baton composed: whatever a person typed in it was escaped
+first (bot/text/mrkdwn.py `escape`, or `quote` in bot/text/typed.py). Labels (buttons, headers)
+are plain_text, which Slack shows as written and never reads as a mention.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+Block = dict[str, Any]
+Blocks = list[Block]
+
+# Slack's limits (api.slack.com/reference/block-kit): a section's or a context element's text,
+# a button's label, a header.
+MARKUP_LIMIT = 3000
+LABEL_LIMIT = 75
+HEADER_LIMIT = 150
+
+
+def clip_markup(markup: str, limit: int = MARKUP_LIMIT) -> str:
+    """At most `limit` characters of mrkdwn, ending in "…" when cut, never inside an entity
+    (`&amp;`) or a mention, link or date (`<@U1>`, `<https://…|x>`): half of one would show as
+    garbage, or as text that is not what Baton meant."""
+    if len(markup) <= limit:
+        return markup
+    cut = markup[: max(0, limit - 1)]
+    opened = max(cut.rfind("<"), cut.rfind("&"))
+    if opened > max(cut.rfind(">"), cut.rfind(";")):
+        cut = cut[:opened]
+    return cut + "…"
+
+
+def clip_label(label: str, limit: int = LABEL_LIMIT) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def mrkdwn(markup: str) -> Block:
+    return MarkdownTextObject(text=clip_markup(markup)).to_dict()
+
+
+def section(markup: str, *, block_id: str | None = None, accessory: Block | None = None) -> Block:
+    return SectionBlock(text=mrkdwn(markup), block_id=block_id, accessory=accessory).to_dict()
+
+
+def fields(*markups: str) -> Block:
+    """A section of up to ten short columns ("*Severity*\nP1")."""
+    return SectionBlock(fields=[mrkdwn(m) for m in markups]).to_dict()
+
+
+def context(markup: str) -> Block:
+    return ContextBlock(elements=[mrkdwn(markup)]).to_dict()
+
+
+def button(
+    label: str, action_id: str, value: str | None = None, *, style: str | None = None, url: str | None = None
+) -> Block:
+    """A button; with `url`, one that opens the link (Slack still sends the click)."""
+    made = ButtonElement(text=clip_label(label), action_id=action_id, value=value, style=style, url=url)
+    return made.to_dict()
+
+
+def actions(*elements: Block, block_id: str | None = None) -> Block:
+    return ActionsBlock(elements=list(elements), block_id=block_id).to_dict()
+
+
+def divider() -> Block:
+    return DividerBlock().to_dict()
+
+
+def header(label: str) -> Block:
+    return HeaderBlock(text=clip_label(label, HEADER_LIMIT)).to_dict()

@@ -1,0 +1,50 @@
+"""bot/text/blocks.py: every block Baton sends is built here, within Slack's limits."""
+
+from __future__ import annotations
+
+from bot.text.blocks import (
+    HEADER_LIMIT,
+    LABEL_LIMIT,
+    MARKUP_LIMIT,
+    actions,
+    button,
+    clip_markup,
+    context,
+    fields,
+    header,
+    section,
+)
+from bot.text.mrkdwn import escape
+
+
+def test_markup_is_cut_at_slacks_limit_and_never_inside_an_entity_or_a_mention() -> None:
+    assert clip_markup("short") == "short"
+    long = escape("a & b ") * 1000  # "a &amp; b " repeated: entities all along
+    cut = clip_markup(long)
+    assert len(cut) <= MARKUP_LIMIT and cut.endswith("…")
+    assert cut[:-1].count("&") == cut[:-1].count("&amp;")  # no "&am" left at the end
+    mention = "x" * (MARKUP_LIMIT - 5) + "<@U07MAYA001>"
+    assert clip_markup(mention) == "x" * (MARKUP_LIMIT - 5) + "…"
+    link = "y" * (MARKUP_LIMIT - 10) + "<https://example.com|here> and more"
+    assert "<https" not in clip_markup(link)
+
+
+def test_a_section_and_a_context_carry_the_markup_clipped() -> None:
+    block = section("*bold* " * 1000, block_id="b1", accessory=button("Go", "go", "1"))
+    assert block["type"] == "section" and block["block_id"] == "b1"
+    assert block["text"]["type"] == "mrkdwn" and len(block["text"]["text"]) == MARKUP_LIMIT
+    assert block["accessory"]["action_id"] == "go"
+    assert context("c" * 4000)["elements"][0]["text"].endswith("…")
+    assert [f["text"] for f in fields("*A*\n1", "*B*\n2")["fields"]] == ["*A*\n1", "*B*\n2"]
+
+
+def test_labels_are_plain_text_cut_at_their_own_limits() -> None:
+    b = button("L" * 100, "act", "v", style="danger")
+    assert b["text"]["type"] == "plain_text" and len(b["text"]["text"]) == LABEL_LIMIT
+    assert b["style"] == "danger" and b["value"] == "v"
+    h = header("<!channel> " * 40)
+    assert h["text"]["type"] == "plain_text" and len(h["text"]["text"]) == HEADER_LIMIT
+    link = button("Open runbook", "open_runbook", url="https://example.com/runbook")
+    assert link["url"] == "https://example.com/runbook" and "value" not in link
+    row = actions(b, link, block_id="row")
+    assert row["type"] == "actions" and row["block_id"] == "row" and len(row["elements"]) == 2
