@@ -20,7 +20,6 @@ Approvers, by the action's `approval` rule, never including the requester:
 
 from __future__ import annotations
 
-import difflib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from bot.store.models import ActionRequest, Incident
 from bot.store.runtime import Baton
 from bot.text.masking import mask
 from bot.text.mrkdwn import clip, either, escape
+from bot.text.typed import Unknown, quote
 
 EXAMPLE = "/incident run rollback-prompt version=v41"
 # A backlog item has no response window; its requests are decided within this instead.
@@ -59,11 +59,6 @@ WHO_DECIDES = ("approvers",)
 class ActionError(IncidentError):
     """Bad input or a request that cannot be made or decided; the message says what would work.
     Nothing was changed."""
-
-
-def _quote(text: str) -> str:
-    """Something a person typed, echoed in an error: masked, escaped, short."""
-    return escape(clip(mask(text).text, 60))
 
 
 # -- asking ------------------------------------------------------------------------------------
@@ -174,9 +169,8 @@ def _spec(baton: Baton, area: str, action: str) -> tuple[str, ActionSpec]:
         raise ActionError(f"Name the action to run, e.g. `{EXAMPLE}`. Actions of `{area}`: {listed}.")
     key = action.strip().lower()
     if key not in actions:
-        guess = difflib.get_close_matches(key, list(actions), n=1, cutoff=0.6)
-        hint = f" Did you mean `{escape(guess[0])}`?" if guess else ""
-        raise ActionError(f"`{_quote(action)}` is not an action of `{area}`.{hint} Its actions: {listed}.")
+        where = f" in `{area}`"
+        raise Unknown("action", action, list(actions), plural="its actions", listed=listed, where=where)
     return key, actions[key]
 
 
@@ -197,10 +191,10 @@ def _params(action: str, spec: ActionSpec, args: list[str]) -> tuple[dict[str, A
         key = key.strip().lower()
         if not eq or not key:
             raise ActionError(
-                f"`{_quote(word)}` is not a parameter: write `name=value`, e.g. {usage}; {takes}."
+                f"`{quote(word)}` is not a parameter: write `name=value`, e.g. {usage}; {takes}."
             )
         if key not in names:
-            raise ActionError(f"`{_quote(key)}` is not a parameter of `{action}`: {takes}, e.g. {usage}.")
+            raise ActionError(f"`{quote(key)}` is not a parameter of `{action}`: {takes}, e.g. {usage}.")
         if key in typed:
             raise ActionError(f"`{key}` is given twice; give it once, e.g. {usage}.")
         if not value.strip():

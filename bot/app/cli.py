@@ -28,6 +28,7 @@ from bot.store.db import DEFAULT_DATABASE, DatabaseUnavailable
 from bot.store.models import OwnerOverride
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError, slack_api_from_env
+from bot.text.typed import Unknown
 
 AppFactory = Callable[[Baton], App]
 PID_FILE_ENV = "BATON_PID_FILE"
@@ -309,12 +310,8 @@ def plan_command(severity: str, area: str, *, at: str | None = None) -> int:
         return 2
     key = ownership.area(area)
     if key is None:
-        hint = ownership.suggest_area(area)
-        did_you_mean = f" (did you mean {hint!r}?)" if hint else ""
-        print(
-            f"baton: unknown area {area!r}{did_you_mean}; areas: {', '.join(config.ownership.areas)}",
-            file=sys.stderr,
-        )
+        unknown = Unknown("area", area, list(config.ownership.areas), guess=ownership.suggest_area(area))
+        print(f"baton: {unknown.plain()} (e.g. baton plan P1 model-quality)", file=sys.stderr)
         return 2
     print(render_plan(ownership=ownership, severity=config.severity, level=level, area=key, at=moment))
     for note in handoff_views.file_notes(config, ownership, handovers):

@@ -33,29 +33,18 @@ from bot.store import jobs
 from bot.store.db import reading, session
 from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
-from bot.text.masking import mask
-from bot.text.mrkdwn import clip, escape
+from bot.text.typed import Unknown, typed
 
 __all__ = ["EXAMPLE", "IncidentError"]
 
 EXAMPLE = "/incident P1 model-quality Hallucination spike on checkout"
 
 
-def typed(text: str) -> str:
-    """What a person typed, as Baton keeps it: whitespace collapsed, PII and secrets masked."""
-    return mask(" ".join(text.split())).text
-
-
-def quote(text: str) -> str:
-    """A person's words echoed back in an error: masked, escaped and short."""
-    return escape(clip(typed(text), 80))
-
-
 def _level(baton: Baton, text: str) -> str:
     key = text.strip().upper()
     if key not in baton.config.severity.levels:
-        known = ", ".join(s for s in SEVERITIES if s in baton.config.severity.levels)
-        raise IncidentError(f"`{quote(text)}` is not a severity: use one of {known}, e.g. `{EXAMPLE}`")
+        known = [s for s in SEVERITIES if s in baton.config.severity.levels]
+        raise Unknown("severity", text, known, guess=None, plural="severities", then=f"e.g. `{EXAMPLE}`")
     return key
 
 
@@ -63,10 +52,8 @@ def _area(baton: Baton, text: str) -> str:
     own = baton.ownership
     key = own.area(text)
     if key is None:
-        hint = own.suggest_area(text)
-        areas = ", ".join(f"`{a}`" for a in baton.config.ownership.areas)
-        did_you_mean = f" Did you mean `{hint}`?" if hint else f" Areas: {areas}."
-        raise IncidentError(f"`{quote(text)}` is not an area.{did_you_mean} e.g. `{EXAMPLE}`")
+        areas = list(baton.config.ownership.areas)
+        raise Unknown("area", text, areas, guess=own.suggest_area(text), then=f"e.g. `{EXAMPLE}`")
     return key
 
 

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from bot.config.fields import SEVERITIES
 from bot.incidents import paging, rooms
-from bot.incidents.services import set_status, typed
+from bot.incidents.services import set_status
 from bot.monitoring import alertstream
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
@@ -33,6 +33,7 @@ from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
 from bot.text.mrkdwn import clip, escape
 from bot.text.outside import excerpt, kept
+from bot.text.typed import typed
 
 MAX_BODY = alertstream.MAX_BODY  # streamed, never held whole: see bot/monitoring/alertstream.py
 EVIDENCE_PER_NOTIFICATION = 20  # distinct annotation sets kept as evidence from one notification

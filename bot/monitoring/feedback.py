@@ -33,6 +33,7 @@ from bot.store.models import Evidence, FailureCase, Incident, MonitorLink
 from bot.store.runtime import Baton
 from bot.text.masking import hidden, mask
 from bot.text.mrkdwn import clip, escape, mentions_as_text
+from bot.text.typed import Unknown
 
 MAX_BODY = 1024 * 1024  # one case is a few KB; anything bigger is refused before parsing
 MAX_TEXT = 4000  # characters of a case's text kept (after masking); the answer says it was clipped
@@ -115,13 +116,9 @@ def parse(baton: Baton, body: bytes) -> tuple[Case, str]:
     own = baton.ownership
     area = own.area(case.area)
     if area is None:
-        guess = own.suggest_area(case.area)
-        did_you_mean = f" (did you mean {guess!r}?)" if guess else ""
-        shown = clip(mask(case.area).text, 80)
-        raise BadPayload(
-            f"area {shown!r} is not an area{did_you_mean}: use one of "
-            f"{', '.join(baton.config.ownership.areas)} (or one of their aliases)"
-        )
+        areas = list(baton.config.ownership.areas)
+        unknown = Unknown("area", case.area, areas, guess=own.suggest_area(case.area))
+        raise BadPayload(f"{unknown.plain()} (or one of their aliases)")
     return case, area
 
 

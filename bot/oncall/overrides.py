@@ -11,7 +11,6 @@ without changing anything, for `baton plan --at`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from bot.store.runtime import Baton
 from bot.text.errors import Refused
 from bot.text.masking import mask
 from bot.text.mrkdwn import clip, escape
+from bot.text.typed import Unknown, closest
 
 USAGE = "`/owner oncall <team> @someone <duration> [note]`"
 EXAMPLE = "/owner oncall ml @li 4h Maya is at the dentist"
@@ -62,14 +62,11 @@ def team_key(baton: Baton, text: str) -> str:
     for key, team in teams.items():
         if cleaned in (key.lower(), team.name.lower()):
             return key
-    names = {key.lower(): key for key in teams} | {team.name.lower(): key for key, team in teams.items()}
-    close = difflib.get_close_matches(cleaned, list(names), n=1, cutoff=0.6)
-    if close:
-        key = names[close[0]]
-        hint = f"Did you mean `{key}` ({escape(teams[key].name)})?"
-    else:
-        hint = "Teams: " + ", ".join(f"`{key}` ({escape(team.name)})" for key, team in teams.items()) + "."
-    raise OverrideError(f"There is no team `{escape(text) or '…'}`. {hint} e.g. `{EXAMPLE}`")
+    names = {key: key for key in teams} | {team.name: key for key, team in teams.items()}
+    near = closest(cleaned, names)
+    shown = {key: f"`{key}` ({escape(team.name)})" for key, team in teams.items()}
+    guess = names[near] if near is not None else None
+    raise Unknown("team", text, list(teams), guess=guess, shown=shown, then=f"e.g. `{EXAMPLE}`")
 
 
 def span_of(text: str) -> timedelta:

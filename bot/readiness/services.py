@@ -10,7 +10,6 @@ primary key, not read-then-insert).
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from dataclasses import dataclass
@@ -28,11 +27,11 @@ from bot.store.models import ReadinessTick
 from bot.store.runtime import Baton
 from bot.text.masking import mask
 from bot.text.mrkdwn import clip, escape
+from bot.text.typed import Unknown
 
 __all__ = [
     "Checked",
     "ReadinessError",
-    "UnknownArea",
     "Unchecked",
     "area_key",
     "check_item",
@@ -47,14 +46,6 @@ MAX_LINK = 2000  # longer is a paste gone wrong, not a link
 # A URL as Slack sends it in command text: no spaces, no `<`, `>` or `|` (those are markup).
 _URL = re.compile(r"https?://[^\s/?#<>|\"]+[^\s<>|\"]*", re.IGNORECASE)
 LINK_EXAMPLE = "https://grafana.example.com/d/llm"
-
-
-class UnknownArea(ReadinessError):
-    """No area has that key, alias or name; `hint` is the closest one, if any."""
-
-    def __init__(self, message: str, hint: str | None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -91,20 +82,14 @@ class Unchecked:
 # -- input ------------------------------------------------------------------------------------
 
 
-def _areas(baton: Baton) -> str:
-    return ", ".join(f"`{key}`" for key in baton.config.ownership.areas)
-
-
 def area_key(baton: Baton, text: str) -> str:
-    """The area key for a key, alias or name; UnknownArea (with "did you mean") otherwise."""
+    """The area key for a key, alias or name; Unknown (with "did you mean") otherwise."""
     own = baton.ownership
     key = own.area(text) if text.strip() else None
     if key is not None:
         return key
-    hint = own.suggest_area(text) if text.strip() else None
-    guess = f" Did you mean `{hint}`?" if hint else ""
-    shown = escape(clip(text.strip(), 80)) or "…"
-    raise UnknownArea(f"There is no area `{shown}`.{guess} Areas: {_areas(baton)}.", hint)
+    guess = own.suggest_area(text) if text.strip() else None
+    raise Unknown("area", text, list(baton.config.ownership.areas), guess=guess)
 
 
 def keys_text() -> str:
@@ -124,11 +109,7 @@ def item_of(text: str) -> Item:
             return item
     if not cleaned:
         raise ReadinessError(f"Name an item. Items: {keys_text()}")
-    close = difflib.get_close_matches(cleaned, KEYS, n=1, cutoff=0.6)
-    guess = f" Did you mean `{close[0]}`?" if close else ""
-    raise ReadinessError(
-        f"There is no readiness item `{escape(clip(text.strip(), 80))}`.{guess} Items: {keys_text()}"
-    )
+    raise Unknown("readiness item", text, KEYS, plural="items", listed=keys_text().rstrip("."))
 
 
 def clean_link(text: str, *, area: str, item: str) -> str:

@@ -17,12 +17,13 @@ from bot.actions import messages as action_messages
 from bot.actions import requests as action_requests
 from bot.incidents import notes
 from bot.incidents import services as incidents
-from bot.incidents.services import EXAMPLE, IncidentError, quote
+from bot.incidents.services import EXAMPLE, IncidentError
 from bot.records import evidence
 from bot.store.db import session
 from bot.store.runtime import Baton
 from bot.text.errors import Refused
 from bot.text.mrkdwn import unescape
+from bot.text.typed import quote
 from handlers.listener import Listener, baton_of
 from handlers.render import incident as render
 

@@ -14,6 +14,7 @@ from bot.records.handoffs import HandoffError
 from bot.store.runtime import Baton
 from bot.text.errors import Refused
 from bot.text.mrkdwn import escape, unescape
+from bot.text.typed import Unknown
 from handlers.listener import baton_of
 from handlers.render import owner as render
 
@@ -61,10 +62,11 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
             handoff_views.card(baton=baton, area=area),
             oncall=overrides.oncall_for_area(baton=baton, area=area),
         )
-    hint = own.suggest_area(text)
+    unknown = Unknown("area", text, list(baton.config.ownership.areas), guess=own.suggest_area(text))
+    hint = unknown.guess
     if hint is not None:
         return render.error(
-            f"There is no area `{escape(text)}`. Did you mean `{hint}`? Showing it below.",
+            f"{unknown} Showing it below.",
             then=render.area_card(
                 own,
                 hint,
@@ -72,8 +74,7 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
                 oncall=overrides.oncall_for_area(baton=baton, area=hint),
             ),
         )
-    areas = ", ".join(f"`{key}`" for key in baton.config.ownership.areas)
-    return render.error(f"There is no area `{escape(text)}`. Areas: {areas}. {USAGE}")
+    return render.error(f"{unknown} {USAGE}")
 
 
 HANDOFF_USAGE = (
@@ -86,9 +87,8 @@ def _area(baton: Baton, text: str, *, example: str) -> str:
     own = baton.ownership
     key = own.area(text) if text else None
     if key is None:
-        hint = own.suggest_area(text) if text else None
-        guess = f" Did you mean `{hint}`?" if hint else ""
-        raise HandoffError(f"Name an area: `{escape(text) or '…'}` is not one.{guess} e.g. `{example}`")
+        guess = own.suggest_area(text) if text else None
+        raise Unknown("area", text, list(baton.config.ownership.areas), guess=guess, then=f"e.g. `{example}`")
     return key
 
 

@@ -15,10 +15,11 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.readiness import services
 from bot.readiness.checklist import readiness, readiness_of
-from bot.readiness.services import ReadinessError, UnknownArea
+from bot.readiness.services import ReadinessError
 from bot.store.db import session
 from bot.store.runtime import Baton
 from bot.text.errors import Refused
+from bot.text.typed import Unknown
 from handlers.listener import Listener, baton_of
 from handlers.render import readiness as render
 
@@ -69,10 +70,10 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
     if at is None:  # `/readiness <area>`: a close miss shows the area it most likely meant
         try:
             return area_view(baton, services.area_key(baton, text))
-        except UnknownArea as e:
-            if e.hint is None:
+        except Unknown as e:
+            if e.guess is None:
                 raise ReadinessError(f"{e} {render.USAGE}") from None
-            return area_view(baton, e.hint, note=f":warning: {e} Showing `{e.hint}` below.")
+            return area_view(baton, e.guess, note=f":warning: {e} Showing `{e.guess}` below.")
     verb, area_text, rest = VERBS[words[at].lower()], " ".join(words[:at]), words[at + 1 :]
     if not area_text:
         raise ReadinessError(f"Name the area before `{words[at]}`: {render.USAGE}")

@@ -15,7 +15,7 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.monitoring import slo
 from bot.store.runtime import Baton
-from bot.text.mrkdwn import escape
+from bot.text.typed import Unknown
 from handlers.listener import Listener, baton_of
 from handlers.render import slo as render
 
@@ -59,11 +59,10 @@ def pick(baton: Baton, text: str) -> tuple[str, str] | dict[str, Any]:
         return render.area_list(baton)
     area, note = own.area(text), ""
     if area is None:
-        hint = own.suggest_area(text)
-        if hint is None:
-            areas = ", ".join(f"`{key}`" for key in baton.config.ownership.areas)
-            return render.error(f"There is no area `{escape(text)}`. Areas: {areas}. {render.USAGE}")
-        area, note = hint, f"There is no area `{escape(text)}`. Did you mean `{hint}`? Showing it below."
+        unknown = Unknown("area", text, list(baton.config.ownership.areas), guess=own.suggest_area(text))
+        if unknown.guess is None:
+            return render.error(f"{unknown} {render.USAGE}")
+        area, note = unknown.guess, f"{unknown} Showing it below."
     if not slo.slis(baton, area):
         return render.no_queries(baton, area)
     if not baton.settings.prometheus_url:

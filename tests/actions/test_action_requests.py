@@ -32,6 +32,7 @@ from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from tests.conftest import SHIPPED_OWNERSHIP, settings_for
 from tests.fakeslack import FakeSlack
 
@@ -299,7 +300,7 @@ def test_none_is_approved_at_once_and_its_call_queued(acting: Acting) -> None:
     ("action", "args", "expected", "lists_actions"),
     [
         ("rolback-prompt", [], "Did you mean `rollback-prompt`?", True),
-        ("nope", [], "`nope` is not an action of `model-quality`", True),
+        ("nope", [], "There is no action `nope` in `model-quality`", True),
         ("", [], "Name the action to run", True),
         ("rollback-prompt", ["versoin=v1"], "its parameters are `version`", False),
         (
@@ -318,7 +319,7 @@ def test_bad_input_says_what_exists(
     acting: Acting, action: str, args: list[str], expected: str, lists_actions: bool
 ) -> None:
     number = declare(acting)
-    with pytest.raises(ActionError) as refused:
+    with pytest.raises(Refused) as refused:
         requests.request(baton=acting.baton, number=number, action=action, args=args, user=LI)
     assert expected in str(refused.value)
     if lists_actions:

@@ -255,9 +255,9 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBaton]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (f"P7 model-quality {TITLE}", "`P7` is not a severity"),
+        (f"P7 model-quality {TITLE}", "There is no severity `P7`"),
         (f"P1 modle-quality {TITLE}", "Did you mean `model-quality`?"),
-        (f"P1 zzzz {TITLE}", "`zzzz` is not an area"),
+        (f"P1 zzzz {TITLE}", "There is no area `zzzz`"),
         ("P1 model-quality", "title"),
         ("P1", "Name the area"),
         ("declare", "Start with a severity"),
@@ -399,7 +399,7 @@ def test_upgrade_to_p0_pages_everyone_at_once(fast: RunningBaton, declared: Chan
 
 def test_same_or_unknown_severity_is_refused(fast: RunningBaton, declared: Channel) -> None:
     assert "already P1" in reply(in_channel(fast, declared, "sev P1"))["text"]
-    assert "`P9` is not a severity" in reply(in_channel(fast, declared, "sev P9"))["text"]
+    assert "There is no severity `P9`" in reply(in_channel(fast, declared, "sev P9"))["text"]
     assert "/incident sev P0" in reply(in_channel(fast, declared, "sev"))["text"]
     assert [e for e in events(fast) if e.kind == "severity"] == []
 

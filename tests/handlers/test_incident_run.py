@@ -234,7 +234,7 @@ def test_run_from_elsewhere_with_the_number_bad_input_and_who_may(app: App) -> N
     incident(app)
     assert "`run <action> [k=v …]`" in elsewhere(app, "help", LEO)
     nope = elsewhere(app, "run #1 nope", LI)
-    assert "`nope` is not an action of `model-quality`" in nope
+    assert "There is no action `nope` in `model-quality`" in nope
     assert all(f"`{a}`" in nope for a in ("rollback-prompt", "disable-feature", "flush-cache"))
     assert "needs `version`" in elsewhere(app, "run #1 rollback-prompt", LI)
     assert "its parameters are `version`" in elsewhere(app, "run #1 rollback-prompt versoin=v1", LI)

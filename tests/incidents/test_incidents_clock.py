@@ -11,6 +11,7 @@ from bot.app.ticker import Ticker
 from bot.incidents import services as incidents
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
+from bot.text.errors import Refused
 from tests.conftest import page_dms
 from tests.fakeslack import FakeSlack
 from tests.incidents.test_paging_ladder import EVERYONE, LI, OWNING_TEAM
@@ -69,11 +70,11 @@ def test_downgrade_keeps_the_later_steps_timed_from_now(
 def test_bad_input_writes_nothing(clocked: tuple[Baton, Ticker, FakeClock]) -> None:
     baton, _, _ = clocked
     for severity, area, title, expected in (
-        ("P7", "data", "x", "`P7` is not a severity"),
+        ("P7", "data", "x", "There is no severity `P7`"),
         ("P1", "modle-quality", "x", "Did you mean `model-quality`?"),
         ("P1", "data", "   ", "Give the incident a title"),
     ):
-        with pytest.raises(incidents.IncidentError, match=expected) as e:
+        with pytest.raises(Refused, match=expected) as e:
             incidents.declare(baton=baton, severity=severity, area=area, title=title, reporter="U1")
         assert "/incident P1 model-quality" in str(e.value)  # a correct example
     assert incidents.list_open(baton=baton) == []

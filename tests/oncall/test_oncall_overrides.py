@@ -22,6 +22,7 @@ from bot.store.clock import FakeClock
 from bot.store.db import DatabaseUnavailable, session
 from bot.store.models import OncallOverride
 from bot.store.runtime import Baton
+from bot.text.typed import Unknown
 from tests.conftest import SHIPPED_OWNERSHIP, settings_for
 from tests.fakeslack import FakeSlack
 
@@ -136,9 +137,9 @@ def test_who_may_add_an_override(ml: tuple[Baton, FakeClock]) -> None:
 
 def test_bad_team_person_and_duration_say_what_is_accepted(ml: tuple[Baton, FakeClock]) -> None:
     baton, _ = ml
-    with pytest.raises(OverrideError, match=r"There is no team `mll`\. Did you mean `ml` \(ML Team\)\?"):
+    with pytest.raises(Unknown, match=r"There is no team `mll`\. Did you mean `ml` \(ML Team\)\?"):
         add(baton, user=MAYA, team="mll")
-    with pytest.raises(OverrideError) as unknown:
+    with pytest.raises(Unknown) as unknown:
         add(baton, user=MAYA, team="finance")
     assert "Teams: `ml` (ML Team), `platform` (Platform Team), `data` (Data Team)" in str(unknown.value)
     with pytest.raises(

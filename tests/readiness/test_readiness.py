@@ -21,6 +21,7 @@ from bot.records.handoffs import snapshot
 from bot.store.db import session
 from bot.store.models import Job, ReadinessTick
 from bot.store.runtime import Baton
+from bot.text.typed import Unknown
 from tests.fakeslack import FakeSlack
 from tests.monitoring.test_slo import Clocked, clocked_baton
 
@@ -114,7 +115,7 @@ def test_who_may_tick_is_the_areas_r_and_a_and_admins(c: Clocked) -> None:
 def test_input_rules_of_the_services(c: Clocked) -> None:
     assert services.item_of("PII policy").key == "pii-policy"
     assert services.item_of("`Dashboard`").key == "dashboard"
-    with pytest.raises(ReadinessError, match="Did you mean `rollout-plan`"):
+    with pytest.raises(Unknown, match="Did you mean `rollout-plan`"):
         services.item_of("rollout-plans")
     clean = services.clean_link
     assert (
@@ -127,9 +128,9 @@ def test_input_rules_of_the_services(c: Clocked) -> None:
             clean(bad, area="a", item="b")
     with pytest.raises(ReadinessError, match="up to 2000"):
         clean("https://x.example/" + "a" * 2000, area="a", item="b")
-    with pytest.raises(services.UnknownArea) as unknown:
+    with pytest.raises(Unknown) as unknown:
         services.check_item(baton=c.baton, area="modle", item="dashboard", user=MAYA)
-    assert unknown.value.hint == "model-quality"
+    assert unknown.value.guess == "model-quality"
     assert rows(c.baton) == []
     # An e-mail in a link is masked before it is stored.
     done = services.check_item(

@@ -1,0 +1,47 @@
+"""bot/text/typed.py: one reading of what people type, one "did you mean", one Unknown."""
+
+from __future__ import annotations
+
+from bot.text.errors import Refused
+from bot.text.typed import Unknown, closest, quote, typed
+
+AREAS = ["model-quality", "infra-deploy", "data"]
+
+
+def test_typed_collapses_space_and_masks_and_quote_escapes_and_clips() -> None:
+    assert typed("  a\n b\t c ") == "a b c"
+    assert "maya@example.com" not in typed("mail maya@example.com now")
+    assert quote("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; <@U1>"  # a mention stays one
+    assert len(quote("x" * 500)) == 80
+
+
+def test_closest_ignores_case_and_gives_up_when_nothing_is_near() -> None:
+    assert closest("Modle-Quality", AREAS) == "model-quality"
+    assert closest("zzzz", AREAS) is None
+
+
+def test_an_unknown_name_is_said_one_way_in_slack_and_another_for_plain_surfaces() -> None:
+    near = Unknown("area", "modle-quality", AREAS, then="e.g. `/incident P1 model-quality x`")
+    assert isinstance(near, Refused) and near.guess == "model-quality"
+    assert str(near) == (
+        "There is no area `modle-quality`. Did you mean `model-quality`? e.g. `/incident P1 model-quality x`"
+    )
+    far = Unknown("area", "<!channel>", AREAS)
+    assert str(far) == "There is no area `&lt;!channel&gt;`. Areas: `model-quality`, `infra-deploy`, `data`."
+    assert far.plain() == "area '<!channel>' is not an area: use one of model-quality, infra-deploy, data"
+    assert near.plain().startswith("area 'modle-quality' is not an area (did you mean 'model-quality'?)")
+
+
+def test_a_caller_may_give_the_guess_the_names_shown_and_where_they_belong() -> None:
+    team = Unknown("team", "mll", ["ml", "data"], shown={"ml": "`ml` (ML Team)", "data": "`data` (Data)"})
+    assert "Did you mean `ml` (ML Team)?" in str(team)
+    none = Unknown("area", "modle-quality", AREAS, guess=None)
+    assert "Did you mean" not in str(none) and "Areas:" in str(none)
+    listed = "`rollback` (Roll back)"
+    action = Unknown("action", "rolback", ["rollback"], where=" in `mq`", plural="its actions", listed=listed)
+    assert (
+        str(action)
+        == f"There is no action `rolback` in `mq`. Did you mean `rollback`? Its actions: {listed}."
+    )
+    severity = Unknown("severity", "P7", ["P0", "P1"], guess=None, plural="severities")
+    assert str(severity) == "There is no severity `P7`. Severities: `P0`, `P1`."
