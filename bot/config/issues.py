@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,8 @@ from pydantic import (
     BaseModel,
     ValidationError,
 )
+
+from bot.text.typed import closest
 
 #: A key path inside a file: mapping keys (str) and list indices (int).
 Loc = tuple[str | int, ...]
@@ -62,8 +63,7 @@ def render_path(loc: Loc) -> str:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    return closest(word, candidates)  # the one "did you mean" (bot/text/typed.py), said as a compiler says it
 
 
 def quoted(names: Iterable[str]) -> str:

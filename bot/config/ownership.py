@@ -7,7 +7,6 @@ a Slack user ID when it is known.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from bot.config.fields import SCOPES, is_email, is_user_id
 from bot.config.models import Area, OwnershipConfig, Rotation
 from bot.config.rotation import Plan, Window, zone_of
+from bot.text.typed import closest
 
 # Each scope's next step when nobody acknowledges.
 _WIDER = {"owner": "owning-team", "owning-team": "everyone", "everyone": "everyone"}
@@ -125,8 +125,8 @@ class Ownership:
         if exact is not None:
             return exact
         cleaned = text.strip().lstrip("#").strip().lower()
-        matches = difflib.get_close_matches(cleaned, list(self._names), n=1, cutoff=0.6)
-        return self._names[matches[0]] if matches else None
+        near = closest(cleaned, self._names)
+        return self._names[near] if near is not None else None
 
     def _area(self, text: str) -> tuple[str, Area]:
         key = self.area(text)
