@@ -33,7 +33,6 @@ from bot.actions import ending, messages, snapshot
 from bot.config.models import ActionSpec
 from bot.incidents import rules
 from bot.incidents.errors import IncidentError
-from bot.incidents.notes import utc
 from bot.incidents.paging import timeline
 from bot.incidents.rules import Action, NotAllowed
 from bot.store import jobs, outbox
@@ -293,7 +292,7 @@ def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decisi
         # Locked, so a resolve in flight either came first (and ended the request) or waits.
         inc = s.exec(select(Incident).where(col(Incident.id) == req.incident_id).with_for_update()).one()
         req = _reread(s, request_id)
-        if req.state != "pending" or utc(req.expires_at) <= now:
+        if req.state != "pending" or req.expires_at <= now:
             return Decision(req, already=True)
         who = messages.anyone_of(req.approvers)
         if user == req.requested_by:

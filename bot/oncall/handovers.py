@@ -32,8 +32,8 @@ from sqlmodel import Session, col, select
 
 from bot.config.ownership import Ownership, role_key
 from bot.config.rotation import Change, Plan
-from bot.records import chain, handoffs
 from bot.records import handoff_messages as say
+from bot.records import handoffs
 from bot.records.handoffs import HandoffError, NotAllowed, Role
 from bot.store import outbox
 from bot.store.clock import slack_time
@@ -44,10 +44,6 @@ from bot.store.runtime import Baton
 log = logging.getLogger(__name__)
 
 _TICK = timedelta(microseconds=1)
-
-
-def _utc(ts: datetime) -> datetime:
-    return chain.utc(ts)  # SQLite gives stored times back without their zone
 
 
 # The plan (its Ownership, weakly) each Baton last synced with. Changes to come are checked
@@ -76,7 +72,7 @@ def sync(*, baton: Baton) -> list[ShiftChange]:
     own = baton.ownership
     seen = _planned.get(id(baton))
     replan = seen is None or seen() is not own
-    last = {team: _utc(at) for team, at in last_rows}
+    last = {team: at for team, at in last_rows}
     opened: list[ShiftChange] = []
     for team in baton.config.ownership.teams:
         mine = [r for r in ahead if r.team == team]
@@ -103,11 +99,11 @@ def _sync_team(
     if last is None:
         last = _arm(baton, plan, now)
     opened: list[ShiftChange] = []
-    known = {_utc(row.at): row for row in ahead}
+    known = {row.at: row for row in ahead}
     for row in replan:
         if row.state != "open":
             continue
-        at = _utc(row.at)
+        at = row.at
         change = _change_at(plan, at)
         if change is None:
             _withdraw_change(baton, row, now)
@@ -154,7 +150,7 @@ def _arm(baton: Baton, plan: Plan, now: datetime) -> datetime:
     that (the first sync after `/owner oncall`) still opens its receipt: watch from just before
     its start."""
     starts = [w.start for w in baton.ownership.oncall_windows.get(plan.key, []) if w.end > now]
-    at = min([now, *(_utc(start) - _TICK for start in starts)])
+    at = min([now, *(start - _TICK for start in starts)])
     with session(baton.engine) as s:
         landed = _insert(s, _row(plan.key, at, plan.at(at), plan.at(at), "armed", "armed", now))
         s.commit()
@@ -284,7 +280,7 @@ def _withdraw_change(baton: Baton, row: ShiftChange, now: datetime) -> None:
     log.info(
         "on-call change of %s at %s (%s -> %s) is no longer planned: withdrawn, with receipts %s",
         row.team,
-        _utc(row.at).isoformat(),
+        row.at.isoformat(),
         row.outgoing,
         row.incoming,
         withdrawn,
@@ -365,10 +361,10 @@ def _announce(baton: Baton, now: datetime) -> int:
         )
     announced = 0
     for row in due:
-        at = _utc(row.at)
+        at = row.at
         # A change after which another one already happened (Baton was down across both):
         # its incoming person is no longer on call, so nobody is told.
-        current = at >= _utc(newest[row.team])
+        current = at >= newest[row.team]
         with session(baton.engine) as s:
             handoffs.lock_role(s, role_key("oncall", team=row.team))  # before the heads it may take
             won = s.execute(
@@ -385,7 +381,7 @@ def _announce(baton: Baton, now: datetime) -> int:
             unsigned = [r for r in receipts if r.state == "pending"]
             # Receipts opened at the change or after it (an override from now, a change Baton
             # was down for) had no time before it: they wait as any pending receipt does.
-            had_time = _utc(row.opened_at) < at
+            had_time = row.opened_at < at
             if unsigned and had_time:
                 s.execute(update(ShiftChange).where(*_key(row)).values(flagged=True))
             if current:
@@ -415,7 +411,7 @@ def _tell_on_call(baton: Baton, s: Session, row: ShiftChange, now: datetime) -> 
     team = baton.config.ownership.teams.get(row.team)
     if team is None:
         return
-    nxt = own.plan(row.team).next_change(_utc(row.at))
+    nxt = own.plan(row.team).next_change(row.at)
     text, blocks = say.on_call_now(own, team.name, nxt.at if nxt else None, nxt.incoming if nxt else None)
     outbox.send(s, own.user_id(row.incoming), text=text, blocks=blocks, now=now)
 
