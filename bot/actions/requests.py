@@ -84,7 +84,7 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
         name, spec = _spec(baton, inc.area, action)
         params, call_params = _params(name, spec, args)
         approvers, why = _approvers(baton, inc, name, spec, user=user)
-        window = inc.policy.get("window_seconds")
+        window = inc.policy.window_seconds
         # The window of the incident's current level; a backlog item has none (BACKLOG_WINDOW).
         expires_at = now + (timedelta(seconds=window) if window else BACKLOG_WINDOW)
         approved = spec.approval == "none"

@@ -131,7 +131,7 @@ def overview(*, baton: Baton, user: str) -> Overview:
                         severity=inc.severity,
                         title=inc.title,
                         area=inc.area,
-                        area_name=str(inc.policy.get("area_name") or inc.area),
+                        area_name=inc.policy.area_name or inc.area,
                         state=inc.state,
                         backlog=inc.backlog,
                         deadline=inc.deadline,

@@ -20,6 +20,7 @@ from bot.config.durations import format_duration
 from bot.config.fields import SEVERITIES, is_email, is_user_id
 from bot.incidents.messages import SOURCES, USER_ID
 from bot.store.models import ActionRequest, Evidence, Incident, Job, TimelineEvent
+from bot.store.policy import Policy
 
 EVIDENCE_TEXT = 500  # characters of a piece of evidence in the Markdown; the JSON keeps it whole
 
@@ -198,15 +199,15 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
         number=inc.id,
         title=inc.title,
         area=inc.area,
-        area_name=str(policy.get("area_name") or inc.area),
+        area_name=policy.area_name or inc.area,
         severity=inc.severity,
-        level_name=str(policy.get("level_name") or ""),
+        level_name=policy.level_name,
         state=inc.state,
         backlog=inc.backlog,
         commander=inc.commander,
         declared_by=inc.declared_by,
         declared_at=inc.declared_at,
-        response_time=policy.get("response_time"),
+        response_time=policy.response_time,
         window_seconds=_seconds(deadline - started) if deadline is not None else None,
         window_started_at=inc.window_started_at,
         deadline=deadline,
@@ -222,7 +223,7 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
         status=inc.status,
         channel_id=inc.channel_id,
         channel_name=inc.channel_name,
-        runbook=policy.get("runbook"),
+        runbook=policy.runbook,
         windows=tuple(windows),
         pages=pages,
         evidence=tuple(
@@ -343,14 +344,14 @@ def _page(e: TimelineEvent, windows: list[Window], ladders: list[_Ladder]) -> Pa
     )
 
 
-def _people(policy: dict[str, Any]) -> dict[str, str]:
+def _people(policy: Policy) -> dict[str, str]:
     """Handles of the people the policy snapshot pages (ownership.yaml as it stood then)."""
     names: dict[str, str] = {}
-    for step in policy.get("steps", []):
-        for person in step.get("notify", []):
-            ref, user = str(person.get("ref") or ""), person.get("user")
+    for step in policy.steps:
+        for person in step.notify:
+            ref, user = person.ref, person.user
             if user and ref and not is_user_id(ref) and not is_email(ref):
-                names.setdefault(str(user), ref)
+                names.setdefault(user, ref)
     return names
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, Index, PrimaryKeyConstraint, Text, UniqueCo
 from sqlmodel import Field, SQLModel
 
 from bot.store.columns import UtcDateTime
+from bot.store.policy import Policy, PolicyJSON
 
 
 class PersonCache(SQLModel, table=True):
@@ -46,7 +47,7 @@ class Incident(SQLModel, table=True):
     )  # start of that window: declared, raised or reopened
     # What was decided at declaration: level, window, the ladder with user IDs. Editing the YAML
     # later does not change a running escalation.
-    policy: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    policy: Policy = Field(default_factory=Policy, sa_column=Column(PolicyJSON, nullable=False, default=dict))
     acknowledged_by: str | None = Field(default=None, max_length=32)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     ack_within_window: bool | None = None

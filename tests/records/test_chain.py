@@ -29,6 +29,7 @@ from bot.records.verify import verify
 from bot.store.clock import FakeClock
 from bot.store.db import alembic_config, make_engine, session, upgrade
 from bot.store.models import ChainHead, Evidence, Incident, Receipt
+from bot.store.policy import Policy
 from bot.store.runtime import Baton
 from tests.conftest import FAST_SEVERITY, RunningBaton, start_baton
 from tests.fakeslack import FakeSlack
@@ -423,7 +424,7 @@ def test_the_migration_chains_evidence_recorded_before_chaining(db_url: str) -> 
                     backlog=False,
                     declared_by=SAM,
                     declared_at=T0,
-                    policy={},
+                    policy=Policy(),
                     breached=False,
                     setup_done=[],
                 )
