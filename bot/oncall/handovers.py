@@ -30,7 +30,7 @@ from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from bot.config.ownership import Ownership, role_key
+from bot.config.ownership import Ownership, Signer, role_key
 from bot.config.rotation import Change, Plan
 from bot.records import handoff_messages as say
 from bot.records import handoffs
@@ -420,8 +420,8 @@ def _nudge(baton: Baton, s: Session, receipt: Receipt, now: datetime) -> None:
     own = baton.ownership
     what = _what(baton, receipt.team or "", receipt.area)
     for as_, user, signed_at in (
-        ("outgoing", receipt.from_user, receipt.outgoing_signed_at),
-        ("incoming", receipt.to_user, receipt.incoming_signed_at),
+        (Signer.OUTGOING, receipt.from_user, receipt.outgoing_signed_at),
+        (Signer.INCOMING, receipt.to_user, receipt.incoming_signed_at),
     ):
         if user and signed_at is None:
             text, blocks = say.reminder(own, receipt, what, as_)
