@@ -41,6 +41,7 @@ from bot.app.runner import Runner, boot  # noqa: E402
 from bot.config.loader import load_config  # noqa: E402
 from bot.incidents import services as incidents  # noqa: E402
 from bot.incidents.messages import ACK  # noqa: E402
+from bot.store.policy import Step  # noqa: E402
 from bot.store.settings import Settings  # noqa: E402
 from handlers.app import create_app  # noqa: E402
 from tests.fakeslack import Call, FakeSlack  # noqa: E402
@@ -101,7 +102,7 @@ class Declared:
     sent: float  # monotonic, request sent (or direct call started)
     answered: float  # monotonic, 200 received (or direct call returned)
     declared: float = 0.0  # monotonic, declared_at from the database
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
 
 @dataclass
@@ -150,8 +151,8 @@ def declare_all(runner: Runner, n: int, notes: list[str]) -> tuple[list[Declared
 
 def expected_dms(decl: Declared, step: int) -> int:
     for st in decl.steps:
-        if st["index"] == step:
-            return sum(1 for p in st["notify"] if p["user"])
+        if st.index == step:
+            return sum(1 for p in st.notify if p.user)
     return 0
 
 
@@ -269,7 +270,7 @@ def run(name: str, n: int, window: int, *, rate_limit_create: bool, budget: floa
                 inc = incidents.get(baton=baton, number=d.number)
                 at = inc.declared_at if inc.declared_at.tzinfo else inc.declared_at.replace(tzinfo=UTC)
                 d.declared = at.timestamp() - offset
-                d.steps = list(inc.policy.get("steps", []))
+                d.steps = list(inc.policy.steps)
                 if not d.sent - 0.05 <= d.declared <= d.answered + 0.05:
                     notes.append(f"#{d.number}: declared_at off the request's span; using the send time")
                     d.declared = d.sent

@@ -466,8 +466,8 @@ def ready_at(channel: str, needed: set[str], recorded: list[Any], latency: float
 
 def step0_users(base: Baton, number: int) -> set[str]:
     inc = incidents.get(baton=base, number=number)
-    steps = inc.policy.get("steps", [])
-    return {p["user"] for st in steps if st["index"] == 0 for p in st["notify"] if p["user"]}
+    first = inc.policy.step(0)
+    return {p.user for p in first.notify if p.user} if first is not None else set()
 
 
 # ============================================================================ parts
@@ -770,11 +770,11 @@ def timer(table: Table, args: argparse.Namespace, tmp: Path) -> None:
                         )
                         assert inc.id is not None
                         people += [
-                            (inc.id, p["user"], p["ref"])
-                            for st in inc.policy["steps"]
-                            if st["index"] == 0
-                            for p in st["notify"]
-                            if p["user"]
+                            (inc.id, p.user, p.ref)
+                            for st in inc.policy.steps
+                            if st.index == 0
+                            for p in st.notify
+                            if p.user
                         ]
                     wait_quiet(fake, quiet=1.0, budget=30)
                     now = base.clock.now()

@@ -23,7 +23,6 @@ from sqlmodel import Session, col, select
 
 from bot.actions import messages, snapshot
 from bot.config.durations import format_duration
-from bot.incidents.notes import utc
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
 from bot.store import jobs
@@ -178,9 +177,7 @@ def expire(baton: Baton, job: Job) -> None:
             req = s.get(ActionRequest, request_id)
             if req is not None and req.state == "pending":
                 # Not yet (this replica's clock is behind the one that wrote the job).
-                raise jobs.Defer(
-                    "not expired yet", after=max(timedelta(seconds=1), utc(req.expires_at) - now)
-                )
+                raise jobs.Defer("not expired yet", after=max(timedelta(seconds=1), req.expires_at - now))
             return
         req = s.exec(
             select(ActionRequest)
@@ -191,7 +188,7 @@ def expire(baton: Baton, job: Job) -> None:
         if inc is None:
             raise jobs.Fail(f"incident {req.incident_id} is gone")
         assert inc.id is not None
-        window = format_duration(utc(req.expires_at) - utc(req.requested_at))
+        window = format_duration(req.expires_at - req.requested_at)
         timeline(
             s,
             inc.id,

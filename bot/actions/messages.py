@@ -13,7 +13,6 @@ from typing import Any
 
 from bot.incidents.messages import mention, mentions
 from bot.incidents.messages import title as incident_title
-from bot.incidents.notes import utc
 from bot.store.clock import slack_time
 from bot.store.models import ActionRequest, Incident
 from bot.text.blocks import Blocks, actions, button, context, section
@@ -53,7 +52,7 @@ def anyone_of(users: list[str]) -> str:
 
 
 def when(ts: datetime) -> str:
-    return slack_time(utc(ts))
+    return slack_time(ts)
 
 
 # -- asking ------------------------------------------------------------------------------------

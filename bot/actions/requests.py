@@ -33,7 +33,6 @@ from bot.actions import ending, messages, snapshot
 from bot.config.models import ActionSpec
 from bot.incidents import rules
 from bot.incidents.errors import IncidentError
-from bot.incidents.notes import utc
 from bot.incidents.paging import timeline
 from bot.incidents.rules import Action
 from bot.store import jobs, outbox
@@ -86,7 +85,7 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
         name, spec = _spec(baton, inc.area, action)
         params, call_params = _params(name, spec, args)
         approvers, why = _approvers(baton, inc, name, spec, user=user)
-        window = inc.policy.get("window_seconds")
+        window = inc.policy.window_seconds
         # The window of the incident's current level; a backlog item has none (BACKLOG_WINDOW).
         expires_at = now + (timedelta(seconds=window) if window else BACKLOG_WINDOW)
         approved = spec.approval == "none"
@@ -293,7 +292,7 @@ def decide(*, baton: Baton, request_id: int, approve: bool, user: str) -> Decisi
         # Locked, so a resolve in flight either came first (and ended the request) or waits.
         inc = s.exec(select(Incident).where(col(Incident.id) == req.incident_id).with_for_update()).one()
         req = _reread(s, request_id)
-        if req.state != "pending" or utc(req.expires_at) <= now:
+        if req.state != "pending" or req.expires_at <= now:
             return Decision(req, already=True)
         who = messages.anyone_of(req.approvers)
         if user == req.requested_by:

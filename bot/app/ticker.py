@@ -363,6 +363,4 @@ def _lease_left(job: Job, now: datetime) -> float:
     until = job.lease_until
     if until is None:
         return 0.0
-    if until.tzinfo is None and now.tzinfo is not None:  # SQLite gives back naive UTC
-        until = until.replace(tzinfo=now.tzinfo)
     return (until - now).total_seconds()

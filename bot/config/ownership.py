@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from bot.config.fields import SCOPES, is_email, is_user_id
 from bot.config.models import Area, OwnershipConfig, Rotation
@@ -65,12 +66,51 @@ class Raci:
 ROLES = ("accountable", "responsible", "oncall")
 
 
+class Signer(StrEnum):
+    """Who signs a handoff receipt: the person taking the role over, the one handing it over, or
+    a witness. The value is what is stored and sent (a sign button's "<receipt id>:<signer>")."""
+
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+    PEER = "peer"
+
+
+class RoleKind(StrEnum):
+    """What a role that can be handed over belongs to: an area (A, R) or a team (its on-call)."""
+
+    AREA = "area"
+    TEAM = "team"
+
+
+@dataclass(frozen=True)
+class RoleKey:
+    """A role that can be handed over, as `Holder` and `OwnerOverride` rows file it:
+    ``area:<key>:accountable``, ``area:<key>:responsible`` (R is a person) or
+    ``team:<key>:oncall``. `str()` gives the stored key, `parse` reads one back."""
+
+    kind: RoleKind
+    name: str  # the area's or the team's key
+    role: str  # one of ROLES
+
+    @classmethod
+    def of(cls, role: str, *, area: str | None = None, team: str | None = None) -> RoleKey:
+        if role == "oncall":
+            return cls(RoleKind.TEAM, f"{team}", role)
+        return cls(RoleKind.AREA, f"{area}", role)
+
+    @classmethod
+    def parse(cls, key: str) -> RoleKey:
+        """The key `str()` wrote; ValueError for anything else."""
+        kind, name, role = key.split(":")
+        return cls(RoleKind(kind), name, role)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}:{self.role}"
+
+
 def role_key(role: str, *, area: str | None = None, team: str | None = None) -> str:
-    """The key of a role that can be handed over: ``area:<key>:accountable``,
-    ``area:<key>:responsible`` (R is a person) or ``team:<key>:oncall``."""
-    if role == "oncall":
-        return f"team:{team}:oncall"
-    return f"area:{area}:{role}"
+    """The stored key of a role that can be handed over (:class:`RoleKey`)."""
+    return str(RoleKey.of(role, area=area, team=team))
 
 
 class Ownership:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from bot.config.ownership import role_key
+from bot.config.ownership import Signer, role_key
 from bot.readiness.checklist import Readiness, readiness_of
 from bot.records import handoffs
 from bot.store.db import session
@@ -57,7 +57,7 @@ class Signature:
     """A signature the person owes on a handoff receipt."""
 
     receipt_id: int
-    as_: str  # incoming / outgoing / peer: the sign button's value is "<receipt_id>:<as_>"
+    as_: Signer  # the sign button's value is "<receipt_id>:<as_>"
     what: str  # "the accountable role of Model / Prompt"
     area: str
     origin: str  # slack / config
@@ -131,7 +131,7 @@ def overview(*, baton: Baton, user: str) -> Overview:
                         severity=inc.severity,
                         title=inc.title,
                         area=inc.area,
-                        area_name=str(inc.policy.get("area_name") or inc.area),
+                        area_name=inc.policy.area_name or inc.area,
                         state=inc.state,
                         backlog=inc.backlog,
                         deadline=inc.deadline,
@@ -178,11 +178,11 @@ def _owed(baton: Baton, r: Receipt, user: str) -> list[Signature]:
     missing = []
     if r.state == "pending":
         if r.to_user == user and r.incoming_signed_at is None:
-            missing.append("incoming")
+            missing.append(Signer.INCOMING)
         if r.from_user == user and r.outgoing_signed_at is None:
-            missing.append("outgoing")
+            missing.append(Signer.OUTGOING)
     if r.peer_user == user and r.peer_signed_at is None:
-        missing.append("peer")
+        missing.append(Signer.PEER)
     own = baton.ownership
     cfg = baton.config.ownership
     if r.area in cfg.areas and (r.team is None or r.team in cfg.teams):

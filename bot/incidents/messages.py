@@ -49,20 +49,20 @@ def title(inc: Incident, limit: int = 300) -> str:
 
 
 def headline(inc: Incident) -> str:
-    return f"{inc.severity} · {escape(inc.policy.get('area_name', inc.area))} · #{inc.id} {title(inc)}"
+    return f"{inc.severity} · {escape(inc.policy.area_name or inc.area)} · #{inc.id} {title(inc)}"
 
 
 def topic(inc: Incident) -> str:
     commander = mention(inc.commander) if inc.commander else "none"
     status = f" | {escape(clip(inc.status, 120))}" if inc.status else ""
-    level = f"{inc.severity} {inc.policy.get('level_name', '')}"
+    level = f"{inc.severity} {inc.policy.level_name}"
     return f"{level} | {inc.area} | IC {commander} | {inc.state}{status}"
 
 
 def _deadline(inc: Incident) -> str:
     if inc.deadline is None:
         return "no response window"
-    return f"{slack_time(inc.deadline)} ({inc.policy.get('response_time', '')} window)"
+    return f"{slack_time(inc.deadline)} ({inc.policy.response_time or ''} window)"
 
 
 def opening(inc: Incident, paged: list[str]) -> tuple[str, Blocks]:
@@ -70,8 +70,8 @@ def opening(inc: Incident, paged: list[str]) -> tuple[str, Blocks]:
     assert inc.id is not None
     text = f":rotating_light: {headline(inc)}"
     facts = fields(
-        f"*Severity*\n{inc.severity} {inc.policy.get('level_name', '')}",
-        f"*Area*\n{inc.policy.get('area_name', inc.area)} (`{inc.area}`)",
+        f"*Severity*\n{inc.severity} {inc.policy.level_name}",
+        f"*Area*\n{inc.policy.area_name or inc.area} (`{inc.area}`)",
         f"*Respond by*\n{_deadline(inc)}",
         f"*Commander*\n{mention(inc.commander) if inc.commander else '—'}",
         f"*Paged*\n{mentions(paged)}",
@@ -88,7 +88,7 @@ def opening(inc: Incident, paged: list[str]) -> tuple[str, Blocks]:
             block_id=f"incident-{inc.id}",
         ),
     ]
-    runbook = inc.policy.get("runbook")
+    runbook = inc.policy.runbook
     if runbook:
         blocks.append(context(f"Runbook: <{runbook}>"))
     return text, blocks
@@ -102,7 +102,7 @@ def page_dm(inc: Incident, *, reason: str) -> tuple[str, Blocks]:
     blocks: Blocks = [
         section(
             f":rotating_light: *You are paged* for *{inc.severity}* incident *#{inc.id}*{where}\n"
-            f"*{title(inc)}*\nArea: {inc.policy.get('area_name', inc.area)} · Respond by {_deadline(inc)}"
+            f"*{title(inc)}*\nArea: {inc.policy.area_name or inc.area} · Respond by {_deadline(inc)}"
         ),
         context(reason),
         actions(button("Acknowledge", ACK, str(inc.id), style="primary")),
@@ -123,14 +123,14 @@ def paging_notice(inc: Incident, *, users: list[str], description: str, groups: 
 def breach_notice(inc: Incident) -> str:
     return (
         f":alarm_clock: *Response window breached*: nobody acknowledged {inc.severity} #{inc.id} within "
-        f"{inc.policy.get('response_time', '')}. Paging everyone in the {inc.area} RACI."
+        f"{inc.policy.response_time or ''}. Paging everyone in the {inc.area} RACI."
     )
 
 
 def backlog_post(inc: Incident) -> str:
     return (
-        f":inbox_tray: Backlog #{inc.id} ({inc.severity} {inc.policy.get('level_name', '')}, "
-        f"{inc.policy.get('area_name', inc.area)}): {title(inc)} — reported by {mention(inc.declared_by)}"
+        f":inbox_tray: Backlog #{inc.id} ({inc.severity} {inc.policy.level_name}, "
+        f"{inc.policy.area_name or inc.area}): {title(inc)} — reported by {mention(inc.declared_by)}"
     )
 
 

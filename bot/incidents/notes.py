@@ -20,6 +20,7 @@ from bot.config.durations import format_duration
 from bot.config.fields import SEVERITIES, is_email, is_user_id
 from bot.incidents.messages import SOURCES, USER_ID
 from bot.store.models import ActionRequest, Evidence, Incident, Job, TimelineEvent
+from bot.store.policy import Policy
 
 EVIDENCE_TEXT = 500  # characters of a piece of evidence in the Markdown; the JSON keeps it whole
 
@@ -135,13 +136,11 @@ class IncidentRecord:
     actions: tuple[ActionItem, ...] = ()  # requests to run the area's actions, oldest first
 
 
-def utc(ts: datetime) -> datetime:
-    """Stored times are UTC; a driver that hands them back naive still means UTC."""
+def _from_text(text: str) -> datetime:
+    """A time a timeline event's data holds as text: UTC, naive in rows SQLite wrote before
+    bot/store/columns.py (the job's due time as it was read back then)."""
+    ts = datetime.fromisoformat(text)
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def _opt(ts: datetime | None) -> datetime | None:
-    return utc(ts) if ts is not None else None
 
 
 def _seconds(delta: timedelta) -> int:
@@ -186,31 +185,31 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
     ).all()
 
     policy = inc.policy
-    ladders = [_Ladder(utc(j.created_at), utc(j.due_at), j.step) for j in breach_rows]
+    ladders = [_Ladder(j.created_at, j.due_at, j.step) for j in breach_rows]
     if not ladders and inc.window_started_at is not None and inc.deadline is not None:
-        ladders = [_Ladder(utc(inc.window_started_at), utc(inc.deadline), None)]
+        ladders = [_Ladder(inc.window_started_at, inc.deadline, None)]
     windows = _windows(rows, ladders, first_level=_first_level(rows, inc.severity))
     pages = tuple(_page(e, windows, ladders) for e in rows if e.kind == "paged")
 
-    started = _opt(inc.window_started_at) or utc(inc.declared_at)
-    deadline = _opt(inc.deadline)
-    acked = _opt(inc.acknowledged_at)
-    breaches = [utc(e.at) for e in rows if e.kind == "breached" and utc(e.at) >= started]
+    started = inc.window_started_at or inc.declared_at
+    deadline = inc.deadline
+    acked = inc.acknowledged_at
+    breaches = [e.at for e in rows if e.kind == "breached" and e.at >= started]
     return IncidentRecord(
         number=inc.id,
         title=inc.title,
         area=inc.area,
-        area_name=str(policy.get("area_name") or inc.area),
+        area_name=policy.area_name or inc.area,
         severity=inc.severity,
-        level_name=str(policy.get("level_name") or ""),
+        level_name=policy.level_name,
         state=inc.state,
         backlog=inc.backlog,
         commander=inc.commander,
         declared_by=inc.declared_by,
-        declared_at=utc(inc.declared_at),
-        response_time=policy.get("response_time"),
+        declared_at=inc.declared_at,
+        response_time=policy.response_time,
         window_seconds=_seconds(deadline - started) if deadline is not None else None,
-        window_started_at=_opt(inc.window_started_at),
+        window_started_at=inc.window_started_at,
         deadline=deadline,
         acknowledged_by=inc.acknowledged_by,
         acknowledged_at=acked,
@@ -219,17 +218,17 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
         breached=inc.breached,
         breached_at=breaches[-1] if inc.breached and breaches else None,
         resolved_by=inc.resolved_by,
-        resolved_at=_opt(inc.resolved_at),
+        resolved_at=inc.resolved_at,
         summary=inc.summary,
         status=inc.status,
         channel_id=inc.channel_id,
         channel_name=inc.channel_name,
-        runbook=policy.get("runbook"),
+        runbook=policy.runbook,
         windows=tuple(windows),
         pages=pages,
         evidence=tuple(
             EvidenceItem(
-                at=utc(e.at),
+                at=e.at,
                 author=e.author,
                 kind=e.kind,
                 text=e.text,
@@ -241,7 +240,7 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
             )
             for e in evidence_rows
         ),
-        timeline=tuple(Event(at=utc(e.at), actor=e.actor, kind=e.kind, text=e.text) for e in rows),
+        timeline=tuple(Event(at=e.at, actor=e.actor, kind=e.kind, text=e.text) for e in rows),
         people=_people(policy),
         actions=tuple(_action(a) for a in action_rows),
     )
@@ -256,16 +255,16 @@ def _action(a: ActionRequest) -> ActionItem:
         params=dict(a.params),
         approval=a.approval,
         requested_by=a.requested_by,
-        requested_at=utc(a.requested_at),
+        requested_at=a.requested_at,
         approvers=tuple(a.approvers),
-        expires_at=utc(a.expires_at),
+        expires_at=a.expires_at,
         state=a.state,
         decided_by=a.decided_by,
-        decided_at=_opt(a.decided_at),
+        decided_at=a.decided_at,
         attempts=a.attempts,
         status=a.status,
         answer=a.answer,
-        answered_at=_opt(a.answered_at),
+        answered_at=a.answered_at,
         error=a.error,
     )
 
@@ -286,10 +285,10 @@ def _lowered(e: TimelineEvent) -> bool:
 def _windows(events: Sequence[TimelineEvent], ladders: list[_Ladder], *, first_level: str) -> list[Window]:
     """Windows from the ladders: a lowering's re-plan moves the deadline of the window it is in
     (the acknowledgement is still timed from that window's start); any other ladder starts one."""
-    lowered = {utc(e.at) for e in events if e.kind == "severity" and _lowered(e)}
+    lowered = {e.at for e in events if e.kind == "severity" and _lowered(e)}
     why = {"declared": "declared", "severity": "raised", "reopened": "reopened"}
-    reasons = {utc(e.at): why[e.kind] for e in events if e.kind in why}
-    changes = [(utc(e.at), str(e.data["new"])) for e in events if e.kind == "severity" and e.data.get("new")]
+    reasons = {e.at: why[e.kind] for e in events if e.kind in why}
+    changes = [(e.at, str(e.data["new"])) for e in events if e.kind == "severity" and e.data.get("new")]
     windows: list[Window] = []
     for ladder in ladders:
         if ladder.created_at in lowered and windows:
@@ -319,9 +318,9 @@ def _latest(items: list[Any], when: datetime, key: Any) -> Any:
 
 
 def _page(e: TimelineEvent, windows: list[Window], ladders: list[_Ladder]) -> Page:
-    at = utc(e.at)
+    at = e.at
     due_text = e.data.get("due_at")
-    due = utc(datetime.fromisoformat(due_text)) if isinstance(due_text, str) else None
+    due = _from_text(due_text) if isinstance(due_text, str) else None
     # A page belongs to the window (and ladder) it was due in, even if it went out a bit later.
     when = due or at
     window: Window | None = _latest(windows, when, lambda w: w.started_at)
@@ -345,14 +344,14 @@ def _page(e: TimelineEvent, windows: list[Window], ladders: list[_Ladder]) -> Pa
     )
 
 
-def _people(policy: dict[str, Any]) -> dict[str, str]:
+def _people(policy: Policy) -> dict[str, str]:
     """Handles of the people the policy snapshot pages (ownership.yaml as it stood then)."""
     names: dict[str, str] = {}
-    for step in policy.get("steps", []):
-        for person in step.get("notify", []):
-            ref, user = str(person.get("ref") or ""), person.get("user")
+    for step in policy.steps:
+        for person in step.notify:
+            ref, user = person.ref, person.user
             if user and ref and not is_user_id(ref) and not is_email(ref):
-                names.setdefault(str(user), ref)
+                names.setdefault(user, ref)
     return names
 
 

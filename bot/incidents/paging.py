@@ -22,6 +22,7 @@ from bot.slack.pagers import PagerEvent, configured, pagers_for
 from bot.store import delivery, jobs, outbox
 from bot.store.db import session
 from bot.store.models import Incident, Job, TimelineEvent
+from bot.store.policy import Group, Paged, Policy, Step
 from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
@@ -32,50 +33,50 @@ PAGE_ON_TIME = timedelta(seconds=1)  # Baton's own SLI: a page leaves within 1 s
 INVITED = "invited:"
 
 
-def snapshot(baton: Baton, *, level: str, area: str) -> dict[str, Any]:
+def snapshot(baton: Baton, *, level: str, area: str) -> Policy:
     """Everything a running escalation needs, frozen at declaration."""
     own = baton.ownership
     cfg = baton.config.severity.levels[level]
     raci = own.raci(area)
     steps = plan_ladder(ownership=own, severity=baton.config.severity, level=level, area=area)
-    return {
-        "level": level,
-        "level_name": cfg.name,
-        "notify": cfg.notify,
-        "response_time": format_duration(cfg.response_time) if cfg.response_time else None,
-        "window_seconds": cfg.response_time.total_seconds() if cfg.response_time else None,
-        "area_name": raci.name,
-        "team": raci.responsible_team,
-        "runbook": raci.runbook,
-        "steps": [
-            {
-                "index": step.index,
-                "after": step.after.total_seconds(),
-                "breach": step.breach,
-                "scope": step.scope,
-                "description": step.description,
-                "notify": [{"ref": ref, "user": own.user_id(ref)} for ref in step.notify],
-                "groups": _whole_teams(baton, step.notify),
-            }
+    return Policy(
+        level=level,
+        level_name=cfg.name,
+        notify=cfg.notify,
+        response_time=format_duration(cfg.response_time) if cfg.response_time else None,
+        window_seconds=cfg.response_time.total_seconds() if cfg.response_time else None,
+        area_name=raci.name,
+        team=raci.responsible_team,
+        runbook=raci.runbook,
+        steps=tuple(
+            Step(
+                index=step.index,
+                after=step.after.total_seconds(),
+                breach=step.breach,
+                scope=step.scope,
+                description=step.description,
+                notify=tuple(Paged(ref=ref, user=own.user_id(ref)) for ref in step.notify),
+                groups=_whole_teams(baton, step.notify),
+            )
             for step in steps
-        ],
-    }
+        ),
+    )
 
 
-def _whole_teams(baton: Baton, refs: tuple[str, ...]) -> list[dict[str, str]]:
+def _whole_teams(baton: Baton, refs: tuple[str, ...]) -> tuple[Group, ...]:
     """The Slack user groups of the teams every member of which is paged by `refs`."""
     own = baton.ownership
     paged = {own.user_id(ref) or ref for ref in refs}
-    return [
-        {"id": team.usergroup, "name": team.name}
+    return tuple(
+        Group(id=team.usergroup, name=team.name)
         for team in baton.config.ownership.teams.values()
         if team.usergroup and all((own.user_id(m) or m) in paged for m in team.members)
-    ]
+    )
 
 
-def ladder_users(policy: dict[str, Any]) -> set[str]:
+def ladder_users(policy: Policy) -> set[str]:
     """Everyone the ladder pages at any step (Slack user IDs)."""
-    return {p["user"] for step in policy.get("steps", []) for p in step["notify"] if p["user"]}
+    return {p.user for step in policy.steps for p in step.notify if p.user}
 
 
 def schedule_ladder(
@@ -84,23 +85,30 @@ def schedule_ladder(
     """Write the rows for the policy's steps, timed from `start`."""
     assert inc.id is not None
     rows: list[dict[str, Any]] = []
-    for step in inc.policy.get("steps", []):
-        if step["index"] < from_step:
+    for step in inc.policy.steps:
+        if step.index < from_step:
             continue
-        due = start + timedelta(seconds=step["after"])
-        common = {"incident_id": inc.id, "ladder": ladder, "step": step["index"], "now": now, "due_at": due}
-        for person in step["notify"]:
+        due = start + timedelta(seconds=step.after)
+        common: dict[str, Any] = {
+            "incident_id": inc.id,
+            "ladder": ladder,
+            "step": step.index,
+            "now": now,
+            "due_at": due,
+        }
+        for person in step.notify:
             rows.append(
                 jobs.row(
                     kind="page",
-                    payload={"user": person["user"], "ref": person["ref"], "reason": step["description"]},
+                    payload={"user": person.user, "ref": person.ref, "reason": step.description},
                     **common,
                 )
             )
-        users = [p["user"] for p in step["notify"] if p["user"]]
-        notice = {"users": users, "description": step["description"], "groups": step.get("groups", [])}
+        users = [p.user for p in step.notify if p.user]
+        groups = [g.model_dump(mode="json") for g in step.groups]
+        notice = {"users": users, "description": step.description, "groups": groups}
         rows.append(jobs.row(kind="notice", payload=notice, **common))
-        if step["breach"]:
+        if step.breach:
             rows.append(jobs.row(kind="breach", **common))
     jobs.enqueue_rows(s, rows)
 
@@ -109,7 +117,7 @@ def enqueue_pager(baton: Baton, s: Session, inc: Incident, *, action: str, now: 
     """One row per external pager the responsible team has; the endpoint is read at send time,
     so routing keys stay in the environment, never in the database."""
     assert inc.id is not None
-    team = inc.policy.get("team")
+    team = inc.policy.team
     for name in configured(baton.config.ownership.teams.get(team) if team else None):
         jobs.enqueue(
             s,
@@ -213,7 +221,7 @@ def run_breach(baton: Baton, job: Job) -> None:
             at=now,
             actor="baton",
             kind="breached",
-            text=f"response window of {inc.policy.get('response_time')} breached",
+            text=f"response window of {inc.policy.response_time} breached",
         )
         jobs.enqueue(
             s,

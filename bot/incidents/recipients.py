@@ -26,7 +26,7 @@ def who_hears(baton: Baton, inc: Incident) -> list[str]:
     found: list[str | None] = [inc.declared_by if USER_ID.fullmatch(inc.declared_by) else None, inc.commander]
     with suppress(UnknownAreaError):  # the area may have left ownership.yaml since
         found.append(own.user_id(own.raci(inc.area).accountable))
-    team = baton.config.ownership.teams.get(str(inc.policy.get("team") or ""))
+    team = baton.config.ownership.teams.get(inc.policy.team or "")
     found.append(team.channel if team is not None else None)
     out: list[str] = []
     for target in found:

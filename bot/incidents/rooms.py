@@ -178,10 +178,8 @@ def _post_opening(baton: Baton, job: Job, inc: Incident) -> Incident:
 
 def _first_paged(inc: Incident) -> list[str]:
     """The people step 0 of the ladder pages (Slack user IDs)."""
-    first: dict[str, Any] = next(
-        (st for st in inc.policy.get("steps", []) if st["index"] == 0), {"notify": []}
-    )
-    return [p["user"] for p in first["notify"] if p["user"]]
+    first = inc.policy.step(0)
+    return [p.user for p in first.notify if p.user] if first is not None else []
 
 
 def _create(baton: Baton, inc: Incident) -> tuple[str, str]:

@@ -32,6 +32,7 @@ from bot.incidents.rules import Action
 from bot.store import jobs
 from bot.store.db import reading, session
 from bot.store.models import Incident, Job, TimelineEvent
+from bot.store.policy import Policy
 from bot.store.runtime import Baton
 from bot.text.typed import Unknown, typed
 
@@ -107,8 +108,8 @@ def _has_setup(s: Session, number: int) -> bool:
     )
 
 
-def _is_backlog(policy: dict[str, Any]) -> bool:
-    return policy["notify"] == "backlog" or policy["window_seconds"] is None
+def _is_backlog(policy: Policy) -> bool:
+    return policy.notify == "backlog" or policy.window_seconds is None
 
 
 def validate_declaration(baton: Baton, *, severity: str, area: str, title: str) -> tuple[str, str, str]:
@@ -151,7 +152,9 @@ def declare_in(s: Session, *, baton: Baton, level: str, area: str, title: str, r
         policy=policy,
         commander=None if backlog else baton.ownership.user_id(baton.ownership.raci(area).accountable),
         window_started_at=None if backlog else now,
-        deadline=None if backlog else now + timedelta(seconds=policy["window_seconds"]),
+        deadline=None
+        if backlog or policy.window_seconds is None
+        else now + timedelta(seconds=policy.window_seconds),
     )
     s.add(inc)
     s.flush()
@@ -246,7 +249,7 @@ def acknowledge(*, baton: Baton, number: int, user: str) -> Acknowledgement:
         s.add(inc)
         ack = Acknowledgement(inc, False, now - started, inc.ack_within_window)
         cancelled = jobs.cancel_ladder(s, incident_id=number)
-        window = inc.policy.get("response_time")
+        window = inc.policy.response_time
         verdict = "inside" if inc.ack_within_window else "outside"
         took = format_duration(timedelta(seconds=round(ack.time_to_ack.total_seconds())))
         _record(
@@ -298,7 +301,8 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
                 jobs.enqueue(s, kind="setup", incident_id=number, due_at=now, now=now)
             if inc.commander is None:
                 inc.commander = baton.ownership.user_id(baton.ownership.raci(inc.area).accountable)
-            window = timedelta(seconds=policy["window_seconds"])
+            assert policy.window_seconds is not None  # not a backlog level
+            window = timedelta(seconds=policy.window_seconds)
             if raised:
                 inc.state, inc.acknowledged_by, inc.acknowledged_at, inc.ack_within_window = (
                     "open",
@@ -308,11 +312,11 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
                 )
                 inc.window_started_at, inc.deadline, inc.breached = now, now + window, False
                 paging.schedule_ladder(s, inc, start=now, now=now)
-                plan = f"Paging the {policy['notify']} scope now; respond within {policy['response_time']}."
+                plan = f"Paging the {policy.notify} scope now; respond within {policy.response_time}."
             elif inc.state == "open":
                 inc.deadline = now + window
                 paging.schedule_ladder(s, inc, start=now, now=now, from_step=1)
-                plan = f"Escalation re-planned for a {policy['response_time']} window from now."
+                plan = f"Escalation re-planned for a {policy.response_time} window from now."
             else:
                 plan = "It stays acknowledged."
             if was_backlog or raised:
@@ -326,7 +330,7 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
             kind="severity",
             text=f"severity {'raised' if raised else 'lowered'} from {old} to {level}; {plan}",
             say=messages.severity_changed(
-                user, old=old, new=level, level_name=policy["level_name"], raised=raised, plan=plan
+                user, old=old, new=level, level_name=policy.level_name, raised=raised, plan=plan
             ),
             old=old,
             new=level,
@@ -432,7 +436,8 @@ def reopen(*, baton: Baton, number: int, user: str) -> Incident:
         else:
             inc.state = "open"
             inc.window_started_at = now
-            inc.deadline = now + timedelta(seconds=inc.policy["window_seconds"])
+            assert inc.policy.window_seconds is not None  # not a backlog level
+            inc.deadline = now + timedelta(seconds=inc.policy.window_seconds)
             inc.breached = False
             paging.schedule_ladder(s, inc, start=now, now=now)
         s.add(inc)
@@ -484,7 +489,7 @@ def escalate_now(*, baton: Baton, number: int, user: str) -> str:
             )
             .values(due_at=now, retry_at=None)
         )
-        description = next(st["description"] for st in inc.policy["steps"] if st["index"] == step)
+        description = next(st.description for st in inc.policy.steps if st.index == step)
         _record(
             s,
             inc,

@@ -282,7 +282,7 @@ def _line(inc: Incident, evidence: int) -> IncidentLine:
         title=inc.title,
         declared_at=inc.declared_at,
         state=inc.state,
-        window=None if inc.backlog else inc.policy.get("response_time"),
+        window=None if inc.backlog else inc.policy.response_time,
         time_to_ack=took,
         within=inc.ack_within_window,
         breached=inc.breached,

@@ -32,10 +32,10 @@ from sqlmodel import Session, col, select
 
 from bot.access import groups as people
 from bot.access.rule import check
-from bot.config.ownership import Ownership, role_key
+from bot.config.ownership import Ownership, Signer, role_key
 from bot.config.rotation import Change, Plan
-from bot.records import chain, handoffs
 from bot.records import handoff_messages as say
+from bot.records import handoffs
 from bot.records.handoffs import HandoffError, Role
 from bot.store import outbox
 from bot.store.clock import slack_time
@@ -46,10 +46,6 @@ from bot.store.runtime import Baton
 log = logging.getLogger(__name__)
 
 _TICK = timedelta(microseconds=1)
-
-
-def _utc(ts: datetime) -> datetime:
-    return chain.utc(ts)  # SQLite gives stored times back without their zone
 
 
 # The plan (its Ownership, weakly) each Baton last synced with. Changes to come are checked
@@ -78,7 +74,7 @@ def sync(*, baton: Baton) -> list[ShiftChange]:
     own = baton.ownership
     seen = _planned.get(id(baton))
     replan = seen is None or seen() is not own
-    last = {team: _utc(at) for team, at in last_rows}
+    last = {team: at for team, at in last_rows}
     opened: list[ShiftChange] = []
     for team in baton.config.ownership.teams:
         mine = [r for r in ahead if r.team == team]
@@ -105,11 +101,11 @@ def _sync_team(
     if last is None:
         last = _arm(baton, plan, now)
     opened: list[ShiftChange] = []
-    known = {_utc(row.at): row for row in ahead}
+    known = {row.at: row for row in ahead}
     for row in replan:
         if row.state != "open":
             continue
-        at = _utc(row.at)
+        at = row.at
         change = _change_at(plan, at)
         if change is None:
             _withdraw_change(baton, row, now)
@@ -156,7 +152,7 @@ def _arm(baton: Baton, plan: Plan, now: datetime) -> datetime:
     that (the first sync after `/owner oncall`) still opens its receipt: watch from just before
     its start."""
     starts = [w.start for w in baton.ownership.oncall_windows.get(plan.key, []) if w.end > now]
-    at = min([now, *(_utc(start) - _TICK for start in starts)])
+    at = min([now, *(start - _TICK for start in starts)])
     with session(baton.engine) as s:
         landed = _insert(s, _row(plan.key, at, plan.at(at), plan.at(at), "armed", "armed", now))
         s.commit()
@@ -286,7 +282,7 @@ def _withdraw_change(baton: Baton, row: ShiftChange, now: datetime) -> None:
     log.info(
         "on-call change of %s at %s (%s -> %s) is no longer planned: withdrawn, with receipts %s",
         row.team,
-        _utc(row.at).isoformat(),
+        row.at.isoformat(),
         row.outgoing,
         row.incoming,
         withdrawn,
@@ -367,10 +363,10 @@ def _announce(baton: Baton, now: datetime) -> int:
         )
     announced = 0
     for row in due:
-        at = _utc(row.at)
+        at = row.at
         # A change after which another one already happened (Baton was down across both):
         # its incoming person is no longer on call, so nobody is told.
-        current = at >= _utc(newest[row.team])
+        current = at >= newest[row.team]
         with session(baton.engine) as s:
             handoffs.lock_role(s, role_key("oncall", team=row.team))  # before the heads it may take
             won = s.execute(
@@ -387,7 +383,7 @@ def _announce(baton: Baton, now: datetime) -> int:
             unsigned = [r for r in receipts if r.state == "pending"]
             # Receipts opened at the change or after it (an override from now, a change Baton
             # was down for) had no time before it: they wait as any pending receipt does.
-            had_time = _utc(row.opened_at) < at
+            had_time = row.opened_at < at
             if unsigned and had_time:
                 s.execute(update(ShiftChange).where(*_key(row)).values(flagged=True))
             if current:
@@ -417,7 +413,7 @@ def _tell_on_call(baton: Baton, s: Session, row: ShiftChange, now: datetime) -> 
     team = baton.config.ownership.teams.get(row.team)
     if team is None:
         return
-    nxt = own.plan(row.team).next_change(_utc(row.at))
+    nxt = own.plan(row.team).next_change(row.at)
     text, blocks = say.on_call_now(own, team.name, nxt.at if nxt else None, nxt.incoming if nxt else None)
     outbox.send(s, own.user_id(row.incoming), text=text, blocks=blocks, now=now)
 
@@ -426,8 +422,8 @@ def _nudge(baton: Baton, s: Session, receipt: Receipt, now: datetime) -> None:
     own = baton.ownership
     what = _what(baton, receipt.team or "", receipt.area)
     for as_, user, signed_at in (
-        ("outgoing", receipt.from_user, receipt.outgoing_signed_at),
-        ("incoming", receipt.to_user, receipt.incoming_signed_at),
+        (Signer.OUTGOING, receipt.from_user, receipt.outgoing_signed_at),
+        (Signer.INCOMING, receipt.to_user, receipt.incoming_signed_at),
     ):
         if user and signed_at is None:
             text, blocks = say.reminder(own, receipt, what, as_)

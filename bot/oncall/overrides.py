@@ -50,11 +50,6 @@ class OverrideError(Refused):
 WHO = ("members", "admins")
 
 
-def _utc(ts: datetime) -> datetime:
-    # SQLite gives back what it was given; a naive time from it was written as UTC.
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def team_key(baton: Baton, text: str) -> str:
     """The team a key or name (any case) means; OverrideError with "did you mean" or the list."""
     teams = baton.config.ownership.teams
@@ -192,7 +187,7 @@ def windows(rows: Iterable[OncallOverride]) -> dict[str, list[Window]]:
     out: dict[str, list[Window]] = {}
     for row in rows:
         out.setdefault(row.team, []).append(
-            Window(row.who, _utc(row.starts_at), _utc(row.ends_at), f"override #{row.id}")
+            Window(row.who, row.starts_at, row.ends_at, f"override #{row.id}")
         )
     return out
 

@@ -8,7 +8,6 @@ One area's view is 22 blocks; Slack's limit is 50.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.readiness.checklist import ORGANIZATION, PRODUCTION, ItemState, Readiness
@@ -33,10 +32,6 @@ def parse_value(value: str) -> tuple[str, str]:
     return area, item
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
-
-
 def experiment_text(r: Readiness) -> str:
     open_ = len(r.of(PRODUCTION)) - r.production
     return f"still an experiment: {open_} of {len(r.of(PRODUCTION))} production checkpoints open"
@@ -58,7 +53,7 @@ def item_line(state: ItemState) -> str:
         return f"{head}\nBaton: {escape(state.proven)}"
     if state.ticked_by is not None and state.ticked_at is not None:
         link = f" · {escape(state.link)}" if state.link else ""
-        return f"{head}\nticked by <@{state.ticked_by}> {slack_time(_utc(state.ticked_at))}{link}"
+        return f"{head}\nticked by <@{state.ticked_by}> {slack_time(state.ticked_at)}{link}"
     return head
 
 

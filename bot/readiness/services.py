@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
@@ -140,7 +140,7 @@ def _previous(s: Session, area: str, item: str) -> Previous | None:
     if row is None:
         return None
     by, at, link = row
-    return Previous(by, at if at.tzinfo else at.replace(tzinfo=UTC), link)
+    return Previous(by, at, link)
 
 
 def _state(baton: Baton, area: str) -> Readiness:

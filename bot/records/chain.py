@@ -21,7 +21,7 @@ The canonical encoding (`canonical`) is JSON, UTF-8, with:
   a database or JSON round trip may turn one into the other); any other finite float in
   Python's shortest round-trip form (`0.1`, `1e-07`); NaN and infinities are refused;
 - times (`datetime`) as ISO-8601 UTC with microseconds and `Z`: `2026-11-29T09:00:00.000000Z`;
-  a naive time is taken as UTC (SQLite returns stored times without their zone);
+  a naive time is taken as UTC (no stored time is naive: bot/store/columns.py reads them aware);
 - tuples as arrays; any other type is refused (TypeError), rather than hashed by some repr.
 """
 
@@ -102,7 +102,8 @@ def _plain(value: Any) -> Any:
             raise ValueError(f"cannot hash a non-finite number ({value!r})")
         return int(value) if value.is_integer() else value
     if isinstance(value, datetime):
-        return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
@@ -113,11 +114,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     raise TypeError(f"cannot hash a {type(value).__name__} ({value!r})")
-
-
-def utc(ts: datetime) -> datetime:
-    """An aware UTC time; a naive one is taken as UTC already."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def digest(content: Mapping[str, Any], prev_hash: str, key: ChainKey | None = None) -> str:
@@ -234,15 +230,7 @@ def lock_receipt_chain(s: Session, area: str) -> ChainHead:
     return lock_head(s, receipts_head(area))
 
 
-def _utc_fields(row: Receipt | Evidence, names: tuple[str, ...]) -> None:
-    # SQLite stores a time's wall-clock digits without its zone: store UTC, as the hash reads it.
-    for name in names:
-        value = getattr(row, name)
-        if isinstance(value, datetime):
-            setattr(row, name, utc(value))
-
-
-def _append(s: Session, row: Receipt | Evidence, head_name: str, fields: tuple[str, ...]) -> None:
+def _append(s: Session, row: Receipt | Evidence, head_name: str) -> None:
     """Make `row` the next link of the chain `head_name` (seq, prev_hash, hash) and move the head,
     in the caller's transaction; the caller adds the row to the session and commits.
 
@@ -261,7 +249,6 @@ def _append(s: Session, row: Receipt | Evidence, head_name: str, fields: tuple[s
                 head_name,
                 problem,
             )
-        _utc_fields(row, fields)
         row.seq = head.seq + 1
         row.prev_hash = head.hash
         row.hash = digest(link_content(row), row.prev_hash, key)
@@ -291,12 +278,12 @@ def _tail_problem(s: Session, row: Receipt | Evidence, head: ChainHead, key: Cha
 
 def append_receipt(s: Session, receipt: Receipt) -> None:
     """The next link of its area's receipt chain."""
-    _append(s, receipt, receipts_head(receipt.area), RECEIPT_FIELDS)
+    _append(s, receipt, receipts_head(receipt.area))
 
 
 def append_evidence(s: Session, evidence: Evidence) -> None:
     """The next link of its incident's evidence chain."""
-    _append(s, evidence, evidence_head(evidence.incident_id), EVIDENCE_FIELDS)
+    _append(s, evidence, evidence_head(evidence.incident_id))
 
 
 def amend_receipt(s: Session, receipt: Receipt, **values: Any) -> None:
@@ -329,7 +316,6 @@ def amend_receipt(s: Session, receipt: Receipt, **values: Any) -> None:
         setattr(receipt, name, value)
     prev = receipt.prev_hash
     for row in rows:
-        _utc_fields(row, RECEIPT_FIELDS)
         row.prev_hash = prev
         row.hash = prev = digest(receipt_content(row), prev, key)
         s.add(row)

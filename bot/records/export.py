@@ -14,14 +14,14 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from bot.incidents.notes import IncidentRecord, gather, render, utc
+from bot.incidents.notes import IncidentRecord, gather, render
 from bot.records.anchor import OutputError, write_file
 from bot.store.db import DEFAULT_DATABASE, DatabaseUnavailable, database_problem, open_existing, shown
 from bot.store.models import Incident
@@ -53,7 +53,7 @@ def to_json(record: IncidentRecord) -> str:
 
 def _json_value(value: object) -> str:
     if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     raise TypeError(f"{type(value).__name__} is not JSON serializable")  # pragma: no cover
 
 

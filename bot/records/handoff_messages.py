@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.config.ownership import Ownership
+from bot.config.ownership import Ownership, Signer
 from bot.store.clock import slack_time
 from bot.store.models import Receipt
 from bot.text.blocks import Blocks, actions, button, section
@@ -20,7 +20,7 @@ NOTE = "handover_note"
 SHIFT = ("rotation", "override")
 
 
-def _button(text: str, receipt: Receipt, as_: str) -> dict[str, Any]:
+def _button(text: str, receipt: Receipt, as_: Signer) -> dict[str, Any]:
     return actions(
         button(text, SIGN, f"{receipt.id}:{as_}", style="primary"), block_id=f"handoff-{receipt.id}"
     )
@@ -65,7 +65,7 @@ def countersign_request(own: Ownership, receipt: Receipt, what: str) -> tuple[st
         f"{person(own, receipt.from_user, receipt.from_ref)}.{_note(receipt)}\n{area_state(receipt)}\n"
         "Until you countersign, they are still the one paged."
     )
-    return text, [section(body), _button("Countersign", receipt, "incoming")]
+    return text, [section(body), _button("Countersign", receipt, Signer.INCOMING)]
 
 
 def peer_request(own: Ownership, receipt: Receipt, what: str) -> tuple[str, Blocks]:
@@ -76,13 +76,13 @@ def peer_request(own: Ownership, receipt: Receipt, what: str) -> tuple[str, Bloc
         f":handshake: *Handoff #{receipt.id}* of *{what}*: {frm} → {to}, started by "
         f"<@{receipt.started_by}>.{_note(receipt)}\nYou are named as its peer: sign if you saw it agreed."
     )
-    return text, [section(body), _button("Sign as peer", receipt, "peer")]
+    return text, [section(body), _button("Sign as peer", receipt, Signer.PEER)]
 
 
-def edit_sign_request(own: Ownership, receipt: Receipt, what: str, as_: str) -> tuple[str, Blocks]:
+def edit_sign_request(own: Ownership, receipt: Receipt, what: str, as_: Signer) -> tuple[str, Blocks]:
     frm = person(own, receipt.from_user, receipt.from_ref)
     to = person(own, receipt.to_user, receipt.to_ref)
-    side = "hand it over" if as_ == "outgoing" else "take it over"
+    side = "hand it over" if as_ == Signer.OUTGOING else "take it over"
     text = f":handshake: ownership.yaml now gives {what} to {to} (from {frm}): sign handoff #{receipt.id}."
     body = (
         f":handshake: *Handoff #{receipt.id}*: an edit of ownership.yaml moved *{what}* from {frm} to {to}. "
@@ -91,7 +91,7 @@ def edit_sign_request(own: Ownership, receipt: Receipt, what: str, as_: str) -> 
     return text, [section(body), _button("Sign", receipt, as_)]
 
 
-def reminder(own: Ownership, receipt: Receipt, what: str, as_: str) -> tuple[str, Blocks]:
+def reminder(own: Ownership, receipt: Receipt, what: str, as_: Signer) -> tuple[str, Blocks]:
     frm = person(own, receipt.from_user, receipt.from_ref)
     to = person(own, receipt.to_user, receipt.to_ref)
     since = slack_time(receipt.started_at)
@@ -100,19 +100,19 @@ def reminder(own: Ownership, receipt: Receipt, what: str, as_: str) -> tuple[str
         f":hourglass: *Handoff #{receipt.id}* of *{what}* ({frm} → {to}), open since {since}, "
         "still needs your signature."
     )
-    if as_ == "outgoing" and receipt.origin in SHIFT:
+    if as_ == Signer.OUTGOING and receipt.origin in SHIFT:
         return text, [section(body), note_button(receipt)]
-    button = "Countersign" if as_ == "incoming" and receipt.origin in ("slack", *SHIFT) else "Sign"
+    button = "Countersign" if as_ == Signer.INCOMING and receipt.origin in ("slack", *SHIFT) else "Sign"
     return text, [section(body), _button(button, receipt, as_)]
 
 
-def signed_notice(own: Ownership, receipt: Receipt, as_: str, user: str) -> str:
-    what = {"incoming": "countersigned", "outgoing": "signed", "peer": "signed as peer"}[as_]
+def signed_notice(own: Ownership, receipt: Receipt, as_: Signer, user: str) -> str:
+    what = {Signer.INCOMING: "countersigned", Signer.OUTGOING: "signed", Signer.PEER: "signed as peer"}[as_]
     then = ""
-    if as_ == "incoming" and receipt.origin == "slack":
+    if as_ == Signer.INCOMING and receipt.origin == "slack":
         then = f" {person(own, receipt.to_user, receipt.to_ref)} holds the role from now on."
     role = f"{receipt.role} of `{receipt.area}`"
-    note = _note(receipt) if as_ == "outgoing" and receipt.origin in SHIFT else ""
+    note = _note(receipt) if as_ == Signer.OUTGOING and receipt.origin in SHIFT else ""
     return f":white_check_mark: <@{user}> {what} handoff #{receipt.id} ({role}).{then}{note}"
 
 
@@ -146,7 +146,7 @@ def handover_countersign_request(
         f":handshake: *Handover #{receipt.id}*: you take over *{what}* from {frm} {when}. Their note "
         f"comes to you here when they sign; countersign to say you have it.\n{area_state(receipt)}"
     )
-    return text, [section(body), _button("Countersign", receipt, "incoming")]
+    return text, [section(body), _button("Countersign", receipt, Signer.INCOMING)]
 
 
 def on_call_now(own: Ownership, team: str, until: datetime | None, after: str | None) -> tuple[str, Blocks]:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from bot.config.loader import Config
-from bot.config.ownership import ROLES, Ownership
+from bot.config.ownership import ROLES, Ownership, RoleKey, RoleKind, Signer
 from bot.readiness import checklist
 from bot.readiness.checklist import Readiness
 from bot.records import handoff_messages as say
@@ -31,9 +31,9 @@ def reminders(baton: Baton) -> list[tuple[str, str, list[dict[str, Any]]]]:
     for receipt in pending(baton=baton):
         target = Role(receipt.role, receipt.area, receipt.team, key_of(receipt))
         what = label(own, target) if receipt.area in baton.config.ownership.areas else receipt.role
-        missing = [("incoming", receipt.to_user, receipt.incoming_signed_at)]
+        missing = [(Signer.INCOMING, receipt.to_user, receipt.incoming_signed_at)]
         if receipt.origin in ("config", *say.SHIFT):
-            missing.append(("outgoing", receipt.from_user, receipt.outgoing_signed_at))
+            missing.append((Signer.OUTGOING, receipt.from_user, receipt.outgoing_signed_at))
         for as_, user, signed_at in missing:
             if user and signed_at is None:
                 text, blocks = say.reminder(own, receipt, what, as_)
@@ -116,8 +116,10 @@ def file_notes(config: Config, own: Ownership, found: Mapping[str, OwnerOverride
     configured = own.configured_holders()
     notes = []
     for key, row in sorted(found.items()):
-        kind, name, role = key.split(":")
-        loc: tuple[str, ...] = ("areas", name, role) if kind == "area" else ("teams", name, "oncall")
+        role = RoleKey.parse(key)
+        loc = (
+            ("areas", role.name, role.role) if role.kind == RoleKind.AREA else ("teams", role.name, "oncall")
+        )
         named = configured.get(key, "?")
         notes.append(
             f"{config.where(loc)}: names {named!r}, but {row.ref!r} holds the role since handoff "

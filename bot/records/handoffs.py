@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 from bot.access import groups as people
 from bot.access.rule import Group, NotAllowed, check
 from bot.access.who import outsider_refusal
-from bot.config.ownership import ROLES, Ownership, role_key
+from bot.config.ownership import ROLES, Ownership, RoleKey, RoleKind, Signer, role_key
 from bot.readiness import checklist
 from bot.records import chain, seal
 from bot.records import handoff_messages as say
@@ -261,18 +261,22 @@ class Signed:
     effective: bool  # this signature made the new holder effective
 
 
-SIGNERS = ("incoming", "outgoing", "peer")
-_SIGNED_AT = {"incoming": "incoming_signed_at", "outgoing": "outgoing_signed_at", "peer": "peer_signed_at"}
+SIGNERS = tuple(Signer)
+_SIGNED_AT = {
+    Signer.INCOMING: "incoming_signed_at",
+    Signer.OUTGOING: "outgoing_signed_at",
+    Signer.PEER: "peer_signed_at",
+}
 
 
-def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None = None) -> Signed:
+def sign(*, baton: Baton, receipt_id: int, as_: Signer | str, user: str, note: str | None = None) -> Signed:
     """A signature from the person it is asked of; anyone else is refused. A Slack handoff's
     countersignature makes the new holder effective at once, if its outgoing signer still holds
     the role (otherwise the handoff is withdrawn, both are told, and HandoffError says why). The
     outgoing signature of a shift handover (origin rotation/override) may carry a `note`,
     masked; the plan, not a signature, says who is on call, so neither of its signatures
     overrides anything. A receipt altered outside Baton is never signed (HandoffError)."""
-    if as_ == "incoming":
+    if as_ == Signer.INCOMING:
         baton.refresh_overrides()  # a role that changed hands on another replica counts here at once
     own = baton.ownership
     now = baton.clock.now()
@@ -290,23 +294,31 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
         lock_role(s, key)
         chain.lock_receipt_chain(s, area)
         receipt = s.exec(select(Receipt).where(col(Receipt.id) == receipt_id).with_for_update()).one()
-        signer = {"incoming": receipt.to_user, "outgoing": receipt.from_user, "peer": receipt.peer_user}.get(
-            as_
-        )
-        what = {"incoming": "the incoming owner", "outgoing": "the outgoing owner", "peer": "the peer"}.get(
-            as_
-        )
+        signer, what = None, None
+        if as_ in SIGNERS:  # a sign button's value, as Slack sent it back
+            as_ = Signer(as_)
+            signer = {
+                Signer.INCOMING: receipt.to_user,
+                Signer.OUTGOING: receipt.from_user,
+                Signer.PEER: receipt.peer_user,
+            }[as_]
+            what = {
+                Signer.INCOMING: "the incoming owner",
+                Signer.OUTGOING: "the outgoing owner",
+                Signer.PEER: "the peer",
+            }[as_]
         if signer is None or what is None:
             raise HandoffError(f"Handoff #{receipt_id} asks no {as_} signature.")
+        assert isinstance(as_, Signer)
         groups = {"signer": people.one(what, signer)}
         check(user, [groups[k] for k in WHO_SIGNS], f"sign handoff #{receipt_id} as {what}", then="")
         if receipt.state == "withdrawn":
             raise HandoffError(f"Handoff #{receipt_id} was withdrawn ({say.withdrawn_because(receipt)}).")
-        if note is not None and not (as_ == "outgoing" and receipt.origin in say.SHIFT):
+        if note is not None and not (as_ == Signer.OUTGOING and receipt.origin in say.SHIFT):
             raise HandoffError(f"Handoff #{receipt_id} takes no note with this signature.")
         if getattr(receipt, _SIGNED_AT[as_]) is not None:
             return Signed(receipt, already=True, effective=False)
-        effective = as_ == "incoming" and receipt.origin == "slack"
+        effective = as_ == Signer.INCOMING and receipt.origin == "slack"
         if effective:
             # Who holds the role as the database says under its lock, not as this replica last
             # read it: another countersignature, an override or an edit may have come meanwhile.
@@ -339,17 +351,21 @@ def sign(*, baton: Baton, receipt_id: int, as_: str, user: str, note: str | None
 
 
 def _sign(
-    baton: Baton, s: Session, receipt: Receipt, as_: str, user: str, note: str | None, now: datetime
+    baton: Baton, s: Session, receipt: Receipt, as_: Signer, user: str, note: str | None, now: datetime
 ) -> None:
     """Set the signature (and note), re-seal the chain, make a countersigned Slack handoff
     effective and tell the others; in the caller's transaction, which holds the locks."""
     values: dict[str, Any] = {_SIGNED_AT[as_]: now}
-    if as_ == "outgoing":
+    if as_ == Signer.OUTGOING:
         values["outgoing_signed_by"] = user
         if note is not None:
             values["note"] = mask(note.strip()[:3000]).text
-    signed = {"outgoing": receipt.outgoing_signed_at, "incoming": receipt.incoming_signed_at, as_: now}
-    if signed["outgoing"] and signed["incoming"]:
+    signed = {
+        Signer.OUTGOING: receipt.outgoing_signed_at,
+        Signer.INCOMING: receipt.incoming_signed_at,
+        as_: now,
+    }
+    if signed[Signer.OUTGOING] and signed[Signer.INCOMING]:
         values["state"] = "signed"
     try:
         chain.amend_receipt(s, receipt, **values)
@@ -357,7 +373,7 @@ def _sign(
         raise _not_signable(receipt, e) from None
     except SealError as e:
         raise HandoffError(f"Handoff #{receipt.id} was not signed: {e}. Tell an admin.") from None
-    if as_ == "incoming" and receipt.origin == "slack":
+    if as_ == Signer.INCOMING and receipt.origin == "slack":
         assert receipt.id is not None
         key = key_of(receipt)
         s.execute(delete(OwnerOverride).where(col(OwnerOverride.key) == key))
@@ -459,10 +475,10 @@ def withdraw_superseded(
     whose outgoing signer is someone else (they could otherwise still be countersigned and hand
     over a role their signer no longer held), in the caller's transaction. Their ids."""
     own = baton.ownership
-    kind, name, role = key.split(":")
-    where = col(Receipt.team) == name if kind == "team" else col(Receipt.area) == name
+    role = RoleKey.parse(key)
+    where = col(Receipt.team) == role.name if role.kind == RoleKind.TEAM else col(Receipt.area) == role.name
     query = select(Receipt.id, Receipt.from_ref).where(
-        col(Receipt.state) == "pending", col(Receipt.origin) == "slack", col(Receipt.role) == role, where
+        col(Receipt.state) == "pending", col(Receipt.origin) == "slack", col(Receipt.role) == role.role, where
     )
     rows = s.exec(query.order_by(col(Receipt.id))).all()
     withdrawn = [

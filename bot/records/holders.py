@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from bot.config.ownership import RoleKey, RoleKind, Signer
 from bot.records import handoff_messages as say
 from bot.records import handoffs
 from bot.store import outbox
@@ -84,18 +85,19 @@ def _open_edit_receipts(
 ) -> list[Receipt]:
     """One receipt per area the edited role belongs to (a team's on-call: each area it is R for)."""
     own = baton.ownership
-    kind, name, role = key.split(":")
-    if kind == "team":
-        areas = [a for a, cfg in baton.config.ownership.areas.items() if cfg.responsible == name]
+    role = RoleKey.parse(key)
+    team = role.name if role.kind == RoleKind.TEAM else None
+    if team is not None:
+        areas = [a for a, cfg in baton.config.ownership.areas.items() if cfg.responsible == team]
     else:
-        areas = [name]
+        areas = [role.name]
     receipts = []
     for area in areas:
-        target = handoffs.Role(role, area, name if kind == "team" else None, key)
+        target = handoffs.Role(role.role, area, team, key)
         receipt = handoffs.open_receipt(
             baton, s, target, outgoing, incoming, note="ownership.yaml was edited", origin="config", now=now
         )
-        for as_, user in (("outgoing", receipt.from_user), ("incoming", receipt.to_user)):
+        for as_, user in ((Signer.OUTGOING, receipt.from_user), (Signer.INCOMING, receipt.to_user)):
             text, blocks = say.edit_sign_request(own, receipt, handoffs.label(own, target), as_)
             outbox.send(s, user, text=text, blocks=blocks, now=now)
         receipts.append(receipt)

@@ -225,8 +225,6 @@ def wait_turn(s: Session, job: Job, *, now: datetime, kinds: Sequence[str] = CHA
         after = timedelta(milliseconds=100)
         retry_at = ahead[1]
         if retry_at is not None:
-            if retry_at.tzinfo is None and now.tzinfo is not None:
-                retry_at = retry_at.replace(tzinfo=now.tzinfo)
             after = max(after, retry_at - now + after)
         raise Defer(f"job {ahead[0]} goes first", after=after)
 

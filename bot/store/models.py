@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, PrimaryKeyConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from bot.store.columns import UtcDateTime
+from bot.store.policy import Policy, PolicyJSON
+
 
 class PersonCache(SQLModel, table=True):
     """A person given as an e-mail in ownership.yaml, resolved through users.lookupByEmail."""
@@ -17,7 +20,7 @@ class PersonCache(SQLModel, table=True):
     email: str = Field(primary_key=True, max_length=320)
     user_id: str | None = Field(default=None, max_length=32)
     error: str | None = Field(default=None, max_length=200)
-    resolved_at: datetime
+    resolved_at: datetime = Field(sa_type=UtcDateTime)
 
 
 def _json() -> Any:
@@ -35,19 +38,23 @@ class Incident(SQLModel, table=True):
     backlog: bool = False  # a backlog level: recorded and posted, nobody paged
     commander: str | None = Field(default=None, max_length=32)
     declared_by: str = Field(max_length=32)
-    declared_at: datetime
-    deadline: datetime | None = None  # end of the response window; None for backlog
-    window_started_at: datetime | None = None  # start of that window: declared, raised or reopened
+    declared_at: datetime = Field(sa_type=UtcDateTime)
+    deadline: datetime | None = Field(
+        default=None, sa_type=UtcDateTime
+    )  # end of the response window; None for backlog
+    window_started_at: datetime | None = Field(
+        default=None, sa_type=UtcDateTime
+    )  # start of that window: declared, raised or reopened
     # What was decided at declaration: level, window, the ladder with user IDs. Editing the YAML
     # later does not change a running escalation.
-    policy: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    policy: Policy = Field(default_factory=Policy, sa_column=Column(PolicyJSON, nullable=False, default=dict))
     acknowledged_by: str | None = Field(default=None, max_length=32)
-    acknowledged_at: datetime | None = None
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     ack_within_window: bool | None = None
     breached: bool = False
     status: str | None = Field(default=None, sa_type=Text)
     resolved_by: str | None = Field(default=None, max_length=32)
-    resolved_at: datetime | None = None
+    resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     summary: str | None = Field(default=None, sa_type=Text)
     channel_id: str | None = Field(default=None, max_length=32, index=True)
     channel_name: str | None = Field(default=None, max_length=80)
@@ -64,7 +71,7 @@ class TimelineEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
-    at: datetime
+    at: datetime = Field(sa_type=UtcDateTime)
     actor: str = Field(max_length=32)  # a Slack user ID, or "baton"
     kind: str = Field(max_length=32)
     text: str = Field(sa_type=Text)
@@ -82,17 +89,21 @@ class Job(SQLModel, table=True):
     kind: str = Field(max_length=32)
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
-    due_at: datetime  # when it was owed; kept through retries (lateness, order in the channel)
-    retry_at: datetime | None = None  # after a failure or a deferral: not before this
+    due_at: datetime = Field(
+        sa_type=UtcDateTime
+    )  # when it was owed; kept through retries (lateness, order in the channel)
+    retry_at: datetime | None = Field(
+        default=None, sa_type=UtcDateTime
+    )  # after a failure or a deferral: not before this
     state: str = Field(default="pending", max_length=16)  # pending / running / done / cancelled / failed
     ladder: bool = False  # part of the escalation: an acknowledgement cancels it
     step: int | None = None
     attempts: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)
-    lease_until: datetime | None = None
+    lease_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime
-    done_at: datetime | None = None
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # What the job has sent, per step ("dm", "post", "pager", "opening"): {"state": "sent",
     # "ts": …}; a retry reads it before sending (bot/store/delivery.py).
     delivery: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
@@ -109,7 +120,7 @@ class Evidence(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
-    at: datetime
+    at: datetime = Field(sa_type=UtcDateTime)
     author: str = Field(max_length=32)  # who added it
     kind: str = Field(max_length=16)  # text / link / message
     text: str = Field(sa_type=Text)  # PII and secrets masked (bot/text/masking.py)
@@ -131,7 +142,7 @@ class EvidenceDraft(SQLModel, table=True):
     __tablename__ = "evidence_draft"
 
     id: str = Field(primary_key=True, max_length=32)
-    created_at: datetime
+    created_at: datetime = Field(sa_type=UtcDateTime)
     user: str = Field(max_length=32)  # who used the shortcut
     channel: str = Field(max_length=32)
     ts: str = Field(max_length=32)
@@ -161,12 +172,12 @@ class Receipt(SQLModel, table=True):
     note: str = Field(default="", sa_type=Text)  # masked
     origin: str = Field(max_length=16)  # slack (/owner handoff) or config (an edit of ownership.yaml)
     started_by: str = Field(max_length=32)  # a Slack user ID, or "baton" for a config edit
-    started_at: datetime
+    started_at: datetime = Field(sa_type=UtcDateTime)
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     outgoing_signed_by: str | None = Field(default=None, max_length=32)
-    outgoing_signed_at: datetime | None = None
-    incoming_signed_at: datetime | None = None
-    peer_signed_at: datetime | None = None
+    outgoing_signed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    incoming_signed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    peer_signed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     state: str = Field(default="pending", max_length=16, index=True)  # pending / signed
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(default="", max_length=64)
@@ -192,7 +203,7 @@ class ChainSeal(SQLModel, table=True):
 
     id: int = Field(primary_key=True)
     key_fingerprint: str = Field(max_length=64)
-    sealed_at: datetime
+    sealed_at: datetime = Field(sa_type=UtcDateTime)
     resealed: int = 0  # links re-sealed under the key then (0: keyed from the first link)
 
 
@@ -202,7 +213,7 @@ class Holder(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=240)
     ref: str = Field(max_length=320)
-    seen_at: datetime
+    seen_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class OwnerOverride(SQLModel, table=True):
@@ -215,7 +226,7 @@ class OwnerOverride(SQLModel, table=True):
     ref: str = Field(max_length=320)
     user: str | None = Field(default=None, max_length=32)
     receipt_id: int = Field(foreign_key="receipt.id")
-    since: datetime
+    since: datetime = Field(sa_type=UtcDateTime)
 
 
 class NudgeRun(SQLModel, table=True):
@@ -226,15 +237,15 @@ class NudgeRun(SQLModel, table=True):
     __table_args__ = (PrimaryKeyConstraint("name", "due_at", name="pk_nudge_run"),)
 
     name: str = Field(max_length=40)
-    due_at: datetime
+    due_at: datetime = Field(sa_type=UtcDateTime)
     claimed_by: str = Field(max_length=64)
-    claimed_at: datetime
+    claimed_at: datetime = Field(sa_type=UtcDateTime)
     state: str = Field(default="running", max_length=16)  # running / pending (a retry) / done / failed
     attempts: int = 1
-    lease_until: datetime | None = None
-    retry_at: datetime | None = None
+    lease_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    retry_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
-    done_at: datetime | None = None
+    done_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class MonitorLink(SQLModel, table=True):
@@ -252,7 +263,7 @@ class MonitorLink(SQLModel, table=True):
     name: str = Field(sa_type=Text)
     incident_id: int | None = Field(default=None, foreign_key="incident.id")
     state: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # e.g. firing fingerprints
-    updated_at: datetime
+    updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class SlackSignature(SQLModel, table=True):
@@ -265,7 +276,7 @@ class SlackSignature(SQLModel, table=True):
     __table_args__ = (Index("ix_slack_signature_expires_at", "expires_at"),)
 
     signature: str = Field(primary_key=True, max_length=80)  # "v0=" and 64 hex digits, checked
-    expires_at: datetime
+    expires_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class ReadinessTick(SQLModel, table=True):
@@ -278,7 +289,7 @@ class ReadinessTick(SQLModel, table=True):
     area: str = Field(max_length=100)
     item: str = Field(max_length=40)
     ticked_by: str = Field(max_length=32)  # a Slack user ID
-    ticked_at: datetime
+    ticked_at: datetime = Field(sa_type=UtcDateTime)
     link: str | None = Field(default=None, sa_type=Text)
 
 
@@ -296,7 +307,7 @@ class FailureCase(SQLModel, table=True):
     confidence: float | None = None
     ref: str | None = Field(default=None, max_length=512)  # the product's own id for the case
     masked: dict[str, Any] = Field(default_factory=dict, sa_column=_json())  # kind -> count
-    received_at: datetime
+    received_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class OncallOverride(SQLModel, table=True):
@@ -310,11 +321,11 @@ class OncallOverride(SQLModel, table=True):
     team: str = Field(max_length=100)
     who: str = Field(max_length=320)  # a ref, as the config names people
     user: str | None = Field(default=None, max_length=32)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: datetime = Field(sa_type=UtcDateTime)
+    ends_at: datetime = Field(sa_type=UtcDateTime)
     note: str = Field(default="", sa_type=Text)  # masked
     created_by: str = Field(max_length=32)  # a Slack user ID
-    created_at: datetime
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class ShiftChange(SQLModel, table=True):
@@ -327,14 +338,14 @@ class ShiftChange(SQLModel, table=True):
     __table_args__ = (PrimaryKeyConstraint("team", "at", name="pk_shift_change"),)
 
     team: str = Field(max_length=100)
-    at: datetime
+    at: datetime = Field(sa_type=UtcDateTime)
     outgoing: str = Field(max_length=320)  # refs
     incoming: str = Field(max_length=320)
     origin: str = Field(max_length=16)  # rotation / override / armed
     state: str = Field(default="open", max_length=16)  # open / withdrawn (re-planned) / armed
     receipt_ids: list[int] = Field(default_factory=list, sa_column=_json())
-    opened_at: datetime
-    announced_at: datetime | None = None
+    opened_at: datetime = Field(sa_type=UtcDateTime)
+    announced_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     flagged: bool = False  # a receipt was still unsigned at the change
 
 
@@ -367,15 +378,15 @@ class ActionRequest(SQLModel, table=True):
     url_digest: str | None = Field(default=None, max_length=64)
     approvers: list[str] = Field(default_factory=list, sa_column=_json())  # Slack user IDs asked
     requested_by: str = Field(max_length=32)
-    requested_at: datetime
-    expires_at: datetime
+    requested_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
     state: str = Field(default="pending", max_length=16, index=True)
     decided_by: str | None = Field(default=None, max_length=32)
-    decided_at: datetime | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     idempotency_key: str = Field(max_length=64)  # sent with every try of the call
     attempts: int = 0  # webhook calls made
     status: int | None = None  # the webhook's last HTTP status
     answer: str | None = Field(default=None, sa_type=Text)  # a short, masked excerpt of its body
-    answered_at: datetime | None = None
+    answered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Why the last try failed; or, once it ended without running, why (resolved, config changed).
     error: str | None = Field(default=None, sa_type=Text)

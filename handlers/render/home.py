@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.config.ownership import Signer
 from bot.home.overview import COMMANDING, OWNER, PAGED, OpenIncident, Overview, OwnedArea, Signature
 from bot.incidents.messages import ACK
 from bot.records.handoff_messages import NOTE, SHIFT, SIGN
@@ -21,7 +22,7 @@ Block = dict[str, Any]
 # Slack allows 100 blocks in a Home view: three lists of at most 20 rows each, plus headings.
 MAX_ROWS = 20
 _WHY = {PAGED: "you were paged", COMMANDING: "you are the commander", OWNER: "your area"}
-_BUTTON = {"incoming": "Countersign", "outgoing": "Sign", "peer": "Sign as peer"}
+_BUTTON = {Signer.INCOMING: "Countersign", Signer.OUTGOING: "Sign", Signer.PEER: "Sign as peer"}
 _HOW = {
     "config": "an edit of ownership.yaml",
     "rotation": "a shift change",
@@ -78,7 +79,7 @@ def _signature(sig: Signature) -> Block:
         f"*Handoff #{sig.receipt_id}*: {escape(sig.what)}, {frm} → {to} ({how}, {slack_time(sig.started_at)})"
         f"{note}"
     )
-    if sig.as_ == "outgoing" and sig.origin in SHIFT:
+    if sig.as_ == Signer.OUTGOING and sig.origin in SHIFT:
         # The outgoing on-call signs with a note, in the modal the DM's button opens too.
         sign = button("Write handover note", NOTE, str(sig.receipt_id), style="primary")
     else:

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
+from bot.config.ownership import Signer
 from bot.records import handoffs
 from bot.text.errors import Refused
 from handlers.listener import baton_of
@@ -20,7 +21,7 @@ def note_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         signed = handoffs.sign(
             baton=baton,
             receipt_id=int(view["private_metadata"]),
-            as_="outgoing",
+            as_=Signer.OUTGOING,
             user=body["user"]["id"],
             note=note,
         )

@@ -106,7 +106,7 @@ class Acting:
                         col(Job.state) == "pending", col(Job.due_at) <= now
                     )
                 ).all()
-            due = [p for p in pending if p.retry_at is None or notes.utc(p.retry_at) <= now]
+            due = [p for p in pending if p.retry_at is None or p.retry_at <= now]
             # Deferred for their turn (not retrying after an error): released, as the ticker does
             # when the job ahead ends.
             waiting = {
@@ -232,7 +232,7 @@ def test_accountable_asks_the_accountable_person_with_approve_and_deny(acting: A
     # The expiry is a durable job due at the end of the window.
     with session(acting.baton.engine) as s:
         (expiry,) = s.exec(select(Job).where(col(Job.kind) == "action_expire")).all()
-    assert expiry.payload == {"request": req.id} and notes.utc(expiry.due_at) == req.expires_at
+    assert expiry.payload == {"request": req.id} and expiry.due_at == req.expires_at
     assert calls(acting) == []
 
 

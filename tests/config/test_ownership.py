@@ -8,7 +8,7 @@ import pytest
 
 from bot.config.loader import load_config
 from bot.config.models import OwnershipConfig
-from bot.config.ownership import Ownership, UnknownAreaError, wider
+from bot.config.ownership import Ownership, RoleKey, RoleKind, Signer, UnknownAreaError, role_key, wider
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,3 +209,21 @@ def test_shipped_matrix() -> None:
         ]
         assert unreachable == [], key
         assert raci.accountable in own.scope(key, "owning-team")
+
+
+def test_a_role_key_is_written_and_read_in_one_place() -> None:
+    """The keys Holder and OwnerOverride rows are filed under, as earlier versions wrote them."""
+    assert role_key("accountable", area="model-quality") == "area:model-quality:accountable"
+    assert role_key("responsible", area="data") == "area:data:responsible"
+    assert role_key("oncall", team="ml", area="ignored") == "team:ml:oncall"
+    for key in ("area:model-quality:accountable", "team:ml:oncall"):
+        assert str(RoleKey.parse(key)) == key
+    assert RoleKey.parse("team:ml:oncall") == RoleKey(RoleKind.TEAM, "ml", "oncall")
+    for bad in ("area:data", "area:a:b:c", "room:ml:oncall"):
+        with pytest.raises(ValueError):
+            RoleKey.parse(bad)
+
+
+def test_signers_are_stored_and_sent_as_the_plain_words() -> None:
+    assert [str(s) for s in Signer] == ["incoming", "outgoing", "peer"]
+    assert f"7:{Signer.PEER}" == "7:peer" and Signer("outgoing") is Signer.OUTGOING

@@ -91,11 +91,11 @@ def test_a_member_puts_someone_on_call_and_the_card_and_pages_follow(
     assert "Declared" in rb.command("/incident", "P1 model-quality Refusals up", user_id=LEO).text
     with session(rb.baton.engine) as s:
         inc = s.exec(select(Incident)).one()
-        first = inc.policy["steps"][0]["notify"][0]
+        first = inc.policy.steps[0].notify[0]
         pages = s.exec(
             select(Job).where(col(Job.kind) == "page", col(Job.step) == 0).order_by(col(Job.id))
         ).all()
-    assert (first["ref"], first["user"]) == ("omar", OMAR)
+    assert (first.ref, first.user) == ("omar", OMAR)
     assert pages[0].payload["user"] == OMAR
     rb.fake.wait_for(
         lambda: [c for c in page_dms(rb.fake) if c.params["channel"] == OMAR], message="omar paged"

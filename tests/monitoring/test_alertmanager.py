@@ -24,6 +24,7 @@ from bot.monitoring import alertstream
 from bot.monitoring.links import open_incident
 from bot.store.db import alembic_config, make_engine, session, upgrade
 from bot.store.models import Evidence, Incident, Job, MonitorLink, TimelineEvent
+from bot.store.policy import Policy
 from tests.conftest import FAST_SEVERITY, RunningBaton, settle, start_baton
 from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import OWNING_TEAM, page_dms, paged_users
@@ -332,7 +333,7 @@ def test_the_migration_turns_stored_keys_into_digests(db_url: str) -> None:
                 backlog=False,
                 declared_by="alertmanager",
                 declared_at=at,
-                policy={},
+                policy=Policy(),
                 breached=False,
                 setup_done=[],
             )

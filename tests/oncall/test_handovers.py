@@ -518,7 +518,7 @@ def test_on_the_night_the_clocks_go_forward_the_handover_and_the_pages_follow_th
             inc = incidents.declare(
                 baton=r.baton, severity="P2", area="model-quality", title=title, reporter=LEO
             )
-            return inc.policy["steps"][0]["notify"][0]["user"]
+            return inc.policy.steps[0].notify[0].user
 
         r.to(change - 30 * 60 * SECOND)  # 07:30 UTC = 08:30 BST: still li's shift
         assert first_page("Before the change") == LI

@@ -29,6 +29,7 @@ from bot.records.verify import verify
 from bot.store.clock import FakeClock
 from bot.store.db import alembic_config, make_engine, session, upgrade
 from bot.store.models import ChainHead, Evidence, Incident, Receipt
+from bot.store.policy import Policy
 from bot.store.runtime import Baton
 from tests.conftest import FAST_SEVERITY, RunningBaton, start_baton
 from tests.fakeslack import FakeSlack
@@ -280,7 +281,7 @@ def test_times_in_another_zone_are_stored_and_hashed_as_utc(engine: Engine) -> N
         s.add(r)
         s.commit()
     (stored,) = receipts(engine, "data")
-    assert chain.utc(stored.started_at) == T0
+    assert stored.started_at == T0 and stored.started_at.tzinfo is UTC
     assert verify(engine) == []
 
 
@@ -423,7 +424,7 @@ def test_the_migration_chains_evidence_recorded_before_chaining(db_url: str) -> 
                     backlog=False,
                     declared_by=SAM,
                     declared_at=T0,
-                    policy={},
+                    policy=Policy(),
                     breached=False,
                     setup_done=[],
                 )

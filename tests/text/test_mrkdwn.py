@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from bot.incidents import messages
 from bot.store.models import Incident, TimelineEvent
+from bot.store.policy import Policy
 from bot.text.mrkdwn import LIVE, chunks, escape, unescape
 from handlers.render import incident as render
 
@@ -95,17 +96,19 @@ def test_escape_examples() -> None:
 
 # -- every builder -----------------------------------------------------------------------------
 
-POLICY: dict[str, Any] = {
-    "level": "P1",
-    "level_name": "Core feature failure",
-    "notify": "owning-team",
-    "response_time": "1h",
-    "window_seconds": 3600,
-    "area_name": "Model / Prompt",
-    "team": "ml",
-    "runbook": "https://wiki.example.com/runbooks/model-quality",
-    "steps": [{"index": 0, "notify": [{"ref": "maya", "user": "U07MAYA001"}], "groups": []}],
-}
+POLICY = Policy.model_validate(
+    {
+        "level": "P1",
+        "level_name": "Core feature failure",
+        "notify": "owning-team",
+        "response_time": "1h",
+        "window_seconds": 3600,
+        "area_name": "Model / Prompt",
+        "team": "ml",
+        "runbook": "https://wiki.example.com/runbooks/model-quality",
+        "steps": [{"index": 0, "after": 0, "notify": [{"ref": "maya", "user": "U07MAYA001"}], "groups": []}],
+    }
+)
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
