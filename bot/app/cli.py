@@ -28,6 +28,7 @@ from bot.store.db import DEFAULT_DATABASE, DatabaseUnavailable
 from bot.store.models import OwnerOverride
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError, slack_api_from_env
+from bot.text import typed
 from bot.text.typed import Unknown
 
 AppFactory = Callable[[Baton], App]
@@ -300,13 +301,10 @@ def plan_command(severity: str, area: str, *, at: str | None = None) -> int:
         oncall_windows=_oncall_windows(moment),
         now=lambda: moment,
     )
-    level = severity.upper()
-    if level not in config.severity.levels:
-        levels = ", ".join(sorted(config.severity.levels))
-        print(
-            f"baton: unknown severity {severity!r}; use one of {levels} (e.g. baton plan P1 model-quality)",
-            file=sys.stderr,
-        )
+    try:
+        level = typed.severity(severity, sorted(config.severity.levels))
+    except Unknown as e:
+        print(f"baton: {e.plain()} (e.g. baton plan P1 model-quality)", file=sys.stderr)
         return 2
     key = ownership.area(area)
     if key is None:

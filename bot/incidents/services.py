@@ -34,7 +34,7 @@ from bot.store.db import reading, session
 from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.policy import Policy
 from bot.store.runtime import Baton
-from bot.text.typed import Unknown, typed
+from bot.text.typed import Unknown, severity, typed
 
 __all__ = ["EXAMPLE", "IncidentError"]
 
@@ -42,11 +42,8 @@ EXAMPLE = "/incident P1 model-quality Hallucination spike on checkout"
 
 
 def _level(baton: Baton, text: str) -> str:
-    key = text.strip().upper()
-    if key not in baton.config.severity.levels:
-        known = [s for s in SEVERITIES if s in baton.config.severity.levels]
-        raise Unknown("severity", text, known, guess=None, plural="severities", then=f"e.g. `{EXAMPLE}`")
-    return key
+    known = [s for s in SEVERITIES if s in baton.config.severity.levels]
+    return severity(text, known, then=f"e.g. `{EXAMPLE}`")
 
 
 def _area(baton: Baton, text: str) -> str:

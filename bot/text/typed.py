@@ -39,6 +39,16 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     return by_lower[found[0]] if found else None
 
 
+def severity(text: str, levels: Iterable[str], *, then: str = "") -> str:
+    """The severity `text` names, any case ("p1" is P1); Unknown listing `levels` otherwise (no
+    guess: P7 is not "nearly" P1)."""
+    known = list(levels)
+    key = text.strip().upper()
+    if key not in known:
+        raise Unknown("severity", text, known, guess=None, plural="severities", then=then)
+    return key
+
+
 class Unknown(Refused):
     """A name Baton does not know, with what would be right. Nothing was changed."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.text.errors import Refused
-from bot.text.typed import Unknown, closest, quote, typed
+from bot.text.typed import Unknown, closest, quote, severity, typed
 
 AREAS = ["model-quality", "infra-deploy", "data"]
 
@@ -45,3 +45,14 @@ def test_a_caller_may_give_the_guess_the_names_shown_and_where_they_belong() -> 
     )
     severity = Unknown("severity", "P7", ["P0", "P1"], guess=None, plural="severities")
     assert str(severity) == "There is no severity `P7`. Severities: `P0`, `P1`."
+
+
+def test_a_severity_is_read_in_any_case_and_an_unknown_one_lists_the_levels_without_a_guess() -> None:
+    assert severity(" p1 ", ["P0", "P1"]) == "P1"
+    try:
+        severity("P9", ["P0", "P1"], then="e.g. `/incident P1 data x`")
+    except Unknown as e:
+        assert str(e) == "There is no severity `P9`. Severities: `P0`, `P1`. e.g. `/incident P1 data x`"
+        assert e.plain() == "severity 'P9' is not a severity: use one of P0, P1"
+    else:
+        raise AssertionError("P9 was taken")
