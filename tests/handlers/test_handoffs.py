@@ -160,7 +160,7 @@ def test_who_may_start_a_handoff(editable: tuple[RunningBaton, Path]) -> None:
         ("handoff model-quality responsible @li", "R is a team"),
         ("handoff model-quality @maya", "already holds the accountable role"),
         ("handoff model-quality @li peer @nobody-here", "name the peer as @someone"),
-        ("history nowhere", "is not one"),
+        ("history nowhere", "There is no area `nowhere`. Areas:"),
     ],
 )
 def test_bad_handoff_input_says_what_would_be_right(
