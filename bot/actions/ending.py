@@ -22,16 +22,17 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.actions import messages, snapshot
+from bot.actions.kinds import CallPayload, ExpirePayload
 from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
 from bot.store import jobs
 from bot.store.db import session
+from bot.store.kinds import JobKind, registry
 from bot.store.models import ActionRequest, Incident, Job
+from bot.store.outbox import PostPayload
 from bot.store.runtime import Baton
 
-CALL = "action_call"  # the kind of bot/actions/webhook.py's job (requests.CALL)
-EXPIRE = "action_expire"  # due at a request's expires_at: it ends then unless decided
 LIVE = ("pending", "approved")
 
 
@@ -105,8 +106,7 @@ def _no_channel(inc: Incident) -> bool:
 
 
 def _dm(s: Session, inc: Incident, user: str, text: str, *, now: datetime) -> None:
-    payload = {"channel": user, "text": text}
-    jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
+    PostPayload(channel=user, text=text).enqueue(s, incident_id=inc.id, due_at=now, now=now)
 
 
 def hurry_call(s: Session, req: ActionRequest, *, now: datetime) -> None:
@@ -114,11 +114,13 @@ def hurry_call(s: Session, req: ActionRequest, *, now: datetime) -> None:
     the webhook module ends it. A job already running is left to finish its try."""
     waiting = s.exec(
         select(Job).where(
-            col(Job.kind) == CALL, col(Job.incident_id) == req.incident_id, col(Job.state) == "pending"
+            col(Job.kind) == CallPayload.KIND,
+            col(Job.incident_id) == req.incident_id,
+            col(Job.state) == "pending",
         )
     ).all()
     for job in waiting:
-        if job.payload.get("request") == req.id:
+        if CallPayload.model_validate(job.payload).request == req.id:
             s.execute(
                 update(Job)
                 .where(col(Job.id) == job.id, col(Job.state) == "pending")
@@ -157,11 +159,11 @@ def sync(baton: Baton) -> int:
 # -- expiring ----------------------------------------------------------------------------------
 
 
-def expire(baton: Baton, job: Job) -> None:
+def expire(baton: Baton, job: Job, payload: ExpirePayload) -> None:
     """The "action_expire" job, due at the request's expires_at: a request still pending expires,
     and the channel hears that nobody decided, naming who was asked. Decided ones are left alone."""
     now = baton.clock.now()
-    request_id = int(job.payload["request"])
+    request_id = payload.request
     with session(baton.engine) as s:
         result = s.execute(
             update(ActionRequest)
@@ -205,4 +207,5 @@ def expire(baton: Baton, job: Job) -> None:
     baton.wake()
 
 
-HANDLERS = {EXPIRE: expire}
+EXPIRE = JobKind(ExpirePayload, expire)
+HANDLERS = registry(EXPIRE)

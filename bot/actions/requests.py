@@ -30,12 +30,13 @@ from sqlmodel import Session, col, select
 
 from bot.access.rule import Group, NotAllowed, check, mentions
 from bot.actions import ending, messages, snapshot
+from bot.actions.kinds import CallPayload, ExpirePayload
 from bot.config.models import ActionSpec
 from bot.incidents import rules
 from bot.incidents.errors import IncidentError
 from bot.incidents.paging import timeline
 from bot.incidents.rules import Action
-from bot.store import jobs, outbox
+from bot.store import outbox
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident
 from bot.store.runtime import Baton
@@ -46,8 +47,6 @@ from bot.text.typed import Unknown, quote
 EXAMPLE = "/incident run rollback-prompt version=v41"
 # A backlog item has no response window; its requests are decided within this instead.
 BACKLOG_WINDOW = timedelta(hours=1)
-CALL = "action_call"  # the job bot/actions/webhook.py runs: POST the action's webhook
-EXPIRE = ending.EXPIRE
 
 
 #: Who may approve or deny a request: those its rule asked when it was made (never the requester,
@@ -144,9 +143,8 @@ def request(*, baton: Baton, number: int, action: str, args: list[str], user: st
                 # Should Slack refuse the DM for good, the requester hears it did not arrive.
                 about = f"the request to approve `{name}` for #{inc.id}"
                 outbox.send(s, approver, text=text, blocks=blocks, now=now, tell=user, about=about)
-            jobs.enqueue(
-                s, kind=EXPIRE, incident_id=inc.id, due_at=expires_at, now=now, payload={"request": req.id}
-            )
+            assert req.id is not None
+            ExpirePayload(request=req.id).enqueue(s, incident_id=inc.id, due_at=expires_at, now=now)
         ending.say(s, inc, req, text=messages.requested_post(req), now=now)
         s.commit()
     baton.wake()
@@ -265,7 +263,8 @@ def _approvers(
 def _call(s: Session, req: ActionRequest, *, now: datetime) -> None:
     """The contract with bot/actions/webhook.py: approved, so the call is queued, in the same
     transaction that set the state."""
-    jobs.enqueue(s, kind=CALL, incident_id=req.incident_id, due_at=now, now=now, payload={"request": req.id})
+    assert req.id is not None
+    CallPayload(request=req.id).enqueue(s, incident_id=req.incident_id, due_at=now, now=now)
 
 
 # -- deciding ----------------------------------------------------------------------------------

@@ -40,10 +40,12 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.actions import ending, messages, snapshot
+from bot.actions.kinds import CallPayload
 from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
 from bot.store import jobs
 from bot.store.db import session
+from bot.store.kinds import JobKind, registry
 from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
 from bot.text import outside
@@ -232,12 +234,12 @@ def backoff(tries: int) -> timedelta:
 # -- the job -------------------------------------------------------------------------------------
 
 
-def run_call(baton: Baton, job: Job) -> None:
+def run_call(baton: Baton, job: Job, payload: CallPayload) -> None:
     """Call an approved request's webhook once (the job `action_call`); retried through the job
     queue (jobs.Retry) until it is called or has failed. Anything but "approved" (called,
     failed, denied, expired, or a job queued twice) is left alone."""
     with session(baton.engine) as s:
-        req = s.get(ActionRequest, int(job.payload["request"]))
+        req = s.get(ActionRequest, payload.request)
         if req is None or req.state != "approved":
             return
     assert req.id is not None
@@ -568,4 +570,5 @@ def _unmarked(said: str) -> str:
     return said.replace("*", "").replace("`", "")
 
 
-HANDLERS = {"action_call": run_call}
+CALL = JobKind(CallPayload, run_call)
+HANDLERS = registry(CALL)

@@ -18,10 +18,13 @@ from bot.config.durations import format_duration
 from bot.incidents import messages, recipients
 from bot.incidents.ladder import plan_ladder
 from bot.slack import pagers
+from bot.slack.pagers import Action as PagerAction
 from bot.slack.pagers import PagerEvent, configured, pagers_for
 from bot.store import delivery, jobs, outbox
 from bot.store.db import session
+from bot.store.kinds import JobKind, Payload, registry
 from bot.store.models import Incident, Job, TimelineEvent
+from bot.store.outbox import PostPayload
 from bot.store.policy import Group, Paged, Policy, Step
 from bot.store.runtime import Baton
 
@@ -74,6 +77,39 @@ def _whole_teams(baton: Baton, refs: tuple[str, ...]) -> tuple[Group, ...]:
     )
 
 
+class PagePayload(Payload):
+    """One person's page: a DM with the Acknowledge button."""
+
+    KIND = "page"
+    user: str | None = None  # None: the person has no Slack account (the job says so and ends)
+    ref: str | None = None  # as ownership.yaml names them
+    reason: str = ""  # the step's description
+
+
+class NoticePayload(Payload):
+    """One step's notice in the channel: who is paged, invited."""
+
+    KIND = "notice"
+    users: list[str] = []
+    description: str = ""
+    groups: list[dict[str, str]] = []
+
+
+class BreachPayload(Payload):
+    """The end of the response window with nobody acknowledging."""
+
+    KIND = "breach"
+
+
+class PagerPayload(Payload):
+    """One event for a team's external pager; its endpoint is read at send time."""
+
+    KIND = "pager"
+    pager: str
+    action: PagerAction
+    team: str | None = None
+
+
 def ladder_users(policy: Policy) -> set[str]:
     """Everyone the ladder pages at any step (Slack user IDs)."""
     return {p.user for step in policy.steps for p in step.notify if p.user}
@@ -97,36 +133,23 @@ def schedule_ladder(
             "due_at": due,
         }
         for person in step.notify:
-            rows.append(
-                jobs.row(
-                    kind="page",
-                    payload={"user": person.user, "ref": person.ref, "reason": step.description},
-                    **common,
-                )
-            )
+            page = PagePayload(user=person.user, ref=person.ref, reason=step.description)
+            rows.append(page.row(**common))
         users = [p.user for p in step.notify if p.user]
         groups = [g.model_dump(mode="json") for g in step.groups]
-        notice = {"users": users, "description": step.description, "groups": groups}
-        rows.append(jobs.row(kind="notice", payload=notice, **common))
+        rows.append(NoticePayload(users=users, description=step.description, groups=groups).row(**common))
         if step.breach:
-            rows.append(jobs.row(kind="breach", **common))
+            rows.append(BreachPayload().row(**common))
     jobs.enqueue_rows(s, rows)
 
 
-def enqueue_pager(baton: Baton, s: Session, inc: Incident, *, action: str, now: datetime) -> None:
+def enqueue_pager(baton: Baton, s: Session, inc: Incident, *, action: PagerAction, now: datetime) -> None:
     """One row per external pager the responsible team has; the endpoint is read at send time,
     so routing keys stay in the environment, never in the database."""
     assert inc.id is not None
     team = inc.policy.team
     for name in configured(baton.config.ownership.teams.get(team) if team else None):
-        jobs.enqueue(
-            s,
-            kind="pager",
-            incident_id=inc.id,
-            due_at=now,
-            now=now,
-            payload={"pager": name, "team": team, "action": action},
-        )
+        PagerPayload(pager=name, team=team, action=action).enqueue(s, incident_id=inc.id, due_at=now, now=now)
 
 
 def timeline(s: Session, inc_id: int, *, at: datetime, actor: str, kind: str, text: str, **data: Any) -> None:
@@ -143,19 +166,19 @@ def _incident(s: Session, job: Job) -> Incident:
     return inc
 
 
-def run_page(baton: Baton, job: Job) -> None:
+def run_page(baton: Baton, job: Job, payload: PagePayload) -> None:
     """DM one person with the Acknowledge button: once, however often the job is tried (the DM
     and its timeline line are one step of bot/store/delivery.py)."""
     with session(baton.engine) as s:
         inc = _incident(s, job)
         if inc.state != "open":
             return  # acknowledged or resolved since this row was written: nothing to send
-        user = job.payload.get("user")
+        user = payload.user
         if not user:
-            ref = str(job.payload.get("ref"))
+            ref = str(payload.ref)
             given = baton.config.ownership.people.get(ref, ref)
             raise jobs.Fail(f"{given} has no Slack account (fix `{ref}` under people: in ownership.yaml)")
-        text, blocks = messages.page_dm(inc, reason=job.payload.get("reason", ""))
+        text, blocks = messages.page_dm(inc, reason=payload.reason)
     if job.attempts <= 1:
         baton.metrics.pages_due.inc()
 
@@ -179,19 +202,16 @@ def run_page(baton: Baton, job: Job) -> None:
             baton.metrics.pages_on_time.inc()
 
 
-def run_notice(baton: Baton, job: Job) -> None:
+def run_notice(baton: Baton, job: Job, payload: NoticePayload) -> None:
     """Invite this step's people to the channel and mention them there."""
     with session(baton.engine) as s:
         inc = _incident(s, job)
         if inc.state != "open":
             return
         jobs.wait_turn(s, job, now=baton.clock.now())  # after the opening message
-        users: list[str] = job.payload.get("users", [])
+        users = payload.users
         text = messages.paging_notice(
-            inc,
-            users=users,
-            description=job.payload.get("description", ""),
-            groups=job.payload.get("groups", []),
+            inc, users=users, description=payload.description, groups=payload.groups
         )
     if inc.channel_id is None:
         if inc.channel_error is None:
@@ -206,7 +226,7 @@ def run_notice(baton: Baton, job: Job) -> None:
     delivery.post(baton, job, inc.channel_id, text=text)
 
 
-def run_breach(baton: Baton, job: Job) -> None:
+def run_breach(baton: Baton, job: Job, payload: BreachPayload) -> None:
     """T has passed with nobody acknowledging: record it and say so in the channel."""
     now = baton.clock.now()
     with session(baton.engine) as s:
@@ -223,20 +243,13 @@ def run_breach(baton: Baton, job: Job) -> None:
             kind="breached",
             text=f"response window of {inc.policy.response_time} breached",
         )
-        jobs.enqueue(
-            s,
-            kind="post",
-            incident_id=inc.id,
-            due_at=now,
-            now=now,
-            payload={"text": messages.breach_notice(inc)},
-        )
+        PostPayload(text=messages.breach_notice(inc)).enqueue(s, incident_id=inc.id, due_at=now, now=now)
         s.commit()
     baton.metrics.breaches.inc()
     baton.wake()
 
 
-def run_pager(baton: Baton, job: Job) -> None:
+def run_pager(baton: Baton, job: Job, payload: PagerPayload) -> None:
     """Send one event to the team's external pager, in order after the incident's earlier ones."""
     with session(baton.engine) as s:
         inc = _incident(s, job)
@@ -251,16 +264,15 @@ def run_pager(baton: Baton, job: Job) -> None:
     if earlier is not None:
         # PagerDuty must see trigger before acknowledge before resolve.
         raise jobs.Defer("an earlier pager event is still on its way", after=timedelta(milliseconds=500))
-    team_key = job.payload.get("team")
-    team = baton.config.ownership.teams.get(team_key) if team_key else None
+    team = baton.config.ownership.teams.get(payload.team) if payload.team else None
     with pagers.client() as client:
-        pager = pagers_for(team, client).get(job.payload["pager"])
+        pager = pagers_for(team, client).get(payload.pager)
         if pager is None:
             return  # not configured (any more): nothing to send
         # Slack's redirect opens the channel in whichever client the responder uses.
         channel_url = f"https://slack.com/app_redirect?channel={inc.channel_id}" if inc.channel_id else None
         event = PagerEvent(
-            action=job.payload["action"],
+            action=payload.action,
             incident=inc.id or 0,
             severity=inc.severity,
             area=inc.area,
@@ -285,4 +297,8 @@ def run_pager(baton: Baton, job: Job) -> None:
         delivery.once(baton, job, "pager", send, record=sent)
 
 
-HANDLERS = {"page": run_page, "notice": run_notice, "breach": run_breach, "pager": run_pager}
+PAGE = JobKind(PagePayload, run_page)
+NOTICE = JobKind(NoticePayload, run_notice)
+BREACH = JobKind(BreachPayload, run_breach)
+PAGER = JobKind(PagerPayload, run_pager)
+HANDLERS = registry(PAGE, NOTICE, BREACH, PAGER)

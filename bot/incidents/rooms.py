@@ -21,11 +21,13 @@ from sqlmodel import Session, col, select
 
 from bot.incidents import messages, recipients
 from bot.incidents.naming import channel_name
-from bot.incidents.paging import INVITED, timeline
+from bot.incidents.paging import INVITED, PAGE, PAGER, timeline
 from bot.slack.chat import ChatError
 from bot.store import delivery, jobs, outbox
 from bot.store.db import session
+from bot.store.kinds import JobKind, Payload, registry
 from bot.store.models import Incident, Job
+from bot.store.outbox import PostPayload
 from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
@@ -64,13 +66,32 @@ def _done(baton: Baton, inc: Incident, step: str, *more: str, **values: Any) -> 
         return row
 
 
+class SetupPayload(Payload):
+    """The incident channel's set-up: create, invite, topic, opening message, pin."""
+
+    KIND = "setup"
+
+
+class TopicPayload(Payload):
+    """The channel's topic, said again after a change (severity, commander, status)."""
+
+    KIND = "topic"
+
+
+class InvitePayload(Payload):
+    """People to invite to the incident channel (a new commander)."""
+
+    KIND = "invite"
+    users: list[str]
+
+
 # The set-up's steps after `create` run side by side, and each records itself when done: the
 # read-modify-write of setup_done must not interleave (one set-up job runs per incident, so a
 # lock of this process is enough).
 _recording = threading.Lock()
 
 
-def run_setup(baton: Baton, job: Job) -> None:
+def run_setup(baton: Baton, job: Job, payload: SetupPayload) -> None:
     """Create the channel; then invite everyone, set the topic and post the opening message side
     by side; then pin it. Three round trips to Slack when nothing fails.
 
@@ -230,16 +251,16 @@ def _channel(baton: Baton, job: Job) -> tuple[Incident, str | None]:
     return inc, inc.channel_id
 
 
-def run_post(baton: Baton, job: Job) -> None:
+def run_post(baton: Baton, job: Job, payload: PostPayload) -> None:
     """Post a message, once (bot/store/delivery.py): one that names where it goes through the
     outbox; else in the incident channel. Without a channel (set-up gave up), or when it is a
     report for "whoever can hear it" (`to_people`), the first of the reporter, the commander,
     the accountable person and the team's channel gets it."""
-    if outbox.addressed(job):
-        outbox.run(baton, job)
+    if payload.addressed:
+        outbox.run(baton, job, payload)
         return
-    text, blocks = job.payload["text"], job.payload.get("blocks")
-    if job.payload.get("to_people"):
+    text, blocks = payload.text, payload.blocks
+    if payload.to_people:
         inc, target = _load(baton, job), None
     else:
         inc, target = _channel(baton, job)
@@ -249,16 +270,16 @@ def run_post(baton: Baton, job: Job) -> None:
     delivery.post(baton, job, target, text=text, blocks=blocks)
 
 
-def run_topic(baton: Baton, job: Job) -> None:
+def run_topic(baton: Baton, job: Job, payload: TopicPayload) -> None:
     inc, channel = _channel(baton, job)
     if channel is not None:
         baton.chat.set_topic(channel, messages.topic(inc))
 
 
-def run_invite(baton: Baton, job: Job) -> None:
+def run_invite(baton: Baton, job: Job, payload: InvitePayload) -> None:
     _, channel = _channel(baton, job)
     if channel is not None:
-        baton.chat.invite(channel, job.payload["users"])
+        baton.chat.invite(channel, payload.users)
 
 
 def post(
@@ -268,21 +289,20 @@ def post(
     has no channel: what happens to it is on its timeline."""
     if inc.backlog and inc.channel_id is None:
         return
-    payload: dict[str, Any] = {"text": text}
-    if blocks:
-        payload["blocks"] = blocks
-    jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
+    PostPayload(text=text, blocks=blocks or None).enqueue(s, incident_id=inc.id, due_at=now, now=now)
 
 
 # -- when a job fails ----------------------------------------------------------------------------
 
 
 def _failure_text(inc: Incident, job: Job, error: str, final: bool) -> str:
-    if job.kind == "page":
-        who = f"<@{job.payload['user']}>" if job.payload.get("user") else job.payload.get("ref")
+    page = PAGE.peek(job) if job.kind == PAGE.name else None
+    if page is not None:
+        who = f"<@{page.user}>" if page.user else page.ref
         return f":warning: Could not page {who} by DM: {error}. Page them another way if this persists."
-    if job.kind == "pager":
-        what = f"{job.payload.get('pager')} ({job.payload.get('action')})"
+    pager = PAGER.peek(job) if job.kind == PAGER.name else None
+    if job.kind == PAGER.name:
+        what = f"{pager.pager} ({pager.action})" if pager is not None else "(one that cannot be read)"
         return f":warning: External pager {what} failed: {error}."
     if job.kind == "setup":
         then = (
@@ -294,10 +314,11 @@ def _failure_text(inc: Incident, job: Job, error: str, final: bool) -> str:
             f":warning: Could not set up the channel for incident #{inc.id} ({messages.title(inc, 100)}): "
             f"{error}. {then}"
         )
-    if job.payload.get("backlog"):
+    post = POST.peek(job) if job.kind == POST.name else None
+    if post is not None and post.backlog:
         return (
             f":warning: Could not post backlog item #{inc.id} ({messages.title(inc, 100)}) to "
-            f"<#{job.payload.get('channel')}>: {error}. It is recorded: `/incident list` shows it."
+            f"<#{post.channel}>: {error}. It is recorded: `/incident list` shows it."
         )
     where = f"<#{inc.channel_id}>" if inc.channel_id else "the incident channel"
     return f":warning: Baton could not {job.kind} in {where} for incident #{inc.id}: {error}."
@@ -317,9 +338,10 @@ def report_failure(baton: Baton, job: Job, error: str, final: bool, *, unexpecte
     if job.incident_id is None:
         outbox.report_give_up(baton, job, error, final, unexpected=unexpected)
         return
-    if job.payload.get("report"):
+    post = POST.peek(job) if job.kind == POST.name else None
+    if post is not None and post.report:
         return
-    in_channel = job.kind not in (*jobs.CHANNEL_KINDS, "post")
+    in_channel = job.kind not in (*jobs.CHANNEL_KINDS, POST.name)
     if not final and not unexpected and job.kind not in ("page", "pager", "setup"):
         return  # messages are retried quietly; people hear when one is given up
     now = baton.clock.now()
@@ -335,12 +357,14 @@ def report_failure(baton: Baton, job: Job, error: str, final: bool, *, unexpecte
         timeline(s, inc.id, at=now, actor="baton", kind="failure", text=text)
         # The channel, once it exists (or whoever can hear it, should its set-up give up later).
         to_channel = in_channel and not (inc.backlog and inc.channel_id is None)
-        payload: dict[str, Any] = {"text": text, "report": True}
-        if not to_channel:
-            payload["to_people"] = True
-        jobs.enqueue(s, kind="post", incident_id=inc.id, due_at=now, now=now, payload=payload)
+        report = PostPayload(text=text, report=True, to_people=not to_channel)
+        report.enqueue(s, incident_id=inc.id, due_at=now, now=now)
         s.commit()
     baton.wake()
 
 
-HANDLERS = {"setup": run_setup, "post": run_post, "topic": run_topic, "invite": run_invite}
+SETUP = JobKind(SetupPayload, run_setup)
+POST = JobKind(PostPayload, run_post)
+TOPIC = JobKind(TopicPayload, run_topic)
+INVITE = JobKind(InvitePayload, run_invite)
+HANDLERS = registry(SETUP, POST, TOPIC, INVITE)

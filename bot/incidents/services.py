@@ -27,11 +27,12 @@ from bot.incidents import messages, paging, rules
 from bot.incidents.errors import IncidentError
 from bot.incidents.notes import incident_note
 from bot.incidents.paging import timeline
-from bot.incidents.rooms import post
+from bot.incidents.rooms import InvitePayload, SetupPayload, TopicPayload, post
 from bot.incidents.rules import Action
 from bot.store import jobs
 from bot.store.db import reading, session
 from bot.store.models import Incident, Job, TimelineEvent
+from bot.store.outbox import PostPayload
 from bot.store.policy import Policy
 from bot.store.runtime import Baton
 from bot.text.typed import Unknown, severity, typed
@@ -87,7 +88,7 @@ def _record(
     timeline(s, inc.id, at=now, actor=actor, kind=kind, text=text, **data)
     post(s, inc, now=now, text=say)
     if topic and not (inc.backlog and inc.channel_id is None):
-        jobs.enqueue(s, kind="topic", incident_id=inc.id, due_at=now, now=now)
+        TopicPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
 
 
 def _commit(baton: Baton, s: Session) -> None:
@@ -159,16 +160,10 @@ def declare_in(s: Session, *, baton: Baton, level: str, area: str, title: str, r
     timeline(s, inc.id, at=now, actor=reporter, kind="declared", text=f"declared {level} in {area}: {title}")
     if backlog:
         channel = baton.config.severity.backlog_channel
-        jobs.enqueue(
-            s,
-            kind="post",
-            incident_id=inc.id,
-            due_at=now,
-            now=now,
-            payload={"channel": channel, "text": messages.backlog_post(inc), "backlog": True},
-        )
+        backlog_post = PostPayload(channel=channel, text=messages.backlog_post(inc), backlog=True)
+        backlog_post.enqueue(s, incident_id=inc.id, due_at=now, now=now)
     else:
-        jobs.enqueue(s, kind="setup", incident_id=inc.id, due_at=now, now=now)
+        SetupPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
         paging.schedule_ladder(s, inc, start=now, now=now)
         paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
     return inc
@@ -295,7 +290,7 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
             plan = "Nobody is paged at this level."
         else:
             if was_backlog and not _has_setup(s, number):
-                jobs.enqueue(s, kind="setup", incident_id=number, due_at=now, now=now)
+                SetupPayload().enqueue(s, incident_id=number, due_at=now, now=now)
             if inc.commander is None:
                 inc.commander = baton.ownership.user_id(baton.ownership.raci(inc.area).accountable)
             assert policy.window_seconds is not None  # not a backlog level
@@ -365,9 +360,7 @@ def set_commander(*, baton: Baton, number: int, commander: str, user: str, note:
         old = inc.commander
         inc.commander = commander
         s.add(inc)
-        jobs.enqueue(
-            s, kind="invite", incident_id=number, due_at=now, now=now, payload={"users": [commander]}
-        )
+        InvitePayload(users=[commander]).enqueue(s, incident_id=number, due_at=now, now=now)
         _record(
             s,
             inc,

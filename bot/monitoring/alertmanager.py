@@ -27,8 +27,8 @@ from bot.incidents.services import set_status
 from bot.monitoring import alertstream
 from bot.monitoring.links import join_or_declare, lock_link, open_incident
 from bot.records import evidence
-from bot.store import jobs
 from bot.store.db import session
+from bot.store.kinds import JobKind, Payload, registry
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
 from bot.text.mrkdwn import clip, escape
@@ -313,15 +313,20 @@ def _queue_evidence(s: Session, inc: Incident, alerts: list[Alert], n: Notificat
         if len(items) >= EVIDENCE_PER_NOTIFICATION:
             break
     if items:
-        jobs.enqueue(
-            s, kind="alert_evidence", incident_id=inc.id, due_at=now, now=now, payload={"items": items}
-        )
+        AlertEvidencePayload(items=items).enqueue(s, incident_id=inc.id, due_at=now, now=now)
 
 
-def run_alert_evidence(baton: Baton, job: Job) -> None:
+class AlertEvidencePayload(Payload):
+    """An alert's annotation sets to keep as evidence, by digest (the same one only once)."""
+
+    KIND = "alert_evidence"
+    items: dict[str, dict[str, str]] = {}
+
+
+def run_alert_evidence(baton: Baton, job: Job, payload: AlertEvidencePayload) -> None:
     """Keep each queued annotation set as evidence (masked; the same one only once)."""
     assert job.incident_id is not None
-    for key, item in job.payload.get("items", {}).items():
+    for key, item in payload.items.items():
         text = "\n".join(p for p in (item.get("summary"), item.get("description")) if p) or item.get(
             "url", ""
         )
@@ -337,4 +342,5 @@ def run_alert_evidence(baton: Baton, job: Job) -> None:
         )
 
 
-HANDLERS = {"alert_evidence": run_alert_evidence}
+ALERT_EVIDENCE = JobKind(AlertEvidencePayload, run_alert_evidence)
+HANDLERS = registry(ALERT_EVIDENCE)

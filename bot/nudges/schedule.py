@@ -34,12 +34,13 @@ from bot.store import outbox
 from bot.store.clock import slack_time
 from bot.store.db import session
 from bot.store.models import NudgeRun
+from bot.store.outbox import PostPayload
 from bot.store.runtime import Baton
 from bot.text.blocks import context
 
 log = logging.getLogger(__name__)
 
-Payloads = list[dict[str, Any]]
+Payloads = list[PostPayload]
 
 
 # Handoffs one reminder DM shows (two blocks each; Slack allows 50 in a message).
@@ -70,7 +71,7 @@ def one_dm_each(found: Sequence[Reminder]) -> list[Reminder]:
 def _reminders(baton: Baton) -> Payloads:
     about = "a reminder to sign a handoff"
     return [
-        {"channel": user, "text": text, "blocks": blocks, "tell": None, "about": about}
+        PostPayload(channel=user, text=text, blocks=blocks, about=about)
         for user, text, blocks in one_dm_each(handoff_views.reminders(baton))
     ]
 

@@ -17,14 +17,36 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.slack.chat import ChatError
-from bot.store import delivery, jobs
+from bot.store import delivery
 from bot.store.db import session
+from bot.store.kinds import Payload
 from bot.store.models import Job
 from bot.store.runtime import Baton
 
 log = logging.getLogger(__name__)
 
 Blocks = list[dict[str, Any]]
+
+
+class PostPayload(Payload):
+    """A message a "post" job owes: to a channel or a person (`channel`), to the first of `to`
+    Slack accepts, or, naming neither, to its incident's channel (bot/incidents/rooms.py)."""
+
+    KIND = "post"
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    channel: str | None = None  # a channel ID, or a user ID for a DM
+    to: list[str] | None = None  # tried in turn (a report to whoever can be reached)
+    to_people: bool = False  # an incident's report for whoever can hear it, not its channel
+    report: bool = False  # a report of another job's failure: never reported in turn
+    backlog: bool = False  # a backlog item's post to the backlog channel
+    tell: str | None = None  # who hears should Slack refuse it for good
+    about: str = "a message"  # what it is, in that report
+
+    @property
+    def addressed(self) -> bool:
+        """It names where it goes (`run` sends it), rather than an incident's channel."""
+        return bool(self.to or self.channel)
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,7 @@ def destination(baton: Baton, area: str) -> tuple[str | None, str, str | None]:
     return accountable, f"<@{accountable}> by DM", None
 
 
-def payloads(baton: Baton, posts: Sequence[Post], *, what: str) -> list[dict[str, Any]]:
+def payloads(baton: Baton, posts: Sequence[Post], *, what: str) -> list[PostPayload]:
     """Each post with somewhere to go as a "post" job's payload; a post with nowhere to go is
     logged. `what` names the nudge in logs and failure reports ("the readiness nudge")."""
     out = []
@@ -63,7 +85,7 @@ def payloads(baton: Baton, posts: Sequence[Post], *, what: str) -> list[dict[str
             log.warning("%s of %s goes %s", what, p.area, p.where)
             continue
         about = f"{what} of {baton.config.ownership.areas[p.area].name}"
-        out.append({"channel": p.target, "text": p.text, "blocks": p.blocks, "tell": p.tell, "about": about})
+        out.append(PostPayload(channel=p.target, text=p.text, blocks=p.blocks, tell=p.tell, about=about))
     return out
 
 
@@ -79,10 +101,10 @@ def queue(baton: Baton, posts: Sequence[Post], *, what: str) -> int:
     return len(found)
 
 
-def enqueue(s: Session, found: Sequence[dict[str, Any]], *, now: datetime) -> None:
+def enqueue(s: Session, found: Sequence[PostPayload], *, now: datetime) -> None:
     """Queue `payloads`' posts in the caller's transaction (a nudge queues them as it claims its run)."""
     for payload in found:
-        jobs.enqueue(s, kind="post", due_at=now, now=now, payload=dict(payload))
+        payload.enqueue(s, due_at=now, now=now)
 
 
 def send(
@@ -99,30 +121,25 @@ def send(
     the caller's transaction. Should Slack refuse it for good, `tell` hears by DM that `about`
     did not arrive (else Baton's admins)."""
     if to:
-        payload: dict[str, Any] = {"channel": to, "text": text, "tell": tell, "about": about}
-        if blocks is not None:
-            payload["blocks"] = list(blocks)
-        jobs.enqueue(s, kind="post", due_at=now, now=now, payload=payload)
+        listed = list(blocks) if blocks is not None else None
+        PostPayload(channel=to, text=text, blocks=listed, tell=tell, about=about).enqueue(
+            s, due_at=now, now=now
+        )
 
 
 def send_to_first(s: Session, to: Sequence[str], *, text: str, now: datetime) -> None:
     """Queue a report to the first of `to` that Slack accepts, in the caller's transaction. A
     report that is itself given up is only logged: reporting it would loop."""
-    jobs.enqueue(s, kind="post", due_at=now, now=now, payload={"to": list(to), "text": text, "report": True})
+    PostPayload(to=list(to), text=text, report=True).enqueue(s, due_at=now, now=now)
 
 
-def addressed(job: Job) -> bool:
-    """Whether a "post" job names where it goes (`run` sends it), rather than an incident's channel."""
-    return bool(job.payload.get("to") or job.payload.get("channel"))
-
-
-def run(baton: Baton, job: Job) -> None:
+def run(baton: Baton, job: Job, payload: PostPayload) -> None:
     """Send an addressed "post" job, once: to the first of `to` Slack accepts, or to `channel`."""
-    text, blocks = job.payload["text"], job.payload.get("blocks")
-    if job.payload.get("to"):
-        post_to_first(baton, job, job.payload["to"], text=text, blocks=blocks)
+    if payload.to:
+        post_to_first(baton, job, payload.to, text=payload.text, blocks=payload.blocks)
     else:
-        delivery.post(baton, job, job.payload["channel"], text=text, blocks=blocks)
+        assert payload.channel is not None
+        delivery.post(baton, job, payload.channel, text=payload.text, blocks=payload.blocks)
 
 
 def post_to_first(
@@ -159,12 +176,17 @@ def report_give_up(baton: Baton, job: Job, error: str, final: bool, *, unexpecte
     """A message that belongs to no incident (a handoff's request to sign, a nudge) names whom
     to tell when it is given up: `tell`, the person who set it off or the accountable person.
     Should there be none, or should Slack refuse them too, Baton's admins hear of it."""
-    if job.payload.get("report") or (not final and not unexpected):
+    # Only posts belong to no incident; any other kind is told of as "a message".
+    try:
+        post = PostPayload.model_validate(job.payload) if job.kind == PostPayload.KIND else None
+    except ValueError:  # a payload that does not fit: reported as "a message"
+        post = None
+    if (post is not None and post.report) or (not final and not unexpected):
         return
-    about, to = job.payload.get("about", "a message"), job.payload.get("channel")
+    about, to, tell = (post.about, post.channel, post.tell) if post is not None else ("a message", None, None)
     own = baton.ownership
     admins = [own.user_id(a) for a in baton.config.ownership.admins]
-    told = [u for u in dict.fromkeys([job.payload.get("tell"), *admins]) if u and u != to]
+    told = [u for u in dict.fromkeys([tell, *admins]) if u and u != to]
     if not told:
         log.error(
             "%s to %s was given up (%s) and there is nobody to tell: no admins in ownership.yaml",

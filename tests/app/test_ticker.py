@@ -13,15 +13,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.app.ticker import Ticker
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
+from bot.incidents.paging import NoticePayload, PagerPayload
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session
+from bot.store.kinds import JobKind
 from bot.store.models import Job
+from bot.store.outbox import PostPayload
 from bot.store.runtime import Baton
 from tests.conftest import RunningBaton, incident_channel, page_dms
 from tests.dbfaults import on_job_thread, refusing
@@ -148,11 +152,21 @@ def test_settling_stops_when_the_lease_is_gone_and_the_job_is_taken_over(
         ticker.shutdown()
 
 
+def _buggy(kind: JobKind[Any], ids: dict[str, int], error: type[Exception]) -> JobKind[Any]:
+    """`kind` with a bug that strikes the jobs in `ids` (a handler raising where it should not)."""
+
+    def run(baton: Baton, job: Job, payload: Any) -> None:
+        if job.id in ids.values():
+            raise error("a bug")
+        kind.run(baton, job, payload)
+
+    return JobKind(kind.payload, run)
+
+
 def test_a_bug_in_any_job_is_told_of_at_once_retried_with_backoff_and_given_up_in_twenty_minutes(
     clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
 ) -> None:
-    """Rows no handler can run (written by a version with a bug): a message without its text, a
-    notice whose people are no list, a pager event without its pager, a DM without its text."""
+    """Jobs whose handler has a bug: a channel notice, a pager event, a message, a DM."""
     baton, ticker, clock = clocked
     # Two incidents: each channel's messages go out in order, so one broken message holds up
     # those after it in its channel (until it is given up).
@@ -168,16 +182,24 @@ def test_a_bug_in_any_job_is_told_of_at_once_retried_with_backoff_and_given_up_i
     )
     now = clock.now()
     broken: dict[str, int] = {}
+    ticker.handlers.update(
+        {
+            "notice": _buggy(paging.NOTICE, broken, TypeError),
+            "pager": _buggy(paging.PAGER, broken, KeyError),
+            "post": _buggy(rooms.POST, broken, KeyError),
+        }
+    )
+    dm = PostPayload(channel="C07MLTEAM", text="nudge", tell=LEO, about="the test nudge")
     with session(baton.engine) as s:
-        for name, kind, incident, payload in (
-            ("notice", "notice", inc.id, {"users": 5, "description": "x"}),
-            ("pager", "pager", inc.id, {}),
-            ("post", "post", other.id, {}),
-            ("dm", "post", None, {"channel": "C07MLTEAM", "tell": LEO, "about": "the test nudge"}),
+        for name, payload, incident in (
+            ("notice", NoticePayload(users=[LEO], description="x"), inc.id),
+            ("pager", PagerPayload(pager="pagerduty", action="trigger"), inc.id),
+            ("post", PostPayload(text="x"), other.id),
+            ("dm", dm, None),
         ):
-            job = jobs.enqueue(s, kind=kind, incident_id=incident, due_at=now, now=now, payload=payload)
+            payload.enqueue(s, incident_id=incident, due_at=now, now=now)
             s.flush()
-            broken[name] = job.id or 0
+            broken[name] = _last_id(s)
         s.commit()
     ticker.run_until_idle()
     # Told of at the first failure: what could not be said in the channel to the reporter by
@@ -200,9 +222,43 @@ def test_a_bug_in_any_job_is_told_of_at_once_retried_with_backoff_and_given_up_i
     assert "gave up after 12 tries" in " ".join(m["text"] for m in fake_slack.dm_messages(LEO))
     # The channel's messages keep their order: the pager's reports come after the broken notice.
     said = [
-        m["text"] for m in fake_slack.messages(channel.id) if "External pager None (None) failed" in m["text"]
+        m["text"]
+        for m in fake_slack.messages(channel.id)
+        if "External pager pagerduty (trigger) failed" in m["text"]
     ]
     assert len(said) == 2 and "(retrying)" in said[0] and "gave up after 12 tries" in said[1], said
+
+
+def test_a_job_whose_payload_does_not_fit_is_given_up_at_once_naming_the_field(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    """Rows no handler can run (written by a version with a bug): a notice whose people are no
+    list, a pager event without its pager, a message without its text. Retrying cannot mend
+    them: each is given up at its first try, and its failure said, naming what does not fit."""
+    baton, ticker, clock = clocked
+    inc = incidents.declare(
+        baton=baton, severity="P2", area="model-quality", title="Refusals up", reporter=LEO
+    )
+    ticker.run_until_idle()
+    now = clock.now()
+    broken: dict[str, int] = {}
+    with session(baton.engine) as s:
+        for kind, payload in (("notice", {"users": 5}), ("pager", {}), ("post", {})):
+            jobs.enqueue(s, kind=kind, incident_id=inc.id, due_at=now, now=now, payload=payload)
+            s.flush()
+            broken[kind] = _last_id(s)
+        s.commit()
+    ticker.run_until_idle()
+    for kind, field in (("notice", "users"), ("pager", "pager"), ("post", "text")):
+        job = _job(baton, broken[kind])
+        assert (job.state, job.attempts) == ("failed", 1), job
+        assert f"a {kind} job's payload does not fit ({field}:" in (job.last_error or ""), job.last_error
+    told = " ".join(m["text"] for m in fake_slack.dm_messages(LEO))
+    assert "a post job's payload does not fit (text: Field required)" in told, told
+
+
+def _last_id(s: Any) -> int:
+    return int(s.exec(select(func.max(col(Job.id)))).one())
 
 
 def _claimed_rows(sql: str, params: Any) -> bool:
