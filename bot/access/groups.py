@@ -26,8 +26,8 @@ def owners(baton: Baton, area: str) -> Group:
     responsible = [uid for ref in raci.responsible if (uid := own.user_id(ref))]
     accountable = own.user_id(raci.accountable)
     team = baton.config.ownership.teams.get(raci.responsible_team or "")
-    shown_r = team.name if team else (mentions(responsible) or ", ".join(raci.responsible))
-    shown_a = f"<@{accountable}>" if accountable else raci.accountable
+    shown_r = escape(team.name) if team else (mentions(responsible) or escape(", ".join(raci.responsible)))
+    shown_a = f"<@{accountable}>" if accountable else escape(raci.accountable)
     users = {*responsible, *([accountable] if accountable else [])}
     return Group("the area's owners", frozenset(users), f"{shown_r}, {shown_a}")
 

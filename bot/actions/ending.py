@@ -120,7 +120,11 @@ def hurry_call(s: Session, req: ActionRequest, *, now: datetime) -> None:
         )
     ).all()
     for job in waiting:
-        if CallPayload.model_validate(job.payload).request == req.id:
+        try:  # a row that does not fit is the call job's to give up, never the resolve's
+            call: CallPayload | None = CallPayload.model_validate(job.payload)
+        except ValueError:
+            call = None
+        if call is not None and call.request == req.id:
             s.execute(
                 update(Job)
                 .where(col(Job.id) == job.id, col(Job.state) == "pending")

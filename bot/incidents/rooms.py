@@ -338,8 +338,7 @@ def report_failure(baton: Baton, job: Job, error: str, final: bool, *, unexpecte
     if job.incident_id is None:
         outbox.report_give_up(baton, job, error, final, unexpected=unexpected)
         return
-    post = POST.peek(job) if job.kind == POST.name else None
-    if post is not None and post.report:
+    if job.payload.get("report"):  # a report is never reported in turn, even one that does not fit
         return
     in_channel = job.kind not in (*jobs.CHANNEL_KINDS, POST.name)
     if not final and not unexpected and job.kind not in ("page", "pager", "setup"):

@@ -177,12 +177,13 @@ def report_give_up(baton: Baton, job: Job, error: str, final: bool, *, unexpecte
     to tell when it is given up: `tell`, the person who set it off or the accountable person.
     Should there be none, or should Slack refuse them too, Baton's admins hear of it."""
     # Only posts belong to no incident; any other kind is told of as "a message".
+    # A report is never reported in turn (it would loop), even one whose payload does not fit.
+    if job.payload.get("report") or (not final and not unexpected):
+        return
     try:
         post = PostPayload.model_validate(job.payload) if job.kind == PostPayload.KIND else None
     except ValueError:  # a payload that does not fit: reported as "a message"
         post = None
-    if (post is not None and post.report) or (not final and not unexpected):
-        return
     about, to, tell = (post.about, post.channel, post.tell) if post is not None else ("a message", None, None)
     own = baton.ownership
     admins = [own.user_id(a) for a in baton.config.ownership.admins]

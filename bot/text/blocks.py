@@ -10,6 +10,7 @@ are plain_text, which Slack shows as written and never reads as a mention.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -21,6 +22,8 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     SectionBlock,
 )
+
+_OPEN_ENTITY = re.compile(r"&[#\w]{0,8}$")
 
 Block = dict[str, Any]
 Blocks = list[Block]
@@ -39,9 +42,12 @@ def clip_markup(markup: str, limit: int = MARKUP_LIMIT) -> str:
     if len(markup) <= limit:
         return markup
     cut = markup[: max(0, limit - 1)]
-    opened = max(cut.rfind("<"), cut.rfind("&"))
-    if opened > max(cut.rfind(">"), cut.rfind(";")):
+    opened = cut.rfind("<")
+    if opened > cut.rfind(">"):  # inside a mention, link or date: cut before it
         cut = cut[:opened]
+    entity = _OPEN_ENTITY.search(cut)
+    if entity is not None:  # half of `&amp;` at the end
+        cut = cut[: entity.start()]
     return cut + "…"
 
 

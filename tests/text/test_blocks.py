@@ -29,6 +29,17 @@ def test_markup_is_cut_at_slacks_limit_and_never_inside_an_entity_or_a_mention()
     assert "<https" not in clip_markup(link)
 
 
+def test_a_cut_never_leaves_half_a_link_whose_url_holds_an_entity_or_a_raw_ampersand() -> None:
+    for link in (
+        "<https://g.example/d?a=1&amp;b=2|dashboard>",
+        "<http://prom/graph?g0.expr=up&g0.tab=0|graph>",
+    ):
+        cut = clip_markup("x" * (MARKUP_LIMIT - 35) + link + " tail")
+        assert "<http" not in cut and cut.endswith("x…"), cut[-60:]
+    plain = "*Search & Ranking* " * 200  # a raw & in text from ownership.yaml is not an entity
+    assert len(clip_markup(plain)) == MARKUP_LIMIT
+
+
 def test_a_section_and_a_context_carry_the_markup_clipped() -> None:
     block = section("*bold* " * 1000, block_id="b1", accessory=button("Go", "go", "1"))
     assert block["type"] == "section" and block["block_id"] == "b1"
