@@ -120,10 +120,7 @@ def hurry_call(s: Session, req: ActionRequest, *, now: datetime) -> None:
         )
     ).all()
     for job in waiting:
-        try:  # a row that does not fit is the call job's to give up, never the resolve's
-            call: CallPayload | None = CallPayload.model_validate(job.payload)
-        except ValueError:
-            call = None
+        call = CallPayload.peek(job)  # a row that does not fit is the call job's to give up
         if call is not None and call.request == req.id:
             s.execute(
                 update(Job)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot.incidents import messages, recipients
 from bot.incidents.naming import channel_name
-from bot.incidents.paging import INVITED, PAGE, PAGER, timeline
+from bot.incidents.paging import INVITED, PagePayload, PagerPayload, timeline
 from bot.slack.chat import ChatError
 from bot.store import delivery, jobs, outbox
 from bot.store.db import session
@@ -296,12 +296,12 @@ def post(
 
 
 def _failure_text(inc: Incident, job: Job, error: str, final: bool) -> str:
-    page = PAGE.peek(job) if job.kind == PAGE.name else None
+    page = PagePayload.peek(job)
     if page is not None:
         who = f"<@{page.user}>" if page.user else page.ref
         return f":warning: Could not page {who} by DM: {error}. Page them another way if this persists."
-    pager = PAGER.peek(job) if job.kind == PAGER.name else None
-    if job.kind == PAGER.name:
+    pager = PagerPayload.peek(job)
+    if job.kind == PagerPayload.KIND:
         what = f"{pager.pager} ({pager.action})" if pager is not None else "(one that cannot be read)"
         return f":warning: External pager {what} failed: {error}."
     if job.kind == "setup":
@@ -314,7 +314,7 @@ def _failure_text(inc: Incident, job: Job, error: str, final: bool) -> str:
             f":warning: Could not set up the channel for incident #{inc.id} ({messages.title(inc, 100)}): "
             f"{error}. {then}"
         )
-    post = POST.peek(job) if job.kind == POST.name else None
+    post = PostPayload.peek(job)
     if post is not None and post.backlog:
         return (
             f":warning: Could not post backlog item #{inc.id} ({messages.title(inc, 100)}) to "

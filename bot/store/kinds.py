@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session
@@ -31,6 +31,17 @@ class Payload(BaseModel):
     def stored(self) -> dict[str, Any]:
         """The JSON kept in the job's row."""
         return self.model_dump(mode="json", exclude_defaults=True)
+
+    @classmethod
+    def peek(cls, job: Job) -> Self | None:
+        """A job's payload read as this kind's, or None when the job is of another kind or its
+        payload does not fit (for code that reports or looks past a job, never runs it)."""
+        if job.kind != cls.KIND:
+            return None
+        try:
+            return cls.model_validate(job.payload)
+        except ValidationError:
+            return None
 
     def row(self, *, due_at: datetime, now: datetime, **fields: Any) -> dict[str, Any]:
         """This job's row, for `jobs.enqueue_rows` (a ladder queues many in one INSERT)."""
@@ -63,13 +74,6 @@ class JobKind(Generic[P]):
             first = e.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise jobs.Fail(f"a {self.name} job's payload does not fit ({where}: {first['msg']})") from None
-
-    def peek(self, job: Job) -> P | None:
-        """The job's payload, typed, or None when it does not fit (for reporting its failure)."""
-        try:
-            return self.payload.model_validate(job.payload)
-        except ValidationError:
-            return None
 
     def __call__(self, baton: Baton, job: Job) -> None:
         self.run(baton, job, self.of(job))

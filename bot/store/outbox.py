@@ -180,10 +180,7 @@ def report_give_up(baton: Baton, job: Job, error: str, final: bool, *, unexpecte
     # A report is never reported in turn (it would loop), even one whose payload does not fit.
     if job.payload.get("report") or (not final and not unexpected):
         return
-    try:
-        post = PostPayload.model_validate(job.payload) if job.kind == PostPayload.KIND else None
-    except ValueError:  # a payload that does not fit: reported as "a message"
-        post = None
+    post = PostPayload.peek(job)  # None: not a post, or one that does not fit ("a message")
     about, to, tell = (post.about, post.channel, post.tell) if post is not None else ("a message", None, None)
     own = baton.ownership
     admins = [own.user_id(a) for a in baton.config.ownership.admins]
