@@ -3,9 +3,11 @@ slack_sdk's Block Kit models (which check each block's shape), with Slack's leng
 inside, so no caller cuts a message (or forgets to). They return plain dicts: what the domain
 stores in a job's payload and what chat.postMessage takes.
 
-Text passed as `markup` is mrkdwn Baton composed: whatever a person typed in it was escaped
-first (bot/text/mrkdwn.py `escape`, or `quote` in bot/text/typed.py). Labels (buttons, headers)
-are plain_text, which Slack shows as written and never reads as a mention.
+Text passed as `markup` is escaped inside (bot/text/mrkdwn.py `safe`): a caller that forgot to
+escape what a person typed still sends no `<!channel>` and no disguised link; escaping first
+(`escape`, or `quote` in bot/text/typed.py) changes nothing. Only a `Markup` — a group mention or a
+labelled link Baton wrote — goes in as it is. Labels (buttons, headers) are plain_text, which Slack
+shows as written and never reads as a mention.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     SectionBlock,
 )
+
+from bot.text.mrkdwn import safe
 
 _OPEN_ENTITY = re.compile(r"&[#\w]{0,8}$")
 
@@ -56,7 +60,7 @@ def clip_label(label: str, limit: int = LABEL_LIMIT) -> str:
 
 
 def mrkdwn(markup: str) -> Block:
-    return MarkdownTextObject(text=clip_markup(markup)).to_dict()
+    return MarkdownTextObject(text=clip_markup(safe(markup))).to_dict()
 
 
 def section(markup: str, *, block_id: str | None = None, accessory: Block | None = None) -> Block:

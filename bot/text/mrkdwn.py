@@ -20,21 +20,48 @@ LIVE = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>|&]*)?>|<#[CG][A-Z0-9]+(?:\|[^<>|&]*
 _BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
 
 
+# What Baton writes into its own messages that shows what it says, besides LIVE: a date in the
+# reader's time zone (bot/store/clock.py slack_time; no link: `^https://…` is refused) and a link
+# whose target is the text shown (`<https://runbook>`, no label that could disguise it).
+OWN = re.compile(LIVE.pattern + r"|<!date\^\d+\^[^<>|^]*\|[^<>|]*>|<https?://[^<>|\s]+>")
+
+
+class Markup(str):
+    """mrkdwn Baton composed on purpose with markup `safe` would take out: a group mention
+    (`<!subteam^S1>`), a labelled link (`<https://…|source>`). The Block Kit constructors
+    (bot/text/blocks.py) pass it as it is; every other str they escape. Wrap only text whose every
+    typed part went through escape() first."""
+
+    __slots__ = ()
+
+
 def _plain(text: str) -> str:
     return _BARE_AMP.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def escape(text: str) -> str:
-    """`text` as Slack mrkdwn that shows exactly what was typed: `&`, `<`, `>` escaped, user
-    mentions and channel links kept live."""
+def _escape(text: str, keep: re.Pattern[str]) -> str:
     out: list[str] = []
     pos = 0
-    for match in LIVE.finditer(text):
+    for match in keep.finditer(text):
         out.append(_plain(text[pos : match.start()]))
         out.append(match.group(0))
         pos = match.end()
     out.append(_plain(text[pos:]))
     return "".join(out)
+
+
+def escape(text: str) -> str:
+    """`text` as Slack mrkdwn that shows exactly what was typed: `&`, `<`, `>` escaped, user
+    mentions and channel links kept live."""
+    return _escape(text, LIVE)
+
+
+def safe(text: str) -> str:
+    """What a Block Kit constructor puts in a block: `Markup` as it is; any other text escaped
+    (so a caller that forgot to escape what a person typed sends no `<!channel>`) with Baton's
+    own mentions, dates and plain links kept. Escaped text stays as it is (escape is idempotent),
+    so escaping before is never wrong."""
+    return text if isinstance(text, Markup) else _escape(text, OWN)
 
 
 def mentions_as_text(text: str) -> str:

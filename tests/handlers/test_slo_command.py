@@ -68,7 +68,7 @@ def test_slo_area_acks_at_once_then_responds_with_each_sli(
     posted = answer(measuring, url)
     assert posted.body["blocks"][0]["text"]["text"] == "SLOs · Model / Prompt"
     assert lines(posted) == [
-        ":red_circle: *success_rate* 97.0 % (objective ≥ 99.5 %) · past alert < 99 %",
+        ":red_circle: *success_rate* 97.0 % (objective ≥ 99.5 %) · past alert &lt; 99 %",
         ":large_green_circle: *latency_p95* 1.2 s (objective ≤ 3 s)",
     ]
     assert posted.body["text"].startswith("SLOs · Model / Prompt: 1 past alert, 1 met")
@@ -81,7 +81,7 @@ def test_slo_shows_the_incident_the_digest_declared(measuring: RunningBaton, pro
     healthy(prom)
     slo.run_digest(measuring.baton)
     _, url = ask(measuring, "model-quality")
-    assert lines(answer(measuring, url))[0].endswith("past alert < 99 % → incident #1 open")
+    assert lines(answer(measuring, url))[0].endswith("past alert &lt; 99 % → incident #1 open")
 
 
 def test_slo_alone_lists_the_areas_and_their_slis(measuring: RunningBaton, prom: PromStandIn) -> None:

@@ -349,7 +349,7 @@ def test_the_digest_posts_each_sli_against_its_objective_and_declares_once(
     (ml,) = measured.posts(ML_CHANNEL)
     assert ml["blocks"][0]["text"]["text"] == "SLO digest · Model / Prompt"
     assert digest_text(ml).splitlines() == [
-        ":red_circle: *success_rate* 97.0 % (objective ≥ 99.5 %) · past alert < 99 % "
+        ":red_circle: *success_rate* 97.0 % (objective ≥ 99.5 %) · past alert &lt; 99 % "
         "→ incident #1 declared (P1)",
         ":large_green_circle: *latency_p95* 1.2 s (objective ≤ 3 s)",
     ]
@@ -357,7 +357,8 @@ def test_the_digest_posts_each_sli_against_its_objective_and_declares_once(
     (platform,) = measured.posts(PLATFORM_CHANNEL)
     assert digest_text(platform).splitlines() == [
         ":large_green_circle: *error_rate* 0.5 % (objective ≤ 1 %)",
-        ":red_circle: *latency_p95* 6.0 s (objective ≤ 3 s) · past alert > 5 s → incident #2 declared (P2)",
+        ":red_circle: *latency_p95* 6.0 s (objective ≤ 3 s) · past alert &gt; 5 s "
+        "→ incident #2 declared (P2)",
     ]
 
     first, second = slo_incidents(measured.baton)

@@ -14,7 +14,18 @@ from bot.text.blocks import (
     header,
     section,
 )
-from bot.text.mrkdwn import escape
+from bot.text.mrkdwn import Markup, escape, safe
+
+# What a person typed, raw (text from outside Slack is not escaped by Slack): each must come out
+# as text, whichever constructor carries it.
+RAW = [
+    "<!channel> down",
+    "<!here|here>",
+    "<!subteam^S07ML|ml> look",
+    "<https://evil.example|Acknowledge>",
+    "<!date^1795333732^{date}^https://evil.example|click>",
+    "a & b <c>",
+]
 
 
 def test_markup_is_cut_at_slacks_limit_and_never_inside_an_entity_or_a_mention() -> None:
@@ -59,3 +70,33 @@ def test_labels_are_plain_text_cut_at_their_own_limits() -> None:
     assert link["url"] == "https://example.com/runbook" and "value" not in link
     row = actions(b, link, block_id="row")
     assert row["type"] == "actions" and row["block_id"] == "row" and len(row["elements"]) == 2
+
+
+def test_a_caller_that_forgets_to_escape_sends_no_markup() -> None:
+    for raw in RAW:
+        for block in (section(raw), context(raw), fields(raw)):
+            text = str(block)
+            assert "<!" not in text and "<http" not in text, (raw, text)
+            assert escape(raw) in text, (raw, text)
+
+
+def test_escaping_first_changes_nothing_and_bakes_in_once() -> None:
+    for raw in RAW:
+        assert section(escape(raw)) == section(raw)
+        assert "&amp;amp;" not in str(section(escape(escape(raw))))
+
+
+def test_batons_own_mentions_dates_and_plain_links_go_through() -> None:
+    own = (
+        "<@U07MAYA001> in <#C07MLTEAM|ml-team> by "
+        "<!date^1795333732^{date_short_pretty} {time}|2026-11-20 09:00 UTC>, runbook <https://runbook.example/p1?a=1&amp;b=2>"
+    )
+    assert section(own)["text"]["text"] == own
+    assert safe(own) == own
+
+
+def test_markup_is_trusted_as_it_is_and_only_markup() -> None:
+    ping = "<!subteam^S07ML> see <https://x.example/1|source>"
+    assert section(Markup(ping))["text"]["text"] == ping
+    assert section(ping)["text"]["text"] == escape(ping)
+    assert isinstance(Markup(ping), str)
