@@ -308,8 +308,10 @@ def plan_command(severity: str, area: str, *, at: str | None = None) -> int:
         return 2
     key = ownership.area(area)
     if key is None:
-        unknown = Unknown("area", area, list(config.ownership.areas), guess=ownership.suggest_area(area))
-        print(f"baton: {unknown.plain()} (e.g. baton plan P1 model-quality)", file=sys.stderr)
+        print(
+            f"baton: {ownership.unknown_area(area).plain()} (e.g. baton plan P1 model-quality)",
+            file=sys.stderr,
+        )
         return 2
     print(render_plan(ownership=ownership, severity=config.severity, level=level, area=key, at=moment))
     for note in handoff_views.file_notes(config, ownership, handovers):

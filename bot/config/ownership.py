@@ -16,7 +16,7 @@ from enum import StrEnum
 from bot.config.fields import SCOPES, is_email, is_user_id
 from bot.config.models import Area, OwnershipConfig, Rotation
 from bot.config.rotation import Plan, Window, zone_of
-from bot.text.typed import closest
+from bot.text.typed import Unknown, closest
 
 # Each scope's next step when nobody acknowledges.
 _WIDER = {"owner": "owning-team", "owning-team": "everyone", "everyone": "everyone"}
@@ -36,12 +36,17 @@ def wider(scope: str) -> str:
         raise ValueError(f"unknown notify scope {scope!r}; use one of {', '.join(SCOPES)}") from None
 
 
-class UnknownAreaError(KeyError):
-    """No area has that key, alias or name; the message says what would be right."""
+class UnknownAreaError(Unknown, KeyError):
+    """No area has that key, alias or name: the one `Unknown` for areas, also a KeyError for the
+    lookups that treat it as one."""
 
     def __str__(self) -> str:
         # KeyError would repr() its message, quotes and all.
-        return str(self.args[0]) if self.args else "unknown area"
+        return self.slack()
+
+
+# How many handles an unknown person's message lists before it says "…".
+_PEOPLE_LISTED = 12
 
 
 @dataclass(frozen=True)
@@ -168,12 +173,21 @@ class Ownership:
         near = closest(cleaned, self._names)
         return self._names[near] if near is not None else None
 
-    def _area(self, text: str) -> tuple[str, Area]:
-        key = self.area(text)
+    def area_named(self, text: str, *, then: str = "") -> str:
+        """The area `text` names (as :meth:`area` reads it); UnknownAreaError with the nearest
+        area otherwise, `then` its last sentence in Slack (an example, a usage line)."""
+        key = self.area(text) if text.strip() else None
         if key is None:
-            guess = self.suggest_area(text)
-            hint = f" (did you mean {guess!r}?)" if guess else f"; areas: {', '.join(self.config.areas)}"
-            raise UnknownAreaError(f"unknown area {text!r}{hint}")
+            raise self.unknown_area(text, then=then)
+        return key
+
+    def unknown_area(self, text: str, *, then: str = "") -> UnknownAreaError:
+        """The error for an area nobody has: what was typed, the nearest area, the areas."""
+        guess = self.suggest_area(text) if text.strip() else None
+        return UnknownAreaError("area", text, list(self.config.areas), guess=guess, then=then)
+
+    def _area(self, text: str) -> tuple[str, Area]:
+        key = self.area_named(text)
         return key, self.config.areas[key]
 
     # ------------------------------------------------------------------ people
@@ -217,6 +231,22 @@ class Ownership:
                     return handle
             return cleaned
         return None
+
+    def person_named(self, text: str, *, then: str = "") -> str:
+        """The ref of the person `text` names (as :meth:`person_from_text` reads it); Unknown
+        with the nearest handle otherwise, `then` its last sentence in Slack."""
+        ref = self.person_from_text(text) if text.strip() else None
+        if ref is not None:
+            return ref
+        handles = list(self.config.people)
+        shown = ", ".join(f"`{h}`" for h in handles[:_PEOPLE_LISTED])
+        more = ", …" if len(handles) > _PEOPLE_LISTED else ""
+        guess = closest(text.strip().removeprefix("@"), handles) if text.strip() else None
+        # With a guess the list is noise; without, it says who exists (and that a mention works).
+        listed = f"{shown}{more} in ownership.yaml, or anyone by their Slack mention (@someone)"
+        raise Unknown(
+            "person", text, handles, guess=guess, plural="people", listed=None if guess else listed, then=then
+        )
 
     def _identity(self, ref: str) -> str:
         """One key per human, so a handle and that person's ID or e-mail count once."""

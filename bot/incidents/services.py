@@ -35,7 +35,7 @@ from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.outbox import PostPayload
 from bot.store.policy import Policy
 from bot.store.runtime import Baton
-from bot.text.typed import Unknown, severity, typed
+from bot.text.typed import severity, typed
 
 __all__ = ["EXAMPLE", "IncidentError"]
 
@@ -48,12 +48,7 @@ def _level(baton: Baton, text: str) -> str:
 
 
 def _area(baton: Baton, text: str) -> str:
-    own = baton.ownership
-    key = own.area(text)
-    if key is None:
-        areas = list(baton.config.ownership.areas)
-        raise Unknown("area", text, areas, guess=own.suggest_area(text), then=f"e.g. `{EXAMPLE}`")
-    return key
+    return baton.ownership.area_named(text, then=f"e.g. `{EXAMPLE}`")
 
 
 def _rank(level: str) -> int:

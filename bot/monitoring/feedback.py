@@ -33,7 +33,6 @@ from bot.store.models import Evidence, FailureCase, Incident, MonitorLink
 from bot.store.runtime import Baton
 from bot.text.masking import hidden, mask
 from bot.text.mrkdwn import clip, escape, mentions_as_text
-from bot.text.typed import Unknown
 
 MAX_BODY = 1024 * 1024  # one case is a few KB; anything bigger is refused before parsing
 MAX_TEXT = 4000  # characters of a case's text kept (after masking); the answer says it was clipped
@@ -116,9 +115,7 @@ def parse(baton: Baton, body: bytes) -> tuple[Case, str]:
     own = baton.ownership
     area = own.area(case.area)
     if area is None:
-        areas = list(baton.config.ownership.areas)
-        unknown = Unknown("area", case.area, areas, guess=own.suggest_area(case.area))
-        raise BadPayload(f"{unknown.plain()} (or one of their aliases)")
+        raise BadPayload(f"{own.unknown_area(case.area).plain()} (or one of their aliases)")
     return case, area
 
 

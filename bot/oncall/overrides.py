@@ -97,14 +97,9 @@ def add(*, baton: Baton, team: str, who: str, duration: str, note: str, user: st
     own = baton.ownership
     cfg = baton.config.ownership.teams[key]
     check(user, who_may(baton, key), f"put someone on call for {escape(cfg.name)}")
-    person = own.person_from_text(who) if who.strip() else None
-    if person is None:
-        shown = f"`{escape(who)}` is not someone I know. " if who.strip() else ""
-        raise OverrideError(
-            f"{shown}Name who goes on call as @someone (a Slack mention, or a handle from "
-            f"ownership.yaml such as @{next(iter(baton.config.ownership.people), 'maya')}): "
-            f"{USAGE}, e.g. `{EXAMPLE}`"
-        )
+    if not who.strip():
+        raise OverrideError(f"Name who goes on call as @someone: {USAGE}, e.g. `{EXAMPLE}`")
+    person = own.person_named(who, then=f"{USAGE}, e.g. `{EXAMPLE}`")
     refused = outsider_refusal(baton, key, person, user)
     if refused is not None:
         raise NotAllowed(refused)

@@ -84,12 +84,7 @@ class Unchecked:
 
 def area_key(baton: Baton, text: str) -> str:
     """The area key for a key, alias or name; Unknown (with "did you mean") otherwise."""
-    own = baton.ownership
-    key = own.area(text) if text.strip() else None
-    if key is not None:
-        return key
-    guess = own.suggest_area(text) if text.strip() else None
-    raise Unknown("area", text, list(baton.config.ownership.areas), guess=guess)
+    return baton.ownership.area_named(text)
 
 
 def keys_text() -> str:

@@ -115,11 +115,15 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
         return {}
     if sub == "commander":
         who, _, note = rest.partition(" ")
-        person = baton.ownership.person_from_text(who) if who else None
-        user_id = baton.ownership.user_id(person) if person else None
+        example = "e.g. `/incident commander @maya taking over for the night`"
+        if not who:
+            raise IncidentError(f"Name the new commander, {example}")
+        person = baton.ownership.person_named(who, then=example)
+        user_id = baton.ownership.user_id(person)
         if user_id is None:
             raise IncidentError(
-                "Name the new commander, e.g. `/incident commander @maya taking over for the night`"
+                f"`{quote(person)}` has no Slack account Baton knows: name the new commander by their "
+                f"Slack mention, {example}"
             )
         incidents.set_commander(baton=baton, number=number, commander=user_id, user=user, note=note)
         return {}

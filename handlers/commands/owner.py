@@ -13,8 +13,7 @@ from bot.records import handoff_views, handoffs
 from bot.records.handoffs import HandoffError
 from bot.store.runtime import Baton
 from bot.text.errors import Refused
-from bot.text.mrkdwn import escape, unescape
-from bot.text.typed import Unknown
+from bot.text.mrkdwn import unescape
 from handlers.listener import baton_of
 from handlers.render import owner as render
 
@@ -49,11 +48,7 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
         key = _area(baton, " ".join(text.split()[1:]), example="/owner history model-quality")
         return render.history(own, key, handoffs.history(baton=baton, area=key))
     if text.startswith(("<@", "@")):
-        person = own.person_from_text(text.split()[0])
-        if person is None:
-            who = escape(text.split()[0])
-            return render.error(f"I don't know who {who} is: not in ownership.yaml. {USAGE}")
-        return render.person_card(own, person)
+        return render.person_card(own, own.person_named(text.split()[0], then=USAGE))
     area = own.area(text)
     if area is not None:
         return render.area_card(
@@ -62,7 +57,7 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
             handoff_views.card(baton=baton, area=area),
             oncall=overrides.oncall_for_area(baton=baton, area=area),
         )
-    unknown = Unknown("area", text, list(baton.config.ownership.areas), guess=own.suggest_area(text))
+    unknown = own.unknown_area(text)
     hint = unknown.guess
     if hint is not None:
         return render.error(
@@ -84,12 +79,7 @@ HANDOFF_USAGE = (
 
 
 def _area(baton: Baton, text: str, *, example: str) -> str:
-    own = baton.ownership
-    key = own.area(text) if text else None
-    if key is None:
-        guess = own.suggest_area(text) if text else None
-        raise Unknown("area", text, list(baton.config.ownership.areas), guess=guess, then=f"e.g. `{example}`")
-    return key
+    return baton.ownership.area_named(text, then=f"e.g. `{example}`")
 
 
 def handoff(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:
@@ -102,16 +92,13 @@ def handoff(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:
     role = "accountable"
     if rest and rest[0].lower() in ROLES:
         role, rest = rest[0].lower(), rest[1:]
-    to = own.person_from_text(rest[0]) if rest else None
-    if to is None:
-        shown = f"`{escape(rest[0])}` is not someone I know. " if rest else ""
-        raise HandoffError(f"{shown}Name the new owner as @someone: {HANDOFF_USAGE}")
+    if not rest:
+        raise HandoffError(f"Name the new owner as @someone: {HANDOFF_USAGE}")
+    to = own.person_named(rest[0], then=HANDOFF_USAGE)
     rest = rest[1:]
     peer = None
     if len(rest) >= 2 and rest[0].lower() == "peer":
-        peer = own.person_from_text(rest[1])
-        if peer is None:
-            raise HandoffError(f"`{escape(rest[1])}` is not someone I know; name the peer as @someone.")
+        peer = own.person_named(rest[1], then="Name the peer as @someone.")
         rest = rest[2:]
     receipt = handoffs.start(
         baton=baton, area=area, role=role, to=to, peer=peer, note=" ".join(rest), user=user

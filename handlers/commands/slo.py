@@ -15,7 +15,6 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.monitoring import slo
 from bot.store.runtime import Baton
-from bot.text.typed import Unknown
 from handlers.listener import Listener, baton_of
 from handlers.render import slo as render
 
@@ -59,7 +58,7 @@ def pick(baton: Baton, text: str) -> tuple[str, str] | dict[str, Any]:
         return render.area_list(baton)
     area, note = own.area(text), ""
     if area is None:
-        unknown = Unknown("area", text, list(baton.config.ownership.areas), guess=own.suggest_area(text))
+        unknown = own.unknown_area(text)
         if unknown.guess is None:
             return render.error(f"{unknown} {render.USAGE}")
         area, note = unknown.guess, f"{unknown} Showing it below."

@@ -9,6 +9,7 @@ import pytest
 from bot.config.loader import load_config
 from bot.config.models import OwnershipConfig
 from bot.config.ownership import Ownership, RoleKey, RoleKind, Signer, UnknownAreaError, role_key, wider
+from bot.text.typed import Unknown
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,9 +77,27 @@ def test_suggest_area() -> None:
 
 
 def test_unknown_area_error_suggests() -> None:
+    own = Ownership(CONFIG)
     with pytest.raises(UnknownAreaError) as caught:
-        Ownership(CONFIG).raci("modle-quality")
-    assert str(caught.value) == "unknown area 'modle-quality' (did you mean 'model-quality'?)"
+        own.raci("modle-quality")
+    assert str(caught.value) == "There is no area `modle-quality`. Did you mean `model-quality`?"
+    assert caught.value.plain() == (
+        "area 'modle-quality' is not an area (did you mean 'model-quality'?): use one of "
+        + ", ".join(own.config.areas)
+    )
+    assert isinstance(caught.value, KeyError)  # the lookups that catch a KeyError still do
+
+
+def test_an_unknown_person_is_one_error_with_the_nearest_handle(own: Ownership) -> None:
+    assert own.person_named("@maya") == "maya" and own.person_named("<@U07MAYA001|maya>") == "maya"
+    with pytest.raises(Unknown) as caught:
+        own.person_named("@mya", then="e.g. `/owner @maya`")
+    said = str(caught.value)
+    assert said == "There is no person `@mya`. Did you mean `maya`? e.g. `/owner @maya`"
+    nobody = str(pytest.raises(Unknown, own.person_named, "zzzzzz").value)
+    assert nobody.startswith("There is no person `zzzzzz`. People: `maya`, `")
+    assert nobody.endswith("in ownership.yaml, or anyone by their Slack mention (@someone).")
+    assert "&lt;!channel&gt;" in str(pytest.raises(Unknown, own.person_named, "<!channel>").value)
 
 
 def test_user_id_and_label(own: Ownership) -> None:

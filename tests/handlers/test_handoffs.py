@@ -159,7 +159,7 @@ def test_who_may_start_a_handoff(editable: tuple[RunningBaton, Path]) -> None:
         ("handoff model-quality", "Name the new owner as @someone"),
         ("handoff model-quality responsible @li", "R is a team"),
         ("handoff model-quality @maya", "already holds the accountable role"),
-        ("handoff model-quality @li peer @nobody-here", "name the peer as @someone"),
+        ("handoff model-quality @li peer @nobody-here", "There is no person `@nobody-here`. People: `maya`"),
         ("history nowhere", "There is no area `nowhere`. Areas:"),
     ],
 )

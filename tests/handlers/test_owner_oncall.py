@@ -130,7 +130,7 @@ def test_who_may_and_bad_input_through_slack(rotating: tuple[RunningBaton, FakeC
         ("oncall", "Say which team, who and for how long: `/owner oncall <team> @someone <duration> [note]`"),
         ("oncall ml @omar", "Say which team, who and for how long"),
         ("oncall mll @omar 4h", "There is no team `mll`. Did you mean `ml` (ML Team)?"),
-        ("oncall ML Team @bob 4h", "`@bob` is not someone I know. Name who goes on call as @someone"),
+        ("oncall ML Team @bob 4h", "There is no person `@bob`. People: `maya`"),
         ("oncall ml @omar soon", "`soon` is not a duration; use a number with a unit: 30m, 4h, 2d, 1w"),
         ("oncall ml @omar 6w", "`6w` is longer than 30 days"),
         (f"oncall ml <@{LI}|li> 1h", f"<@{LI}> is already on call for ML Team until {date(OMAR_FROM)}."),

@@ -142,10 +142,12 @@ def test_bad_team_person_and_duration_say_what_is_accepted(ml: tuple[Baton, Fake
     with pytest.raises(Unknown) as unknown:
         add(baton, user=MAYA, team="finance")
     assert "Teams: `ml` (ML Team), `platform` (Platform Team), `data` (Data Team)" in str(unknown.value)
-    with pytest.raises(
-        OverrideError, match=r"`bob` is not someone I know\. Name who goes on call as @someone"
-    ):
+    with pytest.raises(Unknown, match=r"There is no person `bob`\. People: `maya`, .* `/owner oncall <team>"):
         add(baton, user=MAYA, who="bob")
+    with pytest.raises(Unknown, match=r"^There is no person `@mya`\. Did you mean `maya`\? `/owner oncall"):
+        add(baton, user=MAYA, who="@mya")
+    with pytest.raises(OverrideError, match=r"^Name who goes on call as @someone"):
+        add(baton, user=MAYA, who=" ")
     for duration, said in (
         ("banana", "`banana` is not a duration; use a number with a unit: 30m, 4h, 2d, 1w"),
         ("next-sprint", "`next-sprint` is not a duration"),
