@@ -22,8 +22,9 @@ _BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
 
 # What Baton writes into its own messages that shows what it says, besides LIVE: a date in the
 # reader's time zone (bot/store/clock.py slack_time; no link: `^https://…` is refused) and a link
-# whose target is the text shown (`<https://runbook>`, no label that could disguise it).
-OWN = re.compile(LIVE.pattern + r"|<!date\^\d+\^[^<>|^]*\|[^<>|]*>|<https?://[^<>|\s]+>")
+# whose target is the text shown (`<https://runbook>`, no label that could disguise it), and a
+# `>` opening a line: a block quote (a lone `>` starts no command; only `<` does).
+OWN = re.compile(LIVE.pattern + r"|<!date\^\d+\^[^<>|^]*\|[^<>|]*>|<https?://[^<>|\s]+>|(?m:^)>")
 
 
 class Markup(str):

@@ -405,7 +405,7 @@ def test_the_card_lists_actions_and_their_rules_but_never_the_url() -> None:
         "`flush-cache` — Flush the answer cache &amp; &lt;!channel&gt; — runs without approval",
     ]
     shown = _card_text(card)
-    assert "/incident run <action>" in shown
+    assert "/incident run &lt;action&gt;" in shown
     for url in (*ENV.values(), "cache.example.com"):
         assert url not in shown
 

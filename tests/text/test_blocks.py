@@ -93,6 +93,8 @@ def test_batons_own_mentions_dates_and_plain_links_go_through() -> None:
     )
     assert section(own)["text"]["text"] == own
     assert safe(own) == own
+    quoted = "*Feedback*\n> refund answer wrong -> see #3\n&gt; already escaped"
+    assert safe(quoted) == "*Feedback*\n> refund answer wrong -&gt; see #3\n&gt; already escaped"
 
 
 def test_markup_is_trusted_as_it_is_and_only_markup() -> None:
