@@ -23,7 +23,6 @@ from sqlmodel import Session, col, select
 
 from bot.actions import messages, snapshot
 from bot.actions.kinds import CallPayload, ExpirePayload
-from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
 from bot.incidents.rooms import post
 from bot.store import jobs
@@ -32,6 +31,7 @@ from bot.store.kinds import JobKind, registry
 from bot.store.models import ActionRequest, Incident, Job
 from bot.store.outbox import PostPayload
 from bot.store.runtime import Baton
+from bot.text.spans import format_duration
 
 LIVE = ("pending", "approved")
 

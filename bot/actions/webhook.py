@@ -41,7 +41,6 @@ from sqlmodel import Session, col, select
 
 from bot.actions import ending, messages, snapshot
 from bot.actions.kinds import CallPayload
-from bot.config.durations import format_duration
 from bot.incidents.paging import timeline
 from bot.store import jobs
 from bot.store.db import session
@@ -50,6 +49,7 @@ from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
 from bot.text import outside
 from bot.text.mrkdwn import clip, escape
+from bot.text.spans import format_duration
 
 if TYPE_CHECKING:
     import httpx  # loaded at the first call: a Baton whose areas have no actions does without it

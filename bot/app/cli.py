@@ -19,7 +19,6 @@ from bot.config.issues import ConfigError
 from bot.config.loader import Config, load_config
 from bot.config.ownership import Ownership
 from bot.config.rotation import Window, zone_of
-from bot.config.times import parse_datetime
 from bot.incidents.ladder import render_plan
 from bot.oncall import overrides as oncall_overrides
 from bot.records import handoff_views
@@ -29,7 +28,7 @@ from bot.store.models import OwnerOverride
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError, slack_api_from_env
 from bot.text import typed
-from bot.text.typed import Unknown
+from bot.text.typed import Malformed, Unknown
 
 AppFactory = Callable[[Baton], App]
 PID_FILE_ENV = "BATON_PID_FILE"
@@ -280,9 +279,9 @@ def plan_command(severity: str, area: str, *, at: str | None = None) -> int:
     written = None
     if at is not None and at.strip().lower() != "now":
         try:
-            written = parse_datetime(at)
-        except ValueError:
-            print(f"baton: --at {at!r} is not a date and time; {AT_ACCEPTED}", file=sys.stderr)
+            written = typed.moment(at, accepted=AT_ACCEPTED)
+        except Malformed as e:
+            print(f"baton: --at {e.plain()}", file=sys.stderr)
             return 2
     config = _load()
     if config is None:

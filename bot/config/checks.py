@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config.fields import ACTION_KEY_RE, AREA_KEY_RE, HANDLE_RE, SEVERITIES, is_email, is_user_id
 from bot.config.issues import Loc, did_you_mean, quoted
 from bot.config.thresholds import default_slo
-from bot.config.times import format_datetime, parse_datetime
+from bot.text.spans import format_datetime, parse_datetime
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pydantic import (
     ConfigDict,
 )
 
-from bot.config.durations import parse_duration
+from bot.text.spans import parse_duration
 
 Severity = Literal["P0", "P1", "P2", "P3"]
 SEVERITIES: tuple[str, ...] = get_args(Severity)

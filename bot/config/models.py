@@ -25,7 +25,6 @@ from pydantic import (
 )
 
 from bot.config.checks import ownership_issues, severity_issues
-from bot.config.durations import format_duration
 from bot.config.fields import (
     PARAM_RE,
     AreaKey,
@@ -46,7 +45,8 @@ from bot.config.fields import (
 )
 from bot.config.issues import Issues, Loc, did_you_mean, kind_of, quoted, validation_issues
 from bot.config.thresholds import SloThreshold, default_slo
-from bot.config.times import Moment, Span, format_span, to_handover
+from bot.config.times import Moment, Span, to_handover
+from bot.text.spans import format_duration, format_span
 
 
 class OncallOverride(Model):

@@ -1,63 +1,24 @@
-"""Spans and moments as the rotations and overrides write them: `12h`, `1w3d`, `2026-03-02 09:00`."""
+"""Spans and moments as fields of ownership.yaml: `12h`, `1w3d`, `2026-03-02 09:00` (read by
+bot/text/spans.py)."""
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
     BeforeValidator,
 )
 
-from bot.config.durations import format_duration, parse_duration
+from bot.text.spans import SPANS, parse_datetime, parse_span
 
 # --------------------------------------------------------------------------- on-call rotations
-
-_WEEKS_RE = re.compile(r"^\s*(\d+)w(.*)$", re.IGNORECASE)
-_SPANS = "use a number with a unit: 12h, 1d, 1w (or combined, 1w3d, 1d12h)"
-# ISO 8601 with a time of day (the seconds optional), and an optional offset or Z.
-_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-_WRITE_DATETIME = (
-    "write it as 2026-11-30T09:00 (in nudges.timezone) or with an offset, 2026-11-30T09:00+01:00"
-)
-
-
-def parse_span(value: Any) -> timedelta:
-    """A shift or handover length: a duration as in severity.yaml, plus weeks (``1w``, ``1w3d``)."""
-    if isinstance(value, timedelta):
-        return value
-    shown = repr(value) if isinstance(value, str) else str(value)
-    if not isinstance(value, str):
-        raise ValueError(f"{shown} is not a duration; {_SPANS}")
-    # durations.parse_duration has no weeks: a leading `Nw` is taken off here.
-    weeks, rest = timedelta(0), value
-    match = _WEEKS_RE.fullmatch(value)
-    if match is not None:
-        weeks, rest = timedelta(weeks=int(match.group(1))), match.group(2)
-        if not rest.strip():
-            return weeks
-    try:
-        parsed = parse_duration(rest)
-    except ValueError:
-        raise ValueError(f"{shown} is not a duration; {_SPANS}") from None
-    if parsed is None:  # next-sprint / none
-        raise ValueError(f"{shown} is not a length of time; {_SPANS}")
-    return weeks + parsed
-
-
-def format_span(td: timedelta) -> str:
-    """A span the way parse_span reads it, weeks first: ``1w``, ``1w3d``, ``12h``."""
-    weeks, rest = divmod(td, timedelta(weeks=1)) if td > timedelta(0) else (0, td)
-    if not weeks:
-        return format_duration(td)
-    return f"{weeks}w" + (format_duration(rest) if rest else "")
 
 
 def _shift(value: Any) -> timedelta:
     parsed = parse_span(value)
     if parsed <= timedelta(0):
-        raise ValueError(f"must be longer than 0s; {_SPANS}")
+        raise ValueError(f"must be longer than 0s; {SPANS}")
     return parsed
 
 
@@ -69,39 +30,6 @@ def to_handover(value: Any) -> timedelta:
             "use e.g. 30m, 1h"
         )
     return parsed
-
-
-def parse_datetime(value: Any) -> datetime:
-    """``2026-11-30T09:00``, ``2026-11-30 09:00``, with or without an offset, or a datetime PyYAML
-    made of an unquoted timestamp. Naive means wall time in nudges.timezone."""
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):  # an unquoted 2026-11-30
-        day = value.isoformat()
-        raise ValueError(
-            f"{day} is a date without a time of day; write it as {day}T00:00 (in nudges.timezone) "
-            f"or with an offset, {day}T00:00+01:00"
-        )
-    shown = repr(value) if isinstance(value, str) else str(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if _DATETIME_RE.fullmatch(text):
-            try:
-                return datetime.fromisoformat(text)
-            except ValueError:
-                pass  # 2026-13-01T09:00 and the like
-        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError(
-                f"{shown} is a date without a time of day; write it as {text}T00:00 (in nudges.timezone) "
-                f"or with an offset, {text}T00:00+01:00"
-            )
-    raise ValueError(f"{shown} is not a date and time; {_WRITE_DATETIME}")
-
-
-def format_datetime(moment: datetime) -> str:
-    """``2026-12-24T00:00`` (with its offset if it has one), as it would be written in the file."""
-    whole = moment.second == 0 and moment.microsecond == 0
-    return moment.isoformat(timespec="minutes" if whole else "seconds")
 
 
 Span = Annotated[timedelta, BeforeValidator(_shift)]

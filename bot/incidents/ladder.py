@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config.durations import format_duration
 from bot.config.fields import SEVERITIES, is_email, is_user_id
 from bot.config.models import Level, SeverityConfig
 from bot.config.ownership import Ownership, wider
 from bot.config.rotation import zone_of
+from bot.text.spans import format_duration
 
 BREACH_DESCRIPTION = "window breached: page everyone in the RACI"
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.config.durations import format_duration
 from bot.config.fields import SEVERITIES, is_email, is_user_id
 from bot.incidents.messages import SOURCES, USER_ID
 from bot.store.models import ActionRequest, Evidence, Incident, Job, TimelineEvent
 from bot.store.policy import Policy
+from bot.text.spans import format_duration
 
 EVIDENCE_TEXT = 500  # characters of a piece of evidence in the Markdown; the JSON keeps it whole
 

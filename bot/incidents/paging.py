@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.config.durations import format_duration
 from bot.incidents import messages, recipients
 from bot.incidents.ladder import plan_ladder
 from bot.slack import pagers
@@ -27,6 +26,7 @@ from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.outbox import PostPayload
 from bot.store.policy import Group, Paged, Policy, Step
 from bot.store.runtime import Baton
+from bot.text.spans import format_duration
 
 log = logging.getLogger(__name__)
 

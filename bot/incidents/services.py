@@ -21,7 +21,6 @@ from sqlalchemy import update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from bot.config.durations import format_duration
 from bot.config.fields import SEVERITIES
 from bot.incidents import messages, paging, rules
 from bot.incidents.errors import IncidentError
@@ -35,6 +34,7 @@ from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.outbox import PostPayload
 from bot.store.policy import Policy
 from bot.store.runtime import Baton
+from bot.text.spans import format_duration
 from bot.text.typed import severity, typed
 
 __all__ = ["EXAMPLE", "IncidentError"]

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 from sqlmodel import Session, col, select
 
-from bot.config.durations import format_duration
 from bot.incidents import messages, paging, rooms
 from bot.monitoring.links import join_or_declare, lock_link
 from bot.records import chain
@@ -33,6 +32,7 @@ from bot.store.models import Evidence, FailureCase, Incident, MonitorLink
 from bot.store.runtime import Baton
 from bot.text.masking import hidden, mask
 from bot.text.mrkdwn import clip, escape, mentions_as_text
+from bot.text.spans import format_duration
 
 MAX_BODY = 1024 * 1024  # one case is a few KB; anything bigger is refused before parsing
 MAX_TEXT = 4000  # characters of a case's text kept (after masking); the answer says it was clipped

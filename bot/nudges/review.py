@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.config.durations import format_duration
 from bot.incidents.messages import USER_ID
 from bot.monitoring.feedback import example_line, kinds_text
 from bot.store.clock import slack_time
@@ -30,6 +29,7 @@ from bot.store.outbox import Blocks, Post, destination, queue
 from bot.store.runtime import Baton
 from bot.text.blocks import context, header, section
 from bot.text.mrkdwn import clip, escape, within
+from bot.text.spans import format_duration
 
 WEEK = timedelta(days=7)
 EXAMPLES = 3  # failure cases quoted per area

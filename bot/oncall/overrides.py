@@ -23,12 +23,12 @@ from bot.access.rule import Group, NotAllowed, check
 from bot.access.who import outsider_refusal
 from bot.config.ownership import role_key
 from bot.config.rotation import Window
-from bot.config.times import parse_span
 from bot.records import handoffs
 from bot.store.clock import slack_time
 from bot.store.db import DatabaseUnavailable, database_problem, open_existing, session
 from bot.store.models import OncallOverride
 from bot.store.runtime import Baton
+from bot.text import typed
 from bot.text.errors import Refused
 from bot.text.masking import mask
 from bot.text.mrkdwn import clip, escape
@@ -66,18 +66,13 @@ def team_key(baton: Baton, text: str) -> str:
 
 def span_of(text: str) -> timedelta:
     """How long an override runs: a duration above 0 and at most :data:`LONGEST`."""
-    try:
-        span = parse_span(text)
-    except ValueError:
-        raise OverrideError(f"`{escape(text)}` is not a duration; {_DURATIONS}.") from None
-    if span <= timedelta(0):
-        raise OverrideError(f"`{escape(text)}` is no time at all; {_DURATIONS}.")
-    if span > LONGEST:
-        raise OverrideError(
-            f"`{escape(text)}` is longer than 30 days, the longest an override from Slack may run: "
-            "plan a longer absence in ownership.yaml (the team's `oncall.overrides`), or split it."
-        )
-    return span
+    return typed.duration(
+        text,
+        accepted=_DURATIONS,
+        longest=LONGEST,
+        longest_said="30 days, the longest an override from Slack may run",
+        beyond="plan a longer absence in ownership.yaml (the team's `oncall.overrides`), or split it",
+    )
 
 
 def who_may(baton: Baton, team: str) -> list[Group]:

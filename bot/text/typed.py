@@ -1,6 +1,7 @@
 """Text people type, read one way: a name (area, team, action, item, severity) Baton does not
-know is one `Unknown` error carrying the facts, with one "did you mean"; what they typed is kept
-with `typed()` and echoed back with `quote()`.
+know is one `Unknown` error carrying the facts, with one "did you mean"; a duration or a time
+that does not read is one `Malformed` (`duration()`, `moment()`); what they typed is kept with
+`typed()` and echoed back with `quote()`.
 
 Each surface renders an `Unknown` its way: Slack from str(e) ("There is no area `modle`. Did you
 mean `model-quality`?"), the command line and HTTP answers from `plain()` ("area 'modle' is not
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from bot.text.errors import Refused
 from bot.text.masking import mask
 from bot.text.mrkdwn import clip, escape
+from bot.text.spans import format_span, parse_datetime, parse_span
 
 QUOTE_LIMIT = 80  # characters of a person's words echoed back in an error
 _NEAREST = object()  # Unknown's default guess: the nearest of the names it knows
@@ -47,6 +50,52 @@ def severity(text: str, levels: Iterable[str], *, then: str = "") -> str:
     if key not in known:
         raise Unknown("severity", text, known, guess=None, plural="severities", then=then)
     return key
+
+
+def duration(
+    text: str, *, accepted: str, longest: timedelta | None = None, longest_said: str = "", beyond: str = ""
+) -> timedelta:
+    """The span `text` says (`30m`, `4h`, `1w3d`), above 0 and at most `longest` (said as
+    `longest_said`); Malformed otherwise, ending in `accepted` (or, when too long, `beyond`: what
+    to do instead)."""
+    try:
+        span = parse_span(text)
+    except ValueError:
+        raise Malformed(text, "is not a duration", accepted) from None
+    if span <= timedelta(0):
+        raise Malformed(text, "is no time at all", accepted)
+    if longest is not None and span > longest:
+        said = longest_said or format_span(longest)
+        raise Malformed(text, f"is longer than {said}", beyond or accepted)
+    return span
+
+
+def moment(text: str, *, accepted: str) -> datetime:
+    """The date and time `text` says (`2026-12-07T09:30`, with or without an offset: a naive one
+    is the caller's to place); Malformed otherwise."""
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        raise Malformed(text, "is not a date and time", accepted) from None
+
+
+class Malformed(Refused):
+    """Text that should say a duration or a time and does not: what was typed, what is wrong with
+    it, what would be right. Nothing was changed."""
+
+    def __init__(self, text: str, problem: str, accepted: str) -> None:
+        self.text = text  # as typed
+        self.problem = problem  # "is not a duration"
+        self.accepted = accepted  # "use a number with a unit: 30m, 4h, …"
+        super().__init__(self.slack())
+
+    def slack(self) -> str:
+        """`` `banana` is not a duration; use a number with a unit: 30m, 4h, 2d, 1w.``"""
+        return f"`{quote(self.text) or '…'}` {self.problem}; {self.accepted}."
+
+    def plain(self) -> str:
+        """`'banana' is not a duration; use a number with a unit: …`"""
+        return f"{clip(typed(self.text), QUOTE_LIMIT)!r} {self.problem}; {self.accepted}"
 
 
 class Unknown(Refused):

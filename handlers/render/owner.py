@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from bot.config.ownership import Ownership
-from bot.config.times import format_span
 from bot.oncall.overrides import OnCallNow
 from bot.records import handoff_messages as say
 from bot.records.handoff_views import Card
@@ -13,6 +12,7 @@ from bot.store.clock import slack_time
 from bot.store.models import OncallOverride, Receipt
 from bot.text.blocks import Block, actions, button, context, divider, fields, header, section
 from bot.text.mrkdwn import clip, escape
+from bot.text.spans import format_span
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:

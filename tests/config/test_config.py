@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config.durations import ACCEPTED, format_duration, parse_duration
 from bot.config.issues import ConfigError, ConfigIssue
 from bot.config.loader import load_config
 from bot.config.models import OwnershipConfig, SeverityConfig
 from bot.config.thresholds import parse_comparison
+from bot.text.spans import ACCEPTED, format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
 

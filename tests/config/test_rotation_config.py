@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from bot.config.issues import ConfigError
 from bot.config.loader import load_config
 from bot.config.models import OncallOverride, OwnershipConfig, Rotation, Team
-from bot.config.times import format_span, parse_span
 from bot.slack.chat import Chat, make_client
 from bot.slack.check import check
+from bot.text.spans import format_span, parse_span
 from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env
 from tests.fakeslack import FakeSlack
 

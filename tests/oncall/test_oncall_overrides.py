@@ -22,7 +22,7 @@ from bot.store.clock import FakeClock
 from bot.store.db import DatabaseUnavailable, session
 from bot.store.models import OncallOverride
 from bot.store.runtime import Baton
-from bot.text.typed import Unknown
+from bot.text.typed import Malformed, Unknown
 from tests.conftest import SHIPPED_OWNERSHIP, settings_for
 from tests.fakeslack import FakeSlack
 
@@ -155,7 +155,7 @@ def test_bad_team_person_and_duration_say_what_is_accepted(ml: tuple[Baton, Fake
         ("31d", "`31d` is longer than 30 days, the longest an override from Slack may run"),
         ("4w3d", "`4w3d` is longer than 30 days"),
     ):
-        with pytest.raises(OverrideError) as bad:
+        with pytest.raises(Malformed) as bad:
             add(baton, user=MAYA, duration=duration)
         assert said in str(bad.value), str(bad.value)
         assert "at most 30 days" in str(bad.value) or "ownership.yaml" in str(bad.value)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+import pytest
+
 from bot.text.errors import Refused
-from bot.text.typed import Unknown, closest, quote, severity, typed
+from bot.text.typed import Malformed, Unknown, closest, duration, moment, quote, severity, typed
 
 AREAS = ["model-quality", "infra-deploy", "data"]
 
@@ -56,3 +60,31 @@ def test_a_severity_is_read_in_any_case_and_an_unknown_one_lists_the_levels_with
         assert e.plain() == "severity 'P9' is not a severity: use one of P0, P1"
     else:
         raise AssertionError("P9 was taken")
+
+
+def test_a_duration_reads_weeks_and_says_one_way_what_is_wrong() -> None:
+    assert duration("1w3d", accepted="use 4h") == timedelta(days=10)
+    assert duration(" 90m ", accepted="use 4h") == timedelta(minutes=90)
+    for text, problem in (
+        ("banana", "is not a duration"),
+        ("none", "is not a duration"),
+        ("0m", "is no time at all"),
+    ):
+        with pytest.raises(Malformed) as bad:
+            duration(text, accepted="use 4h")
+        assert str(bad.value) == f"`{text}` {problem}; use 4h." and isinstance(bad.value, Refused)
+        assert bad.value.plain() == f"{text!r} {problem}; use 4h"
+    with pytest.raises(Malformed) as long:
+        duration("5w", accepted="use 4h", longest=timedelta(days=30), beyond="split it")
+    assert str(long.value) == "`5w` is longer than 4w2d; split it."
+    with pytest.raises(Malformed, match=r"^`&lt;!channel&gt;` is not a duration"):
+        duration("<!channel>", accepted="use 4h")
+
+
+def test_a_moment_reads_iso_times_and_refuses_a_date_alone() -> None:
+    assert moment("2026-12-07T09:30", accepted="x") == datetime(2026, 12, 7, 9, 30)
+    assert moment("2026-12-07 09:30+01:00", accepted="x").utcoffset() == timedelta(hours=1)
+    for text in ("2026-12-07", "tomorrow", "2026-13-01T09:00"):
+        with pytest.raises(Malformed) as bad:
+            moment(text, accepted="use 2026-12-07T09:30")
+        assert bad.value.plain() == f"{text!r} is not a date and time; use 2026-12-07T09:30"
