@@ -376,13 +376,13 @@ def serve(app_factory: AppFactory) -> int:
     if config is None:
         return 1
 
-    from bot.app.runner import Runner, boot  # heavy imports only when serving
+    from bot.app.runner import Runner, bolt_app, boot  # heavy imports only when serving
     from bot.app.server import check_port
 
     try:
         check_port("0.0.0.0", settings.port)  # before the database and Slack are touched
         baton = boot(settings, config, migrate_apart=True)
-        runner = Runner(baton, app_factory(baton))  # binds PORT: a port in use fails here
+        runner = Runner(baton, bolt_app(app_factory, baton))  # binds PORT: a port in use fails here
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)
         return 2

@@ -6,10 +6,13 @@ import dataclasses
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
 from slack_bolt import App
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -51,21 +54,40 @@ log = logging.getLogger(__name__)
 _REFUSED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 
 
+def slack_refusal(error: str, api_url: str) -> SettingsError:
+    """What to do when Slack refused the token (`error` is Slack's) or could not be reached."""
+    if error in _REFUSED_TOKEN:
+        return SettingsError(
+            f"Slack refused SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-…) "
+            "again from your Slack app's settings page → OAuth & Permissions, and reinstall the "
+            "app if it was revoked."
+        )
+    return SettingsError(
+        f"cannot reach Slack's Web API at {api_url} ({error}); check the network, "
+        "or SLACK_API_URL if you set it."
+    )
+
+
 def check_slack(chat: Chat, api_url: str) -> None:
     """Fail at start-up, with what to do, when Slack refuses the token or cannot be reached."""
     try:
         chat.auth_test()
     except ChatError as e:
-        if e.error in _REFUSED_TOKEN:
-            raise SettingsError(
-                f"Slack refused SLACK_BOT_TOKEN ({e.error}): copy the Bot User OAuth Token (xoxb-…) "
-                "again from your Slack app's settings page → OAuth & Permissions, and reinstall the "
-                "app if it was revoked."
-            ) from None
-        raise SettingsError(
-            f"cannot reach Slack's Web API at {api_url} ({e.error}); check the network, "
-            "or SLACK_API_URL if you set it."
-        ) from None
+        raise slack_refusal(e.error, api_url) from None
+
+
+def bolt_app(factory: Callable[[Baton], App], baton: Baton) -> App:
+    """`factory(baton)`. Bolt asks Slack's auth.test once more as the app is built: Slack gone or
+    refusing since check_slack is the same one line as at check_slack, not a traceback."""
+    try:
+        return factory(baton)
+    except BoltError as e:
+        cause = e.__context__
+        error = str(cause.response.get("error")) if isinstance(cause, SlackApiError) else str(e)
+    except (SlackClientError, OSError) as e:  # what slack_sdk's retry handlers gave up on
+        error = f"network: {type(e).__name__}"
+    baton.engine.dispose()
+    raise slack_refusal(error, baton.settings.api_url)
 
 
 def boot(

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,6 +22,7 @@ from tests.conftest import (
     SIGNING_SECRET,
     add_people,
     clean_env,
+    closed_port,
     free_port,
     serve,
     serve_env,
@@ -96,9 +98,9 @@ def test_serve_with_a_refused_token_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_serve_without_slack_says_which_url_it_tried(tmp_path: Path) -> None:
-    with FakeSlack() as fake:
-        env = serve_env(fake, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
-    out = run("serve", env=env, cwd=tmp_path)
+    with FakeSlack() as fake, closed_port() as port:
+        env = serve_env(fake, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{port}/api/")
+        out = run("serve", env=env, cwd=tmp_path)
     # Baton's line alone: slack_sdk logged three ERROR lines before it, one per attempt.
     assert _refused(out) == (
         f"baton: cannot reach Slack's Web API at {env['SLACK_API_URL']} (network: URLError); "
@@ -161,6 +163,32 @@ def _refused(out: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ({"status": 0, "times": 10}, "baton: cannot reach Slack's Web API at "),
+        (
+            {"status": 200, "error": "account_inactive"},
+            "baton: Slack refused SLACK_BOT_TOKEN (account_inactive)",
+        ),
+    ],
+    ids=["gone", "refused"],
+)
+def test_slack_failing_bolts_own_token_check_is_one_line_too(
+    tmp_path: Path, fault: dict[str, Any], said: str
+) -> None:
+    """Bolt asks auth.test again as the app is built, after Baton's check passed: Slack gone or
+    refusing in between is the same one line, not a traceback."""
+    with FakeSlack() as fake:
+        asked = iter(range(100))
+        fake.inject("auth.test", when=lambda _params: next(asked) > 0, **fault)
+        out = run("serve", env=serve_env(fake, tmp_path), cwd=tmp_path)
+        assert len(fake.calls_to("auth.test")) >= 2  # Baton's check passed; Bolt's did not
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    # Start-up's warnings (e-mails not found, chains not keyed) come first; the refusal ends it.
+    assert out.stderr.splitlines()[-1].startswith(said), out.stderr
+
+
 def test_serve_with_the_readmes_placeholder_token_says_what_to_do(tmp_path: Path) -> None:
     with FakeSlack() as fake:
         env = serve_env(fake, tmp_path, SLACK_BOT_TOKEN="xoxb-…")
@@ -220,8 +248,9 @@ def test_serve_with_a_placeholder_says_so_in_one_line_before_any_network_call(
     tmp_path: Path, env: dict[str, str], line: str
 ) -> None:
     # Slack at a port nothing listens on: any request would fail and be logged.
-    closed = f"http://127.0.0.1:{free_port()}/api/"
-    out = run("serve", env={**env, "SLACK_API_URL": closed, "PORT": str(free_port())}, cwd=tmp_path)
+    with closed_port() as port:
+        closed = f"http://127.0.0.1:{port}/api/"
+        out = run("serve", env={**env, "SLACK_API_URL": closed, "PORT": str(free_port())}, cwd=tmp_path)
     said = _refused(out)
     assert said.startswith(line), said
     assert out.stdout == ""
@@ -230,15 +259,15 @@ def test_serve_with_a_placeholder_says_so_in_one_line_before_any_network_call(
 
 
 def test_check_and_nudge_refuse_the_readmes_token_in_one_line(tmp_path: Path) -> None:
-    closed = f"http://127.0.0.1:{free_port()}/api/"
-    env = {**README_HTTP, "SLACK_API_URL": closed}
-    for args in (("check", "--slack"), ("nudge", "review")):
-        out = run(*args, env=env)
-        said = _refused(out)
-        assert said.startswith("baton: SLACK_BOT_TOKEN is still an example value (it has the word 'your'"), (
-            args
-        )
-        assert out.stdout == "", args  # no "ok" first
+    with closed_port() as port:
+        env = {**README_HTTP, "SLACK_API_URL": f"http://127.0.0.1:{port}/api/"}
+        for args in (("check", "--slack"), ("nudge", "review")):
+            out = run(*args, env=env)
+            said = _refused(out)
+            assert said.startswith(
+                "baton: SLACK_BOT_TOKEN is still an example value (it has the word 'your'"
+            ), args
+            assert out.stdout == "", args  # no "ok" first
 
 
 def test_serve_with_a_non_ascii_signing_secret_says_which_variable(tmp_path: Path) -> None:
@@ -280,8 +309,8 @@ def test_serve_with_a_database_url_that_is_not_one(tmp_path: Path) -> None:
 
 
 def test_serve_with_postgres_not_listening_says_so_without_the_password(tmp_path: Path) -> None:
-    url = f"postgresql://baton:hunter2@127.0.0.1:{free_port()}/baton"
-    with FakeSlack() as fake:
+    with FakeSlack() as fake, closed_port() as port:
+        url = f"postgresql://baton:hunter2@127.0.0.1:{port}/baton"
         line = _refused(run("serve", env=serve_env(fake, tmp_path, DATABASE_URL=url), cwd=tmp_path))
     assert line.startswith("baton: cannot connect to the database at 127.0.0.1:")
     assert "connection refused" in line and "is PostgreSQL running there?" in line

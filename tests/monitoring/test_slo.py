@@ -38,7 +38,7 @@ from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Evidence, Incident, TimelineEvent
 from bot.store.runtime import Baton
-from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env, free_port, settings_for
+from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env, closed_port, settings_for
 from tests.fakeslack import FakeSlack
 
 MAYA = "U07MAYA001"
@@ -470,21 +470,22 @@ def test_prometheus_error_text_is_masked_and_pings_nobody_in_the_digest(
 def test_prometheus_unreachable_is_named_and_asked_once_per_digest(
     team_channels: FakeSlack, db_url: str
 ) -> None:
-    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    c = clocked_baton(team_channels, db_url, PROMETHEUS_URL=url)
-    try:
-        found = slo.run_digest(c.baton)
-        lines = digest_text(c.posts(ML_CHANNEL)[0]).splitlines()
-        assert len(lines) == 2 and all(
-            f"not measured: Prometheus unreachable at {url}" in line for line in lines
-        )
-        assert len(c.posts(PLATFORM_CHANNEL)) == 1
-        reasons = {str(r.result) for rep in found.reports for r in rep.readings}
-        assert len(reasons) == 1  # the same failure, not four waits for it
-        assert slo_incidents(c.baton) == []
-    finally:
-        c.ticker.shutdown()
-        c.baton.engine.dispose()
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        c = clocked_baton(team_channels, db_url, PROMETHEUS_URL=url)
+        try:
+            found = slo.run_digest(c.baton)
+            lines = digest_text(c.posts(ML_CHANNEL)[0]).splitlines()
+            assert len(lines) == 2 and all(
+                f"not measured: Prometheus unreachable at {url}" in line for line in lines
+            )
+            assert len(c.posts(PLATFORM_CHANNEL)) == 1
+            reasons = {str(r.result) for rep in found.reports for r in rep.readings}
+            assert len(reasons) == 1  # the same failure, not four waits for it
+            assert slo_incidents(c.baton) == []
+        finally:
+            c.ticker.shutdown()
+            c.baton.engine.dispose()
 
 
 def test_without_prometheus_url_the_digest_says_how_to_set_it(team_channels: FakeSlack, db_url: str) -> None:

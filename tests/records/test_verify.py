@@ -24,7 +24,7 @@ from bot.store.clock import FakeClock
 from bot.store.db import alembic_config, make_engine
 from bot.store.models import ChainHead, Evidence, Receipt
 from bot.store.runtime import Baton
-from tests.conftest import BATON, clean_env, free_port
+from tests.conftest import BATON, clean_env, closed_port
 from tests.records.test_chain import LEO, LI, MAYA, SAM, T0, add_receipts, countersign, declare
 
 RECEIPT = Receipt.__table__  # type: ignore[attr-defined]
@@ -317,8 +317,8 @@ def test_a_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path: Path) ->
 
 
 def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    port = free_port()  # nobody listens there
-    result = run_verify(f"postgresql://baton:secret-pw@127.0.0.1:{port}/baton", tmp_path)
+    with closed_port() as port:
+        result = run_verify(f"postgresql://baton:secret-pw@127.0.0.1:{port}/baton", tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"baton: cannot connect to the database at 127.0.0.1:{port} (connection refused)")
