@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from bot.store.models import Job, TimelineEvent
 from tests.config.test_config import SEVERITY
 from tests.conftest import SHIPPED_OWNERSHIP, start_baton
 from tests.fakeslack import FakeSlack
+from tests.webhookserver import QuietServer
 
 # --------------------------------------------------------------------------- the local server
 
@@ -90,9 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _PagerServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _PagerServer(QuietServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[Recorded] = []
