@@ -9,6 +9,7 @@ from slack_bolt import BoltContext, Respond
 
 from bot.oncall import handovers
 from bot.store.models import Receipt
+from bot.text.blocks import context
 from bot.text.errors import Refused
 from handlers.events.app_home import answer_on_home
 from handlers.listener import baton_of
@@ -39,16 +40,10 @@ def note_view(receipt: Receipt) -> dict[str, Any]:
                 "label": {"type": "plain_text", "text": "Handover note"},
                 "element": note,
             },
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": "Signing hands the on-call over on the record; the incoming person "
-                        "gets your note. Phone numbers, e-mails and tokens are masked.",
-                    }
-                ],
-            },
+            context(
+                "Signing hands the on-call over on the record; the incoming person gets your note. "
+                "Phone numbers, e-mails and tokens are masked."
+            ),
         ],
     }
 
