@@ -495,6 +495,13 @@ def client_check(table: Table, serve: Serve, fake: Any) -> None:
         table.add("client", f"POST /incident help x50, {label}", p50_p99(posts))
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used: unlike a wall-clock figure, it
+    hardly moves with other work on the machine."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def answer(table: Table, args: argparse.Namespace, tmp: Path) -> None:
     with fake_slack() as fake:
         serve = Serve(fake, tmp / "answer.db", tmp)
@@ -513,11 +520,14 @@ def answer(table: Table, args: argparse.Namespace, tmp: Path) -> None:
                 ):
                     for _ in range(3):  # warm up
                         command(http, serve, fake, text)
+                    wait_quiet(fake, budget=120)
+                    cpu = cpu_seconds(serve.proc.pid)
                     seq = [
                         command(http, serve, fake, f"{text} s{i}" if "P1" in text else text)
                         for i in range(args.sequential)
                     ]
                     wait_quiet(fake, budget=120)
+                    cpu = cpu_seconds(serve.proc.pid) - cpu
                     with ThreadPoolExecutor(args.concurrency) as pool:
                         conc = list(
                             pool.map(
@@ -527,6 +537,11 @@ def answer(table: Table, args: argparse.Namespace, tmp: Path) -> None:
                         )
                     wait_quiet(fake, budget=120)
                     bad = [s for s in seq + conc if s.status != 200]
+                    table.add(
+                        "answer",
+                        f"{name}: CPU of baton serve per request (sequential, with the work it sets off)",
+                        f"{cpu * 1000 / args.sequential:.1f} ms",
+                    )
                     table.add(
                         "answer",
                         f"{name}: {args.sequential} sequential",
