@@ -60,20 +60,26 @@ def clip_label(label: str, limit: int = LABEL_LIMIT) -> str:
 
 
 def mrkdwn(markup: str) -> Block:
-    return MarkdownTextObject(text=clip_markup(safe(markup))).to_dict()
+    return _text(markup).to_dict()
+
+
+def _text(markup: str) -> MarkdownTextObject:
+    # Blocks are built from models, not from dicts: slack_sdk parses a dict element back into a
+    # model by walking every element class, which cost more than the rest of a message.
+    return MarkdownTextObject(text=clip_markup(safe(markup)))
 
 
 def section(markup: str, *, block_id: str | None = None, accessory: Block | None = None) -> Block:
-    return SectionBlock(text=mrkdwn(markup), block_id=block_id, accessory=accessory).to_dict()
+    return SectionBlock(text=_text(markup), block_id=block_id, accessory=_element(accessory)).to_dict()
 
 
 def fields(*markups: str) -> Block:
     """A section of up to ten short columns ("*Severity*\nP1")."""
-    return SectionBlock(fields=[mrkdwn(m) for m in markups]).to_dict()
+    return SectionBlock(fields=[_text(m) for m in markups]).to_dict()
 
 
 def context(markup: str) -> Block:
-    return ContextBlock(elements=[mrkdwn(markup)]).to_dict()
+    return ContextBlock(elements=[_text(markup)]).to_dict()
 
 
 def button(
@@ -85,7 +91,15 @@ def button(
 
 
 def actions(*elements: Block, block_id: str | None = None) -> Block:
-    return ActionsBlock(elements=list(elements), block_id=block_id).to_dict()
+    return ActionsBlock(elements=[_element(e) for e in elements], block_id=block_id).to_dict()
+
+
+def _element(element: Block | None) -> Any:
+    """A button's dict as its model again (see _text); any other element as it is, for slack_sdk."""
+    if element is None or element.get("type") != "button":
+        return element
+    fields = {k: v for k, v in element.items() if k != "type"}
+    return ButtonElement(**fields)
 
 
 def divider() -> Block:
