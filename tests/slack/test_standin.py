@@ -24,8 +24,8 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.slack.standin import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, DEFAULT_USERS, FakeSlack, load_spec
 from tests import slack_signing as ss
-from tests.fakeslack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, DEFAULT_USERS, FakeSlack, load_spec
 
 MAYA, LEO, PRIYA = (u[0] for u in DEFAULT_USERS)
 SECRET = "test-secret-8f3e1c0ffee"
