@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,10 +25,11 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.slack.standin import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, DEFAULT_USERS, FakeSlack, load_spec
+from bot.slack.standin import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, DEFAULT_USERS, FakeSlack, generate, load_spec
 from tests import slack_signing as ss
 
 MAYA, LEO, PRIYA = (u[0] for u in DEFAULT_USERS)
+SPEC = Path(__file__).resolve().parent.parent / "data" / "slack_web_openapi_v2.json"
 SECRET = "test-secret-8f3e1c0ffee"
 
 
@@ -198,11 +200,35 @@ def test_channel_name_limits_accept_valid_names(client: WebClient) -> None:
 # -- validation against the spec ---------------------------------------------------------------
 
 
-def test_spec_is_loaded_with_overlay() -> None:
+def test_method_list_holds_the_spec_and_the_overlay() -> None:
     spec = load_spec()
     assert "chat.postMessage" in spec and "apps.connections.open" in spec
-    assert spec["chat.postMessage"].required == ("channel",)
-    assert not spec["api.test"].needs_token
+    assert spec["chat.postMessage"].required == (
+        (("channel",), "channel_not_found"),
+        (("text", "blocks", "attachments"), "no_text"),
+    )
+    assert "msg_too_long" in spec["chat.postMessage"].errors  # the spec's own error list
+    assert not spec["api.test"].needs_token and spec["apps.connections.open"].token == "app"
+    assert spec["bookmarks.add"].newer_than_spec and not spec["chat.postMessage"].newer_than_spec
+
+
+def test_shipped_method_list_is_the_generators_output_on_the_vendored_spec(tmp_path: Path) -> None:
+    out = tmp_path / "methods.json"
+    assert generate.main([str(SPEC), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == generate.METHODS_PATH.read_text(encoding="utf-8"), (
+        "methods.json is stale: run python -m bot.slack.standin.generate tests/data/slack_web_openapi_v2.json"
+    )
+
+
+def test_newer_methods_name_their_doc_page_and_the_spec_still_lacks_them() -> None:
+    spec_paths = json.loads(SPEC.read_text(encoding="utf-8"))["paths"]
+    shipped = json.loads(generate.METHODS_PATH.read_text(encoding="utf-8"))["methods"]
+    newer = {name for name, entry in shipped.items() if entry.get("newer_than_spec")}
+    assert {"bookmarks.add", "bookmarks.list", "bookmarks.edit", "bookmarks.remove"} <= newer
+    assert {"files.getUploadURLExternal", "files.completeUploadExternal"} <= newer
+    for name in newer:
+        assert "/" + name not in spec_paths, f"{name} is in the spec now: drop it from overlay.py"
+        assert shipped[name]["doc"] == f"https://docs.slack.dev/reference/methods/{name}"
 
 
 def test_unknown_method_is_404(fake: FakeSlack, client: WebClient) -> None:

@@ -32,7 +32,7 @@ from bot.slack.standin.records import (
     ResponseUrlPost,
     truthy,
 )
-from bot.slack.standin.spec import SPEC_PATH, authenticate, check_required, load_spec
+from bot.slack.standin.spec import METHODS_PATH, authenticate, check_required, load_spec
 from bot.slack.standin.state import Handler, Workspace
 
 if TYPE_CHECKING:  # the Socket Mode stand-in needs `websockets` (a test extra): imported on first use
@@ -74,9 +74,9 @@ class FakeSlack(Workspace):
     team_id = TEAM_ID
     app_id = APP_ID
 
-    def __init__(self, *, spec_path: Path = SPEC_PATH) -> None:
+    def __init__(self, *, methods_path: Path = METHODS_PATH) -> None:
         super().__init__()
-        self.spec = load_spec(spec_path)
+        self.spec = load_spec(methods_path)
         self.calls: list[Call] = []
         self.arrivals: list[tuple[str, float]] = []  # (method, time.monotonic()) as each call arrived
         # The clock rate limits count their window on (seconds); a test may drive it by hand.
