@@ -618,3 +618,102 @@ def test_bolt_app_accepts_every_body_builder(fake: FakeSlack) -> None:
     assert got["view"]["private_metadata"] == "m1"
     assert got["shortcut"]["message"]["text"] == "db is down"
     assert got["event"]["text"] == "<@UBATONBOT> hi"
+
+
+# -- methods newer than the spec: file upload and bookmarks ------------------------------------
+
+
+def test_slack_sdks_upload_v2_runs_the_three_steps_and_shares_the_bytes(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    cid = client.conversations_create(name="inc-50-upload")["channel"]["id"]
+    done = client.files_upload_v2(
+        channel=cid,
+        content="timeline\n12:00 declared\n",
+        filename="timeline.txt",
+        title="Timeline",
+        initial_comment="The record so far",
+    )
+    file_id = done["files"][0]["id"]
+    assert [c.method for c in fake.calls if c.method.startswith("files.")] == [
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+    ]
+    assert fake.files[file_id].content == b"timeline\n12:00 declared\n"
+    assert fake.files[file_id].title == "Timeline" and fake.files[file_id].channels == [cid]
+    shared = fake.messages(cid)[-1]
+    assert shared["text"] == "The record so far" and shared["files"][0]["id"] == file_id
+
+
+def test_upload_url_keeps_the_file_part_of_a_multipart_post(fake: FakeSlack, client: WebClient) -> None:
+    got = client.files_getUploadURLExternal(filename="a.txt", length=3)
+    answer = httpx.post(got["upload_url"], files={"file": ("a.txt", b"abc", "text/plain")})
+    assert answer.status_code == 200 and answer.text == "OK - 3"
+    assert fake.files[got["file_id"]].content == b"abc"
+    assert httpx.post(fake.url.replace("/api/", "/upload/F0NOPE"), content=b"x").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"length": 3}, "invalid_arguments"),  # no filename
+        ({"filename": "a.txt"}, "invalid_arguments"),  # no length
+        ({"filename": "a.txt", "length": "three"}, "invalid_arguments"),
+        ({"filename": "a.txt", "length": 0}, "missing_argument"),  # Slack's answer to length 0
+    ],
+)
+def test_get_upload_url_refusals(client: WebClient, params: dict[str, Any], error: str) -> None:
+    assert error_of(lambda: client.api_call("files.getUploadURLExternal", params=params)) == error
+
+
+def test_complete_upload_refusals(fake: FakeSlack, client: WebClient) -> None:
+    def complete(**params: Any) -> str:
+        return error_of(lambda: client.api_call("files.completeUploadExternal", json=params))
+
+    got = client.files_getUploadURLExternal(filename="a.txt", length=1)
+    assert complete() == "invalid_arguments"  # files is required
+    assert complete(files=[{"id": got["file_id"]}]) == "file_not_found"  # no bytes were uploaded yet
+    httpx.post(got["upload_url"], content=b"a")
+    assert complete(files=[{"id": "F0NOPE"}]) == "file_not_found"
+    assert complete(files=[{"id": got["file_id"]}], channel_id="C0NOPE") == "channel_not_found"
+    outside = fake.add_channel("not-mine", bot_member=False)
+    assert complete(files=[{"id": got["file_id"]}], channel_id=outside.id) == "not_in_channel"
+    assert client.files_completeUploadExternal(
+        files=[{"id": got["file_id"], "title": "A"}], channel_id="C0GENERAL"
+    )
+    assert complete(files=[{"id": got["file_id"]}]) == "file_not_found"  # shared once only
+
+
+def test_bookmarks_add_list_edit_remove(fake: FakeSlack, client: WebClient) -> None:
+    cid = client.conversations_create(name="inc-51-marks")["channel"]["id"]
+    added = client.bookmarks_add(
+        channel_id=cid, title="Runbook", type="link", link="https://runbooks.example/db"
+    )
+    mark = added["bookmark"]
+    assert mark["title"] == "Runbook" and mark["channel_id"] == cid
+    client.bookmarks_edit(channel_id=cid, bookmark_id=mark["id"], title="DB runbook")
+    listed = client.bookmarks_list(channel_id=cid)["bookmarks"]
+    assert [(b["id"], b["title"], b["link"]) for b in listed] == [
+        (mark["id"], "DB runbook", "https://runbooks.example/db")
+    ]
+    client.bookmarks_remove(channel_id=cid, bookmark_id=mark["id"])
+    assert client.bookmarks_list(channel_id=cid)["bookmarks"] == []
+    assert (
+        error_of(lambda: client.bookmarks_remove(channel_id=cid, bookmark_id=mark["id"]))
+        == "bookmark_not_found"
+    )
+
+
+def test_bookmark_refusals(fake: FakeSlack, client: WebClient) -> None:
+    def add(**params: Any) -> str:
+        return error_of(lambda: client.api_call("bookmarks.add", json=params))
+
+    link = {"title": "Runbook", "type": "link", "link": "https://runbooks.example/db"}
+    assert add(title="Runbook", type="link") == "channel_not_found"  # channel_id is required
+    assert add(channel_id="C0GENERAL", type="link") == "invalid_arguments"  # title is required
+    assert add(**{**link, "channel_id": "C0GENERAL", "type": "message"}) == "invalid_bookmark_type"
+    assert add(**{**link, "channel_id": "C0GENERAL", "link": "runbooks.example"}) == "invalid_link"
+    assert add(**link, channel_id=fake.add_channel("not-mine", bot_member=False).id) == "not_in_channel"
+    for n in range(100):
+        client.bookmarks_add(**{**link, "title": f"r{n}"}, channel_id="C0GENERAL")
+    assert add(**link, channel_id="C0GENERAL") == "too_many_bookmarks"  # Slack's 100 a channel

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from bot.slack.standin import methods_files
 from bot.slack.standin.spec import JSON_FIELDS
 
 if TYPE_CHECKING:
@@ -66,6 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
                 body = {"raw": raw.decode("utf-8", "replace")}
             status, text = self.fake.handle_response_url(split.path, body if isinstance(body, dict) else {})
             self._send(status, {"Content-Type": "text/html"}, text.encode())
+            return
+        if split.path.startswith(methods_files.UPLOAD_PATH):
+            status, text = methods_files.receive_upload(self.fake, split.path, raw, content_type)
+            self._send(status, {"Content-Type": "text/plain"}, text.encode())
             return
         if not split.path.startswith("/api/"):
             self._send(404, {"Content-Type": "text/plain"}, b"not found")

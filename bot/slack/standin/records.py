@@ -203,6 +203,35 @@ class Ephemeral:
 
 
 @dataclass
+class File:
+    """A file from files.getUploadURLExternal: its bytes once POSTed to its upload URL, shared
+    (with its title) by files.completeUploadExternal."""
+
+    id: str
+    name: str
+    length: int
+    content: bytes | None = None  # None until the upload URL received the bytes
+    title: str = ""
+    completed: bool = False
+    channels: list[str] = field(default_factory=list)
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created": int(time.time()),
+            "name": self.name,
+            "title": self.title or self.name,
+            "mimetype": "application/octet-stream",
+            "filetype": "binary",
+            "user": BOT_USER_ID,
+            "size": len(self.content or b""),
+            "is_external": False,
+            "channels": list(self.channels),
+            "url_private": f"https://files.slack.com/files-pri/{TEAM_ID}-{self.id}/{self.name}",
+        }
+
+
+@dataclass
 class ViewRecord:
     """A views.open / views.push / views.update / views.publish that succeeded."""
 

@@ -9,7 +9,6 @@ Like Slack, API errors are HTTP 200 with ``{"ok": false, "error": ...}``; only u
 from __future__ import annotations
 
 import math
-import secrets
 import threading
 import time
 from collections import deque
@@ -18,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.slack.standin import httpd, methods_chat, methods_conversations, methods_users, methods_views
+from bot.slack.standin import (
+    httpd,
+    methods_bookmarks,
+    methods_chat,
+    methods_conversations,
+    methods_files,
+    methods_users,
+    methods_views,
+)
 from bot.slack.standin.records import (
     APP_ID,
     APP_TOKEN,
@@ -28,9 +35,6 @@ from bot.slack.standin.records import (
     TEAM_ID,
     ApiError,
     Call,
-    Ephemeral,
-    ResponseUrlPost,
-    truthy,
 )
 from bot.slack.standin.spec import METHODS_PATH, authenticate, check_required, load_spec
 from bot.slack.standin.state import Handler, Workspace
@@ -51,6 +55,8 @@ HANDLERS: dict[str, Handler] = {
     **methods_conversations.HANDLERS,
     **methods_chat.HANDLERS,
     **methods_views.HANDLERS,
+    **methods_files.HANDLERS,
+    **methods_bookmarks.HANDLERS,
 }
 
 
@@ -82,14 +88,12 @@ class FakeSlack(Workspace):
         # The clock rate limits count their window on (seconds); a test may drive it by hand.
         self.limit_clock: Callable[[], float] = time.monotonic
         self._socket: SocketModeStandIn | None = None
-        self._response_urls: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._latency: dict[str, float] = {}
         self._held: dict[str, threading.Event] = {}
         self._limits: dict[str, tuple[int, float, deque[float]]] = {}  # method -> (calls, window, accepted)
         self._server: httpd.Server | None = None
         self._thread: threading.Thread | None = None
-        self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -294,55 +298,6 @@ class FakeSlack(Workspace):
                         self._faults[key].remove(fault)
                     return fault
             return None
-
-    # -- response_url ------------------------------------------------------------------------
-
-    def response_url(
-        self, channel_id: str | None = None, user_id: str | None = None, message_ts: str | None = None
-    ) -> str:
-        """Issue a local response_url bound to the channel/user (and source message) it answers."""
-        with self._lock:
-            path = f"/hooks/actions/{TEAM_ID}/{next(self._ids)}/{secrets.token_hex(8)}"
-            self._response_urls[path] = (channel_id, user_id, message_ts)
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def responses(self, url: str | None = None) -> list[ResponseUrlPost]:
-        with self._lock:
-            return [p for p in self.response_posts if url is None or p.url == url]
-
-    def handle_response_url(self, path: str, body: dict[str, Any]) -> tuple[int, str]:
-        """Slack semantics: in_channel posts publicly, replace/delete_original edit the source,
-        anything else is an ephemeral message to the user."""
-        with self._lock:
-            if path not in self._response_urls:
-                return 404, "no_service"
-            channel_id, user_id, message_ts = self._response_urls[path]
-            url = f"http://127.0.0.1:{self.port}{path}"
-            self.response_posts.append(ResponseUrlPost(url, body, time.monotonic(), channel_id, user_id))
-            channel = self.channels.get(channel_id or "")
-            source = channel.message(message_ts) if channel and message_ts else None
-            if channel and source is not None and truthy(body.get("delete_original")):
-                channel.messages.remove(source)
-            elif channel and source is not None and truthy(body.get("replace_original")):
-                for key in ("text", "blocks", "attachments"):
-                    if key in body:
-                        source[key] = body[key]
-            elif channel and body.get("response_type") == "in_channel":
-                channel.messages.append(self.bot_message(body))
-            elif channel_id and user_id:
-                self.ephemeral_messages.append(
-                    Ephemeral(
-                        channel_id,
-                        user_id,
-                        body.get("text", ""),
-                        body.get("blocks"),
-                        self.next_ts(),
-                        body.get("attachments"),
-                        body.get("thread_ts"),
-                        via="response_url",
-                    )
-                )
-        return 200, "ok"
 
     # -- request pipeline --------------------------------------------------------------------
 

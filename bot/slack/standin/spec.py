@@ -16,7 +16,7 @@ from bot.slack.standin.records import ApiError, present
 METHODS_PATH = Path(__file__).resolve().parent / "methods.json"
 
 # Form-encoded clients send these as JSON strings (slack_sdk json.dumps them); decode before use.
-JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata", "unfurls", "user_auth_blocks"})
+JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata", "unfurls", "user_auth_blocks", "files"})
 
 
 @dataclass(frozen=True)

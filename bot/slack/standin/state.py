@@ -5,6 +5,7 @@ lookups the method implementations share (each raising Slack's error for what is
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,11 +22,13 @@ from bot.slack.standin.records import (
     ApiError,
     Channel,
     Ephemeral,
+    File,
     ResponseUrlPost,
     User,
     ViewRecord,
     json_arg,
     present,
+    truthy,
 )
 
 
@@ -44,6 +47,10 @@ class Workspace:
         self.home_by_user: dict[str, str] = {}  # user_id -> view_id of the published home tab
         self.dms: dict[str, str] = {}  # user_id -> D... channel id
         self.used_triggers: set[str] = set()
+        self.files: dict[str, File] = {}  # file_id -> file, from files.getUploadURLExternal
+        self.bookmarks: dict[str, list[dict[str, Any]]] = {}  # channel_id -> its bookmarks, in order
+        self.port = 0  # where the HTTP server listens, once started
+        self._response_urls: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._ids = itertools.count(1)
         self._last_ts_us = 0
         self._lock = threading.RLock()
@@ -61,6 +68,10 @@ class Workspace:
     def new_id(self, prefix: str) -> str:
         """A fresh Slack-shaped id: C0FK000001, V0FK000002, ..."""
         return f"{prefix}0FK{next(self._ids):06d}"
+
+    def local_url(self, path: str) -> str:
+        """A URL on the stand-in's own server (response_url, a file's upload URL)."""
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def next_ts(self) -> str:
         """Strictly increasing, microsecond resolution, like Slack's message ts."""
@@ -174,6 +185,55 @@ class Workspace:
         with self._lock:
             found = self.views_by_id.get(view_id)
             return dict(found) if found else None
+
+    # -- response_url ------------------------------------------------------------------------
+
+    def response_url(
+        self, channel_id: str | None = None, user_id: str | None = None, message_ts: str | None = None
+    ) -> str:
+        """Issue a local response_url bound to the channel/user (and source message) it answers."""
+        with self._lock:
+            path = f"/hooks/actions/{TEAM_ID}/{next(self._ids)}/{secrets.token_hex(8)}"
+            self._response_urls[path] = (channel_id, user_id, message_ts)
+        return self.local_url(path)
+
+    def responses(self, url: str | None = None) -> list[ResponseUrlPost]:
+        with self._lock:
+            return [p for p in self.response_posts if url is None or p.url == url]
+
+    def handle_response_url(self, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        """Slack semantics: in_channel posts publicly, replace/delete_original edit the source,
+        anything else is an ephemeral message to the user."""
+        with self._lock:
+            if path not in self._response_urls:
+                return 404, "no_service"
+            channel_id, user_id, message_ts = self._response_urls[path]
+            url = self.local_url(path)
+            self.response_posts.append(ResponseUrlPost(url, body, time.monotonic(), channel_id, user_id))
+            channel = self.channels.get(channel_id or "")
+            source = channel.message(message_ts) if channel and message_ts else None
+            if channel and source is not None and truthy(body.get("delete_original")):
+                channel.messages.remove(source)
+            elif channel and source is not None and truthy(body.get("replace_original")):
+                for key in ("text", "blocks", "attachments"):
+                    if key in body:
+                        source[key] = body[key]
+            elif channel and body.get("response_type") == "in_channel":
+                channel.messages.append(self.bot_message(body))
+            elif channel_id and user_id:
+                self.ephemeral_messages.append(
+                    Ephemeral(
+                        channel_id,
+                        user_id,
+                        body.get("text", ""),
+                        body.get("blocks"),
+                        self.next_ts(),
+                        body.get("attachments"),
+                        body.get("thread_ts"),
+                        via="response_url",
+                    )
+                )
+        return 200, "ok"
 
     # -- lookups used by method implementations (called with the lock held) ------------------
 
