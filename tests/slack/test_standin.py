@@ -5,6 +5,7 @@ slack_sdk's SignatureVerifier and a real Bolt App."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.slack.standin import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, DEFAULT_USERS, FakeSlack, generate, load_spec
 from tests import slack_signing as ss
+from tests.conftest import BATON, SHIPPED_OWNERSHIP, SIGNING_SECRET, add_people, clean_env, serve_env
+from tests.slack_signing import post_signed, slash_command_body
 
 MAYA, LEO, PRIYA = (u[0] for u in DEFAULT_USERS)
 SPEC = Path(__file__).resolve().parent.parent / "data" / "slack_web_openapi_v2.json"
@@ -717,3 +720,110 @@ def test_bookmark_refusals(fake: FakeSlack, client: WebClient) -> None:
     for n in range(100):
         client.bookmarks_add(**{**link, "title": f"r{n}"}, channel_id="C0GENERAL")
     assert add(**link, channel_id="C0GENERAL") == "too_many_bookmarks"  # Slack's 100 a channel
+
+
+# -- Slack's limits ------------------------------------------------------------------------------
+
+
+def _sections(n: int, text: str = "x") -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for _ in range(n)]
+
+
+def _modal(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": blocks}
+
+
+def test_topic_of_250_characters_is_set_and_251_is_too_long(client: WebClient) -> None:
+    assert client.conversations_setTopic(channel="C0GENERAL", topic="t" * 250)["ok"]
+    assert error_of(lambda: client.conversations_setTopic(channel="C0GENERAL", topic="t" * 251)) == "too_long"
+
+
+def test_posting_where_the_bot_is_not_a_member_is_not_in_channel(fake: FakeSlack, client: WebClient) -> None:
+    outside = fake.add_channel("not-mine", bot_member=False)
+    assert error_of(lambda: client.chat_postMessage(channel=outside.id, text="hi")) == "not_in_channel"
+    assert fake.messages(outside.id) == []
+
+
+def test_message_text_over_40000_characters_is_msg_too_long(fake: FakeSlack, client: WebClient) -> None:
+    posted = client.chat_postMessage(channel="C0GENERAL", text="x" * 40_000)
+    assert error_of(lambda: client.chat_postMessage(channel="C0GENERAL", text="x" * 40_001)) == "msg_too_long"
+    long_update = lambda: client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="y" * 40_001)  # noqa: E731
+    assert error_of(long_update) == "msg_too_long"
+    assert error_of(lambda: client.chat_postEphemeral(channel="C0GENERAL", user=MAYA, text="z" * 40_001)) == (
+        "msg_too_long"
+    )
+    assert fake.messages("C0GENERAL")[-1]["text"] == "x" * 40_000  # the refused update changed nothing
+
+
+def test_message_blocks_over_50_or_a_section_over_3000_characters_are_invalid_blocks(
+    client: WebClient,
+) -> None:
+    assert client.chat_postMessage(channel="C0GENERAL", text="t", blocks=_sections(50, "s" * 3000))["ok"]
+    with pytest.raises(SlackApiError) as many:
+        client.chat_postMessage(channel="C0GENERAL", text="t", blocks=_sections(51))
+    assert many.value.response["error"] == "invalid_blocks"
+    assert many.value.response["response_metadata"]["messages"] == [
+        "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"
+    ]
+    with pytest.raises(SlackApiError) as long_section:
+        client.chat_postMessage(
+            channel="C0GENERAL", text="t", blocks=[{"type": "divider"}, *_sections(1, "s" * 3001)]
+        )
+    assert long_section.value.response["error"] == "invalid_blocks"
+    assert (
+        "[json-pointer:/blocks/1/text/text]"
+        in long_section.value.response["response_metadata"]["messages"][0]
+    )
+
+
+def test_view_blocks_over_100_or_a_section_over_3000_characters_are_refused(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    assert client.views_publish(user_id=MAYA, view={"type": "home", "blocks": _sections(100, "s" * 3000)})[
+        "ok"
+    ]
+    with pytest.raises(SlackApiError) as many:
+        client.views_open(trigger_id="1.2.abc", view=_modal(_sections(101)))
+    assert many.value.response["error"] == "invalid_arguments"  # views.* name bad blocks so
+    assert many.value.response["response_metadata"]["messages"] == [
+        "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"
+    ]
+    long_home = {"type": "home", "blocks": _sections(1, "s" * 3001)}
+    assert error_of(lambda: client.views_publish(user_id=MAYA, view=long_home)) == "invalid_arguments"
+    assert fake.opened_views() == []
+
+
+# -- baton serve never loads the stand-in --------------------------------------------------------
+
+
+def test_baton_serve_never_imports_the_stand_in(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """A real `baton serve` boots, answers a command and runs its ticker (a channel is created)
+    while Python records every module it imports (PYTHONPROFILEIMPORTTIME, on stderr): none is
+    bot.slack.standin. Only `baton demo` and the tests may load it."""
+    add_people(fake_slack, SHIPPED_OWNERSHIP)
+    env = {**clean_env(), **serve_env(fake_slack, tmp_path), "PYTHONPROFILEIMPORTTIME": "1"}
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([BATON, "serve"], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{env['PORT']}"
+
+        def healthy() -> bool:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        fake_slack.wait_for(healthy, timeout=180, message="baton serve did not become healthy")
+        body = slash_command_body("/incident", "P1 model-quality refusals up", user_id=MAYA)
+        assert post_signed(f"{url}/slack/events", body, SIGNING_SECRET).status_code == 200
+        fake_slack.wait_for(lambda: fake_slack.calls_to("conversations.create"), message="no channel created")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    imported = [
+        line.rsplit("|", 1)[-1].strip() for line in log.read_text().splitlines() if "import time:" in line
+    ]
+    assert "handlers.app" in imported and "bot.incidents.rooms" in imported  # the record is complete
+    assert [m for m in imported if m.startswith("bot.slack.standin")] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.slack.standin import limits
 from bot.slack.standin.records import (
     BOT_USER_ID,
     EMOJI_NAME_RE,
@@ -18,6 +19,7 @@ from bot.slack.standin.state import Handler, Workspace
 
 def chat_postMessage(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     channel = ws.post_target(params["channel"])
+    limits.check_message(params)
     message = ws.bot_message(params)
     channel.messages.append(message)
     return {"channel": channel.id, "ts": message["ts"], "message": dict(message)}
@@ -27,6 +29,7 @@ def chat_postEphemeral(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     user = ws.find_user(params["user"])
     target = str(params["channel"])
     channel = ws.open_dm(user.id)[0] if target == user.id else ws.visible_channel(target)
+    limits.check_message(params)
     if channel.archived:
         raise ApiError("is_archived")
     if user.id not in channel.members:
@@ -49,6 +52,7 @@ def chat_postEphemeral(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
 def chat_update(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     channel = ws.visible_channel(params["channel"])
     message = ws.find_message(channel, params["ts"])
+    limits.check_message(params)
     if message.get("user") != BOT_USER_ID:
         raise ApiError("cant_update_message")
     if channel.archived:

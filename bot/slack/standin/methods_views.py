@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from bot.slack.standin import limits
 from bot.slack.standin.records import (
     APP_ID,
     BOT_ID,
@@ -31,6 +32,7 @@ def parse_view(ws: Workspace, raw: Any, allowed_types: tuple[str, ...]) -> dict[
         raise ApiError(
             "invalid_arguments", response_metadata={"messages": ["[ERROR] missing required field: title"]}
         )
+    limits.check_view(view)
     return view
 
 
