@@ -1,7 +1,7 @@
 """How fast POST /alerts/alertmanager answers, on loopback.
 
 A real Baton (HTTP server, ticker, SQLite file in a temp dir) with the shipped YAML talks to
-tests.fakeslack.FakeSlack. For groups of 1, 100 and 1,000 alerts it sends Alertmanager's v4
+bot.slack.standin.FakeSlack. For groups of 1, 100 and 1,000 alerts it sends Alertmanager's v4
 notification for a new group (which declares an incident), then the same notification again
 (a resend: nothing new), and prints p50 / max of the answer time over a few groups each.
 
@@ -28,10 +28,10 @@ import httpx  # noqa: E402
 
 from bot.app.runner import Runner, boot  # noqa: E402
 from bot.config.loader import load_config  # noqa: E402
+from bot.slack.standin import FakeSlack  # noqa: E402
 from bot.store.settings import Settings  # noqa: E402
 from handlers.app import create_app  # noqa: E402
 from tests.conftest import add_people  # noqa: E402
-from tests.fakeslack import FakeSlack  # noqa: E402
 
 TOKEN = "bench-alert-token"
 

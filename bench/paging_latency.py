@@ -1,6 +1,6 @@
 """Baton's paging latency, end to end, on loopback.
 
-A real Baton (Bolt app, HTTP server, ticker, SQLite file) talks to tests.fakeslack.FakeSlack.
+A real Baton (Bolt app, HTTP server, ticker, SQLite file) talks to bot.slack.standin.FakeSlack.
 N P1 incidents in model-quality are declared through Slack-signed ``/incident`` requests, and
 every figure is read from the fake's recorded Web API calls (their arrival ``monotonic``):
 
@@ -41,10 +41,10 @@ from bot.app.runner import Runner, boot  # noqa: E402
 from bot.config.loader import load_config  # noqa: E402
 from bot.incidents import services as incidents  # noqa: E402
 from bot.incidents.messages import ACK  # noqa: E402
+from bot.slack.standin import Call, FakeSlack  # noqa: E402
 from bot.store.policy import Step  # noqa: E402
 from bot.store.settings import Settings  # noqa: E402
 from handlers.app import create_app  # noqa: E402
-from tests.fakeslack import Call, FakeSlack  # noqa: E402
 from tests.slack_signing import post_signed, slash_command_body  # noqa: E402
 
 SHIPPED_OWNERSHIP = ROOT / "ownership.yaml"

@@ -1,7 +1,7 @@
 """Baton's speed, as an on-call engineer feels it: one table.
 
 Baton runs as a real ``baton serve`` process (``handlers.app.main(["serve"])`` from the code
-under test) on a SQLite file in a temp dir, talking to ``tests.fakeslack.FakeSlack`` in this
+under test) on a SQLite file in a temp dir, talking to ``bot.slack.standin.FakeSlack`` in this
 process; this process is Slack's side: it sends Slack-signed requests to /slack/events over a
 persistent keep-alive httpx client and reads every other figure from the fake's recorded Web API
 calls (their arrival clock). Parts:
@@ -19,7 +19,7 @@ calls (their arrival clock). Parts:
   (declared, given evidence and resolved through the services in this process), database size.
 
 The code measured is the working directory's when it holds bot/ and handlers/ (so a worktree of
-an older commit can be measured with this script), else this file's repository. The fake Slack
+an older commit can be measured with this script), else this file's repository. The Slack stand-in
 always comes from this file's repository.
 
 Run: ``.venv/bin/python bench/speed.py [--only answer,ready,storm,timer,memory]``; see --help.
@@ -56,7 +56,6 @@ CODE = Path(os.environ.get("BATON_CODE") or Path.cwd()).resolve()
 if not ((CODE / "bot").is_dir() and (CODE / "handlers").is_dir()):
     CODE = HERE
 sys.path.insert(0, str(CODE))
-sys.path.append(str(HERE / "tests"))  # fakeslack's fallback import of socketmode_standin
 
 
 def _load(name: str, path: Path) -> ModuleType:
@@ -68,7 +67,23 @@ def _load(name: str, path: Path) -> ModuleType:
     return module
 
 
-fakeslack = _load("bench_fakeslack", HERE / "tests" / "fakeslack.py")
+def _load_standin() -> ModuleType:
+    """bot.slack.standin from this file's repository, whichever repository bot/ comes from: an
+    older commit measured may predate the stand-in, or have another one."""
+    import bot.slack  # the parents from the code under test; the stand-in imports nothing of theirs
+
+    path = HERE / "bot" / "slack" / "standin"
+    spec = importlib.util.spec_from_file_location(
+        "bot.slack.standin", path / "__init__.py", submodule_search_locations=[str(path)]
+    )
+    assert spec is not None and spec.loader is not None and bot.slack is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bot.slack.standin"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fakeslack = _load_standin()
 signing = _load("bench_slack_signing", HERE / "tests" / "slack_signing.py")
 FakeSlack = fakeslack.FakeSlack
 Call = fakeslack.Call

@@ -25,11 +25,11 @@ from bot.app.runner import Runner, boot
 from bot.app.ticker import Ticker
 from bot.config.loader import Config, load_config
 from bot.incidents import paging, rooms
+from bot.slack.standin import Call, Channel, FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
 from bot.store.settings import Settings
 from handlers.app import create_app
-from tests.fakeslack import Call, Channel, FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
 # Fixtures for a real Prometheus and Alertmanager: promstack, alert_webhook.

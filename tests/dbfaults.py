@@ -1,5 +1,5 @@
 """A database that refuses some statements for a while: the fault of an outside service (like
-tests/fakeslack.py's injected errors), hooked into the engine Baton uses, not into Baton."""
+bot/slack/standin's injected errors), hooked into the engine Baton uses, not into Baton."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-# Workspace defaults; they match FakeSlack's default workspace (tests/test_fakeslack.py checks it).
+# Workspace defaults; they match FakeSlack's default workspace (tests/slack/test_standin.py checks it).
 DEFAULT_TEAM_ID = "T0FAKE"
 DEFAULT_TEAM_DOMAIN = "fake-team"
 DEFAULT_APP_ID = "A0FAKE"

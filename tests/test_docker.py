@@ -32,8 +32,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from bot.slack.standin import FakeSlack
 from tests.conftest import ROOT, SIGNING_SECRET, free_port
-from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
 UPSTREAM_BASE = "python:3.11-slim"

@@ -27,6 +27,7 @@ from bot.config.loader import load_config
 from bot.incidents import notes, paging, rooms
 from bot.incidents import services as incidents
 from bot.records.export import to_json
+from bot.slack.standin import FakeSlack
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session
@@ -34,7 +35,6 @@ from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
 from bot.text.errors import Refused
 from tests.conftest import SHIPPED_OWNERSHIP, settings_for
-from tests.fakeslack import FakeSlack
 
 # The shipped ownership.yaml's people, with the IDs tests/conftest.add_people gives them.
 MAYA, LI, OMAR = "U07MAYA001", "ULIE", "U07OMAR001"  # ML Team, R of model-quality; maya is its A

@@ -27,13 +27,13 @@ from bot.config.loader import load_config
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.incidents.notes import incident_note
+from bot.slack.standin import FakeSlack
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import is_sqlite, session
 from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
 from bot.store.runtime import Baton
 from tests.conftest import SHIPPED_OWNERSHIP, incident_channel, page_dms, settings_for
-from tests.fakeslack import FakeSlack
 from tests.webhookserver import WebhookServer, webhook_server
 
 LEO, MAYA = "U07LEO0002", "U07MAYA001"

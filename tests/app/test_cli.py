@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.slack.standin import FakeSlack
 from tests.conftest import (
     BATON,
     CHAIN_KEY,
@@ -27,7 +28,6 @@ from tests.conftest import (
     serve,
     serve_env,
 )
-from tests.fakeslack import FakeSlack
 from tests.slack.test_slack_check import Lines, add_workspace
 from tests.slack_signing import post_signed, slash_command_body
 

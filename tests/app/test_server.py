@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import Incident
 from tests.conftest import METRICS_TOKEN, RunningBaton, start_baton
-from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
 

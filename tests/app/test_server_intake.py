@@ -20,12 +20,12 @@ from sqlmodel import select
 from bot.app.runner import Runner, boot
 from bot.app.server import MAX_SLACK_BODY
 from bot.config.loader import load_config
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.inbound import MAX_DEPTH
 from bot.store.models import Incident, SlackSignature
 from handlers.app import create_app
 from tests.conftest import SIGNING_SECRET, RunningBaton, serve, serve_env, settings_for, start_baton
-from tests.fakeslack import FakeSlack
 from tests.slack_signing import JSON, post_signed, sign, slash_command_body
 
 ALERT_TOKEN = "alert-token-0123456789"

@@ -20,6 +20,7 @@ from bot.app.ticker import Ticker
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.incidents.paging import NoticePayload, PagerPayload
+from bot.slack.standin import FakeSlack
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session
@@ -29,7 +30,6 @@ from bot.store.outbox import PostPayload
 from bot.store.runtime import Baton
 from tests.conftest import RunningBaton, incident_channel, page_dms
 from tests.dbfaults import on_job_thread, refusing
-from tests.fakeslack import FakeSlack
 
 LEO, MAYA = "U07LEO0002", "U07MAYA001"
 

@@ -14,10 +14,10 @@ from bot.config.issues import ConfigError
 from bot.config.loader import load_config
 from bot.config.models import APPROVALS, ActionSpec, OwnershipConfig
 from bot.config.ownership import Ownership
+from bot.slack.standin import FakeSlack
 from handlers.render import owner as render
 from tests.config.test_config import SEVERITY
 from tests.conftest import SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, start_baton
-from tests.fakeslack import FakeSlack
 
 # Line numbers below are counted in this text.
 OWNERSHIP = """\

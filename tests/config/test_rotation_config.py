@@ -18,9 +18,9 @@ from bot.config.loader import load_config
 from bot.config.models import OncallOverride, OwnershipConfig, Rotation, Team
 from bot.slack.chat import Chat, make_client
 from bot.slack.check import check
+from bot.slack.standin import FakeSlack
 from bot.text.spans import format_span, parse_span
 from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env
-from tests.fakeslack import FakeSlack
 
 SEVERITY = SHIPPED_SEVERITY.read_text()
 

@@ -14,6 +14,7 @@ import pytest
 
 from bot.config.issues import ConfigError
 from bot.config.loader import load_config
+from bot.slack.standin import FakeSlack
 from tests.conftest import (
     BATON,
     SHIPPED_OWNERSHIP,
@@ -23,7 +24,6 @@ from tests.conftest import (
     serve,
     serve_env,
 )
-from tests.fakeslack import FakeSlack
 from tests.slack.test_slack_check import Lines
 from tests.slack_signing import post_signed, slash_command_body
 

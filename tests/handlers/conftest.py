@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.slack.standin import FakeSlack
 from tests.conftest import FAST_SEVERITY, SHIPPED_OWNERSHIP, RunningBaton, start_baton
-from tests.fakeslack import FakeSlack
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ import pytest
 from sqlmodel import select
 
 from bot.actions.messages import APPROVE
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import ActionRequest, Incident, Job, TimelineEvent
 from tests.actions.test_action_requests import LI, MAYA, OMAR
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import channel_of, in_channel, posted, reply
 from tests.handlers.test_incident_run import (
     HOOK_PATH,

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from slack_bolt import BoltContext, BoltRequest
 
+from bot.slack.standin import FakeSlack
 from handlers.listener import after_answer, baton_of, provide
 from tests.conftest import RunningBaton, start_baton
-from tests.fakeslack import FakeSlack
 from tests.slack_signing import event_callback_body, slash_command_body, slash_command_payload
 
 MAYA = "U07MAYA001"  # ML Team, accountable for model-quality

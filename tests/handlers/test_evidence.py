@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from bot.slack.standin import Channel
 from bot.store.db import session
 from bot.store.models import Evidence, EvidenceDraft, TimelineEvent
 from tests.conftest import RunningBaton, incident_channel
-from tests.fakeslack import Channel
 from tests.slack_signing import event_callback_body, message_shortcut_body, view_submission_body
 
 MAYA, SAM = "U07MAYA001", "U07SAM0001"

@@ -15,12 +15,12 @@ from sqlmodel import col, select
 
 from bot.records import handoffs, verify
 from bot.records.handoffs import HandoffError
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import OwnerOverride, Receipt
 from bot.store.runtime import Baton
 from tests.conftest import FAST_SEVERITY, SHIPPED_OWNERSHIP, RunningBaton, start_baton
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_handoffs import click_sign, owner, receipts, shown
 from tests.handlers.test_incident_command import LEO, LI, MAYA, OMAR
 from tests.oncall.test_handovers import CHANGE1, HOUR, replica

@@ -23,12 +23,12 @@ from sqlalchemy import event, text
 from sqlmodel import col, select
 
 from bot.records import handoffs, verify
+from bot.slack.standin import FakeSlack
 from bot.store.clock import Clock
 from bot.store.db import make_engine, session
 from bot.store.models import OwnerOverride, Receipt
 from bot.store.runtime import Baton
 from tests.conftest import FAST_SEVERITY, SHIPPED_OWNERSHIP, RunningBaton, start_baton
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_handoff_holders import wait_withdrawn_told
 from tests.handlers.test_handoffs import click_sign, owner, sign_request
 from tests.handlers.test_incident_command import LI, MAYA, OMAR

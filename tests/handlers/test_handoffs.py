@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.records.handoff_messages import SIGN
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import OwnerOverride, Receipt
 from tests.conftest import (
@@ -25,7 +26,6 @@ from tests.conftest import (
     clean_env,
     start_baton,
 )
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import LEO, LI, MAYA, OMAR, SAM, page_dms, reply
 from tests.slack_signing import block_actions_body
 

@@ -17,11 +17,11 @@ from bot.config.loader import load_config
 from bot.oncall import handovers
 from bot.records import verify
 from bot.records.handoff_messages import NOTE
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from handlers.actions.handover import NOTE_VIEW
 from handlers.app import create_app
 from tests.conftest import RunningBaton, settings_for
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_handoffs import click_sign, owner, receipts, shown
 from tests.oncall.test_handovers import CHANGE1, HOUR, LEO, LI, MAYA, OMAR, change_at, ownership_with
 from tests.records.test_chain import RECEIPT, stored, tamper

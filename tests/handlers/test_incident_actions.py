@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from bot.incidents import messages
+from bot.slack.standin import Channel, FakeSlack
 from bot.store.db import session
 from bot.store.models import Incident, TimelineEvent
 from tests.conftest import RunningBaton, settle
-from tests.fakeslack import Channel, FakeSlack
 from tests.handlers.test_incident_command import (
     EVERYONE,
     LEO,

@@ -15,6 +15,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.incidents import messages
+from bot.slack.standin import Call, Channel, FakeSlack
 from bot.store.db import session
 from bot.store.models import Job, TimelineEvent
 from tests.conftest import (
@@ -26,7 +27,6 @@ from tests.conftest import (
     settle,
     start_baton,
 )
-from tests.fakeslack import Call, Channel, FakeSlack
 from tests.slack_signing import block_actions_body, view_submission_body
 
 EXAMPLE = "/incident P1 model-quality Hallucination spike on checkout"

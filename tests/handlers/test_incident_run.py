@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from bot.actions.messages import APPROVE, DENY
 from bot.app.runner import Runner, boot
 from bot.config.loader import load_config
+from bot.slack.standin import Channel, FakeSlack
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session
@@ -26,7 +27,6 @@ from bot.store.models import ActionRequest, Job, TimelineEvent
 from handlers.app import create_app
 from tests.actions.test_action_requests import APPROVED, JONAS, LEO, LI, MAYA, OMAR, SAM, write_ownership
 from tests.conftest import RunningBaton, settings_for
-from tests.fakeslack import Channel, FakeSlack
 from tests.handlers.test_incident_command import channel_of, in_channel, posted, reply
 from tests.slack_signing import block_actions_body
 from tests.webhookserver import WebhookServer, webhook_server

@@ -15,12 +15,12 @@ from sqlmodel import col, select
 
 from bot.app.runner import Runner, boot
 from bot.config.loader import load_config
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Incident, Job, OncallOverride, Receipt, ShiftChange
 from handlers.app import create_app
 from tests.conftest import RunningBaton, settings_for
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_app_home import AREAS, open_home, section
 from tests.handlers.test_incident_command import LEO, page_dms, reply
 from tests.oncall.test_oncall_overrides import (

@@ -13,10 +13,10 @@ from sqlmodel import select
 
 from bot.nudges import readiness as nudge
 from bot.readiness.messages import TICK
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import ReadinessTick
 from tests.conftest import RunningBaton, settle
-from tests.fakeslack import FakeSlack
 from tests.slack_signing import block_actions_body, slash_command_body
 
 MAYA = "U07MAYA001"  # ML Team, accountable for model-quality

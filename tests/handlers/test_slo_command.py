@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.monitoring import slo
+from bot.slack.standin import FakeSlack, ResponseUrlPost
 from tests.conftest import RunningBaton, start_baton
-from tests.fakeslack import FakeSlack, ResponseUrlPost
 from tests.monitoring.test_slo import MODEL, PromStandIn, healthy
 from tests.slack_signing import post_signed, slash_command_body
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from bot.slack.standin import FakeSlack
 from tests.conftest import FAST_SEVERITY, SHIPPED_OWNERSHIP, start_baton
-from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
 NIA = "U07NIA0001"

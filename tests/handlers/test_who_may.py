@@ -11,10 +11,10 @@ import pytest
 from sqlmodel import col, select
 
 from bot.incidents import messages
+from bot.slack.standin import Channel
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from tests.conftest import RunningBaton, settle
-from tests.fakeslack import Channel
 from tests.handlers.test_incident_actions import answer, click, opening_ts
 from tests.handlers.test_incident_command import (
     LEO,

@@ -8,10 +8,10 @@ from __future__ import annotations
 from bot.app.ticker import Ticker
 from bot.nudges import schedule
 from bot.records import handoffs
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
 from tests.conftest import RunningBaton, incident_channel, settle
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import reply, shown
 from tests.monitoring.test_feedback import case, send, taking  # noqa: F401 - taking: a fixture
 

@@ -16,12 +16,12 @@ from bot.app.ticker import Ticker
 from bot.incidents import rooms
 from bot.incidents import services as incidents
 from bot.slack.chat import ChatError
+from bot.slack.standin import Call, FakeSlack
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
-from tests.fakeslack import Call, FakeSlack
 from tests.incidents.test_paging_ladder import MAYA, OWNING_TEAM
 
 SAM = "U07SAM0001"  # the reporter: Platform Team, not paged for model-quality

@@ -9,11 +9,11 @@ import pytest
 
 from bot.app.ticker import Ticker
 from bot.incidents import services as incidents
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
 from bot.text.errors import Refused
 from tests.conftest import page_dms
-from tests.fakeslack import FakeSlack
 from tests.incidents.test_paging_ladder import EVERYONE, LI, OWNING_TEAM
 
 

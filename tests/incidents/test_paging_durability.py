@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.incidents.services import get
+from bot.slack.standin import FakeSlack
 from tests.conftest import (
     FAST_SEVERITY,
     SHIPPED_OWNERSHIP,
@@ -26,7 +27,6 @@ from tests.conftest import (
     settle,
     start_baton,
 )
-from tests.fakeslack import FakeSlack
 from tests.incidents.test_paging_ladder import (
     EVERYONE,
     LADDER,

@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from bot.incidents.services import get
+from bot.slack.standin import Call
 from bot.store.db import session
 from bot.store.models import TimelineEvent
 from tests.conftest import FAST_SEVERITY, RunningBaton, incident_channel, page_dms, settle
-from tests.fakeslack import Call
 
 TOLERANCE = 1.0
 T = 6.0

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import Incident, Job, TimelineEvent
 from tests.conftest import FAST_SEVERITY, RunningBaton, start_baton
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import (
     EVERYONE,
     LEO,

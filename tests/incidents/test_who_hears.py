@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.slack.standin import FakeSlack
 from tests.conftest import FAST_SEVERITY, RunningBaton, settle, start_baton
-from tests.fakeslack import FakeSlack
 from tests.monitoring.test_alertmanager import TOKEN, notification, send
 
 MAYA, ML_CHANNEL = "U07MAYA001", "C07MLTEAM"

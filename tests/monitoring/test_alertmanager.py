@@ -22,11 +22,11 @@ from sqlmodel import col, select
 
 from bot.monitoring import alertstream
 from bot.monitoring.links import open_incident
+from bot.slack.standin import FakeSlack
 from bot.store.db import alembic_config, make_engine, session, upgrade
 from bot.store.models import Evidence, Incident, Job, MonitorLink, TimelineEvent
 from bot.store.policy import Policy
 from tests.conftest import FAST_SEVERITY, RunningBaton, settle, start_baton
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import OWNING_TEAM, page_dms, paged_users
 
 TOKEN = "alert-token-0123456789"

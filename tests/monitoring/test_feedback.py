@@ -22,6 +22,7 @@ from bot.app.runner import boot
 from bot.config.loader import load_config
 from bot.incidents import services as incidents
 from bot.monitoring import feedback
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Evidence, FailureCase, Incident, TimelineEvent
@@ -33,7 +34,6 @@ from tests.conftest import (
     settings_for,
     start_baton,
 )
-from tests.fakeslack import FakeSlack
 
 TOKEN = "feedback-token-0123456789"
 MAYA = "U07MAYA001"  # ML Team's on-call: the `owner` a P2 in model-quality pages

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import Evidence, Incident
 from tests.conftest import BATON, FAST_SEVERITY, clean_env, serve_env, start_baton
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import OWNING_TEAM, page_dms, paged_users
 from tests.promstack import SUCCESS_RATE_QUERY, PromStack
 

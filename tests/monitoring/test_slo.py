@@ -34,12 +34,12 @@ from bot.incidents import services as incidents
 from bot.monitoring import slo
 from bot.monitoring.prometheus import Measured, NotMeasured, Prometheus
 from bot.nudges import schedule
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Evidence, Incident, TimelineEvent
 from bot.store.runtime import Baton
 from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env, closed_port, settings_for
-from tests.fakeslack import FakeSlack
 
 MAYA = "U07MAYA001"
 CONFIG = load_config(ownership_path=SHIPPED_OWNERSHIP, severity_path=SHIPPED_SEVERITY)

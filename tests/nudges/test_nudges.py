@@ -15,13 +15,13 @@ from bot.incidents import services as incidents
 from bot.nudges import schedule
 from bot.readiness import services as readiness
 from bot.records import handoffs
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import NudgeRun
 from bot.store.runtime import Baton
 from tests.conftest import BATON, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY, clean_env
 from tests.dbfaults import refusing
-from tests.fakeslack import FakeSlack
 
 MAYA, LI = "U07MAYA001", "ULIE"
 

@@ -18,10 +18,10 @@ from bot.incidents import services as incidents
 from bot.monitoring import feedback
 from bot.nudges import review
 from bot.records import evidence, handoffs
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import Job
 from bot.store.runtime import Baton
-from tests.fakeslack import FakeSlack
 from tests.monitoring.test_slo import Clocked, clocked_baton
 
 MAYA, DANA, ROSA, LEO = "U07MAYA001", "U07DANA001", "U07ROSA001", "U07LEO0002"

@@ -24,12 +24,12 @@ from bot.incidents import services as incidents
 from bot.oncall import handovers
 from bot.records import handoff_views, handoffs, verify
 from bot.records.handoffs import HandoffError
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import OncallOverride, Receipt, ShiftChange
 from bot.store.runtime import Baton
 from tests.conftest import SHIPPED_OWNERSHIP, settings_for
-from tests.fakeslack import FakeSlack
 from tests.records.test_chain import RECEIPT, refusals, tamper
 
 MAYA, LI, OMAR, LEO = "U07MAYA001", "ULIE", "U07OMAR001", "U07LEO0002"

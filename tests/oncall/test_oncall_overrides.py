@@ -18,13 +18,13 @@ from bot.config.loader import load_config
 from bot.config.rotation import Window
 from bot.oncall import overrides
 from bot.oncall.overrides import OverrideError
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import DatabaseUnavailable, session
 from bot.store.models import OncallOverride
 from bot.store.runtime import Baton
 from bot.text.typed import Malformed, Unknown
 from tests.conftest import SHIPPED_OWNERSHIP, settings_for
-from tests.fakeslack import FakeSlack
 
 MAYA, LI, OMAR = "U07MAYA001", "ULIE", "U07OMAR001"  # ML Team (li is an e-mail in the file)
 SAM, ANA, JONAS = "U07SAM0001", "U07ANA0001", "U07JONAS01"  # Platform, Product; jonas is an admin

@@ -18,11 +18,11 @@ from bot.readiness import services
 from bot.readiness.checklist import EXPERIMENT_AT, KEYS, Readiness, readiness
 from bot.readiness.services import ReadinessError
 from bot.records.handoffs import snapshot
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import Job, ReadinessTick
 from bot.store.runtime import Baton
 from bot.text.typed import Unknown
-from tests.fakeslack import FakeSlack
 from tests.monitoring.test_slo import Clocked, clocked_baton
 
 MAYA, OMAR, LI = "U07MAYA001", "U07OMAR001", "ULIE"  # ML Team (li by e-mail, resolved by the fake)

@@ -26,13 +26,13 @@ from bot.app.ticker import Ticker
 from bot.incidents import services as incidents
 from bot.records import chain, evidence
 from bot.records.verify import verify
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import alembic_config, make_engine, session, upgrade
 from bot.store.models import ChainHead, Evidence, Incident, Receipt
 from bot.store.policy import Policy
 from bot.store.runtime import Baton
 from tests.conftest import FAST_SEVERITY, RunningBaton, start_baton
-from tests.fakeslack import FakeSlack
 
 MAYA, LI, LEO, SAM = "U07MAYA001", "ULIE", "U07LEO0002", "U07SAM0001"
 RECEIPT = Receipt.__table__  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ from bot.config.loader import load_config
 from bot.incidents.errors import IncidentError
 from bot.records import chain, evidence
 from bot.records.seal import SealError
+from bot.slack.standin import FakeSlack
 from bot.store.chainkey import ChainKey
 from bot.store.db import session, shown
 from bot.store.models import ChainHead, ChainSeal, Evidence
@@ -48,7 +49,6 @@ from tests.conftest import (
     serve_env,
     settings_for,
 )
-from tests.fakeslack import FakeSlack
 from tests.records.test_chain import EVIDENCE, LEO, MAYA, RECEIPT, add_receipts, declare
 from tests.slack.test_slack_check import Lines, add_workspace
 

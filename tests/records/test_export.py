@@ -18,12 +18,12 @@ from bot.app.ticker import Ticker
 from bot.incidents import notes
 from bot.incidents import services as incidents
 from bot.records import evidence
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
 from tests.conftest import BATON, RunningBaton, clean_env, incident_channel
-from tests.fakeslack import FakeSlack
 from tests.handlers.test_incident_command import declare, events, shown
 
 LEO, MAYA, LI, OMAR, DANA, SAM = "U07LEO0002", "U07MAYA001", "ULIE", "U07OMAR001", "U07DANA001", "U07SAM0001"

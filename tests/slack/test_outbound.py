@@ -19,13 +19,13 @@ from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.monitoring.prometheus import NotMeasured, Prometheus
 from bot.slack import outbound, pagers
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Job, TimelineEvent
 from bot.store.runtime import Baton
 from tests.actions.test_action_webhook import make_baton
 from tests.conftest import SHIPPED_OWNERSHIP
-from tests.fakeslack import FakeSlack
 from tests.webhookserver import WebhookServer, webhook_server
 
 SLOW = '{"status": "success", "message": "Event processed", "dedup_key": "baton-incident-1"}'

@@ -34,11 +34,11 @@ from bot.slack.pagers import (
     configured,
     pagers_for,
 )
+from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import Job, TimelineEvent
 from tests.config.test_config import SEVERITY
 from tests.conftest import SHIPPED_OWNERSHIP, start_baton
-from tests.fakeslack import FakeSlack
 from tests.webhookserver import QuietServer
 
 # --------------------------------------------------------------------------- the local server

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.slack.standin import FakeSlack
 from tests.conftest import (
     BATON,
     CHAIN_KEY,
@@ -25,7 +26,6 @@ from tests.conftest import (
     serve,
     serve_env,
 )
-from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body
 
 # The shipped ownership.yaml's team channels and user groups.

@@ -15,12 +15,12 @@ from sqlmodel import select
 
 from bot.app.runner import open_database
 from bot.slack.chat import Chat, make_client
+from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import make_engine, normalize_url, reading, session, upgrade
 from bot.store.models import PersonCache
 from bot.store.people import resolve_emails
 from bot.store.settings import SettingsError
-from tests.fakeslack import FakeSlack
 
 
 def test_normalize_url_accepts_pasted_postgres_urls() -> None:

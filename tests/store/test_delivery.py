@@ -22,6 +22,7 @@ from bot.config.loader import load_config
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.slack.chat import make_client
+from bot.slack.standin import FakeSlack
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session
@@ -41,7 +42,6 @@ from tests.conftest import (
     settle,
 )
 from tests.dbfaults import on_job_thread, refusing
-from tests.fakeslack import FakeSlack
 from tests.webhookserver import webhook_server
 
 LEO, MAYA = "U07LEO0002", "U07MAYA001"

@@ -11,13 +11,13 @@ from sqlmodel import col, select
 
 from bot.app.ticker import Ticker
 from bot.incidents import services as incidents
+from bot.slack.standin import FakeSlack
 from bot.store import jobs
 from bot.store.clock import FakeClock
 from bot.store.db import is_sqlite, session
 from bot.store.models import Job
 from bot.store.runtime import Baton
 from tests.conftest import incident_channel, page_dms
-from tests.fakeslack import FakeSlack
 
 LEO, MAYA, LI, OMAR = "U07LEO0002", "U07MAYA001", "ULIE", "U07OMAR001"
 

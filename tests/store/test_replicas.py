@@ -13,12 +13,12 @@ from sqlmodel import col, select
 
 from bot.app.runner import Runner, boot
 from bot.config.loader import load_config
+from bot.slack.standin import FakeSlack
 from bot.store.clock import SystemClock
 from bot.store.db import session
 from bot.store.models import TimelineEvent
 from handlers.app import create_app
 from tests.conftest import FAST_SEVERITY, RunningBaton, page_dms, settings_for, settle, start_baton
-from tests.fakeslack import FakeSlack
 from tests.incidents.test_paging_ladder import EVERYONE, LADDER, OWNING_TEAM, T, _between, _dms, _plan
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from bot.slack.standin import FakeSlack
 from tests.conftest import SIGNING_SECRET, RunningBaton, incident_channel, serve, serve_env
-from tests.fakeslack import FakeSlack
 from tests.slack_signing import post_signed, slash_command_body, view_submission_body
 
 SECRETS = {

@@ -5,8 +5,10 @@ slack_sdk's SignatureVerifier and a real Bolt App."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,10 +26,13 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.slack.standin import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, DEFAULT_USERS, FakeSlack, generate, load_spec
 from tests import slack_signing as ss
-from tests.fakeslack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, DEFAULT_USERS, FakeSlack, load_spec
+from tests.conftest import BATON, SHIPPED_OWNERSHIP, SIGNING_SECRET, add_people, clean_env, serve_env
+from tests.slack_signing import post_signed, slash_command_body
 
 MAYA, LEO, PRIYA = (u[0] for u in DEFAULT_USERS)
+SPEC = Path(__file__).resolve().parent.parent / "data" / "slack_web_openapi_v2.json"
 SECRET = "test-secret-8f3e1c0ffee"
 
 
@@ -198,11 +203,35 @@ def test_channel_name_limits_accept_valid_names(client: WebClient) -> None:
 # -- validation against the spec ---------------------------------------------------------------
 
 
-def test_spec_is_loaded_with_overlay() -> None:
+def test_method_list_holds_the_spec_and_the_overlay() -> None:
     spec = load_spec()
     assert "chat.postMessage" in spec and "apps.connections.open" in spec
-    assert spec["chat.postMessage"].required == ("channel",)
-    assert not spec["api.test"].needs_token
+    assert spec["chat.postMessage"].required == (
+        (("channel",), "channel_not_found"),
+        (("text", "blocks", "attachments"), "no_text"),
+    )
+    assert "msg_too_long" in spec["chat.postMessage"].errors  # the spec's own error list
+    assert not spec["api.test"].needs_token and spec["apps.connections.open"].token == "app"
+    assert spec["bookmarks.add"].newer_than_spec and not spec["chat.postMessage"].newer_than_spec
+
+
+def test_shipped_method_list_is_the_generators_output_on_the_vendored_spec(tmp_path: Path) -> None:
+    out = tmp_path / "methods.json"
+    assert generate.main([str(SPEC), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == generate.METHODS_PATH.read_text(encoding="utf-8"), (
+        "methods.json is stale: run python -m bot.slack.standin.generate tests/data/slack_web_openapi_v2.json"
+    )
+
+
+def test_newer_methods_name_their_doc_page_and_the_spec_still_lacks_them() -> None:
+    spec_paths = json.loads(SPEC.read_text(encoding="utf-8"))["paths"]
+    shipped = json.loads(generate.METHODS_PATH.read_text(encoding="utf-8"))["methods"]
+    newer = {name for name, entry in shipped.items() if entry.get("newer_than_spec")}
+    assert {"bookmarks.add", "bookmarks.list", "bookmarks.edit", "bookmarks.remove"} <= newer
+    assert {"files.getUploadURLExternal", "files.completeUploadExternal"} <= newer
+    for name in newer:
+        assert "/" + name not in spec_paths, f"{name} is in the spec now: drop it from overlay.py"
+        assert shipped[name]["doc"] == f"https://docs.slack.dev/reference/methods/{name}"
 
 
 def test_unknown_method_is_404(fake: FakeSlack, client: WebClient) -> None:
@@ -592,3 +621,209 @@ def test_bolt_app_accepts_every_body_builder(fake: FakeSlack) -> None:
     assert got["view"]["private_metadata"] == "m1"
     assert got["shortcut"]["message"]["text"] == "db is down"
     assert got["event"]["text"] == "<@UBATONBOT> hi"
+
+
+# -- methods newer than the spec: file upload and bookmarks ------------------------------------
+
+
+def test_slack_sdks_upload_v2_runs_the_three_steps_and_shares_the_bytes(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    cid = client.conversations_create(name="inc-50-upload")["channel"]["id"]
+    done = client.files_upload_v2(
+        channel=cid,
+        content="timeline\n12:00 declared\n",
+        filename="timeline.txt",
+        title="Timeline",
+        initial_comment="The record so far",
+    )
+    file_id = done["files"][0]["id"]
+    assert [c.method for c in fake.calls if c.method.startswith("files.")] == [
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+    ]
+    assert fake.files[file_id].content == b"timeline\n12:00 declared\n"
+    assert fake.files[file_id].title == "Timeline" and fake.files[file_id].channels == [cid]
+    shared = fake.messages(cid)[-1]
+    assert shared["text"] == "The record so far" and shared["files"][0]["id"] == file_id
+
+
+def test_upload_url_keeps_the_file_part_of_a_multipart_post(fake: FakeSlack, client: WebClient) -> None:
+    got = client.files_getUploadURLExternal(filename="a.txt", length=3)
+    answer = httpx.post(got["upload_url"], files={"file": ("a.txt", b"abc", "text/plain")})
+    assert answer.status_code == 200 and answer.text == "OK - 3"
+    assert fake.files[got["file_id"]].content == b"abc"
+    assert httpx.post(fake.url.replace("/api/", "/upload/F0NOPE"), content=b"x").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"length": 3}, "invalid_arguments"),  # no filename
+        ({"filename": "a.txt"}, "invalid_arguments"),  # no length
+        ({"filename": "a.txt", "length": "three"}, "invalid_arguments"),
+        ({"filename": "a.txt", "length": 0}, "missing_argument"),  # Slack's answer to length 0
+    ],
+)
+def test_get_upload_url_refusals(client: WebClient, params: dict[str, Any], error: str) -> None:
+    assert error_of(lambda: client.api_call("files.getUploadURLExternal", params=params)) == error
+
+
+def test_complete_upload_refusals(fake: FakeSlack, client: WebClient) -> None:
+    def complete(**params: Any) -> str:
+        return error_of(lambda: client.api_call("files.completeUploadExternal", json=params))
+
+    got = client.files_getUploadURLExternal(filename="a.txt", length=1)
+    assert complete() == "invalid_arguments"  # files is required
+    assert complete(files=[{"id": got["file_id"]}]) == "file_not_found"  # no bytes were uploaded yet
+    httpx.post(got["upload_url"], content=b"a")
+    assert complete(files=[{"id": "F0NOPE"}]) == "file_not_found"
+    assert complete(files=[{"id": got["file_id"]}], channel_id="C0NOPE") == "channel_not_found"
+    outside = fake.add_channel("not-mine", bot_member=False)
+    assert complete(files=[{"id": got["file_id"]}], channel_id=outside.id) == "not_in_channel"
+    assert client.files_completeUploadExternal(
+        files=[{"id": got["file_id"], "title": "A"}], channel_id="C0GENERAL"
+    )
+    assert complete(files=[{"id": got["file_id"]}]) == "file_not_found"  # shared once only
+
+
+def test_bookmarks_add_list_edit_remove(fake: FakeSlack, client: WebClient) -> None:
+    cid = client.conversations_create(name="inc-51-marks")["channel"]["id"]
+    added = client.bookmarks_add(
+        channel_id=cid, title="Runbook", type="link", link="https://runbooks.example/db"
+    )
+    mark = added["bookmark"]
+    assert mark["title"] == "Runbook" and mark["channel_id"] == cid
+    client.bookmarks_edit(channel_id=cid, bookmark_id=mark["id"], title="DB runbook")
+    listed = client.bookmarks_list(channel_id=cid)["bookmarks"]
+    assert [(b["id"], b["title"], b["link"]) for b in listed] == [
+        (mark["id"], "DB runbook", "https://runbooks.example/db")
+    ]
+    client.bookmarks_remove(channel_id=cid, bookmark_id=mark["id"])
+    assert client.bookmarks_list(channel_id=cid)["bookmarks"] == []
+    assert (
+        error_of(lambda: client.bookmarks_remove(channel_id=cid, bookmark_id=mark["id"]))
+        == "bookmark_not_found"
+    )
+
+
+def test_bookmark_refusals(fake: FakeSlack, client: WebClient) -> None:
+    def add(**params: Any) -> str:
+        return error_of(lambda: client.api_call("bookmarks.add", json=params))
+
+    link = {"title": "Runbook", "type": "link", "link": "https://runbooks.example/db"}
+    assert add(title="Runbook", type="link") == "channel_not_found"  # channel_id is required
+    assert add(channel_id="C0GENERAL", type="link") == "invalid_arguments"  # title is required
+    assert add(**{**link, "channel_id": "C0GENERAL", "type": "message"}) == "invalid_bookmark_type"
+    assert add(**{**link, "channel_id": "C0GENERAL", "link": "runbooks.example"}) == "invalid_link"
+    assert add(**link, channel_id=fake.add_channel("not-mine", bot_member=False).id) == "not_in_channel"
+    for n in range(100):
+        client.bookmarks_add(**{**link, "title": f"r{n}"}, channel_id="C0GENERAL")
+    assert add(**link, channel_id="C0GENERAL") == "too_many_bookmarks"  # Slack's 100 a channel
+
+
+# -- Slack's limits ------------------------------------------------------------------------------
+
+
+def _sections(n: int, text: str = "x") -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for _ in range(n)]
+
+
+def _modal(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": blocks}
+
+
+def test_topic_of_250_characters_is_set_and_251_is_too_long(client: WebClient) -> None:
+    assert client.conversations_setTopic(channel="C0GENERAL", topic="t" * 250)["ok"]
+    assert error_of(lambda: client.conversations_setTopic(channel="C0GENERAL", topic="t" * 251)) == "too_long"
+
+
+def test_posting_where_the_bot_is_not_a_member_is_not_in_channel(fake: FakeSlack, client: WebClient) -> None:
+    outside = fake.add_channel("not-mine", bot_member=False)
+    assert error_of(lambda: client.chat_postMessage(channel=outside.id, text="hi")) == "not_in_channel"
+    assert fake.messages(outside.id) == []
+
+
+def test_message_text_over_40000_characters_is_msg_too_long(fake: FakeSlack, client: WebClient) -> None:
+    posted = client.chat_postMessage(channel="C0GENERAL", text="x" * 40_000)
+    assert error_of(lambda: client.chat_postMessage(channel="C0GENERAL", text="x" * 40_001)) == "msg_too_long"
+    long_update = lambda: client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="y" * 40_001)  # noqa: E731
+    assert error_of(long_update) == "msg_too_long"
+    assert error_of(lambda: client.chat_postEphemeral(channel="C0GENERAL", user=MAYA, text="z" * 40_001)) == (
+        "msg_too_long"
+    )
+    assert fake.messages("C0GENERAL")[-1]["text"] == "x" * 40_000  # the refused update changed nothing
+
+
+def test_message_blocks_over_50_or_a_section_over_3000_characters_are_invalid_blocks(
+    client: WebClient,
+) -> None:
+    assert client.chat_postMessage(channel="C0GENERAL", text="t", blocks=_sections(50, "s" * 3000))["ok"]
+    with pytest.raises(SlackApiError) as many:
+        client.chat_postMessage(channel="C0GENERAL", text="t", blocks=_sections(51))
+    assert many.value.response["error"] == "invalid_blocks"
+    assert many.value.response["response_metadata"]["messages"] == [
+        "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"
+    ]
+    with pytest.raises(SlackApiError) as long_section:
+        client.chat_postMessage(
+            channel="C0GENERAL", text="t", blocks=[{"type": "divider"}, *_sections(1, "s" * 3001)]
+        )
+    assert long_section.value.response["error"] == "invalid_blocks"
+    assert (
+        "[json-pointer:/blocks/1/text/text]"
+        in long_section.value.response["response_metadata"]["messages"][0]
+    )
+
+
+def test_view_blocks_over_100_or_a_section_over_3000_characters_are_refused(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    assert client.views_publish(user_id=MAYA, view={"type": "home", "blocks": _sections(100, "s" * 3000)})[
+        "ok"
+    ]
+    with pytest.raises(SlackApiError) as many:
+        client.views_open(trigger_id="1.2.abc", view=_modal(_sections(101)))
+    assert many.value.response["error"] == "invalid_arguments"  # views.* name bad blocks so
+    assert many.value.response["response_metadata"]["messages"] == [
+        "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"
+    ]
+    long_home = {"type": "home", "blocks": _sections(1, "s" * 3001)}
+    assert error_of(lambda: client.views_publish(user_id=MAYA, view=long_home)) == "invalid_arguments"
+    assert fake.opened_views() == []
+
+
+# -- baton serve never loads the stand-in --------------------------------------------------------
+
+
+def test_baton_serve_never_imports_the_stand_in(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """A real `baton serve` boots, answers a command and runs its ticker (a channel is created)
+    while Python records every module it imports (PYTHONPROFILEIMPORTTIME, on stderr): none is
+    bot.slack.standin. Only `baton demo` and the tests may load it."""
+    add_people(fake_slack, SHIPPED_OWNERSHIP)
+    env = {**clean_env(), **serve_env(fake_slack, tmp_path), "PYTHONPROFILEIMPORTTIME": "1"}
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([BATON, "serve"], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{env['PORT']}"
+
+        def healthy() -> bool:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        fake_slack.wait_for(healthy, timeout=180, message="baton serve did not become healthy")
+        body = slash_command_body("/incident", "P1 model-quality refusals up", user_id=MAYA)
+        assert post_signed(f"{url}/slack/events", body, SIGNING_SECRET).status_code == 200
+        fake_slack.wait_for(lambda: fake_slack.calls_to("conversations.create"), message="no channel created")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    imported = [
+        line.rsplit("|", 1)[-1].strip() for line in log.read_text().splitlines() if "import time:" in line
+    ]
+    assert "handlers.app" in imported and "bot.incidents.rooms" in imported  # the record is complete
+    assert [m for m in imported if m.startswith("bot.slack.standin")] == []
