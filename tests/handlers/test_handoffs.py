@@ -56,9 +56,12 @@ def sign_request(rb: RunningBaton, user: str, receipt_id: int) -> dict[str, Any]
     )
 
 
-def click_sign(rb: RunningBaton, user: str, value: str, dm_of: str) -> dict[str, Any]:
-    """Press a sign button (found in `dm_of`'s DM) as `user`; what respond() said."""
-    message = sign_request(rb, dm_of, int(value.split(":")[0]))
+def click_sign(
+    rb: RunningBaton, user: str, value: str, dm_of: str, message: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Press a sign button (found in `dm_of`'s DM, or on `message` as a client still showing it
+    has it) as `user`; what respond() said."""
+    message = message or sign_request(rb, dm_of, int(value.split(":")[0]))
     dm = rb.fake.dm_channel(dm_of)
     url = rb.fake.response_url(dm, user, message["ts"])
     resp = rb.post(
@@ -120,11 +123,15 @@ def test_a_handoff_in_slack_is_signed_countersigned_and_then_effective(
     refused = click_sign(rb, SAM, "1:incoming", dm_of=OMAR)
     assert refused["text"].startswith(":warning: Only the incoming owner (<@U07OMAR001>)")
     assert receipts(rb)[0].incoming_signed_at is None
+    asked = sign_request(rb, OMAR, 1)
     done = click_sign(rb, OMAR, "1:incoming", dm_of=OMAR)
     assert done.get("replace_original") is True and "You hold the role from now on" in done["text"]
     signed = receipts(rb)[0]
     assert signed.state == "signed" and signed.incoming_signed_at is not None and signed.hash != receipt.hash
-    again = click_sign(rb, OMAR, "1:incoming", dm_of=OMAR)
+    # The reply replaced the request, button and all; a second click (a double click, a client
+    # still showing the old message) changes nothing.
+    assert not any("Countersign" in json.dumps(m.get("blocks")) for m in fake.dm_messages(OMAR))
+    again = click_sign(rb, OMAR, "1:incoming", dm_of=OMAR, message=asked)
     assert "already" in again["text"] and receipts(rb)[0].hash == signed.hash
     assert "peer signature pending" in shown(owner(rb, "history model-quality", LEO))
     click_sign(rb, SAM, "1:peer", dm_of=SAM)

@@ -440,6 +440,29 @@ def test_response_url_posts_are_captured(fake: FakeSlack, client: WebClient) -> 
     assert httpx.post(url.rsplit("/", 1)[0] + "/nope", json={}).status_code == 404
 
 
+def test_replace_original_replaces_the_whole_message_and_chat_update_keeps_blocks(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    button = [
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Sign"}, "action_id": "sign"}
+            ],
+        }
+    ]
+    posted = client.chat_postMessage(channel="C0GENERAL", text="sign this", blocks=button)
+    ts = str(posted["ts"])
+    # chat.update keeps the blocks it is not given (Slack's docs: pass [] to remove them) ...
+    client.chat_update(channel="C0GENERAL", ts=ts, text="still sign this")
+    assert fake.messages("C0GENERAL")[-1]["blocks"] == button
+    # ... a response_url reply with replace_original is the whole new message: no button left.
+    url = fake.response_url(channel_id="C0GENERAL", user_id=MAYA, message_ts=ts)
+    assert httpx.post(url, json={"text": "signed", "replace_original": True}).status_code == 200
+    message = fake.messages("C0GENERAL")[-1]
+    assert message["text"] == "signed" and "blocks" not in message
+
+
 # -- Socket Mode -----------------------------------------------------------------------------
 
 

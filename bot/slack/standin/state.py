@@ -215,9 +215,13 @@ class Workspace:
             if channel and source is not None and truthy(body.get("delete_original")):
                 channel.messages.remove(source)
             elif channel and source is not None and truthy(body.get("replace_original")):
+                # The whole message is replaced (unlike chat.update, which keeps blocks it is
+                # not given): a reply of text alone leaves no buttons behind.
                 for key in ("text", "blocks", "attachments"):
                     if key in body:
                         source[key] = body[key]
+                    elif key != "text":
+                        source.pop(key, None)
             elif channel and body.get("response_type") == "in_channel":
                 channel.messages.append(self.bot_message(body))
             elif channel_id and user_id:
