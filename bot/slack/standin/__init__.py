@@ -1,0 +1,1 @@
+from tests.fakeslack import *  # noqa: F403 - TEMP shim
