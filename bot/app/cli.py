@@ -380,9 +380,9 @@ def serve(app_factory: AppFactory) -> int:
     from bot.app.server import check_port
 
     try:
-        check_port("0.0.0.0", settings.port)  # before the database and Slack are touched
+        check_port(settings.host, settings.port)  # before the database and Slack are touched
         baton = boot(settings, config, migrate_apart=True)
-        runner = Runner(baton, bolt_app(app_factory, baton))  # binds PORT: a port in use fails here
+        runner = Runner(baton, bolt_app(app_factory, baton), host=settings.host)  # a port in use fails here
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)
         return 2
