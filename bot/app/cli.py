@@ -1,4 +1,4 @@
-"""`baton` on the command line: serve, check, plan, reload, verify, seal, export, nudge."""
+"""`baton` on the command line: serve, demo, check, plan, reload, verify, seal, export, nudge."""
 
 from __future__ import annotations
 
@@ -91,11 +91,17 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
 
 
 def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["demo"]:
+        from bot.app.demo.run import main as demo  # only when asked: `baton serve` never loads it
+
+        return demo(given[1:])
     parser = argparse.ArgumentParser(
         prog="baton", description="Incident response and ownership for Slack: RACI, response windows, paging."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set)")
+    sub.add_parser("demo", help="try Baton with no Slack workspace: a page on 127.0.0.1 (baton demo --help)")
     check_parser = sub.add_parser(
         "check", help="validate ownership.yaml and severity.yaml; exit 1 on any error"
     )
