@@ -243,7 +243,11 @@ function renderIncidents() {
     const ol = el("ol", "ladder");
     for (const s of inc.steps) {
       const li = el("li", "step " + s.state);
-      li.append(el("span", "what", s.kind === "breach" ? "breach (T)" : s.kind + " " + (s.step ?? "")),
+      const what = s.kind === "breach" ? "breach at T" : s.kind === "page"
+        ? (s.step === 0 ? "page" : "escalate " + s.step) + (s.jobs > 1 ? " ×" + s.jobs : "") : s.kind;
+      li.dataset.kind = s.kind;
+      li.dataset.step = s.step ?? "";
+      li.append(el("span", "what", what),
         el("span", "due", hhmmss(s.due_at)), el("span", "st", s.state));
       ol.append(li);
     }
