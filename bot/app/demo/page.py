@@ -50,6 +50,7 @@ class Demo:
         secret: str,
         people: list[Person],
         *,
+        groups: dict[str, str],
         db_url: str,
         speed: float,
         origin: float,
@@ -59,6 +60,7 @@ class Demo:
         self.secret = secret
         self.people = people
         self.handles = {p.id: p.handle for p in people}
+        self.groups = groups
         self.speed = speed
         self.origin = origin
         self.client = httpx.Client(timeout=30)
@@ -231,7 +233,7 @@ class Demo:
             incidents = []
         return {
             "people": [{"id": p.id, "handle": p.handle, "name": p.name} for p in self.people],
-            "names": {u.id: u.name for u in list(fake.users.values())},
+            "names": {**self.groups, **{u.id: u.name for u in list(fake.users.values())}},
             "channels": channels,
             "dms": dms,
             "ephemerals": ephemerals,

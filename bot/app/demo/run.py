@@ -159,7 +159,7 @@ def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: 
     fake.start()
     child: subprocess.Popen[bytes] | None = None
     try:
-        people = workspace.seed(fake, ownership, severity)
+        people, groups = workspace.seed(fake, ownership, severity)
         secret = secrets.token_hex(32)
         db_url = args.db or f"sqlite:///{tmp / 'baton.db'}"
         port = _free_port()
@@ -172,7 +172,9 @@ def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: 
                 return 0
             print(f"baton demo: baton serve exited ({child.returncode}) before it was ready", file=sys.stderr)
             return 1
-        page.demo = Demo(fake, baton_url, secret, people, db_url=db_url, speed=args.speed, origin=origin)
+        page.demo = Demo(
+            fake, baton_url, secret, people, groups=groups, db_url=db_url, speed=args.speed, origin=origin
+        )
         threading.Thread(target=page.serve_forever, name="demo-page", daemon=True).start()
         url = f"http://{HOST}:{page.server_address[1]}/"
         print(f"Baton demo: {url}  (Ctrl-C to stop)", flush=True)

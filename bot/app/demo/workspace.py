@@ -72,8 +72,10 @@ def channel_name(path: tuple[str, ...], channel_id: str) -> str:
     return "-".join(p for p in path if p != "channel").lower() or channel_id.lower()
 
 
-def seed(fake: FakeSlack, ownership_path: Path, severity_path: Path) -> list[Person]:
-    """Give every person an account, create each channel and user group the YAML names."""
+def seed(fake: FakeSlack, ownership_path: Path, severity_path: Path) -> tuple[list[Person], dict[str, str]]:
+    """Give every person an account, create each channel and user group the YAML names; the
+    people, and each user group's handle by ID (the page names a group mention with it)."""
+    groups: dict[str, str] = {}
     ownership, severity = read_yaml(ownership_path), read_yaml(severity_path)
     people = people_of(ownership)
     by_ref: dict[str, str] = {}
@@ -89,8 +91,9 @@ def seed(fake: FakeSlack, ownership_path: Path, severity_path: Path) -> list[Per
             if channel_id not in seen:
                 seen.add(channel_id)
                 fake.add_channel(channel_name(path, channel_id), members=everyone, channel_id=channel_id)
-    for team in (ownership.get("teams") or {}).values():
+    for key, team in (ownership.get("teams") or {}).items():
         if isinstance(team, dict) and team.get("usergroup"):
             members = [by_ref[str(m)] for m in team.get("members") or [] if str(m) in by_ref]
             fake.add_usergroup(str(team["usergroup"]), members)
-    return people
+            groups[str(team["usergroup"])] = f"{key}-team"
+    return people, groups

@@ -19,8 +19,27 @@ function el(tag, cls, text) {
 
 // -- mrkdwn: Slack's entities decoded, mentions named, *bold* and `code`; nothing else ----------
 
+// The few emoji Baton uses; any other :name: stays as typed.
+const EMOJI = {
+  rotating_light: "\u{1F6A8}", pager: "\u{1F4DF}", white_check_mark: "\u2705", warning: "\u26A0\uFE0F",
+  handshake: "\u{1F91D}", fire: "\u{1F525}", hourglass: "\u231B", bell: "\u{1F514}", pushpin: "\u{1F4CC}",
+  x: "\u274C", red_circle: "\u{1F534}", large_green_circle: "\u{1F7E2}", memo: "\u{1F4DD}",
+  information_source: "\u2139\uFE0F", clipboard: "\u{1F4CB}", no_entry: "\u26D4", alarm_clock: "\u23F0",
+};
+
+// Without an emoji font (a bare server's headless browser) an emoji is a box: keep the :name: then.
+const HAS_EMOJI = (() => {
+  try {
+    const c = document.createElement("canvas").getContext("2d");
+    const pixels = (ch) => { c.clearRect(0, 0, 32, 32); c.font = "24px sans-serif"; c.fillText(ch, 0, 24);
+      return c.getImageData(0, 0, 32, 32).data.join(","); };
+    return pixels("\u{1F6A8}") !== pixels("\u{10FFFD}");
+  } catch (e) { return false; }
+})();
+
 function decode(s) {
-  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")
+    .replace(/:([a-z0-9_+-]+):/g, (all, name) => (HAS_EMOJI && EMOJI[name]) || all);
 }
 
 function plain(parent, s) {
@@ -47,7 +66,7 @@ function token(parent, body) {
   } else if (/^!(channel|here|everyone)$/.test(target)) {
     parent.append(el("span", "mention broadcast", "@" + target.slice(1)));
   } else if (target.startsWith("!subteam^")) {
-    parent.append(el("span", "mention", decode(label || "@group")));
+    parent.append(el("span", "mention", label ? decode(label) : "@" + (names[target.slice(9)] || "group")));
   } else if (target.startsWith("!date^")) {
     parent.append(decode(label || ""));
   } else if (/^(https?:\/\/|mailto:)/.test(target)) {
@@ -196,6 +215,10 @@ function sideItem(label, count, selected, onClick, cls) {
 function render() {
   if (!state) return;
   if (!me || !person(me)) me = state.people[0].id;
+  // Re-rendering replaces the side lists: keep the keyboard's place in them.
+  const focused = document.activeElement;
+  const keep = focused && focused.dataset ? (focused.dataset.user ? '[data-user="' + focused.dataset.user + '"]'
+    : focused.dataset.channel ? '[data-channel="' + focused.dataset.channel + '"]' : null) : null;
   const people = $("people");
   people.replaceChildren(...state.people.map((p) => {
     const dm = state.dms[p.id];
@@ -225,6 +248,10 @@ function render() {
   list.replaceChildren(...items.map((i) => renderMessage(i.m, { channel: conv.id }, i.e)));
   if (atBottom) list.scrollTop = list.scrollHeight;
   renderIncidents();
+  if (keep && !document.activeElement.dataset.user && !document.activeElement.dataset.channel) {
+    const again = document.querySelector(".side " + keep);
+    if (again) again.focus();
+  }
   renderModal();
 }
 
