@@ -134,3 +134,24 @@ def test_a_p1_escalates_is_acknowledged_and_a_handoff_is_countersigned(demo: Dem
     assert readme.stat().st_size < 200_000
     if os.environ.get("BATON_DEMO_SCREENSHOT") == "1":  # refresh the README's picture on purpose only
         shutil.copy(readme, SCREENSHOT_README)
+
+
+def test_a_modal_baton_opens_is_a_form_submitted_as_slack_submits_it(demo: DemoRun, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(demo.url)
+    page.wait_for_selector(f'#people button[data-user="{SAM}"]', timeout=SEEN)
+    be(page, SAM)
+    page.locator('#channels button[data-channel="C0GENERAL"]').click()
+    type_command(page, "/incident")  # no arguments: Baton opens its declare modal (views.open)
+    dialog = page.locator("dialog#modal")
+    dialog.wait_for(state="visible", timeout=SEEN)
+    assert dialog.locator("#modal-title").inner_text() == "Declare an incident"
+    dialog.get_by_label("Severity").select_option("P2")
+    dialog.get_by_label("Area").select_option("data")
+    dialog.get_by_label("What is happening?").fill("Index is stale")
+    shot(page, "demo-6-modal.png")
+    dialog.get_by_role("button", name="Declare").click()
+    dialog.wait_for(state="hidden", timeout=SEEN)
+    card = page.locator('#incidents .incident:has-text("Index is stale")')
+    card.wait_for(timeout=SEEN)
+    assert "P2" in card.inner_text() and "data" in card.inner_text()

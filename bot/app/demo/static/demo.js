@@ -325,6 +325,7 @@ function field(b, i) {
     input = el(e.multiline ? "textarea" : "input");
     if (!e.multiline) input.type = "text";
     if (e.initial_value) input.value = e.initial_value;
+    if (e.placeholder) input.placeholder = e.placeholder.text || "";
     if (e.max_length) input.maxLength = e.max_length;
   }
   input.id = id;
