@@ -13,14 +13,16 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from bot.app.demo import slack_requests as sr
 from bot.app.demo import state
 from bot.app.demo.workspace import Person
-from bot.slack.standin import FakeSlack
+
+if TYPE_CHECKING:  # the stand-in is loaded when the demo runs, not for --help
+    from bot.slack.standin import FakeSlack
 
 COMMANDS = ("/incident", "/owner", "/readiness", "/slo")
 STATIC = {

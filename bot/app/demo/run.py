@@ -21,13 +21,16 @@ import time
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from bot.app.demo import workspace
 from bot.app.demo.page import Demo, PageServer
-from bot.slack.standin import FakeSlack
 from bot.store.clock import TIME_ORIGIN_ENV, TIME_SCALE_ENV
+
+if TYPE_CHECKING:
+    from bot.slack.standin import FakeSlack
 
 HOST = "127.0.0.1"
 # What of the user's environment `baton serve` may see: how to run Python, nothing of Baton's.
@@ -151,6 +154,8 @@ def serve_env(
 
 
 def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: Path, tmp: Path) -> int:
+    from bot.slack.standin import FakeSlack  # here: `baton demo --help` needs none of it
+
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

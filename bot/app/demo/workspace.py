@@ -6,11 +6,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.slack.standin import FakeSlack
+if TYPE_CHECKING:  # the stand-in is loaded when the demo runs, not for --help
+    from bot.slack.standin import FakeSlack
+
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
