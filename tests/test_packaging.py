@@ -22,3 +22,15 @@ def test_every_source_directory_is_an_installed_package() -> None:
     assert sources - shipped == set(), "add an __init__.py, or widen [tool.setuptools.packages.find]"
     assert {"bot.store.migrations", "bot.store.migrations.versions", "handlers.commands"} <= shipped
     assert "*.mako" in config["package-data"]["bot.store.migrations"]  # Alembic's revision template
+
+
+def test_the_demo_page_ships_its_files() -> None:
+    """`baton demo` serves its page from package files: each one matches a package-data pattern."""
+    from fnmatch import fnmatch
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["package-data"]["bot.app.demo"]
+    demo = ROOT / "bot/app/demo"
+    files = [p.relative_to(demo).as_posix() for p in (demo / "static").iterdir()]
+    assert {"static/index.html", "static/demo.css", "static/demo.js"} <= set(files)
+    assert all(any(fnmatch(f, pattern) for pattern in patterns) for f in files), (files, patterns)
