@@ -28,6 +28,7 @@ COMMANDS = ("/incident", "/owner", "/readiness", "/slo")
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/demo.css": ("demo.css", "text/css; charset=utf-8"),
+    "/static/blockkit.js": ("blockkit.js", "text/javascript; charset=utf-8"),
     "/static/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
 }
 # Everything the page loads is its own: no script, style, font or image from elsewhere.
