@@ -43,3 +43,24 @@ def test_serve_honours_the_scale_only_against_a_stand_in_on_this_machine() -> No
 def test_serve_listens_where_host_says() -> None:
     assert Settings.from_env(env()).host == "0.0.0.0"
     assert Settings.from_env(env(HOST="127.0.0.1")).host == "127.0.0.1"
+
+
+def test_baton_serve_refuses_a_fast_clock_against_slack_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from tests.conftest import BATON, clean_env
+
+    env = {
+        **clean_env(),
+        **env_real(),
+        "BATON_TIME_SCALE": "60",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/b.db",
+    }
+    done = subprocess.run([BATON, "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "BATON_TIME_SCALE" in done.stderr, done.stderr
+    assert not (tmp_path / "b.db").exists(), "refused before the database was touched"
+
+
+def env_real() -> dict[str, str]:
+    return env(SLACK_API_URL="https://slack.com/api/")
