@@ -121,6 +121,18 @@ def test_sigterm_stops_it_too() -> None:
     assert children and all(gone(pid) for pid in children)
 
 
+def test_a_demo_killed_outright_takes_baton_serve_with_it() -> None:
+    run = start_demo()
+    run.url = run.line_with("Baton demo: http").split()[2]
+    children = run.child_pids()
+    run.proc.kill()  # SIGKILL: no handler runs; the kernel tells the child (PR_SET_PDEATHSIG)
+    run.proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while not all(gone(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert children and all(gone(pid) for pid in children)
+
+
 def test_serve_never_loads_the_demo() -> None:
     code = (
         "import sys, handlers.app, bot.app.cli, bot.app.runner, bot.app.server;"

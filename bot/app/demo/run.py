@@ -9,6 +9,7 @@ Baton as Slack does. Ctrl-C or SIGTERM stops the three.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import secrets
 import signal
@@ -19,7 +20,7 @@ import tempfile
 import threading
 import time
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -170,7 +171,7 @@ def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: 
         port = _free_port()
         origin = time.time()
         env = serve_env(fake, secret, db_url, port, (ownership, severity), tmp, args.speed, origin)
-        child = subprocess.Popen([sys.executable, "-c", SERVE], env=env, cwd=tmp)
+        child = subprocess.Popen([sys.executable, "-c", SERVE], env=env, cwd=tmp, preexec_fn=_with_parent())
         baton_url = f"http://{HOST}:{port}"
         if not _wait_healthy(child, baton_url, stop):
             if stop.is_set():
@@ -196,6 +197,23 @@ def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: 
             _stop(child)
         page.shutdown_quietly()
         fake.stop()
+
+
+def _with_parent() -> Callable[[], None] | None:
+    """On Linux, the child gets SIGTERM when the demo dies, even of a SIGKILL, so no `baton serve`
+    outlives it. The C function is looked up before the fork: after it, only a call is made."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+
+    def set_deathsig() -> None:
+        prctl(pr_set_pdeathsig, sigterm)
+
+    return set_deathsig
 
 
 def _watch(child: subprocess.Popen[bytes], stop: threading.Event) -> None:

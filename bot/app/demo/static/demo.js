@@ -168,6 +168,7 @@ function field(b, i) {
     if (e.max_length) input.maxLength = e.max_length;
   }
   input.id = id;
+  input.required = !b.optional; // as Slack does, a required input is asked for before submitting
   input.dataset.block = b.block_id;
   input.dataset.action = e.action_id;
   wrap.append(label, input);
