@@ -139,3 +139,25 @@ def test_serve_never_loads_the_demo() -> None:
         "sys.exit(any(m.startswith('bot.app.demo') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0
+
+
+def test_db_keeps_the_database_and_the_page_reads_its_steps(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    kept = tmp_path / "demo.db"
+    declare_with_db(f"sqlite:///{kept}")
+    assert kept.exists(), "--db names a database that outlives the demo"
+
+
+def test_db_may_be_postgresql(pg_url: str) -> None:
+    declare_with_db(pg_url)
+
+
+def declare_with_db(url: str) -> None:
+    run = start_demo(["--db", url])
+    run.url = run.line_with("Baton demo: http").split()[2]
+    try:
+        text = "/incident P2 data Index is stale"
+        assert run.api("/api/command", {"user": SAM, "text": text}).json()["status"] == 200
+        found = wait(lambda: [i for i in run.state()["incidents"] if i["title"] == "Index is stale"])  # type: ignore[union-attr,index]
+        assert found[0]["steps"], "the ladder's steps, read from the database given"
+    finally:
+        assert run.stop() == 0

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col, select
 
+from bot.store.db import normalize_url
 from bot.store.models import Incident, Job
 
 # The newest messages of a conversation the page shows (a long demo keeps the page light).
@@ -23,10 +24,15 @@ INCIDENTS = 8
 
 def read_only_engine(db_url: str) -> Engine:
     """An engine that cannot write: SQLite opened with mode=ro; PostgreSQL in read-only sessions."""
-    url = make_url(db_url)
+    url = make_url(normalize_url(db_url))
     if url.get_backend_name() == "sqlite" and url.database:
         return create_engine(f"sqlite:///file:{url.database}?mode=ro&uri=true")
-    return create_engine(db_url, connect_args={"options": "-c default_transaction_read_only=on"})
+    # Kept: options the URL gives already (a search_path, say).
+    given = url.query.get("options", "")
+    options = " ".join(
+        [*(given if isinstance(given, tuple) else (given,)), "-c default_transaction_read_only=on"]
+    )
+    return create_engine(url.difference_update_query(["options"]), connect_args={"options": options.strip()})
 
 
 def message(raw: dict[str, Any]) -> dict[str, Any]:
