@@ -107,6 +107,7 @@ class Demo:
                         "ts": f"{time.time():.6f}",
                     }
                 )
+                del self._replies[: -state.KEEP * 4]  # a long demo keeps only the latest
         return {"ok": resp.status_code == 200, "status": resp.status_code, "reply": reply}
 
     def command(self, user: Any, text: Any, channel: Any) -> dict[str, Any]:
