@@ -82,7 +82,7 @@ def test_a_p1_escalates_is_acknowledged_and_a_handoff_is_countersigned(demo: Dem
     # Declare a P1 as Jonas, in #general, with a broadcast and an e-mail address in its title.
     be(page, JONAS)
     page.locator('#channels button[data-channel="C0GENERAL"]').click()
-    type_command(page, "/incident P1 model-quality Answers are wrong <!channel> ask bob@example.com")
+    type_command(page, "/incident P1 model-quality Answers are wrong <!channel> <b>x</b> ask bob@example.com")
     page.wait_for_selector('#messages .msg.ephemeral:has-text("Declared")', timeout=SEEN)
 
     # The channel appears, and the owning team's three pages (one DM each).
@@ -96,6 +96,7 @@ def test_a_p1_escalates_is_acknowledged_and_a_handoff_is_countersigned(demo: Dem
     # Escaped: the typed <!channel> is shown as typed, never as an @channel mention; masked: no address.
     assert "<!channel>" in text
     assert page.locator("#messages .mention.broadcast").count() == 0
+    assert "<b>x</b>" in text and page.locator("#messages b, #incidents b").count() == 0  # text, not HTML
     assert "bob@example.com" not in text and "[email]" in text
     shot(page, "demo-1-declared.png")
 
