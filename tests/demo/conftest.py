@@ -66,7 +66,7 @@ class DemoRun:
 
     def stop(self) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
         try:
             return self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -87,6 +87,7 @@ def start_demo(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, as a terminal gives a foreground command
     )
     run = DemoRun(proc, port)
     threading.Thread(target=run.read, daemon=True).start()

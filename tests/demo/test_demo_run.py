@@ -15,7 +15,9 @@ from tests.demo.conftest import DemoRun, gone, start_demo
 SAM, MAYA, LI, OMAR = "U07SAM0001", "U07MAYA001", "ULIE", "U07OMAR001"
 
 
-def wait(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+def wait(check, timeout: float = 120.0):  # type: ignore[no-untyped-def]
+    """Poll until `check` returns something; the timeout only stops a hang (a loaded 2-core
+    machine is slow to start and to settle, and each wait ends as soon as it holds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from bot.app.demo import workspace
 from bot.app.demo.page import Demo, PageServer
@@ -106,6 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, page, ownership, severity, Path(tmp))
 
 
+def _absolute(db_url: str) -> str:
+    """A relative SQLite path is where the user is, not in the child's temporary directory."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return url.set(database=str(Path(url.database).resolve())).render_as_string(hide_password=False)
+    return db_url
+
+
 def _token() -> str:
     """A bot token shaped like Slack's, made for this run (the stand-in accepts only it)."""
     digits = "".join(secrets.choice(string.digits) for _ in range(13))
@@ -157,9 +166,14 @@ def serve_env(
 def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: Path, tmp: Path) -> int:
     from bot.slack.standin import FakeSlack  # here: `baton demo --help` needs none of it
 
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop, signalled = threading.Event(), threading.Event()
+
+    def on_signal(*_: object) -> None:
+        signalled.set()
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     fake = FakeSlack()
     fake.bot_token = _token()
     fake.start()
@@ -167,16 +181,21 @@ def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: 
     try:
         people, groups = workspace.seed(fake, ownership, severity)
         secret = secrets.token_hex(32)
-        db_url = args.db or f"sqlite:///{tmp / 'baton.db'}"
+        db_url = _absolute(args.db) if args.db else f"sqlite:///{tmp / 'baton.db'}"
         port = _free_port()
         origin = time.time()
         env = serve_env(fake, secret, db_url, port, (ownership, severity), tmp, args.speed, origin)
-        child = subprocess.Popen([sys.executable, "-c", SERVE], env=env, cwd=tmp, preexec_fn=_with_parent())
+        # A session of its own: Ctrl-C in the terminal reaches the demo only, which stops the
+        # child with SIGTERM once (a SIGINT of its own could come in the middle of its start).
+        child = subprocess.Popen(
+            [sys.executable, "-c", SERVE], env=env, cwd=tmp, preexec_fn=_with_parent(), start_new_session=True
+        )
         baton_url = f"http://{HOST}:{port}"
         if not _wait_healthy(child, baton_url, stop):
-            if stop.is_set():
+            if signalled.is_set():
                 return 0
-            print(f"baton demo: baton serve exited ({child.returncode}) before it was ready", file=sys.stderr)
+            said = f"exited ({child.returncode})" if child.poll() is not None else "did not answer"
+            print(f"baton demo: baton serve {said} before it was ready", file=sys.stderr)
             return 1
         page.demo = Demo(
             fake, baton_url, secret, people, groups=groups, db_url=db_url, speed=args.speed, origin=origin
@@ -188,7 +207,7 @@ def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: 
             webbrowser.open(url)
         threading.Thread(target=_watch, args=(child, stop), name="demo-watch", daemon=True).start()
         stop.wait()
-        if child.poll() is not None:
+        if not signalled.is_set():
             print(f"baton demo: baton serve stopped ({child.returncode})", file=sys.stderr)
             return 1
         return 0
