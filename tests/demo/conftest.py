@@ -68,10 +68,10 @@ class DemoRun:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
         try:
-            return self.proc.wait(timeout=60)
+            return self.proc.wait(timeout=90)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise
+            raise AssertionError("baton demo did not stop in 90 s: " + "".join(self.out[-30:])) from None
 
 
 def start_demo(
