@@ -49,6 +49,9 @@ def test_the_slack_stand_in_ships_its_method_list_and_licence(tmp_path: Path) ->
     assert built.returncode == 0, built.stderr
     standin = lib / "bot" / "slack" / "standin"
     assert (standin / "methods.json").is_file()
+    # baton demo's page, served from the package too.
+    static = lib / "bot" / "app" / "demo" / "static"
+    assert {"index.html", "demo.css", "demo.js"} <= {p.name for p in static.iterdir()}
     assert (
         "MIT License" in (standin / "LICENSE").read_text() and "SlackAPI" in (standin / "LICENSE").read_text()
     )
@@ -69,3 +72,15 @@ def test_the_slack_stand_in_ships_its_method_list_and_licence(tmp_path: Path) ->
     assert (
         where.startswith(str(lib)) and int(count) > 150
     )  # the copy, not this checkout, and Slack's whole list
+
+
+def test_the_demo_page_ships_its_files() -> None:
+    """`baton demo` serves its page from package files: each one matches a package-data pattern."""
+    from fnmatch import fnmatch
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["package-data"]["bot.app.demo"]
+    demo = ROOT / "bot/app/demo"
+    files = [p.relative_to(demo).as_posix() for p in (demo / "static").iterdir()]
+    assert {"static/index.html", "static/demo.css", "static/demo.js"} <= set(files)
+    assert all(any(fnmatch(f, pattern) for pattern in patterns) for f in files), (files, patterns)

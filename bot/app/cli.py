@@ -1,4 +1,4 @@
-"""`baton` on the command line: serve, check, plan, reload, verify, seal, export, nudge."""
+"""`baton` on the command line: serve, demo, check, plan, reload, verify, seal, export, nudge."""
 
 from __future__ import annotations
 
@@ -91,11 +91,17 @@ def main(argv: Sequence[str] | None = None, *, app_factory: AppFactory | None = 
 
 
 def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["demo"]:
+        from bot.app.demo.run import main as demo  # only when asked: `baton serve` never loads it
+
+        return demo(given[1:])
     parser = argparse.ArgumentParser(
         prog="baton", description="Incident response and ownership for Slack: RACI, response windows, paging."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set)")
+    sub.add_parser("demo", help="try Baton with no Slack workspace: a page on 127.0.0.1 (baton demo --help)")
     check_parser = sub.add_parser(
         "check", help="validate ownership.yaml and severity.yaml; exit 1 on any error"
     )
@@ -380,9 +386,9 @@ def serve(app_factory: AppFactory) -> int:
     from bot.app.server import check_port
 
     try:
-        check_port("0.0.0.0", settings.port)  # before the database and Slack are touched
+        check_port(settings.host, settings.port)  # before the database and Slack are touched
         baton = boot(settings, config, migrate_apart=True)
-        runner = Runner(baton, bolt_app(app_factory, baton))  # binds PORT: a port in use fails here
+        runner = Runner(baton, bolt_app(app_factory, baton), host=settings.host)  # a port in use fails here
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ from bot.records import holders, rekey
 from bot.records.seal import SealError
 from bot.slack.chat import Chat, ChatError, make_client
 from bot.store import jobs, migrate
-from bot.store.clock import Clock, DatabaseClock, SystemClock
+from bot.store.clock import Clock, DatabaseClock, ScaledClock, SystemClock
 from bot.store.db import (
     NOT_A_DATABASE,
     current_revision,
@@ -104,7 +104,17 @@ def boot(
     chat = Chat(make_client(token=settings.bot_token, base_url=settings.api_url, wait_on_rate_limit=False))
     check_slack(chat, settings.api_url)
     engine = open_database(settings.database_url, migrate_apart=migrate_apart)
-    clock = cast(Clock, overrides.pop("clock", None) or SystemClock())
+    clock = cast(
+        Clock,
+        overrides.pop("clock", None)
+        or (
+            ScaledClock(settings.time_scale, settings.time_origin)
+            if settings.time_scale != 1.0
+            else SystemClock()
+        ),
+    )
+    if isinstance(clock, ScaledClock):
+        log.warning("the clock runs %g times faster than real time (BATON_TIME_SCALE)", clock.scale)
     if not is_sqlite(engine) and isinstance(clock, SystemClock):
         # Replicas compare the times they wrote (leases, due times): they keep the database's.
         clock = DatabaseClock(engine, base=clock)
@@ -176,6 +186,7 @@ class Runner:
     def __init__(self, baton: Baton, bolt_app: App, *, host: str = "0.0.0.0", port: int | None = None):
         self.baton = baton
         self.bolt_app = bolt_app
+        self.host = host
         self.scheduler = Scheduler()
         self.http = HttpServer(
             create_http_app(baton, None if baton.settings.socket_mode else bolt_app),
@@ -233,7 +244,7 @@ class Runner:
             self.socket.connect()
             log.info("connected to Slack in Socket Mode; /healthz on port %s", self.http.port)
         else:
-            log.info("listening for Slack on http://0.0.0.0:%s/slack/events", self.http.port)
+            log.info("listening for Slack on http://%s:%s/slack/events", self.host, self.http.port)
 
     def _served(self) -> Settings:
         """The settings with the ports actually listened on (a port 0 is chosen at bind)."""

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.slack.chat import ChatError
 from bot.slack.pagers import PagerError
 from bot.store import jobs
+from bot.store.clock import real_seconds
 from bot.store.models import Job
 from bot.store.runtime import Baton
 
@@ -140,7 +141,10 @@ class Ticker:
         if upcoming is None:
             return interval.total_seconds()
         # A little after the due time: claiming compares with the clock, and early is a wasted tick.
-        return max(0.001, min(interval.total_seconds(), (upcoming - now).total_seconds() + 0.001))
+        # On a scaled clock (baton demo --speed) a due time is nearer in real time than it reads.
+        return max(
+            0.001, min(interval.total_seconds(), real_seconds(self.baton.clock, upcoming - now) + 0.001)
+        )
 
     def tick(self) -> int:
         """Claim what is due and start it; returns how many.

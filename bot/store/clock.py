@@ -32,6 +32,35 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class ScaledClock:
+    """The system clock running `scale` times faster from `origin` (epoch seconds; default: the
+    moment it is made): `baton demo --speed 60` shows a P1's hour-long window in a minute. Read
+    from the wall clock, so the demo's page, given the same origin, shows the time Baton keeps.
+    Chosen by `TIME_SCALE_ENV`, which `baton serve` honours only against a Slack stand-in on this
+    machine (bot/store/settings.py): a real workspace is never paged on a fast clock."""
+
+    def __init__(self, scale: float, origin: float | None = None):
+        if not scale > 0:
+            raise ValueError("a clock's scale must be above 0")
+        self.scale = scale
+        self.origin = time.time() if origin is None else origin
+
+    def now(self) -> datetime:
+        real = time.time()
+        return datetime.fromtimestamp(self.origin + (real - self.origin) * self.scale, UTC)
+
+
+#: The variable that makes `baton serve` run a ScaledClock (a number above 0; 1 is the real clock).
+TIME_SCALE_ENV = "BATON_TIME_SCALE"
+#: Where a scaled clock starts running fast (epoch seconds); baton demo sets it for Baton and its page.
+TIME_ORIGIN_ENV = "BATON_TIME_ORIGIN"
+
+
+def real_seconds(clock: Clock, delta: timedelta) -> float:
+    """How long `delta` of this clock's time takes in real time (the ticker's sleeps)."""
+    return delta.total_seconds() / getattr(clock, "scale", 1.0)
+
+
 class DatabaseClock:
     """The database's time, kept between readings by this process's monotonic clock.
 

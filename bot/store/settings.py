@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from bot.store import chainkey
 from bot.store.chainkey import ChainKey
+from bot.store.clock import TIME_ORIGIN_ENV, TIME_SCALE_ENV
 from bot.store.db import DEFAULT_DATABASE
 from bot.store.examples import placeholder
 
@@ -114,6 +117,10 @@ class Settings:
     evidence_reaction: str = "pushpin"
     # Seals the hash chains (bot/store/chainkey.py); None: plain SHA-256.
     chain_key: ChainKey | None = field(default=None, repr=False)
+    # BATON_TIME_SCALE: the clock runs this many times faster (baton demo --speed; stand-in only).
+    time_scale: float = 1.0
+    time_origin: float | None = None  # BATON_TIME_ORIGIN: when the scaled clock starts (epoch s)
+    host: str = "0.0.0.0"  # HOST: where PORT listens (baton demo: 127.0.0.1)
 
     @property
     def socket_mode(self) -> bool:
@@ -161,6 +168,9 @@ class Settings:
         except chainkey.ChainKeyError as e:
             raise SettingsError(str(e)) from None
         return cls(
+            time_scale=_time_scale(get(TIME_SCALE_ENV), api_url),
+            time_origin=_time_origin(get(TIME_ORIGIN_ENV)),
+            host=get("HOST") or "0.0.0.0",
             bot_token=bot_token or "",
             signing_secret=signing_secret,
             app_token=app_token,
@@ -178,6 +188,44 @@ class Settings:
             metrics_host=get("METRICS_HOST") or "127.0.0.1",
             chain_key=chain_key,
         )
+
+
+def _time_scale(text: str | None, api_url: str) -> float:
+    """BATON_TIME_SCALE, honoured only when the Web API is on this machine (baton demo's
+    stand-in): a fast clock against a real workspace would page real people early."""
+    if text is None:
+        return 1.0
+    try:
+        scale = float(text)
+        if not 0 < scale <= 100_000:
+            raise ValueError
+    except ValueError:
+        raise SettingsError(f"{TIME_SCALE_ENV} must be a number above 0 (e.g. 60), not {text!r}.") from None
+    host = urlsplit(api_url).hostname or ""
+    if scale != 1.0 and not _loopback(host):
+        raise SettingsError(
+            f"{TIME_SCALE_ENV} runs the clock faster only against a Slack stand-in on this machine "
+            f"(SLACK_API_URL on 127.0.0.1 or localhost), not {host or api_url}: unset it."
+        )
+    return scale
+
+
+def _time_origin(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"{TIME_ORIGIN_ENV} must be a time in epoch seconds, not {text!r}.") from None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _port(name: str, text: str) -> int:

@@ -1,0 +1,387 @@
+"""The demo's page and its API: what a person does on the page reaches Baton as Slack sends it.
+
+Each command, button and modal is one request to Baton's `/slack/events`, built by
+slack_requests and signed with the run's signing secret; response_urls are the stand-in's, so
+`respond()` lands where Slack would put it. The page reads `/state` (JSON, with an ETag).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from bot.app.demo import slack_requests as sr
+from bot.app.demo import state
+from bot.app.demo.workspace import Person
+
+if TYPE_CHECKING:  # the stand-in is loaded when the demo runs, not for --help
+    from bot.slack.standin import FakeSlack
+
+COMMANDS = ("/incident", "/owner", "/readiness", "/slo")
+STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/demo.css": ("demo.css", "text/css; charset=utf-8"),
+    "/static/blockkit.js": ("blockkit.js", "text/javascript; charset=utf-8"),
+    "/static/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
+}
+# Everything the page loads is its own: no script, style, font or image from elsewhere.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+MAX_BODY = 64 * 1024
+CALLS_KEPT = 5000
+
+
+class Refused(Exception):
+    """A request the page's API does not take; the message is shown on the page."""
+
+
+class Demo:
+    """The page's side of a demo run: sends as people, reads what the stand-in holds."""
+
+    def __init__(
+        self,
+        fake: FakeSlack,
+        baton_url: str,
+        secret: str,
+        people: list[Person],
+        *,
+        groups: dict[str, str],
+        db_url: str,
+        speed: float,
+        origin: float,
+    ) -> None:
+        self.fake = fake
+        self.events_url = f"{baton_url}/slack/events"
+        self.secret = secret
+        self.people = people
+        self.handles = {p.id: p.handle for p in people}
+        self.groups = groups
+        self.speed = speed
+        self.origin = origin
+        self.client = httpx.Client(timeout=30)
+        self.engine = state.read_only_engine(db_url)
+        self._lock = threading.Lock()
+        self._replies: list[dict[str, Any]] = []  # what Baton answered in the HTTP response (ack)
+        self._owners: dict[str, str] = {}  # trigger_id -> the person whose action opened a modal
+        self._closed: set[str] = set()  # modals submitted or closed
+
+    # -- sending, as a person ------------------------------------------------------------------
+
+    def _person(self, user: Any) -> str:
+        if not isinstance(user, str) or user not in self.handles:
+            raise Refused("pick a person of ownership.yaml first")
+        return user
+
+    def _channel(self, channel: Any) -> tuple[str, str]:
+        found = self.fake.channels.get(channel) if isinstance(channel, str) else None
+        if found is None:
+            return sr.DEFAULT_CHANNEL_ID, sr.DEFAULT_CHANNEL_NAME
+        return found.id, ("directmessage" if found.is_im else found.name)
+
+    def _send(self, body: str, user: str, channel: str, trigger: str) -> dict[str, Any]:
+        with self._lock:
+            self._owners[trigger] = user
+        resp = sr.post_signed(self.events_url, body, self.secret, client=self.client)
+        reply: dict[str, Any] = {}
+        if resp.content:
+            try:
+                reply = resp.json()
+            except ValueError:
+                reply = {"text": resp.text}
+        if resp.status_code == 200 and isinstance(reply, dict) and (reply.get("text") or reply.get("blocks")):
+            with self._lock:
+                self._replies.append(
+                    {
+                        "user": user,
+                        "channel": channel,
+                        "text": reply.get("text", ""),
+                        "blocks": reply.get("blocks"),
+                        "ts": f"{time.time():.6f}",
+                    }
+                )
+                del self._replies[: -state.KEEP * 4]  # a long demo keeps only the latest
+        return {"ok": resp.status_code == 200, "status": resp.status_code, "reply": reply}
+
+    def command(self, user: Any, text: Any, channel: Any) -> dict[str, Any]:
+        user = self._person(user)
+        typed = str(text or "").strip()
+        name, _, rest = typed.partition(" ")
+        if name not in COMMANDS:
+            raise Refused(
+                f"type one of {', '.join(COMMANDS)}, e.g. /incident P1 model-quality Answers are wrong"
+            )
+        channel_id, channel_name = self._channel(channel)
+        trigger = sr.new_trigger_id()
+        body = sr.slash_command_body(
+            name,
+            rest.strip(),
+            user_id=user,
+            user_name=self.handles[user],
+            channel_id=channel_id,
+            channel_name=channel_name,
+            trigger_id=trigger,
+            response_url=self.fake.response_url(channel_id, user),
+        )
+        return self._send(body, user, channel_id, trigger)
+
+    def action(self, user: Any, data: dict[str, Any]) -> dict[str, Any]:
+        user = self._person(user)
+        channel_id, channel_name = self._channel(data.get("channel"))
+        ts = str(data.get("ts") or "")
+        found = self.fake.channels.get(channel_id)
+        source = found.message(ts) if found else None
+        trigger = sr.new_trigger_id()
+        body = sr.block_actions_body(
+            str(data.get("action_id") or ""),
+            str(data.get("value") or ""),
+            user_id=user,
+            user_name=self.handles[user],
+            channel_id=channel_id,
+            channel_name=channel_name,
+            message_ts=ts or None,
+            message=dict(source) if source else None,
+            is_ephemeral=source is None,
+            block_id=str(data.get("block_id") or "actions"),
+            trigger_id=trigger,
+            response_url=self.fake.response_url(channel_id, user, ts or None),
+        )
+        return self._send(body, user, channel_id, trigger)
+
+    def submit(self, user: Any, view_id: Any, values: Any) -> dict[str, Any]:
+        user = self._person(user)
+        view = self.fake.view(str(view_id)) if isinstance(view_id, str) else None
+        if view is None or self._modals().get(user, {}).get("id") != view_id:
+            raise Refused("that form is not open for this person")
+        trigger = sr.new_trigger_id()
+        body = sr.view_submission_body(
+            view["callback_id"],
+            form_state(view, values if isinstance(values, dict) else {}),
+            user_id=user,
+            user_name=self.handles[user],
+            private_metadata=view.get("private_metadata", ""),
+            view_id=view["id"],
+            blocks=view.get("blocks"),
+            title=(view.get("title") or {}).get("text", "Modal"),
+            view_hash=view.get("hash"),
+            trigger_id=trigger,
+        )
+        out = self._send(body, user, sr.DEFAULT_CHANNEL_ID, trigger)
+        reply = out.get("reply") or {}
+        if out["ok"] and reply.get("response_action") != "errors":
+            self.close(user, view_id)
+        return out
+
+    def close(self, user: Any, view_id: Any) -> None:
+        self._person(user)
+        with self._lock:
+            self._closed.add(str(view_id))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _modals(self) -> dict[str, dict[str, Any]]:
+        """Each person's open modal: the last view Baton opened with a trigger of theirs."""
+        with self._lock:
+            owners, closed = dict(self._owners), set(self._closed)
+        out: dict[str, dict[str, Any]] = {}
+        for record in list(self.fake.view_records):
+            owner = owners.get(record.trigger_id or "")
+            if record.action in ("open", "push") and owner and record.view["id"] not in closed:
+                current = self.fake.view(record.view["id"])
+                if current is not None:
+                    out[owner] = current
+        return out
+
+    def state(self) -> dict[str, Any]:
+        fake = self.fake
+        if len(fake.calls) > CALLS_KEPT:  # the stand-in records every call, for tests: not here
+            fake.reset_calls()
+        channels, dms = [], {}
+        for ch in list(fake.channels.values()):
+            msgs = [state.message(m) for m in fake.messages(ch.id)[-state.KEEP :]]
+            if ch.is_im:
+                if ch.user in self.handles:
+                    dms[ch.user] = {"id": ch.id, "messages": msgs}
+                continue
+            channels.append(
+                {
+                    "id": ch.id,
+                    "name": ch.name,
+                    "topic": ch.topic,
+                    "archived": ch.archived,
+                    "members": sorted(ch.members),
+                    "messages": msgs,
+                }
+            )
+        ephemerals: dict[str, list[dict[str, Any]]] = {}
+        for e in fake.ephemerals():
+            ephemerals.setdefault(e.user, []).append(
+                {"channel": e.channel, "text": e.text, "blocks": e.blocks, "ts": e.message_ts}
+            )
+        with self._lock:
+            for r in self._replies:
+                ephemerals.setdefault(r["user"], []).append(
+                    {k: r[k] for k in ("channel", "text", "blocks", "ts")}
+                )
+        for items in ephemerals.values():
+            items.sort(key=lambda e: float(e["ts"] or 0))
+            del items[: -state.KEEP]
+        try:
+            incidents = state.steps(self.engine)
+        except Exception:  # noqa: BLE001 - a database busy or not there yet: the page shows no steps
+            incidents = []
+        return {
+            "people": [{"id": p.id, "handle": p.handle, "name": p.name} for p in self.people],
+            "names": {**self.groups, **{u.id: u.name for u in list(fake.users.values())}},
+            "channels": channels,
+            "dms": dms,
+            "ephemerals": ephemerals,
+            "modals": self._modals(),
+            "incidents": incidents,
+        }
+
+
+def form_state(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The modal's `state.values` as Slack sends them, from the page's {block_id: {action_id: value}}."""
+    out: dict[str, Any] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") or {}
+        block_id, action_id = block.get("block_id"), element.get("action_id")
+        if block.get("type") != "input" or not block_id or not action_id:
+            continue
+        given = values.get(block_id, {})
+        value = given.get(action_id) if isinstance(given, dict) else None
+        value = str(value) if value not in (None, "") else None
+        kind = element.get("type")
+        if kind == "static_select":
+            options = [
+                o
+                for g in element.get("option_groups") or [{"options": element.get("options")}]
+                for o in g["options"] or []
+            ]
+            chosen = next((o for o in options if o.get("value") == value), None)
+            out[block_id] = {action_id: {"type": kind, "selected_option": chosen}}
+        else:
+            out[block_id] = {action_id: {"type": kind or "plain_text_input", "value": value}}
+    return out
+
+
+class PageServer(ThreadingHTTPServer):
+    """The page on 127.0.0.1 only; bound at once, so a port in use is known before anything starts."""
+
+    daemon_threads = True
+    demo: Demo | None = None
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, Handler)
+        self._serving = False
+
+    def serve_forever(self, poll_interval: float = 0.2) -> None:
+        self._serving = True
+        super().serve_forever(poll_interval)
+
+    def shutdown_quietly(self) -> None:
+        if self._serving:
+            self.shutdown()
+        self.server_close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: PageServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the page's requests are not news
+        pass
+
+    def _hosts(self) -> set[str]:
+        port = self.server.server_address[1]
+        return {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+    def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data: Any, extra: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json", extra)
+
+    def do_GET(self) -> None:
+        # A page reached under another name (DNS rebinding) is not this page.
+        if self.headers.get("Host") not in self._hosts():
+            return self._json(403, {"error": "this page answers only as 127.0.0.1 or localhost"})
+        path = self.path.split("?", 1)[0]
+        if path in STATIC:
+            name, ctype = STATIC[path]
+            body = resources.files("bot.app.demo").joinpath("static", name).read_bytes()
+            return self._send(200, body, ctype)
+        if path == "/state" and self.server.demo is not None:
+            demo = self.server.demo
+            data = demo.state()
+            tag = '"' + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32] + '"'
+            clock = {"X-Demo-Now": f"{time.time():.3f}", "ETag": tag}
+            if self.headers.get("If-None-Match") == tag:
+                self.send_response(304)
+                for k, v in clock.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            data["clock"] = {"now": time.time(), "origin": demo.origin, "speed": demo.speed}
+            return self._json(200, data, clock)
+        return self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        host = self.headers.get("Host")
+        # No request from another site: the Origin must be this page, and the body JSON (which a
+        # cross-site form cannot send without a preflight this server never answers).
+        if host not in self._hosts() or self.headers.get("Origin") not in {
+            f"http://{h}" for h in self._hosts()
+        }:
+            return self._json(403, {"error": "requests come from the demo's page only"})
+        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+            return self._json(415, {"error": "send JSON"})
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY or self.server.demo is None:
+            return self._json(413, {"error": "too large"})
+        try:
+            data = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(data, dict):
+                raise Refused("send a JSON object")
+            out = self._carry_out(self.server.demo, self.path, data)
+        except (ValueError, Refused) as e:
+            return self._json(400, {"error": str(e)})
+        except httpx.HTTPError as e:
+            return self._json(502, {"error": f"Baton did not answer: {e}"})
+        if out is None:
+            return self._json(404, {"error": "not found"})
+        return self._json(200, out)
+
+    @staticmethod
+    def _carry_out(demo: Demo, path: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        user = data.get("user")
+        if path == "/api/command":
+            return demo.command(user, data.get("text"), data.get("channel"))
+        if path == "/api/action":
+            return demo.action(user, data)
+        if path == "/api/submit":
+            return demo.submit(user, data.get("view_id"), data.get("values"))
+        if path == "/api/close":
+            demo.close(user, data.get("view_id"))
+            return {"ok": True}
+        return None

@@ -1,0 +1,266 @@
+"""`baton demo`: the real `baton serve` against the Slack stand-in, and a page to use it.
+
+Three parts, all on 127.0.0.1: the stand-in of Slack's Web API (in this process), `baton serve`
+(a child process, started as anyone starts it, with an environment made here and nothing of the
+user's Slack settings) and the page's server (this process), which signs each request it sends to
+Baton as Slack does. Ctrl-C or SIGTERM stops the three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import secrets
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from bot.app.demo import workspace
+from bot.app.demo.page import Demo, PageServer
+from bot.store.clock import TIME_ORIGIN_ENV, TIME_SCALE_ENV
+
+if TYPE_CHECKING:
+    from bot.slack.standin import FakeSlack
+
+HOST = "127.0.0.1"
+# What of the user's environment `baton serve` may see: how to run Python, nothing of Baton's.
+KEPT = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "SYSTEMROOT",
+)
+# A loaded machine took over 20 s to start `baton serve` on a fresh schema (tests/conftest.py).
+START_TIMEOUT = 180.0
+SERVE = "import sys; from handlers.app import main; sys.exit(main(['serve']))"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="baton demo",
+        description="Run the real `baton serve` against a local stand-in of Slack and a page at "
+        "http://127.0.0.1:PORT/ to use it: no workspace, no token, no network. People, channels and "
+        "user groups come from ownership.yaml (BATON_OWNERSHIP_FILE). SLACK_* variables are ignored. "
+        "Ctrl-C stops everything.",
+    )
+    p.add_argument("--port", type=int, default=3000, help="the page's port on 127.0.0.1 (default 3000)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="run Baton's clock N times faster: with 60, a P1's escalation at T/2 comes after 30 s",
+    )
+    p.add_argument("--db", metavar="URL", help="keep Baton's database there (default: a temporary SQLite)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the page in a browser")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not 0 < args.speed <= 10_000:
+        print("baton demo: --speed must be above 0 and at most 10000", file=sys.stderr)
+        return 2
+    ignored = sorted(k for k in os.environ if k.startswith("SLACK_"))
+    if ignored:
+        print(
+            f"baton demo: ignoring {', '.join(ignored)}: the demo talks only to its own stand-in of Slack",
+            file=sys.stderr,
+        )
+    ownership = Path(os.environ.get("BATON_OWNERSHIP_FILE") or "ownership.yaml").resolve()
+    severity = Path(os.environ.get("BATON_SEVERITY_FILE") or "severity.yaml").resolve()
+    for path in (ownership, severity):
+        if not path.is_file():
+            print(
+                f"baton demo: {path} not found: run it where ownership.yaml and severity.yaml are "
+                "(the repository's root) or set BATON_OWNERSHIP_FILE and BATON_SEVERITY_FILE",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        page = PageServer((HOST, args.port))
+    except OSError as e:
+        print(
+            f"baton demo: cannot listen on {HOST}:{args.port} ({e.strerror}); pick another --port",
+            file=sys.stderr,
+        )
+        return 2
+    with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp:
+        return _run(args, page, ownership, severity, Path(tmp))
+
+
+def _absolute(db_url: str) -> str:
+    """A relative SQLite path is where the user is, not in the child's temporary directory."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return url.set(database=str(Path(url.database).resolve())).render_as_string(hide_password=False)
+    return db_url
+
+
+def _token() -> str:
+    """A bot token shaped like Slack's, made for this run (the stand-in accepts only it)."""
+    digits = "".join(secrets.choice(string.digits) for _ in range(13))
+    letters = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
+    return f"xoxb-{digits[:11]}-{digits}-{letters}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def serve_env(
+    fake: FakeSlack,
+    secret: str,
+    db_url: str,
+    port: int,
+    files: tuple[Path, Path],
+    tmp: Path,
+    speed: float,
+    origin: float,
+) -> dict[str, str]:
+    """`baton serve`'s whole environment: the user's SLACK_* and BATON_* are left out."""
+    env = {k: v for k, v in os.environ.items() if k in KEPT}
+    env.update(
+        {
+            "SLACK_API_URL": fake.url,
+            "SLACK_BOT_TOKEN": fake.bot_token,
+            "SLACK_SIGNING_SECRET": secret,
+            "DATABASE_URL": db_url,
+            "PORT": str(port),
+            "HOST": HOST,
+            "BATON_OWNERSHIP_FILE": str(files[0]),
+            "BATON_SEVERITY_FILE": str(files[1]),
+            "BATON_PID_FILE": str(tmp / "baton.pid"),
+            TIME_SCALE_ENV: repr(speed),
+            TIME_ORIGIN_ENV: repr(origin),
+            # Keyed chains, as a real deployment should run them (and no warning saying otherwise).
+            "BATON_CHAIN_KEY": secrets.token_hex(32),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: Path, tmp: Path) -> int:
+    from bot.slack.standin import FakeSlack  # here: `baton demo --help` needs none of it
+
+    stop, signalled = threading.Event(), threading.Event()
+
+    def on_signal(*_: object) -> None:
+        signalled.set()
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    fake = FakeSlack()
+    fake.bot_token = _token()
+    fake.start()
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        people, groups = workspace.seed(fake, ownership, severity)
+        secret = secrets.token_hex(32)
+        db_url = _absolute(args.db) if args.db else f"sqlite:///{tmp / 'baton.db'}"
+        port = _free_port()
+        origin = time.time()
+        env = serve_env(fake, secret, db_url, port, (ownership, severity), tmp, args.speed, origin)
+        # A session of its own: Ctrl-C in the terminal reaches the demo only, which stops the
+        # child with SIGTERM once (a SIGINT of its own could come in the middle of its start).
+        child = subprocess.Popen(
+            [sys.executable, "-c", SERVE], env=env, cwd=tmp, preexec_fn=_with_parent(), start_new_session=True
+        )
+        baton_url = f"http://{HOST}:{port}"
+        if not _wait_healthy(child, baton_url, stop):
+            if signalled.is_set():
+                return 0
+            said = f"exited ({child.returncode})" if child.poll() is not None else "did not answer"
+            print(f"baton demo: baton serve {said} before it was ready", file=sys.stderr)
+            return 1
+        page.demo = Demo(
+            fake, baton_url, secret, people, groups=groups, db_url=db_url, speed=args.speed, origin=origin
+        )
+        threading.Thread(target=page.serve_forever, name="demo-page", daemon=True).start()
+        url = f"http://{HOST}:{page.server_address[1]}/"
+        print(f"Baton demo: {url}  (Ctrl-C to stop)", flush=True)
+        if not args.no_browser:
+            webbrowser.open(url)
+        threading.Thread(target=_watch, args=(child, stop), name="demo-watch", daemon=True).start()
+        stop.wait()
+        if not signalled.is_set():
+            print(f"baton demo: baton serve stopped ({child.returncode})", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if child is not None:
+            _stop(child)
+        page.shutdown_quietly()
+        fake.stop()
+
+
+def _with_parent() -> Callable[[], None] | None:
+    """On Linux, the child gets SIGTERM when the demo dies, even of a SIGKILL, so no `baton serve`
+    outlives it. The C function is looked up before the fork: after it, only a call is made."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+
+    def set_deathsig() -> None:
+        prctl(pr_set_pdeathsig, sigterm)
+
+    return set_deathsig
+
+
+def _watch(child: subprocess.Popen[bytes], stop: threading.Event) -> None:
+    """`baton serve` gone on its own ends the demo too."""
+    child.wait()
+    stop.set()
+
+
+def _wait_healthy(child: subprocess.Popen[bytes], url: str, stop: threading.Event) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and not stop.is_set():
+        if child.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        stop.wait(0.1)
+    return False
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as `baton serve` expects (it stops its ticker and server), then SIGKILL if it hangs."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

@@ -1,0 +1,170 @@
+"""`baton demo` as a process: its URL line, its page, a page reaching Baton, its guards, its end."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.conftest import BATON, ROOT, clean_env
+from tests.demo.conftest import DemoRun, gone, start_demo
+
+SAM, MAYA, LI, OMAR = "U07SAM0001", "U07MAYA001", "ULIE", "U07OMAR001"
+
+
+def wait(check, timeout: float = 120.0):  # type: ignore[no-untyped-def]
+    """Poll until `check` returns something; the timeout only stops a hang (a loaded 2-core
+    machine is slow to start and to settle, and each wait ends as soon as it holds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("not seen in time")
+
+
+def test_the_page_declares_through_baton_and_the_stand_in_shows_the_channel_and_pages(demo: DemoRun) -> None:
+    page = httpx.get(demo.url, timeout=10)
+    assert page.status_code == 200 and "Baton" in page.text
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert httpx.get(f"{demo.url}static/demo.js", timeout=10).status_code == 200
+    out = demo.api(
+        "/api/command",
+        {"user": SAM, "text": "/incident P1 model-quality Answers are wrong", "channel": "C0GENERAL"},
+    )
+    assert out.status_code == 200 and out.json()["status"] == 200, out.text
+    assert "Declared" in out.json()["reply"]["text"]
+
+    def channel_and_pages():  # type: ignore[no-untyped-def]
+        s = demo.state()
+        # The channel, with Baton's opening message in it.
+        inc = [c for c in s["channels"] if c["name"].startswith("inc-") and c["messages"]]  # type: ignore[union-attr]
+        dms = s["dms"]
+        paged = [u for u in (MAYA, LI, OMAR) if u in dms and dms[u]["messages"]]  # type: ignore[index,operator]
+        return (inc, paged) if inc and len(paged) == 3 else None
+
+    channels, _ = wait(channel_and_pages)
+    assert "Answers are wrong" in str(channels[0]["messages"])
+    incident = demo.state()["incidents"][0]  # type: ignore[index]
+    assert incident["severity"] == "P1" and [s["kind"] for s in incident["steps"]][-1] == "breach"
+
+    # The same state again: the ETag says nothing changed (the ladder may still move between two
+    # reads at --speed 180, so a few tries).
+    def unchanged() -> bool:
+        first = httpx.get(f"{demo.url}state", timeout=10)
+        again = httpx.get(f"{demo.url}state", headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+        return again.status_code == 304 and again.content == b""
+
+    wait(unchanged)
+
+
+def test_the_api_refuses_another_site_and_another_host_name(demo: DemoRun) -> None:
+    body = {"user": SAM, "text": "/incident P1 model-quality x", "channel": "C0GENERAL"}
+    evil = httpx.post(
+        f"{demo.url}api/command", json=body, headers={"Origin": "http://evil.example"}, timeout=10
+    )
+    assert evil.status_code == 403
+    no_origin = httpx.post(f"{demo.url}api/command", json=body, timeout=10)
+    assert no_origin.status_code == 403
+    form = httpx.post(
+        f"{demo.url}api/command", content=b"user=x", headers={"Origin": demo.url.rstrip("/")}, timeout=10
+    )
+    assert form.status_code == 415
+    rebound = httpx.get(demo.url, headers={"Host": f"attacker.example:{demo.port}"}, timeout=10)
+    assert rebound.status_code == 403
+    assert demo.state()["incidents"] == []
+
+
+def test_slack_variables_are_ignored_and_said_in_one_line() -> None:
+    run = start_demo(
+        env={"SLACK_BOT_TOKEN": "xoxb-real-looking-0000", "SLACK_API_URL": "https://slack.com/api/"}
+    )
+    try:
+        line = run.line_with("ignoring")
+        assert "SLACK_API_URL" in line and "SLACK_BOT_TOKEN" in line and "xoxb" not in line
+        run.url = run.line_with("Baton demo: http").split()[2]
+    finally:
+        assert run.stop() == 0
+
+
+def test_a_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        done = subprocess.run(
+            [BATON, "demo", "--no-browser", "--port", str(port)],
+            env={**clean_env(), "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and str(port) in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_ctrl_c_leaves_no_process() -> None:
+    run = start_demo()
+    run.url = run.line_with("Baton demo: http").split()[2]
+    children = run.child_pids()
+    assert children, "baton serve runs as a child process"
+    assert run.stop() == 0
+    assert all(gone(pid) for pid in children)
+    assert not any("Traceback" in line for line in run.out), "".join(run.out)
+
+
+def test_sigterm_stops_it_too() -> None:
+    run = start_demo()
+    run.url = run.line_with("Baton demo: http").split()[2]
+    children = run.child_pids()
+    run.proc.terminate()
+    assert run.proc.wait(timeout=60) == 0
+    assert children and all(gone(pid) for pid in children)
+
+
+def test_a_demo_killed_outright_takes_baton_serve_with_it() -> None:
+    run = start_demo()
+    run.url = run.line_with("Baton demo: http").split()[2]
+    children = run.child_pids()
+    run.proc.kill()  # SIGKILL: no handler runs; the kernel tells the child (PR_SET_PDEATHSIG)
+    run.proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while not all(gone(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert children and all(gone(pid) for pid in children)
+
+
+def test_serve_never_loads_the_demo() -> None:
+    code = (
+        "import sys, handlers.app, bot.app.cli, bot.app.runner, bot.app.server;"
+        "sys.exit(any(m.startswith('bot.app.demo') for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0
+
+
+def test_db_keeps_the_database_and_the_page_reads_its_steps(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    kept = tmp_path / "demo.db"
+    declare_with_db(f"sqlite:///{kept}")
+    assert kept.exists(), "--db names a database that outlives the demo"
+
+
+def test_db_may_be_postgresql(pg_url: str) -> None:
+    declare_with_db(pg_url)
+
+
+def declare_with_db(url: str) -> None:
+    run = start_demo(["--db", url])
+    run.url = run.line_with("Baton demo: http").split()[2]
+    try:
+        text = "/incident P2 data Index is stale"
+        assert run.api("/api/command", {"user": SAM, "text": text}).json()["status"] == 200
+        found = wait(lambda: [i for i in run.state()["incidents"] if i["title"] == "Index is stale"])  # type: ignore[union-attr,index]
+        assert found[0]["steps"], "the ladder's steps, read from the database given"
+    finally:
+        assert run.stop() == 0

@@ -1,0 +1,66 @@
+"""baton demo --speed: a clock running N times faster, honoured only against a Slack on this machine."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.store.clock import ScaledClock, real_seconds
+from bot.store.settings import Settings, SettingsError
+
+BOT = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {"SLACK_BOT_TOKEN": BOT, "SLACK_SIGNING_SECRET": SECRET, **extra}
+
+
+def test_a_scaled_clock_runs_faster_from_its_origin() -> None:
+    origin = time.time() - 10  # ten real seconds ago
+    clock = ScaledClock(60, origin)
+    ahead = clock.now() - datetime.fromtimestamp(origin, UTC)
+    assert timedelta(seconds=590) < ahead < timedelta(seconds=660)  # ~10 min of demo time
+    # The ticker sleeps real seconds: 30 s of demo time is half a real second at 60x.
+    assert real_seconds(clock, timedelta(seconds=30)) == pytest.approx(0.5)
+
+
+def test_serve_honours_the_scale_only_against_a_stand_in_on_this_machine() -> None:
+    for url in ("http://127.0.0.1:4000/api/", "http://localhost:4000/api/", "http://[::1]:4000/api/"):
+        assert Settings.from_env(env(SLACK_API_URL=url, BATON_TIME_SCALE="60")).time_scale == 60
+    with pytest.raises(SettingsError) as e:
+        Settings.from_env(env(BATON_TIME_SCALE="60"))  # Slack itself
+    assert "BATON_TIME_SCALE" in str(e.value) and "slack.com" in str(e.value)
+    with pytest.raises(SettingsError):
+        Settings.from_env(env(SLACK_API_URL="http://10.0.0.5/api/", BATON_TIME_SCALE="2"))
+    with pytest.raises(SettingsError):
+        Settings.from_env(env(SLACK_API_URL="http://127.0.0.1/api/", BATON_TIME_SCALE="-1"))
+    assert Settings.from_env(env()).time_scale == 1.0
+
+
+def test_serve_listens_where_host_says() -> None:
+    assert Settings.from_env(env()).host == "0.0.0.0"
+    assert Settings.from_env(env(HOST="127.0.0.1")).host == "127.0.0.1"
+
+
+def test_baton_serve_refuses_a_fast_clock_against_slack_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from tests.conftest import BATON, clean_env
+
+    env = {
+        **clean_env(),
+        **env_real(),
+        "BATON_TIME_SCALE": "60",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/b.db",
+    }
+    done = subprocess.run([BATON, "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "BATON_TIME_SCALE" in done.stderr, done.stderr
+    assert not (tmp_path / "b.db").exists(), "refused before the database was touched"
+
+
+def env_real() -> dict[str, str]:
+    return env(SLACK_API_URL="https://slack.com/api/")
