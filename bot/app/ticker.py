@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.slack.chat import ChatError
 from bot.slack.pagers import PagerError
 from bot.store import jobs
-from bot.store.clock import real_seconds
+from bot.store.clock import clock_span, real_seconds
 from bot.store.models import Job
 from bot.store.runtime import Baton
 
@@ -159,7 +159,11 @@ class Ticker:
         if free <= 0:
             return 0
         claimed = jobs.claim_due(
-            self.baton.engine, worker=self.worker, now=self.baton.clock.now(), limit=free
+            self.baton.engine,
+            worker=self.worker,
+            now=self.baton.clock.now(),
+            limit=free,
+            lease=clock_span(self.baton.clock, jobs.LEASE),
         )
         for job in claimed:
             with self._lock:

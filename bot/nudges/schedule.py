@@ -31,7 +31,7 @@ from bot.monitoring import slo
 from bot.nudges import readiness, review
 from bot.records import handoff_views
 from bot.store import outbox
-from bot.store.clock import slack_time
+from bot.store.clock import clock_span, slack_time
 from bot.store.db import session
 from bot.store.models import NudgeRun
 from bot.store.outbox import PostPayload
@@ -125,7 +125,7 @@ def _claim(baton: Baton, name: str, due: datetime, worker: str, *, first: bool) 
                 claimed_at=now,
                 state="done" if first else "running",
                 attempts=0 if first else 1,
-                lease_until=None if first else now + LEASE,
+                lease_until=None if first else now + clock_span(baton.clock, LEASE),
                 done_at=now if first else None,
             )
         )
@@ -145,7 +145,7 @@ def _claim(baton: Baton, name: str, due: datetime, worker: str, *, first: bool) 
                 state="running",
                 claimed_by=worker,
                 claimed_at=now,
-                lease_until=now + LEASE,
+                lease_until=now + clock_span(baton.clock, LEASE),
                 attempts=NudgeRun.attempts + 1,
             )
         )

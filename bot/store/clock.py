@@ -61,6 +61,14 @@ def real_seconds(clock: Clock, delta: timedelta) -> float:
     return delta.total_seconds() / getattr(clock, "scale", 1.0)
 
 
+def clock_span(clock: Clock, real: timedelta) -> timedelta:
+    """How much of this clock's time passes in `real` real time. A lease guards real work (a
+    Slack call, a Prometheus query), so on a fast clock it must last as many real seconds: a
+    5-minute lease at 180x would run out in under 2 s and let a second worker take a job that
+    is still running."""
+    return real * getattr(clock, "scale", 1.0)
+
+
 class DatabaseClock:
     """The database's time, kept between readings by this process's monotonic clock.
 

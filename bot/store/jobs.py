@@ -168,15 +168,18 @@ def _claim_statements() -> tuple[Any, Any]:
 _DUE, _CLAIM = _claim_statements()
 
 
-def claim_due(engine: Engine, *, worker: str, now: datetime, limit: int) -> list[Job]:
-    """Claim up to `limit` due jobs, oldest due first; each is claimed by exactly one worker."""
+def claim_due(
+    engine: Engine, *, worker: str, now: datetime, limit: int, lease: timedelta = LEASE
+) -> list[Job]:
+    """Claim up to `limit` due jobs, oldest due first; each is claimed by exactly one worker,
+    for `lease` of the clock's time (clock.clock_span of LEASE on a fast clock)."""
     if limit <= 0:
         return []
     with session(engine) as s:
         ids = list(s.execute(_DUE, {"now": now, "limit": limit}).scalars())
         if not ids:
             return []
-        params = {"ids": ids, "now": now, "worker": worker, "lease_until": now + LEASE}
+        params = {"ids": ids, "now": now, "worker": worker, "lease_until": now + lease}
         claimed = list(s.execute(_CLAIM, params).scalars())
         if not claimed:
             s.rollback()

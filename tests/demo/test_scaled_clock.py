@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
-from bot.store.clock import ScaledClock, real_seconds
+from bot.app.runner import boot
+from bot.app.ticker import Ticker
+from bot.config.loader import load_config
+from bot.slack.standin import FakeSlack
+from bot.store import jobs
+from bot.store.clock import ScaledClock, clock_span, real_seconds
+from bot.store.db import session
+from bot.store.models import Job
 from bot.store.settings import Settings, SettingsError
+from tests.conftest import settings_for
 
 BOT = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -25,6 +35,38 @@ def test_a_scaled_clock_runs_faster_from_its_origin() -> None:
     assert timedelta(seconds=590) < ahead < timedelta(seconds=660)  # ~10 min of demo time
     # The ticker sleeps real seconds: 30 s of demo time is half a real second at 60x.
     assert real_seconds(clock, timedelta(seconds=30)) == pytest.approx(0.5)
+
+
+def test_a_lease_lasts_as_many_real_seconds_on_a_fast_clock(fake_slack: FakeSlack, sqlite_url: str) -> None:
+    """A job claimed on a 180x clock is leased for 5 real minutes (15 hours of its time), not
+    5 of its minutes (under 2 real seconds), after which a second worker could take it while
+    its page is still being sent."""
+    clock = ScaledClock(180)
+    assert clock_span(clock, jobs.LEASE) == timedelta(minutes=5) * 180
+    settings = settings_for(fake_slack, sqlite_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    baton = boot(settings, config, clock=clock)
+    running, release = threading.Event(), threading.Event()
+
+    def hold(_baton: object, _job: Job) -> None:
+        running.set()
+        release.wait(10)
+
+    ticker = Ticker(baton, handlers={"post": hold})
+    try:
+        with session(baton.engine) as s:
+            jobs.enqueue(s, kind="post", due_at=clock.now(), now=clock.now())
+            s.commit()
+        claimed_at = clock.now()
+        assert ticker.tick() == 1 and running.wait(10)
+        with session(baton.engine) as s:
+            (job,) = s.exec(select(Job)).all()
+        assert job.state == "running" and job.lease_until is not None
+        assert job.lease_until - claimed_at > timedelta(hours=14)
+    finally:
+        release.set()
+        ticker.shutdown()
+        baton.engine.dispose()
 
 
 def test_serve_honours_the_scale_only_against_a_stand_in_on_this_machine() -> None:
