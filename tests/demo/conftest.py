@@ -78,8 +78,7 @@ def start_demo(
     args: Sequence[str] = (), *, port: int | None = None, env: dict[str, str] | None = None
 ) -> DemoRun:
     port = port or free_port()
-    # PYTHONPATH: the stand-in is reached through bot.slack.standin, which re-exports tests/ for now.
-    full_env = {**clean_env(), "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env = {**clean_env(), **(env or {})}
     proc = subprocess.Popen(
         [BATON, "demo", "--no-browser", "--port", str(port), *args],
         env=full_env,

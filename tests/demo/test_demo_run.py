@@ -98,7 +98,7 @@ def test_a_port_in_use_is_one_line_and_exit_2() -> None:
         port = s.getsockname()[1]
         done = subprocess.run(
             [BATON, "demo", "--no-browser", "--port", str(port)],
-            env={**clean_env(), "PYTHONPATH": str(ROOT)},
+            env=clean_env(),
             cwd=ROOT,
             capture_output=True,
             text=True,
