@@ -1,8 +1,8 @@
 """Build and sign the HTTP requests Slack sends to an app.
 
-Signing, slash commands, block_actions and view_submission live in bot/app/demo/slack_requests.py
-(``baton demo``'s page sends them too) and are re-exported here; message shortcuts and Events API
-bodies, which only tests send, are built here.
+Signing, slash commands, block_actions, message shortcuts (bot/app/demo/slack_requests.py) and
+view_submission (bot/app/demo/slack_views.py) are what ``baton demo``'s page sends too, re-exported
+here; Events API bodies, which only tests send, are built here.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from bot.app.demo.slack_requests import (  # noqa: F401 - re-exported for the te
     block_actions_body,
     block_actions_payload,
     form_payload,
+    message_shortcut_body,
+    message_shortcut_payload,
     new_response_url,
     new_trigger_id,
     now_ts,
@@ -38,61 +40,8 @@ from bot.app.demo.slack_requests import (  # noqa: F401 - re-exported for the te
     slash_command_payload,
     team_field,
     user_field,
-    view_submission_body,
-    view_submission_payload,
 )
-
-# -- message shortcuts -----------------------------------------------------------------------
-
-
-def message_shortcut_payload(
-    callback_id: str,
-    *,
-    user_id: str = DEFAULT_USER_ID,
-    user_name: str | None = None,
-    channel_id: str = DEFAULT_CHANNEL_ID,
-    channel_name: str = DEFAULT_CHANNEL_NAME,
-    message: Mapping[str, Any],
-    team_id: str = DEFAULT_TEAM_ID,
-    trigger_id: str | None = None,
-    response_url: str | None = None,
-) -> dict[str, Any]:
-    """A message shortcut payload (``type: message_action``); ``message`` must carry ``ts``."""
-    msg = dict(message)
-    if "ts" not in msg:
-        raise ValueError("message shortcut needs the source message's ts")
-    msg.setdefault("type", "message")
-    return {
-        "type": "message_action",
-        "token": VERIFICATION_TOKEN,
-        "action_ts": now_ts(),
-        "team": team_field(team_id),
-        "user": user_field(user_id, user_name, team_id),
-        "channel": {"id": channel_id, "name": channel_name},
-        "is_enterprise_install": False,
-        "enterprise": None,
-        "callback_id": callback_id,
-        "trigger_id": trigger_id or new_trigger_id(),
-        "response_url": response_url or new_response_url(team_id, "app"),
-        "message_ts": msg["ts"],
-        "message": msg,
-    }
-
-
-def message_shortcut_body(
-    callback_id: str,
-    *,
-    user_id: str = DEFAULT_USER_ID,
-    channel_id: str = DEFAULT_CHANNEL_ID,
-    message: Mapping[str, Any],
-    **extra: Any,
-) -> str:
-    """Form body (``payload=<json>``) of :func:`message_shortcut_payload` (``extra``: its other kwargs)."""
-    payload = message_shortcut_payload(
-        callback_id, user_id=user_id, channel_id=channel_id, message=message, **extra
-    )
-    return form_payload(payload)
-
+from bot.app.demo.slack_views import view_submission_body, view_submission_payload  # noqa: F401
 
 # -- Events API ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.app.demo.page import EVIDENCE_SHORTCUT
 from handlers.commands import COMMANDS
 from handlers.events import EVENTS
 from handlers.shortcuts import SHORTCUTS
@@ -60,6 +61,7 @@ def test_manifest_scopes_are_what_the_slack_port_needs() -> None:
 def test_manifest_shortcuts_and_events_are_the_registered_ones() -> None:
     shortcuts = MANIFEST["features"]["shortcuts"]
     assert {s["callback_id"] for s in shortcuts} == set(SHORTCUTS)
+    assert EVIDENCE_SHORTCUT in SHORTCUTS  # what baton demo's page sends for "Add to incident evidence"
     assert all(s["type"] == "message" for s in shortcuts)
     assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == set(EVENTS)
     assert set(EVENTS) <= set(EVENT_SCOPES)

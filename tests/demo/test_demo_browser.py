@@ -2,7 +2,7 @@
 
 The walk a newcomer would take: declare a P1 as one person, see the channel and the page DMs appear, let
 T/2 pass at --speed 180 (a P1's 30 minutes in 10 s), see the escalation, acknowledge as the
-on-call, see paging stop; hand off a role and countersign it as the other person; a <!channel>
+on-call, see paging stop; add a message to the evidence with the message shortcut; hand off a role and countersign it as the other person; a <!channel>
 and an e-mail address in a title shown escaped and masked. Screenshots go to tests/artifacts/.
 Skipped when Chromium or Playwright is missing, failed instead with BATON_REQUIRE_BROWSER=1.
 """
@@ -115,14 +115,22 @@ def test_a_p1_escalates_is_acknowledged_and_a_handoff_is_countersigned(demo: Dem
     assert page.locator("#incidents .step.pending").count() == 0
     shot(page, "demo-3-acknowledged.png")
 
+    # Evidence: Slack's message shortcut on the channel's opening message, as Maya.
+    channel.click()
+    page.locator("#messages .msg").first.locator(
+        'button.msg-tool:has-text("Add to incident evidence")'
+    ).click()
+    page.wait_for_selector('#messages .msg.ephemeral:has-text("Added to the evidence of #1")', timeout=SEEN)
+
     # Maya (the area's accountable person) hands it to Li; Li countersigns from the DM it sends.
     page.locator('#channels button[data-channel="C0GENERAL"]').click()
     type_command(page, "/owner handoff model-quality @li Maya is on leave")
     be(page, LI)
     page.locator('#messages button:has-text("Countersign")').last.click(timeout=SEEN)
-    # Maya is told it is countersigned. (Li's own message is replaced through the response_url;
-    # the stand-in keeps its blocks on a replace_original that carries only text, so the button
-    # stays: not checked here.)
+    # Li's request is replaced through the response_url, button and all, as Slack replaces it;
+    # Maya is told it is countersigned.
+    page.wait_for_selector('#messages .msg:has-text("You hold the role from now on")', timeout=SEEN)
+    assert page.locator('#messages button:has-text("Countersign")').count() == 0
     be(page, MAYA)
     page.wait_for_selector('#messages .msg:has-text("countersigned handoff")', timeout=SEEN)
     shot(page, "demo-4-countersigned.png")

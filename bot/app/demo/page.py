@@ -19,12 +19,15 @@ import httpx
 
 from bot.app.demo import slack_requests as sr
 from bot.app.demo import state
+from bot.app.demo.slack_views import view_submission_body
 from bot.app.demo.workspace import Person
 
 if TYPE_CHECKING:  # the stand-in is loaded when the demo runs, not for --help
     from bot.slack.standin import FakeSlack
 
 COMMANDS = ("/incident", "/owner", "/readiness", "/slo")
+# The message shortcut's callback_id in slack-app-manifest.yaml (a test keeps them in step).
+EVIDENCE_SHORTCUT = "add_evidence"
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/demo.css": ("demo.css", "text/css; charset=utf-8"),
@@ -156,13 +159,35 @@ class Demo:
         )
         return self._send(body, user, channel_id, trigger)
 
+    def shortcut(self, user: Any, data: dict[str, Any]) -> dict[str, Any]:
+        """The message shortcut of slack-app-manifest.yaml ("Add to incident evidence") on a
+        message of a channel: Baton adds it, or opens its form asking which incident."""
+        user = self._person(user)
+        channel_id, channel_name = self._channel(data.get("channel"))
+        found = self.fake.channels.get(channel_id)
+        source = found.message(str(data.get("ts") or "")) if found and not found.is_im else None
+        if source is None:
+            raise Refused("pick a message of a channel to add to the evidence")
+        trigger = sr.new_trigger_id()
+        body = sr.message_shortcut_body(
+            EVIDENCE_SHORTCUT,
+            user_id=user,
+            user_name=self.handles[user],
+            channel_id=channel_id,
+            channel_name=channel_name,
+            message=dict(source),
+            trigger_id=trigger,
+            response_url=self.fake.response_url(channel_id, user),
+        )
+        return self._send(body, user, channel_id, trigger)
+
     def submit(self, user: Any, view_id: Any, values: Any) -> dict[str, Any]:
         user = self._person(user)
         view = self.fake.view(str(view_id)) if isinstance(view_id, str) else None
         if view is None or self._modals().get(user, {}).get("id") != view_id:
             raise Refused("that form is not open for this person")
         trigger = sr.new_trigger_id()
-        body = sr.view_submission_body(
+        body = view_submission_body(
             view["callback_id"],
             form_state(view, values if isinstance(values, dict) else {}),
             user_id=user,
@@ -379,6 +404,8 @@ class Handler(BaseHTTPRequestHandler):
             return demo.command(user, data.get("text"), data.get("channel"))
         if path == "/api/action":
             return demo.action(user, data)
+        if path == "/api/shortcut":
+            return demo.shortcut(user, data)
         if path == "/api/submit":
             return demo.submit(user, data.get("view_id"), data.get("values"))
         if path == "/api/close":

@@ -180,6 +180,20 @@ def slash_command_body(
     )
 
 
+def normalize_state(state_values: Mapping[str, Any]) -> dict[str, Any]:
+    """Accept Slack's ``{block_id: {action_id: {"type": ..., ...}}}``; a bare str leaf becomes a
+    plain_text_input value so tests can write ``{"title": {"title": "DB down"}}``."""
+    out: dict[str, Any] = {}
+    for block_id, actions in state_values.items():
+        out[block_id] = {}
+        for action_id, leaf in actions.items():
+            if isinstance(leaf, Mapping):
+                out[block_id][action_id] = dict(leaf)
+            else:
+                out[block_id][action_id] = {"type": "plain_text_input", "value": leaf}
+    return out
+
+
 # -- block_actions ---------------------------------------------------------------------------
 
 
@@ -276,7 +290,7 @@ def block_actions_payload(
         elif container is not None:
             payload["container"] = dict(container)
         payload["response_url"] = response_url or new_response_url(team_id, "actions")
-    payload["state"] = {"values": _normalize_state(state_values or {})}
+    payload["state"] = {"values": normalize_state(state_values or {})}
     payload["actions"] = [_action(action_id, value, action_type, block_id)]
     return payload
 
@@ -306,85 +320,53 @@ def block_actions_body(
     return form_payload(payload)
 
 
-# -- view_submission -------------------------------------------------------------------------
+# -- message shortcuts -----------------------------------------------------------------------
 
 
-def _normalize_state(state_values: Mapping[str, Any]) -> dict[str, Any]:
-    """Accept Slack's ``{block_id: {action_id: {"type": ..., ...}}}``; a bare str leaf becomes a
-    plain_text_input value so tests can write ``{"title": {"title": "DB down"}}``."""
-    out: dict[str, Any] = {}
-    for block_id, actions in state_values.items():
-        out[block_id] = {}
-        for action_id, leaf in actions.items():
-            if isinstance(leaf, Mapping):
-                out[block_id][action_id] = dict(leaf)
-            else:
-                out[block_id][action_id] = {"type": "plain_text_input", "value": leaf}
-    return out
-
-
-def view_submission_payload(
+def message_shortcut_payload(
     callback_id: str,
-    state_values: Mapping[str, Any],
     *,
     user_id: str = DEFAULT_USER_ID,
     user_name: str | None = None,
-    private_metadata: str = "",
-    view_id: str = "V0SUBMIT01",
-    blocks: list[dict[str, Any]] | None = None,
-    title: str = "Modal",
-    external_id: str = "",
-    view_hash: str | None = None,
+    channel_id: str = DEFAULT_CHANNEL_ID,
+    channel_name: str = DEFAULT_CHANNEL_NAME,
+    message: Mapping[str, Any],
     team_id: str = DEFAULT_TEAM_ID,
     trigger_id: str | None = None,
-    response_urls: list[dict[str, Any]] | None = None,
-    api_app_id: str = DEFAULT_APP_ID,
+    response_url: str | None = None,
 ) -> dict[str, Any]:
-    """A ``view_submission`` payload for a modal with ``callback_id`` and the given state."""
+    """A message shortcut payload (``type: message_action``); ``message`` must carry ``ts``."""
+    msg = dict(message)
+    if "ts" not in msg:
+        raise ValueError("message shortcut needs the source message's ts")
+    msg.setdefault("type", "message")
     return {
-        "type": "view_submission",
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": now_ts(),
         "team": team_field(team_id),
         "user": user_field(user_id, user_name, team_id),
-        "api_app_id": api_app_id,
-        "token": VERIFICATION_TOKEN,
-        "trigger_id": trigger_id or new_trigger_id(),
-        "view": {
-            "id": view_id,
-            "team_id": team_id,
-            "type": "modal",
-            "blocks": list(blocks or []),
-            "private_metadata": private_metadata,
-            "callback_id": callback_id,
-            "state": {"values": _normalize_state(state_values)},
-            "hash": view_hash or f"{int(time.time())}.{secrets.token_hex(4)}",
-            "title": {"type": "plain_text", "text": title, "emoji": True},
-            "clear_on_close": False,
-            "notify_on_close": False,
-            "close": {"type": "plain_text", "text": "Cancel", "emoji": True},
-            "submit": {"type": "plain_text", "text": "Submit", "emoji": True},
-            "previous_view_id": None,
-            "root_view_id": view_id,
-            "app_id": api_app_id,
-            "external_id": external_id,
-            "app_installed_team_id": team_id,
-            "bot_id": "B0FAKEBOT",
-        },
-        "response_urls": list(response_urls or []),
+        "channel": {"id": channel_id, "name": channel_name},
         "is_enterprise_install": False,
         "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or new_trigger_id(),
+        "response_url": response_url or new_response_url(team_id, "app"),
+        "message_ts": msg["ts"],
+        "message": msg,
     }
 
 
-def view_submission_body(
+def message_shortcut_body(
     callback_id: str,
-    state_values: Mapping[str, Any],
     *,
     user_id: str = DEFAULT_USER_ID,
-    private_metadata: str = "",
+    channel_id: str = DEFAULT_CHANNEL_ID,
+    message: Mapping[str, Any],
     **extra: Any,
 ) -> str:
-    """Form body (``payload=<json>``) of :func:`view_submission_payload` (``extra``: its other kwargs)."""
-    payload = view_submission_payload(
-        callback_id, state_values, user_id=user_id, private_metadata=private_metadata, **extra
+    """Form body (``payload=<json>``) of :func:`message_shortcut_payload` (``extra``: its other kwargs)."""
+    payload = message_shortcut_payload(
+        callback_id, user_id=user_id, channel_id=channel_id, message=message, **extra
     )
     return form_payload(payload)

@@ -22,6 +22,13 @@ function renderMessage(m, ctx, ephemeral) {
   const c = { channel: ctx.channel, ts: ephemeral ? null : m.ts };
   if (m.blocks && m.blocks.length) for (const b of m.blocks) li.append(block(b, c));
   else li.append(mrkdwn(el("div", "bk-text"), m.text));
+  if (!ephemeral && view.kind === "channel") {
+    // Slack's message menu, reduced to the one shortcut Baton has.
+    const add = el("button", "msg-tool", "Add to incident evidence");
+    add.type = "button";
+    add.addEventListener("click", () => post("/api/shortcut", { user: me, channel: ctx.channel, ts: m.ts }));
+    head.append(add);
+  }
   return li;
 }
 
