@@ -1,9 +1,10 @@
 """`baton demo` in a real browser: Debian's Chromium, headless, driven by Playwright for Python.
 
-The walk a newcomer would take: declare a P1 as one person, see the channel and the page DMs appear, let
-T/2 pass at --speed 180 (a P1's 30 minutes in 10 s), see the escalation, acknowledge as the
-on-call, see paging stop; add a message to the evidence with the message shortcut; hand off a role and countersign it as the other person; a <!channel>
-and an e-mail address in a title shown escaped and masked. Screenshots go to tests/artifacts/.
+The walk a newcomer would take: declare a P1 as one person, see the channel and the page DMs
+appear, let T/2 pass at --speed 180 (a P1's 30 minutes in 10 s), see the escalation, acknowledge
+as the on-call, see paging stop; add a message to the evidence with the message shortcut; hand off
+a role and countersign it as the other person; a <!channel> and an e-mail address in a title shown
+escaped and masked. Screenshots go to tests/artifacts/.
 Skipped when Chromium or Playwright is missing, failed instead with BATON_REQUIRE_BROWSER=1.
 """
 
