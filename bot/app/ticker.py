@@ -220,7 +220,7 @@ class Ticker:
         try:
             handler(self.baton, job)
         except jobs.Defer as e:
-            if jobs.late(job, now()) > jobs.MAX_LATE:
+            if jobs.late(job, now()) > self._real(jobs.MAX_LATE):
                 self._give_up(job, f"still waiting after {jobs.MAX_LATE}: {e}")
                 return
             self._settle(
@@ -229,7 +229,7 @@ class Ticker:
                 engine,
                 job.id,
                 worker=self.worker,
-                retry_at=now() + e.after,
+                retry_at=now() + self._real(e.after),
                 error=None,
                 count=False,
             )
@@ -244,7 +244,7 @@ class Ticker:
             after = getattr(e, "after", None)
             if after is not None:
                 # Rate limited (Retry-After): not the job's fault, so not a failed try.
-                if jobs.late(job, now()) > jobs.MAX_LATE:
+                if jobs.late(job, now()) > self._real(jobs.MAX_LATE):
                     self._give_up(job, f"{error}; still rate-limited after {jobs.MAX_LATE}")
                     return
                 self._settle(
@@ -253,7 +253,7 @@ class Ticker:
                     engine,
                     job.id,
                     worker=self.worker,
-                    retry_at=now() + after,
+                    retry_at=now() + self._real(after),
                     error=error,
                     count=False,
                 )
@@ -275,11 +275,17 @@ class Ticker:
         self._settle(job, jobs.finish, engine, job.id, worker=self.worker, now=now())
         self._release(job)
 
+    def _real(self, wait: timedelta) -> timedelta:
+        """`wait` (a backoff, Slack's Retry-After, how long a job may wait) as real time on this
+        Baton's clock: on baton demo's fast clock a backoff of one second stays one second, not
+        a few milliseconds that would spin a retry, and a job is not given up in seconds."""
+        return clock_span(self.baton.clock, wait)
+
     def _failed_try(self, job: Job, error: str, *, unexpected: bool = False) -> None:
         """A try that failed: again after its backoff, or given up once it has used its tries."""
         assert job.id is not None
         now = self.baton.clock.now()
-        if job.attempts >= jobs.MAX_ATTEMPTS or jobs.late(job, now) > jobs.MAX_LATE:
+        if job.attempts >= jobs.MAX_ATTEMPTS or jobs.late(job, now) > self._real(jobs.MAX_LATE):
             self._give_up(job, f"{error} (gave up after {job.attempts} tries)", unexpected=unexpected)
             return
         retry = jobs.backoff(job.attempts)
@@ -291,7 +297,7 @@ class Ticker:
             self.baton.engine,
             job.id,
             worker=self.worker,
-            retry_at=now + retry,
+            retry_at=now + self._real(retry),
             error=error,
         )
         if held and job.attempts == 1:

@@ -189,7 +189,7 @@ def _failed(baton: Baton, name: str, due: datetime, worker: str, tries: int, err
     if final:
         values.update(state="failed", done_at=now)
     else:
-        values.update(state="pending", retry_at=now + backoff(tries))
+        values.update(state="pending", retry_at=now + clock_span(baton.clock, backoff(tries)))
     with session(baton.engine) as s:
         won = s.execute(update(NudgeRun).where(*_held(name, due, worker)).values(**values))
         if won.rowcount != 1:  # type: ignore[attr-defined]

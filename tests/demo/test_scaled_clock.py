@@ -69,6 +69,36 @@ def test_a_lease_lasts_as_many_real_seconds_on_a_fast_clock(fake_slack: FakeSlac
         baton.engine.dispose()
 
 
+def test_a_retry_waits_as_many_real_seconds_on_a_fast_clock(fake_slack: FakeSlack, sqlite_url: str) -> None:
+    """A failed try's backoff (1 s after the first) is a real second on a 180x clock, 3 minutes of
+    its time, not 6 ms that would spin the retry; the job is not given up early either."""
+    clock = ScaledClock(180)
+    settings = settings_for(fake_slack, sqlite_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    baton = boot(settings, config, clock=clock)
+    tried = threading.Event()
+
+    def fail(_baton: object, _job: Job) -> None:
+        tried.set()
+        raise jobs.Retry("Slack answered 503")
+
+    ticker = Ticker(baton, handlers={"post": fail})
+    try:
+        with session(baton.engine) as s:
+            jobs.enqueue(s, kind="post", due_at=clock.now(), now=clock.now())
+            s.commit()
+        failed_at = clock.now()
+        ticker.run_until_idle()
+        assert tried.is_set()
+        with session(baton.engine) as s:
+            (job,) = s.exec(select(Job)).all()
+        assert job.state == "pending" and job.retry_at is not None
+        assert job.retry_at - failed_at >= timedelta(seconds=170)  # 1 real second at 180x
+    finally:
+        ticker.shutdown()
+        baton.engine.dispose()
+
+
 def test_serve_honours_the_scale_only_against_a_stand_in_on_this_machine() -> None:
     for url in ("http://127.0.0.1:4000/api/", "http://localhost:4000/api/", "http://[::1]:4000/api/"):
         assert Settings.from_env(env(SLACK_API_URL=url, BATON_TIME_SCALE="60")).time_scale == 60
