@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
+import os
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import BATON, ROOT, clean_env
+from tests.conftest import BATON, ROOT, clean_env, free_port
 from tests.demo.conftest import DemoRun, gone, start_demo
 
 SAM, MAYA, LI, OMAR = "U07SAM0001", "U07MAYA001", "ULIE", "U07OMAR001"
@@ -76,7 +80,22 @@ def test_the_api_refuses_another_site_and_another_host_name(demo: DemoRun) -> No
     assert form.status_code == 415
     rebound = httpx.get(demo.url, headers={"Host": f"attacker.example:{demo.port}"}, timeout=10)
     assert rebound.status_code == 403
+    # A length that is not a number is refused, not a traceback on the demo's terminal.
+    conn = http.client.HTTPConnection("127.0.0.1", demo.port, timeout=10)
+    conn.putrequest("POST", "/api/command", skip_host=True)
+    for name, value in (
+        ("Host", f"127.0.0.1:{demo.port}"),
+        ("Origin", demo.url.rstrip("/")),
+        ("Content-Type", "application/json"),
+        ("Content-Length", "abc"),
+    ):
+        conn.putheader(name, value)
+    conn.endheaders()
+    assert conn.getresponse().status == 400
+    conn.close()
+    assert httpx.get(f"{demo.url}favicon.ico", timeout=10).status_code == 204  # no 404 in the console
     assert demo.state()["incidents"] == []
+    assert not any("Traceback" in line for line in demo.out), "".join(demo.out)
 
 
 def test_slack_variables_are_ignored_and_said_in_one_line() -> None:
@@ -128,16 +147,24 @@ def test_sigterm_stops_it_too() -> None:
     assert children and all(gone(pid) for pid in children)
 
 
-def test_a_demo_killed_outright_takes_baton_serve_with_it() -> None:
+def test_a_demo_killed_outright_takes_baton_serve_with_it_and_the_next_sweeps_its_files() -> None:
     run = start_demo()
     run.url = run.line_with("Baton demo: http").split()[2]
     children = run.child_pids()
+    left = Path(os.readlink(f"/proc/{children[0]}/cwd"))  # baton serve runs in the temporary directory
     run.proc.kill()  # SIGKILL: no handler runs; the kernel tells the child (PR_SET_PDEATHSIG)
     run.proc.wait(timeout=30)
     deadline = time.monotonic() + 30
     while not all(gone(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert children and all(gone(pid) for pid in children)
+    assert (left / "baton.db").exists()  # nothing ran to remove it
+    following = start_demo()
+    try:
+        following.line_with("Baton demo: http")
+        assert not left.exists(), "the next demo removes the directory of one that is gone"
+    finally:
+        assert following.stop() == 0
 
 
 def test_serve_never_loads_the_demo() -> None:
@@ -148,23 +175,53 @@ def test_serve_never_loads_the_demo() -> None:
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0
 
 
-def test_db_keeps_the_database_and_the_page_reads_its_steps(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_db_keeps_the_database_for_the_next_run_and_the_page_reads_its_steps(tmp_path) -> None:  # type: ignore[no-untyped-def]
     kept = tmp_path / "demo.db"
-    declare_with_db(f"sqlite:///{kept}")
+    declare_with_db(f"sqlite:///{kept}", "Index is stale")
     assert kept.exists(), "--db names a database that outlives the demo"
+    key = tmp_path / "demo.db.chainkey"
+    assert key.is_file() and key.stat().st_mode & 0o777 == 0o600  # the chains' key, owner-only
+    # The next run opens the chains the first sealed (a new key would be refused) and goes on.
+    found = declare_with_db(f"sqlite:///{kept}", "Index is stale again")
+    assert {i["title"] for i in found} >= {"Index is stale", "Index is stale again"}
 
 
-def test_db_may_be_postgresql(pg_url: str) -> None:
-    declare_with_db(pg_url)
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["--db", "postgresql://baton@127.0.0.1:5432/baton"],
+            "--db takes a SQLite file (e.g. sqlite:///demo.db), not postgresql",
+        ),
+        (["--db", "notaurl"], "--db 'notaurl' is not a database URL"),
+        (["--speed", "0.5"], "--speed 0.5 is out of range: give 1 to 1000"),
+        (["--speed", "nan"], "--speed nan is out of range"),
+        (["--speed", "5000"], "--speed 5000 is out of range"),
+    ],
+)
+def test_a_bad_flag_is_one_line_and_exit_2(args: list[str], said: str) -> None:
+    done = subprocess.run(
+        [BATON, "demo", "--no-browser", "--port", str(free_port()), *args],
+        env=clean_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"baton demo: {said}"), line
 
 
-def declare_with_db(url: str) -> None:
+def declare_with_db(url: str, title: str) -> list[dict[str, object]]:
+    """Run the demo on `url`, declare `title`, and return the incidents the page shows."""
     run = start_demo(["--db", url])
     run.url = run.line_with("Baton demo: http").split()[2]
     try:
-        text = "/incident P2 data Index is stale"
+        text = f"/incident P2 data {title}"
         assert run.api("/api/command", {"user": SAM, "text": text}).json()["status"] == 200
-        found = wait(lambda: [i for i in run.state()["incidents"] if i["title"] == "Index is stale"])  # type: ignore[union-attr,index]
+        found = wait(lambda: [i for i in run.state()["incidents"] if i["title"] == title])  # type: ignore[union-attr,index]
         assert found[0]["steps"], "the ladder's steps, read from the database given"
+        return list(run.state()["incidents"])  # type: ignore[arg-type]
     finally:
         assert run.stop() == 0

@@ -2,17 +2,14 @@
 
 Each command, button and modal is one request to Baton's `/slack/events`, built by
 slack_requests and signed with the run's signing secret; response_urls are the stand-in's, so
-`respond()` lands where Slack would put it. The page reads `/state` (JSON, with an ETag).
+`respond()` lands where Slack would put it. The page reads `/state` (JSON, with an ETag);
+bot/app/demo/server.py serves it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,18 +25,6 @@ if TYPE_CHECKING:  # the stand-in is loaded when the demo runs, not for --help
 COMMANDS = ("/incident", "/owner", "/readiness", "/slo")
 # The message shortcut's callback_id in slack-app-manifest.yaml (a test keeps them in step).
 EVIDENCE_SHORTCUT = "add_evidence"
-STATIC = {
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/static/demo.css": ("demo.css", "text/css; charset=utf-8"),
-    "/static/blockkit.js": ("blockkit.js", "text/javascript; charset=utf-8"),
-    "/static/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
-}
-# Everything the page loads is its own: no script, style, font or image from elsewhere.
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-)
-MAX_BODY = 64 * 1024
 CALLS_KEPT = 5000
 
 
@@ -297,118 +282,3 @@ def form_state(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         else:
             out[block_id] = {action_id: {"type": kind or "plain_text_input", "value": value}}
     return out
-
-
-class PageServer(ThreadingHTTPServer):
-    """The page on 127.0.0.1 only; bound at once, so a port in use is known before anything starts."""
-
-    daemon_threads = True
-    demo: Demo | None = None
-
-    def __init__(self, address: tuple[str, int]) -> None:
-        super().__init__(address, Handler)
-        self._serving = False
-
-    def serve_forever(self, poll_interval: float = 0.2) -> None:
-        self._serving = True
-        super().serve_forever(poll_interval)
-
-    def shutdown_quietly(self) -> None:
-        if self._serving:
-            self.shutdown()
-        self.server_close()
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: PageServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the page's requests are not news
-        pass
-
-    def _hosts(self) -> set[str]:
-        port = self.server.server_address[1]
-        return {f"127.0.0.1:{port}", f"localhost:{port}"}
-
-    def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Security-Policy", CSP)
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Cache-Control", "no-store")
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: Any, extra: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data).encode(), "application/json", extra)
-
-    def do_GET(self) -> None:
-        # A page reached under another name (DNS rebinding) is not this page.
-        if self.headers.get("Host") not in self._hosts():
-            return self._json(403, {"error": "this page answers only as 127.0.0.1 or localhost"})
-        path = self.path.split("?", 1)[0]
-        if path in STATIC:
-            name, ctype = STATIC[path]
-            body = resources.files("bot.app.demo").joinpath("static", name).read_bytes()
-            return self._send(200, body, ctype)
-        if path == "/state" and self.server.demo is not None:
-            demo = self.server.demo
-            data = demo.state()
-            tag = '"' + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32] + '"'
-            clock = {"X-Demo-Now": f"{time.time():.3f}", "ETag": tag}
-            if self.headers.get("If-None-Match") == tag:
-                self.send_response(304)
-                for k, v in clock.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            data["clock"] = {"now": time.time(), "origin": demo.origin, "speed": demo.speed}
-            return self._json(200, data, clock)
-        return self._json(404, {"error": "not found"})
-
-    def do_POST(self) -> None:
-        host = self.headers.get("Host")
-        # No request from another site: the Origin must be this page, and the body JSON (which a
-        # cross-site form cannot send without a preflight this server never answers).
-        if host not in self._hosts() or self.headers.get("Origin") not in {
-            f"http://{h}" for h in self._hosts()
-        }:
-            return self._json(403, {"error": "requests come from the demo's page only"})
-        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
-            return self._json(415, {"error": "send JSON"})
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY or self.server.demo is None:
-            return self._json(413, {"error": "too large"})
-        try:
-            data = json.loads(self.rfile.read(length) or b"{}")
-            if not isinstance(data, dict):
-                raise Refused("send a JSON object")
-            out = self._carry_out(self.server.demo, self.path, data)
-        except (ValueError, Refused) as e:
-            return self._json(400, {"error": str(e)})
-        except httpx.HTTPError as e:
-            return self._json(502, {"error": f"Baton did not answer: {e}"})
-        if out is None:
-            return self._json(404, {"error": "not found"})
-        return self._json(200, out)
-
-    @staticmethod
-    def _carry_out(demo: Demo, path: str, data: dict[str, Any]) -> dict[str, Any] | None:
-        user = data.get("user")
-        if path == "/api/command":
-            return demo.command(user, data.get("text"), data.get("channel"))
-        if path == "/api/action":
-            return demo.action(user, data)
-        if path == "/api/shortcut":
-            return demo.shortcut(user, data)
-        if path == "/api/submit":
-            return demo.submit(user, data.get("view_id"), data.get("values"))
-        if path == "/api/close":
-            demo.close(user, data.get("view_id"))
-            return {"ok": True}
-        return None

@@ -12,6 +12,7 @@ import argparse
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import string
 import subprocess
@@ -26,9 +27,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.app.demo import workspace
-from bot.app.demo.page import Demo, PageServer
+from bot.app.demo.page import Demo
+from bot.app.demo.server import PageServer
 from bot.store.clock import TIME_ORIGIN_ENV, TIME_SCALE_ENV
 
 if TYPE_CHECKING:
@@ -50,6 +53,11 @@ KEPT = (
 )
 # A loaded machine took over 20 s to start `baton serve` on a fresh schema (tests/conftest.py).
 START_TIMEOUT = 180.0
+# Faster than real time only: at more than 1000x a window's steps come closer together than
+# Slack's own calls take, and the page could not show them apart.
+MIN_SPEED, MAX_SPEED = 1.0, 1000.0
+TMP_PREFIX = "baton-demo-"
+OWNER_FILE = "demo.pid"  # in the temporary directory: which process it belongs to
 SERVE = "import sys; from handlers.app import main; sys.exit(main(['serve']))"
 
 
@@ -69,16 +77,38 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run Baton's clock N times faster: with 60, a P1's escalation at T/2 comes after 30 s",
     )
-    p.add_argument("--db", metavar="URL", help="keep Baton's database there (default: a temporary SQLite)")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="keep Baton's database in this SQLite file, e.g. sqlite:///demo.db (default: a temporary one)",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open the page in a browser")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the demo's own handler is in place: nothing to say
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
-    if not 0 < args.speed <= 10_000:
-        print("baton demo: --speed must be above 0 and at most 10000", file=sys.stderr)
+    if not MIN_SPEED <= args.speed <= MAX_SPEED:  # NaN fails both
+        print(
+            f"baton demo: --speed {args.speed:g} is out of range: give {MIN_SPEED:g} to {MAX_SPEED:g} "
+            "(60 shows a P1's hour-long window in a minute)",
+            file=sys.stderr,
+        )
         return 2
+    kept: Path | None = None
+    if args.db:
+        found = _kept_sqlite(args.db)
+        if isinstance(found, str):
+            print(f"baton demo: {found}", file=sys.stderr)
+            return 2
+        kept = found
     ignored = sorted(k for k in os.environ if k.startswith("SLACK_"))
     if ignored:
         print(
@@ -103,16 +133,55 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp:
-        return _run(args, page, ownership, severity, Path(tmp))
+    _sweep_abandoned()
+    with tempfile.TemporaryDirectory(prefix=TMP_PREFIX) as tmp:
+        (Path(tmp) / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        return _run(args, page, ownership, severity, Path(tmp), kept)
 
 
-def _absolute(db_url: str) -> str:
-    """A relative SQLite path is where the user is, not in the child's temporary directory."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return url.set(database=str(Path(url.database).resolve())).render_as_string(hide_password=False)
-    return db_url
+def _kept_sqlite(given: str) -> Path | str:
+    """The SQLite file --db names (absolute: relative to where the user is), or what is wrong.
+    SQLite only: the demo's Baton runs a fast clock and a stand-in of Slack, and on a database
+    another Baton uses it would take over that Baton's pages and key its chains."""
+    try:
+        url = make_url(given)
+    except ArgumentError:
+        return f"--db {given!r} is not a database URL: give a SQLite file to keep, e.g. sqlite:///demo.db"
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return (
+            f"--db takes a SQLite file (e.g. sqlite:///demo.db), not {url.get_backend_name()}: the "
+            "demo's Baton, on a fast clock and a stand-in of Slack, must not share a database with "
+            "a real Baton"
+        )
+    return Path(url.database).resolve()
+
+
+def _chain_key(kept: Path | None) -> str:
+    """The chains' key: made for the run, or, for a database kept with --db, kept beside it
+    (owner-only), so the next run opens the chains it sealed."""
+    if kept is None:
+        return secrets.token_hex(32)
+    beside = kept.with_name(kept.name + ".chainkey")
+    if beside.is_file():
+        return beside.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(beside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+def _sweep_abandoned() -> None:
+    """Temporary directories of demos that were killed outright (SIGKILL runs no clean-up): each
+    names the demo's process; one whose process is gone is removed."""
+    for owner in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*/{OWNER_FILE}"):
+        try:
+            pid = int(owner.read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(owner.parent, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # another user's, or being written: leave it
 
 
 def _token() -> str:
@@ -155,15 +224,15 @@ def serve_env(
             "BATON_PID_FILE": str(tmp / "baton.pid"),
             TIME_SCALE_ENV: repr(speed),
             TIME_ORIGIN_ENV: repr(origin),
-            # Keyed chains, as a real deployment should run them (and no warning saying otherwise).
-            "BATON_CHAIN_KEY": secrets.token_hex(32),
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
 
 
-def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: Path, tmp: Path) -> int:
+def _run(
+    args: argparse.Namespace, page: PageServer, ownership: Path, severity: Path, tmp: Path, kept: Path | None
+) -> int:
     from bot.slack.standin import FakeSlack  # here: `baton demo --help` needs none of it
 
     stop, signalled = threading.Event(), threading.Event()
@@ -181,21 +250,34 @@ def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: 
     try:
         people, groups = workspace.seed(fake, ownership, severity)
         secret = secrets.token_hex(32)
-        db_url = _absolute(args.db) if args.db else f"sqlite:///{tmp / 'baton.db'}"
+        db_url = f"sqlite:///{kept or tmp / 'baton.db'}"
         port = _free_port()
         origin = time.time()
         env = serve_env(fake, secret, db_url, port, (ownership, severity), tmp, args.speed, origin)
+        # Keyed chains, as a real deployment should run them (and no warning saying otherwise).
+        env["BATON_CHAIN_KEY"] = _chain_key(kept)
+        # baton serve's own log goes to a file: the terminal keeps the demo's few lines.
+        log_path = tmp / "baton-serve.log"
         # A session of its own: Ctrl-C in the terminal reaches the demo only, which stops the
         # child with SIGTERM once (a SIGINT of its own could come in the middle of its start).
-        child = subprocess.Popen(
-            [sys.executable, "-c", SERVE], env=env, cwd=tmp, preexec_fn=_with_parent(), start_new_session=True
-        )
+        with open(log_path, "wb") as log_file:
+            child = subprocess.Popen(
+                [sys.executable, "-c", SERVE],
+                env=env,
+                cwd=tmp,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_with_parent(),
+                start_new_session=True,
+            )
         baton_url = f"http://{HOST}:{port}"
         if not _wait_healthy(child, baton_url, stop):
             if signalled.is_set():
                 return 0
             said = f"exited ({child.returncode})" if child.poll() is not None else "did not answer"
-            print(f"baton demo: baton serve {said} before it was ready", file=sys.stderr)
+            print(f"baton demo: baton serve {said} before it was ready; its last lines:", file=sys.stderr)
+            for line in log_path.read_text(errors="replace").splitlines()[-5:]:
+                print(f"  {line}", file=sys.stderr)
             return 1
         page.demo = Demo(
             fake, baton_url, secret, people, groups=groups, db_url=db_url, speed=args.speed, origin=origin
@@ -208,7 +290,9 @@ def _run(args: argparse.Namespace, page: PageServer, ownership: Path, severity: 
         threading.Thread(target=_watch, args=(child, stop), name="demo-watch", daemon=True).start()
         stop.wait()
         if not signalled.is_set():
-            print(f"baton demo: baton serve stopped ({child.returncode})", file=sys.stderr)
+            print(f"baton demo: baton serve stopped ({child.returncode}); its last lines:", file=sys.stderr)
+            for line in log_path.read_text(errors="replace").splitlines()[-5:]:
+                print(f"  {line}", file=sys.stderr)
             return 1
         return 0
     finally:

@@ -111,7 +111,9 @@ function renderIncidents() {
     card.dataset.incident = inc.id;
     const h = el("h3");
     h.append(el("span", "sev", inc.severity), " #" + inc.id + " " + inc.area);
-    card.append(h, el("p", "title", inc.title));
+    const title = el("p", "title", inc.title);
+    title.title = inc.title; // the whole title on hover, past the three lines shown
+    card.append(h, title);
     card.append(el("p", "meta", inc.state + (inc.deadline ? " · window ends " + hhmmss(inc.deadline) : "")));
     const ol = el("ol", "ladder");
     for (const s of inc.steps) {
