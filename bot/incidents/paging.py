@@ -20,7 +20,7 @@ from bot.slack import pagers
 from bot.slack.pagers import Action as PagerAction
 from bot.slack.pagers import PagerEvent, configured, pagers_for
 from bot.store import delivery, jobs, outbox
-from bot.store.db import session
+from bot.store.db import reading, session
 from bot.store.kinds import JobKind, Payload, registry
 from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.outbox import PostPayload
@@ -169,7 +169,9 @@ def _incident(s: Session, job: Job) -> Incident:
 def run_page(baton: Baton, job: Job, payload: PagePayload) -> None:
     """DM one person with the Acknowledge button: once, however often the job is tried (the DM
     and its timeline line are one step of bot/store/delivery.py)."""
-    with session(baton.engine) as s:
+    # Only reads, so it never waits for (or holds up) a writer: building the message takes
+    # longer than the read, and a storm's pages queue on the writer's turn otherwise.
+    with reading(baton.engine) as s:
         inc = _incident(s, job)
         if inc.state != "open":
             return  # acknowledged or resolved since this row was written: nothing to send
@@ -251,7 +253,7 @@ def run_breach(baton: Baton, job: Job, payload: BreachPayload) -> None:
 
 def run_pager(baton: Baton, job: Job, payload: PagerPayload) -> None:
     """Send one event to the team's external pager, in order after the incident's earlier ones."""
-    with session(baton.engine) as s:
+    with reading(baton.engine) as s:
         inc = _incident(s, job)
         earlier = s.exec(
             select(Job.id).where(

@@ -24,7 +24,7 @@ from bot.incidents.naming import channel_name
 from bot.incidents.paging import INVITED, PagePayload, PagerPayload, timeline
 from bot.slack.chat import ChatError
 from bot.store import delivery, jobs, outbox
-from bot.store.db import session
+from bot.store.db import reading, session
 from bot.store.kinds import JobKind, Payload, registry
 from bot.store.models import Incident, Job
 from bot.store.outbox import PostPayload
@@ -36,7 +36,7 @@ MAX_NAME_ATTEMPTS = 20
 
 
 def _load(baton: Baton, job: Job) -> Incident:
-    with session(baton.engine) as s:
+    with reading(baton.engine) as s:
         inc = s.get(Incident, job.incident_id)
     if inc is None:
         raise jobs.Fail(f"incident {job.incident_id} is gone")

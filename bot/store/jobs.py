@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, case, func, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.store.db import session
+from bot.store.db import reading, session
 from bot.store.models import Job
 
 # Long enough for a Slack call that is rate-limited twice; a crashed worker's jobs are
@@ -194,7 +194,7 @@ def claim_due(
 def next_due(engine: Engine, *, now: datetime) -> datetime | None:
     """When the next pending job not yet due is owed (retries and deferrals aside): the ticker
     sleeps until then rather than a whole interval."""
-    with session(engine) as s:
+    with reading(engine) as s:
         return s.exec(
             select(func.min(Job.due_at)).where(col(Job.state) == "pending", col(Job.due_at) > now)
         ).one()
