@@ -200,7 +200,9 @@ def _time_scale(text: str | None, api_url: str) -> float:
         if not 0 < scale <= 100_000:
             raise ValueError
     except ValueError:
-        raise SettingsError(f"{TIME_SCALE_ENV} must be a number above 0 (e.g. 60), not {text!r}.") from None
+        raise SettingsError(
+            f"{TIME_SCALE_ENV} must be a number above 0 and at most 100000 (e.g. 60), not {text!r}."
+        ) from None
     host = urlsplit(api_url).hostname or ""
     if scale != 1.0 and not _loopback(host):
         raise SettingsError(

@@ -275,9 +275,7 @@ def _run(
             if signalled.is_set():
                 return 0
             said = f"exited ({child.returncode})" if child.poll() is not None else "did not answer"
-            print(f"baton demo: baton serve {said} before it was ready; its last lines:", file=sys.stderr)
-            for line in log_path.read_text(errors="replace").splitlines()[-5:]:
-                print(f"  {line}", file=sys.stderr)
+            _tell_end(f"baton serve {said} before it was ready", log_path)
             return 1
         page.demo = Demo(
             fake, baton_url, secret, people, groups=groups, db_url=db_url, speed=args.speed, origin=origin
@@ -290,9 +288,7 @@ def _run(
         threading.Thread(target=_watch, args=(child, stop), name="demo-watch", daemon=True).start()
         stop.wait()
         if not signalled.is_set():
-            print(f"baton demo: baton serve stopped ({child.returncode}); its last lines:", file=sys.stderr)
-            for line in log_path.read_text(errors="replace").splitlines()[-5:]:
-                print(f"  {line}", file=sys.stderr)
+            _tell_end(f"baton serve stopped ({child.returncode})", log_path)
             return 1
         return 0
     finally:
@@ -300,6 +296,13 @@ def _run(
             _stop(child)
         page.shutdown_quietly()
         fake.stop()
+
+
+def _tell_end(what: str, log_path: Path) -> None:
+    """`what` happened to baton serve, and the last lines of its log, which say why."""
+    print(f"baton demo: {what}; its last lines:", file=sys.stderr)
+    for line in log_path.read_text(errors="replace").splitlines()[-5:]:
+        print(f"  {line}", file=sys.stderr)
 
 
 def _with_parent() -> Callable[[], None] | None:
