@@ -78,20 +78,20 @@ def conversations_join(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def conversations_setTopic(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
-    channel = ws.writable_channel(params["channel"])
-    topic = str(params["topic"])
-    if len(topic) > 250:
-        raise ApiError("too_long")
-    channel.topic = topic
-    return {"channel": channel.to_api()}
+    return _set_text(ws, params, "topic")
 
 
 def conversations_setPurpose(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
+    return _set_text(ws, params, "purpose")
+
+
+def _set_text(ws: Workspace, params: dict[str, Any], field: str) -> dict[str, Any]:
+    """A channel's topic or purpose: at most 250 characters, as Slack allows."""
     channel = ws.writable_channel(params["channel"])
-    purpose = str(params["purpose"])
-    if len(purpose) > 250:
+    text = str(params[field])
+    if len(text) > 250:
         raise ApiError("too_long")
-    channel.purpose = purpose
+    setattr(channel, field, text)
     return {"channel": channel.to_api()}
 
 

@@ -76,18 +76,19 @@ def use_trigger(ws: Workspace, trigger_id: Any) -> str:
 
 
 def views_open(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
-    view = parse_view(ws, params["view"], ("modal",))
-    trigger = use_trigger(ws, params["trigger_id"])
-    stored = store_view(ws, view)
-    ws.view_records.append(ViewRecord("open", stored, trigger_id=trigger))
-    return {"view": stored}
+    return _show_modal(ws, params, "open")
 
 
 def views_push(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
+    return _show_modal(ws, params, "push")
+
+
+def _show_modal(ws: Workspace, params: dict[str, Any], action: str) -> dict[str, Any]:
+    """views.open / views.push: a modal, shown with a trigger_id that is then used up."""
     view = parse_view(ws, params["view"], ("modal",))
     trigger = use_trigger(ws, params["trigger_id"])
     stored = store_view(ws, view)
-    ws.view_records.append(ViewRecord("push", stored, trigger_id=trigger))
+    ws.view_records.append(ViewRecord(action, stored, trigger_id=trigger))
     return {"view": stored}
 
 
