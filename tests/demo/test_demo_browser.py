@@ -63,6 +63,14 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
+def open_page(browser: Any, demo: DemoRun) -> Any:
+    """The demo's page at 1280x800, once it has drawn the people of ownership.yaml."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(demo.url)
+    page.wait_for_selector("#people button[data-user]", timeout=SEEN)
+    return page
+
+
 def be(page: Any, user: str) -> None:
     """Pick who you are: that person's DMs with Baton are shown."""
     page.locator(f'#people button[data-user="{user}"]').click()
@@ -76,9 +84,7 @@ def type_command(page: Any, text: str) -> None:
 
 
 def test_a_p1_escalates_is_acknowledged_and_a_handoff_is_countersigned(demo: DemoRun, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(demo.url)
-    page.wait_for_selector(f'#people button[data-user="{JONAS}"]', timeout=SEEN)
+    page = open_page(browser, demo)
 
     # Declare a P1 as Jonas, in #general, with a broadcast and an e-mail address in its title.
     be(page, JONAS)
@@ -147,9 +153,7 @@ def test_a_p1_escalates_is_acknowledged_and_a_handoff_is_countersigned(demo: Dem
 
 
 def test_a_modal_baton_opens_is_a_form_submitted_as_slack_submits_it(demo: DemoRun, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(demo.url)
-    page.wait_for_selector(f'#people button[data-user="{SAM}"]', timeout=SEEN)
+    page = open_page(browser, demo)
     be(page, SAM)
     page.locator('#channels button[data-channel="C0GENERAL"]').click()
     type_command(page, "/incident")  # no arguments: Baton opens its declare modal (views.open)

@@ -17,6 +17,7 @@ from bot.store import jobs
 from bot.store.clock import ScaledClock, clock_span, real_seconds
 from bot.store.db import session
 from bot.store.models import Job
+from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError
 from tests.conftest import settings_for
 
@@ -37,15 +38,20 @@ def test_a_scaled_clock_runs_faster_from_its_origin() -> None:
     assert real_seconds(clock, timedelta(seconds=30)) == pytest.approx(0.5)
 
 
+def fast_baton(fake: FakeSlack, db_url: str, clock: ScaledClock) -> Baton:
+    """A Baton on the shipped files and `clock`, its ticker left to the test."""
+    settings = settings_for(fake, db_url)
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    return boot(settings, config, clock=clock)
+
+
 def test_a_lease_lasts_as_many_real_seconds_on_a_fast_clock(fake_slack: FakeSlack, sqlite_url: str) -> None:
     """A job claimed on a 180x clock is leased for 5 real minutes (15 hours of its time), not
     5 of its minutes (under 2 real seconds), after which a second worker could take it while
     its page is still being sent."""
     clock = ScaledClock(180)
     assert clock_span(clock, jobs.LEASE) == timedelta(minutes=5) * 180
-    settings = settings_for(fake_slack, sqlite_url)
-    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
-    baton = boot(settings, config, clock=clock)
+    baton = fast_baton(fake_slack, sqlite_url, clock)
     running, release = threading.Event(), threading.Event()
 
     def hold(_baton: object, _job: Job) -> None:
@@ -73,9 +79,7 @@ def test_a_retry_waits_as_many_real_seconds_on_a_fast_clock(fake_slack: FakeSlac
     """A failed try's backoff (1 s after the first) is a real second on a 180x clock, 3 minutes of
     its time, not 6 ms that would spin the retry; the job is not given up early either."""
     clock = ScaledClock(180)
-    settings = settings_for(fake_slack, sqlite_url)
-    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
-    baton = boot(settings, config, clock=clock)
+    baton = fast_baton(fake_slack, sqlite_url, clock)
     tried = threading.Event()
 
     def fail(_baton: object, _job: Job) -> None:
