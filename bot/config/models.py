@@ -310,7 +310,7 @@ def _check_cron(value: str | None) -> str | None:
 CronText = Annotated[str | None, AfterValidator(_check_cron)]
 
 #: Nudge names in ownership.yaml, in the order they are listed.
-NUDGES = ("slo_digest", "readiness", "failure_review", "handoffs")
+NUDGES = ("slo_digest", "readiness", "failure_review", "handoffs", "drill")
 
 
 class Nudges(Model):
@@ -321,6 +321,7 @@ class Nudges(Model):
     readiness: CronText = None
     failure_review: CronText = None
     handoffs: CronText = None
+    drill: CronText = None  # a P2 drill, one area at a time in file order (PRODUCT.md §6)
 
     @field_validator("timezone")
     @classmethod
@@ -368,6 +369,12 @@ class Feedback(Model):
     severity: Severity = "P2"
 
 
+class Drills(Model):
+    """How drills behave: external pagers (PagerDuty, webhooks) stay silent unless asked."""
+
+    external_pagers: bool = False
+
+
 class OwnershipConfig(Model):
     """ownership.yaml: people, teams, the RACI areas, nudges, SLO thresholds and alert defaults."""
 
@@ -380,6 +387,7 @@ class OwnershipConfig(Model):
     slo: dict[str, SloThreshold] = Field(default_factory=default_slo)
     alerts: Alerts = Field(default_factory=Alerts)
     feedback: Feedback = Field(default_factory=Feedback)
+    drills: Drills = Field(default_factory=Drills)
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Self:

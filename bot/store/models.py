@@ -36,6 +36,8 @@ class Incident(SQLModel, table=True):
     severity: str = Field(max_length=4)
     state: str = Field(default="open", max_length=16, index=True)  # open / acknowledged / resolved
     backlog: bool = False  # a backlog level: recorded and posted, nobody paged
+    # A rehearsal (PRODUCT.md §6): the real ladder, said as DRILL, never in the figures.
+    drill: bool = Field(default=False, index=True)
     commander: str | None = Field(default=None, max_length=32)
     declared_by: str = Field(max_length=32)
     declared_at: datetime = Field(sa_type=UtcDateTime)
@@ -62,6 +64,7 @@ class Incident(SQLModel, table=True):
     # Channel set-up steps done (create, invite, topic, post, pin): a retry resumes after them.
     setup_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     channel_error: str | None = Field(default=None, sa_type=Text)  # set-up gave up: why
+    scored_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # a drill's score card queued
 
 
 class TimelineEvent(SQLModel, table=True):
