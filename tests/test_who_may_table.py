@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.access.rule import GROUPS
 from bot.actions.requests import WHO_DECIDES
+from bot.drills.start import WHO_STARTS as WHO_STARTS_DRILL
 from bot.incidents.rules import WHO, Action
 from bot.oncall import overrides
 from bot.oncall.handovers import WHO_WRITES_NOTE
@@ -38,6 +39,7 @@ CODE: dict[str, list[tuple[str, ...]]] = {
     "`/owner handoff` of a role": [WHO_STARTS],
     "countersign a handoff": [WHO_SIGNS],
     "write an on-call handover's note": [WHO_WRITES_NOTE],
+    "`/incident drill` (start a drill)": [WHO_STARTS_DRILL],
     "tick or untick a readiness item": [readiness.WHO],
     "`/owner oncall` (put someone on call)": [overrides.WHO],
     "approve or deny an action": [WHO_DECIDES],

@@ -1,4 +1,4 @@
-"""`baton` on the command line: serve, demo, check, plan, reload, verify, seal, export, nudge."""
+"""`baton` on the command line: serve, demo, check, plan, reload, verify, seal, export, nudge, drill."""
 
 from __future__ import annotations
 
@@ -70,6 +70,11 @@ DESCRIPTIONS = {
     "nudge": "Run one scheduled nudge now, as its cron would: slo (the SLO digest), readiness, review "
     "(the weekly failure review) or handoffs (reminders of unsigned receipts). Reads SLACK_BOT_TOKEN, "
     "SLACK_API_URL, DATABASE_URL and the YAML files.",
+    "drill": "Start a drill (a rehearsal of the response window) of SEVERITY in AREA: "
+    "written to DATABASE_URL as `/incident drill` writes it; the running `baton serve` opens the "
+    "drill-… channel, pages the real ladder marked DRILL and posts the score card. --window shortens "
+    "the window and every step in it alike. Reads SLACK_BOT_TOKEN, DATABASE_URL and the YAML files. "
+    "Exit 1 when the severity, area or window is wrong, 2 when the database or Slack cannot be used.",
 }
 
 
@@ -158,6 +163,16 @@ def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     nudge = sub.add_parser("nudge", help="run one scheduled nudge now (SLACK_BOT_TOKEN, DATABASE_URL)")
     nudge.add_argument("name", choices=NUDGE_NAMES, help="which nudge")
+    drill = sub.add_parser(
+        "drill", help="start a drill: the real ladder, marked DRILL, scored (DATABASE_URL)"
+    )
+    drill.add_argument("severity", help="P0-P2, e.g. P1")
+    drill.add_argument("area", help="an area of ownership.yaml, e.g. model-quality")
+    drill.add_argument("title", nargs="*", help="what is rehearsed (default: the level's window)")
+    drill.add_argument(
+        "--window", metavar="DURATION", help="shorten the window (and its steps) to this, e.g. 10m"
+    )
+    drill.add_argument("--by", metavar="PERSON", help="who the score card is DM'd to (as people: names them)")
     for name, described in DESCRIPTIONS.items():
         sub.choices[name].description = described
     args = parser.parse_args(argv)
@@ -204,7 +219,27 @@ def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
         from bot.app.nudge_command import nudge_command
 
         return nudge_command(args.name, config)
+    if args.command == "drill":
+        return _drill(args)
     return 2  # pragma: no cover - argparse rejects unknown commands first
+
+
+def _drill(args: argparse.Namespace) -> int:
+    window = None
+    if args.window is not None:
+        try:
+            window = typed.duration(args.window, accepted="give a duration such as 10m, 90s or 1h")
+        except Malformed as e:
+            print(f"baton: --window {e.plain()}", file=sys.stderr)
+            return 2
+    config = _load()
+    if config is None:
+        return 1
+    from bot.app.drill_command import drill_command
+
+    return drill_command(
+        config, severity=args.severity, area=args.area, title=" ".join(args.title), window=window, by=args.by
+    )
 
 
 def _paths() -> tuple[str, str]:

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from slack_bolt import App
@@ -15,11 +15,13 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlmodel import Session
 
 from bot import actions
 from bot.app.server import HttpServer, create_http_app, create_metrics_app, metrics_where
 from bot.app.ticker import Ticker
 from bot.config.loader import Config
+from bot.drills import score
 from bot.incidents import paging, rooms
 from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges
@@ -40,6 +42,7 @@ from bot.store.db import (
     upgrade,
 )
 from bot.store.metrics import ClockOffset, IncidentStates
+from bot.store.models import Incident
 from bot.store.runtime import Baton
 from bot.store.scheduler import Scheduler
 from bot.store.settings import Settings, SettingsError
@@ -90,6 +93,13 @@ def bolt_app(factory: Callable[[Baton], App], baton: Baton) -> App:
     raise slack_refusal(error, baton.settings.api_url)
 
 
+def _resolved(s: Session, inc: Incident, now: datetime) -> None:
+    """What ends or follows with an incident, in the transaction that resolves it: its action
+    requests end, and a drill's score card is queued."""
+    actions.ending.incident_resolved(s, inc, now=now)
+    score.on_resolve(s, inc, now)
+
+
 def boot(
     settings: Settings,
     config: Config,
@@ -120,7 +130,7 @@ def boot(
         clock = DatabaseClock(engine, base=clock)
         clock.measure()
     baton = Baton(settings=settings, config=config, engine=engine, chat=chat, clock=clock, **overrides)  # type: ignore[arg-type]
-    baton.on_resolve = lambda s, inc, now: actions.ending.incident_resolved(s, inc, now=now)
+    baton.on_resolve = lambda s, inc, now: _resolved(s, inc, now)
     try:
         # The chains' key: said when there is none, the chains keyed once when there is a new one.
         rekey.start(
@@ -202,7 +212,13 @@ class Runner:
         self.socket: SocketModeHandler | None = None
         self.ticker = Ticker(
             baton,
-            handlers={**paging.HANDLERS, **rooms.HANDLERS, **alertmanager.HANDLERS, **actions.HANDLERS},
+            handlers={
+                **paging.HANDLERS,
+                **rooms.HANDLERS,
+                **alertmanager.HANDLERS,
+                **actions.HANDLERS,
+                **score.HANDLERS,
+            },
             on_failure=rooms.report_failure,
         )
 

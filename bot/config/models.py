@@ -321,7 +321,7 @@ class Nudges(Model):
     readiness: CronText = None
     failure_review: CronText = None
     handoffs: CronText = None
-    drill: CronText = None  # a P2 drill, one area at a time in file order (PRODUCT.md §6)
+    drill: CronText = None  # a P2 drill, one area at a time in file order
 
     @field_validator("timezone")
     @classmethod

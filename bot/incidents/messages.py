@@ -13,6 +13,7 @@ import re
 
 from bot.store.clock import slack_time
 from bot.store.models import Incident
+from bot.text import drill
 from bot.text.blocks import Blocks, actions, button, context, fields, header, section
 from bot.text.mrkdwn import chunks, clip, escape
 
@@ -56,7 +57,8 @@ def topic(inc: Incident) -> str:
     commander = mention(inc.commander) if inc.commander else "none"
     status = f" | {escape(clip(inc.status, 120))}" if inc.status else ""
     level = f"{inc.severity} {inc.policy.level_name}"
-    return f"{level} | {inc.area} | IC {commander} | {inc.state}{status}"
+    said = f"{level} | {inc.area} | IC {commander} | {inc.state}{status}"
+    return drill.said(said) if inc.drill else said
 
 
 def _deadline(inc: Incident) -> str:

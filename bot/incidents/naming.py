@@ -1,4 +1,4 @@
-"""Incident channel names: `inc-<yyyymmdd>-<number>-<slug of title>`."""
+"""Incident channel names: `inc-<yyyymmdd>-<number>-<slug of title>`, `drill-…` for a drill."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
 
 
-def channel_name(*, number: int, declared_at: datetime, title: str, attempt: int = 0) -> str:
+def channel_name(
+    *, number: int, declared_at: datetime, title: str, attempt: int = 0, drill: bool = False
+) -> str:
     """The channel name for an incident; attempt > 0 adds `-2`, `-3`… after a name collision."""
-    prefix = f"inc-{declared_at:%Y%m%d}-{number}"
+    prefix = f"{'drill' if drill else 'inc'}-{declared_at:%Y%m%d}-{number}"
     suffix = f"-{attempt + 1}" if attempt else ""
     room = MAX_LEN - len(prefix) - len(suffix) - 1
     words = slug(title)[: max(room, 0)].rstrip("-")

@@ -26,6 +26,7 @@ from bot.store.models import Incident, Job, TimelineEvent
 from bot.store.outbox import PostPayload
 from bot.store.policy import Group, Paged, Policy, Step
 from bot.store.runtime import Baton
+from bot.text import drill
 from bot.text.spans import format_duration
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,22 @@ def snapshot(baton: Baton, *, level: str, area: str) -> Policy:
             )
             for step in steps
         ),
+    )
+
+
+def shortened(policy: Policy, window: timedelta) -> Policy:
+    """The policy with its window (and every step's time in it) scaled to `window`: a drill's
+    quick rehearsal of the same ladder (`baton drill … --window 10m`)."""
+    if not policy.window_seconds:
+        return policy
+    factor = window.total_seconds() / policy.window_seconds
+    steps = tuple(step.model_copy(update={"after": step.after * factor}) for step in policy.steps)
+    return policy.model_copy(
+        update={
+            "window_seconds": window.total_seconds(),
+            "response_time": format_duration(window),
+            "steps": steps,
+        }
     )
 
 
@@ -147,6 +164,8 @@ def enqueue_pager(baton: Baton, s: Session, inc: Incident, *, action: PagerActio
     """One row per external pager the responsible team has; the endpoint is read at send time,
     so routing keys stay in the environment, never in the database."""
     assert inc.id is not None
+    if inc.drill and not baton.config.ownership.drills.external_pagers:
+        return  # a rehearsal wakes nobody through PagerDuty unless the team asked for that
     team = inc.policy.team
     for name in configured(baton.config.ownership.teams.get(team) if team else None):
         PagerPayload(pager=name, team=team, action=action).enqueue(s, incident_id=inc.id, due_at=now, now=now)
@@ -181,7 +200,7 @@ def run_page(baton: Baton, job: Job, payload: PagePayload) -> None:
             given = baton.config.ownership.people.get(ref, ref)
             raise jobs.Fail(f"{given} has no Slack account (fix `{ref}` under people: in ownership.yaml)")
         text, blocks = messages.page_dm(inc, reason=payload.reason)
-    if job.attempts <= 1:
+    if job.attempts <= 1 and not inc.drill:
         baton.metrics.pages_due.inc()
 
     def paged(s: Session, ts: str | None) -> None:
@@ -198,7 +217,7 @@ def run_page(baton: Baton, job: Job, payload: PagePayload) -> None:
         )
 
     sent = delivery.post(baton, job, user, text=text, blocks=blocks, step="dm", record=paged)
-    if sent.fresh:
+    if sent.fresh and not inc.drill:  # a rehearsal is never in Baton's SLIs
         baton.metrics.pages_sent.inc()
         if baton.clock.now() - job.due_at <= PAGE_ON_TIME:
             baton.metrics.pages_on_time.inc()
@@ -247,7 +266,8 @@ def run_breach(baton: Baton, job: Job, payload: BreachPayload) -> None:
         )
         PostPayload(text=messages.breach_notice(inc)).enqueue(s, incident_id=inc.id, due_at=now, now=now)
         s.commit()
-    baton.metrics.breaches.inc()
+    if not inc.drill:
+        baton.metrics.breaches.inc()
     baton.wake()
 
 
@@ -278,7 +298,7 @@ def run_pager(baton: Baton, job: Job, payload: PagerPayload) -> None:
             incident=inc.id or 0,
             severity=inc.severity,
             area=inc.area,
-            title=inc.title,
+            title=drill.said(inc.title) if inc.drill else inc.title,
             channel_url=channel_url,
             details={"state": inc.state, "deadline": inc.deadline.isoformat() if inc.deadline else None},
         )

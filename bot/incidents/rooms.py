@@ -212,7 +212,9 @@ def _create(baton: Baton, inc: Incident) -> tuple[str, str]:
     """
     assert inc.id is not None
     for attempt in range(MAX_NAME_ATTEMPTS):
-        name = channel_name(number=inc.id, declared_at=inc.declared_at, title=inc.title, attempt=attempt)
+        name = channel_name(
+            number=inc.id, declared_at=inc.declared_at, title=inc.title, attempt=attempt, drill=inc.drill
+        )
         asked_before = f"try:{name}" in inc.setup_done
         if not asked_before:
             inc = _done(baton, inc, f"try:{name}")

@@ -42,13 +42,13 @@ __all__ = ["EXAMPLE", "IncidentError"]
 EXAMPLE = "/incident P1 model-quality Hallucination spike on checkout"
 
 
-def _level(baton: Baton, text: str) -> str:
+def _level(baton: Baton, text: str, example: str = EXAMPLE) -> str:
     known = [s for s in SEVERITIES if s in baton.config.severity.levels]
-    return severity(text, known, then=f"e.g. `{EXAMPLE}`")
+    return severity(text, known, then=f"e.g. `{example}`")
 
 
-def _area(baton: Baton, text: str) -> str:
-    return baton.ownership.area_named(text, then=f"e.g. `{EXAMPLE}`")
+def _area(baton: Baton, text: str, example: str = EXAMPLE) -> str:
+    return baton.ownership.area_named(text, then=f"e.g. `{example}`")
 
 
 def _rank(level: str) -> int:
@@ -105,13 +105,15 @@ def _is_backlog(policy: Policy) -> bool:
     return policy.notify == "backlog" or policy.window_seconds is None
 
 
-def validate_declaration(baton: Baton, *, severity: str, area: str, title: str) -> tuple[str, str, str]:
-    """(level, area key, masked title) or IncidentError; nothing is written."""
-    level = _level(baton, severity)
-    key = _area(baton, area)
+def validate_declaration(
+    baton: Baton, *, severity: str, area: str, title: str, example: str = EXAMPLE
+) -> tuple[str, str, str]:
+    """(level, area key, masked title) or IncidentError, ending in `example`; nothing is written."""
+    level = _level(baton, severity, example)
+    key = _area(baton, area, example)
     title = typed(title)
     if not title:
-        raise IncidentError(f"Give the incident a title after the area, e.g. `{EXAMPLE}`")
+        raise IncidentError(f"Give the incident a title after the area, e.g. `{example}`")
     return level, key, title
 
 
@@ -128,18 +130,32 @@ def declare(*, baton: Baton, severity: str, area: str, title: str, reporter: str
         return inc
 
 
-def declare_in(s: Session, *, baton: Baton, level: str, area: str, title: str, reporter: str) -> Incident:
+def declare_in(
+    s: Session,
+    *,
+    baton: Baton,
+    level: str,
+    area: str,
+    title: str,
+    reporter: str,
+    drill: bool = False,
+    window: timedelta | None = None,
+) -> Incident:
     """`declare` inside the caller's transaction (validated input; the caller commits and wakes
     the ticker): for callers that decide something else in the same transaction, such as an
-    alert group that must never declare twice."""
+    alert group that must never declare twice. A drill (bot/drills/) comes this way too, with
+    its window shortened when `window` is given."""
     now = baton.clock.now()
     policy = paging.snapshot(baton, level=level, area=area)
+    if window is not None:
+        policy = paging.shortened(policy, window)
     backlog = _is_backlog(policy)
     inc = Incident(
         title=title,
         area=area,
         severity=level,
         backlog=backlog,
+        drill=drill,
         declared_by=reporter,
         declared_at=now,
         policy=policy,
@@ -152,7 +168,8 @@ def declare_in(s: Session, *, baton: Baton, level: str, area: str, title: str, r
     s.add(inc)
     s.flush()
     assert inc.id is not None
-    timeline(s, inc.id, at=now, actor=reporter, kind="declared", text=f"declared {level} in {area}: {title}")
+    declared = f"declared {'a ' + level + ' drill' if drill else level} in {area}: {title}"
+    timeline(s, inc.id, at=now, actor=reporter, kind="declared", text=declared)
     if backlog:
         channel = baton.config.severity.backlog_channel
         backlog_post = PostPayload(channel=channel, text=messages.backlog_post(inc), backlog=True)
@@ -253,7 +270,8 @@ def acknowledge(*, baton: Baton, number: int, user: str) -> Acknowledgement:
         )
         paging.enqueue_pager(baton, s, inc, action="acknowledge", now=now)
         _commit(baton, s)
-    baton.metrics.time_to_ack.observe(ack.time_to_ack.total_seconds())
+    if not inc.drill:  # a rehearsal is never in Baton's figures
+        baton.metrics.time_to_ack.observe(ack.time_to_ack.total_seconds())
     return ack
 
 

@@ -37,12 +37,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.slack.chat import ChatError
 from bot.store.db import reading, session
-from bot.store.models import Job
+from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
+from bot.text import drill
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,10 @@ def post(
     step: str = "post",
     record: Record | None = None,
 ) -> Sent:
-    """Post a message the job owes, once (see `once`)."""
+    """Post a message the job owes, once (see `once`). A drill's message starts with DRILL,
+    whichever job says it: the rule lives here so no message of a rehearsal can forget it."""
+    if job.incident_id is not None and is_drill(baton, job.incident_id):
+        text, blocks = drill.said(text), drill.blocks(blocks)
     return once(
         baton,
         job,
@@ -203,3 +207,14 @@ def post(
         look=in_conversation(baton, job, step, channel),
         record=record,
     )
+
+
+def is_drill(baton: Baton, incident_id: int) -> bool:
+    """Whether the incident is a rehearsal; asked of the database once per
+    incident and process, as it never changes."""
+    known = baton.drills.get(incident_id)
+    if known is None:
+        with reading(baton.engine) as s:
+            known = bool(s.exec(select(Incident.drill).where(col(Incident.id) == incident_id)).first())
+        baton.drills[incident_id] = known
+    return known

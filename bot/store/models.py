@@ -36,7 +36,7 @@ class Incident(SQLModel, table=True):
     severity: str = Field(max_length=4)
     state: str = Field(default="open", max_length=16, index=True)  # open / acknowledged / resolved
     backlog: bool = False  # a backlog level: recorded and posted, nobody paged
-    # A rehearsal (PRODUCT.md §6): the real ladder, said as DRILL, never in the figures.
+    # A rehearsal: the real ladder, said as DRILL, never in the figures.
     drill: bool = Field(default=False, index=True)
     commander: str | None = Field(default=None, max_length=32)
     declared_by: str = Field(max_length=32)

@@ -53,6 +53,8 @@ class Baton:
     on_resolve: Callable[[Session, Incident, datetime], None] = field(
         default=lambda s, inc, now: None, repr=False
     )
+    # Incident number -> whether it is a drill (fixed at declaration; bot/store/delivery.py).
+    drills: dict[int, bool] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ownership: Ownership | None = field(default=None, repr=False)
 

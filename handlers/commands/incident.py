@@ -15,6 +15,7 @@ from slack_bolt import Ack, BoltContext
 
 from bot.actions import messages as action_messages
 from bot.actions import requests as action_requests
+from bot.drills import start as drills
 from bot.incidents import notes
 from bot.incidents import services as incidents
 from bot.incidents.services import EXAMPLE, IncidentError
@@ -72,6 +73,8 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
         return render.help_reply()
     if sub == "list":
         return render.incident_list(incidents.list_open(baton=baton))
+    if sub == "drill":
+        return start_drill(baton, words[1:], user=user)
     if sub == "declare":
         words = words[1:]
     if words and SEVERITY.match(words[0]):
@@ -154,4 +157,12 @@ def declare(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:
     inc = incidents.declare(
         baton=baton, severity=words[0], area=words[1], title=" ".join(words[2:]), reporter=user
     )
+    return render.declared(inc)
+
+
+def start_drill(baton: Baton, words: list[str], *, user: str) -> dict[str, Any]:
+    """`/incident drill P1 model-quality [title]`: a rehearsal through the real ladder."""
+    if len(words) < 2 or not SEVERITY.match(words[0]):
+        raise IncidentError(f"Give the severity and the area to rehearse, e.g. `{drills.EXAMPLE}`")
+    inc = drills.start(baton=baton, severity=words[0], area=words[1], title=" ".join(words[2:]), starter=user)
     return render.declared(inc)

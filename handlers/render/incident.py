@@ -17,6 +17,8 @@ RESOLVE_VIEW = "resolve_incident"
 EVIDENCE_VIEW = "evidence_target"
 
 HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout` (`/incident` alone: a form)
+*Rehearse*: `/incident drill P1 model-quality [title]`: the real ladder, marked DRILL, scored \
+(the area's owners and admins)
 *In an incident channel*:
 • `ack`: take it; stops the escalation
 • `sev P0`: change the severity (re-plans the window; an upgrade pages the wider scope now)
@@ -57,17 +59,27 @@ def declared(inc: Incident) -> dict[str, Any]:
             "Nobody is paged; it is posted to the backlog channel."
         )
     deadline = slack_time(inc.deadline) if inc.deadline else "—"
+    if inc.drill:
+        return reply(
+            f"DRILL · *#{inc.id}* started ({inc.severity}, `{inc.area}`, window "
+            f"{inc.policy.response_time}): {messages.title(inc)}\nThe real ladder pages now, marked DRILL; "
+            f"respond by {deadline}. The score card comes when it is resolved or its last step has fired."
+        )
     return reply(
         f":rotating_light: Declared *{inc.severity}* incident *#{inc.id}* in `{inc.area}`: "
         f"{messages.title(inc)}\nOpening the channel and paging now; respond by {deadline}."
     )
 
 
+DRILL = " DRILL"
+
+
 def incident_list(incidents: list[Incident]) -> dict[str, Any]:
     if not incidents:
         return reply(":white_check_mark: No open incidents.")
     lines = [
-        f"• *#{i.id}* {i.severity} `{i.area}` {messages.title(i, 100)} · {i.state} · {_where(i)}"
+        f"• *#{i.id}*{DRILL if i.drill else ''} {i.severity} `{i.area}` {messages.title(i, 100)} · "
+        f"{i.state} · {_where(i)}"
         for i in incidents
     ]
     # One block, however many are open: those that do not fit are counted, not cut off mid-line.
