@@ -42,6 +42,7 @@ class OpenIncident:
     acknowledged_by: str | None
     channel_id: str | None
     why: tuple[str, ...]  # PAGED, COMMANDING, OWNER: at least one
+    drill: bool = False  # a rehearsal: said DRILL
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def overview(*, baton: Baton, user: str) -> Overview:
                         breached=inc.breached,
                         acknowledged_by=inc.acknowledged_by,
                         channel_id=inc.channel_id,
+                        drill=inc.drill,
                         why=tuple(why),
                     )
                 )

@@ -102,8 +102,14 @@ def test_acknowledge_and_resolve_score_the_drill_with_its_picture(running: Runni
     assert png.channels == [channel.id] and png.title.startswith("DRILL")
     # And to the starter, by DM.
     dm = fake.wait_for(
-        lambda: next((c for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == MAYA
-                      and "scored" in str(c.params.get("text"))), None),
+        lambda: next(
+            (
+                c
+                for c in fake.calls_to("chat.postMessage")
+                if c.params.get("channel") == MAYA and "scored" in str(c.params.get("text"))
+            ),
+            None,
+        ),
         timeout=15,
         message="the starter's copy",
     )
@@ -114,7 +120,9 @@ def test_acknowledge_and_resolve_score_the_drill_with_its_picture(running: Runni
     assert len(fake.calls_to("files.completeUploadExternal")) == 1
 
 
-def test_a_drill_nobody_answers_is_scored_when_its_last_step_fired(fake_slack: FakeSlack, db_url: str) -> None:
+def test_a_drill_nobody_answers_is_scored_when_its_last_step_fired(
+    fake_slack: FakeSlack, db_url: str
+) -> None:
     rb = start_baton(fake_slack, db_url, BATON_SEVERITY_FILE=str(FAST_SEVERITY))  # 6 s windows
     try:
         rb.command("/incident", "drill P2 model-quality quiet afternoon", user_id=JONAS)
@@ -129,7 +137,9 @@ def test_a_drill_nobody_answers_is_scored_when_its_last_step_fired(fake_slack: F
             assert inc is not None and inc.breached and inc.scored_at is not None
             # Every step had fired before the card: none of the ladder is left.
             left = s.exec(
-                select(Job).where(col(Job.incident_id) == 1, col(Job.ladder).is_(True), col(Job.state) == "pending")
+                select(Job).where(
+                    col(Job.incident_id) == 1, col(Job.ladder).is_(True), col(Job.state) == "pending"
+                )
             ).all()
             assert left == []
         # A later resolve does not score it again.
@@ -252,7 +262,9 @@ def _baton_drill(fake: FakeSlack, db_url: str, *args: str) -> subprocess.Complet
 
 def test_baton_drill_shortens_the_window_and_the_running_serve_pages_it(running: RunningBaton) -> None:
     url = str(running.baton.settings.database_url)
-    run = _baton_drill(running.fake, url, "P1", "model-quality", "game", "day", "--window", "10m", "--by", "li")
+    run = _baton_drill(
+        running.fake, url, "P1", "model-quality", "game", "day", "--window", "10m", "--by", "li"
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.startswith("DRILL #1 started: P1 model-quality · game day (window shortened to 10m)")
     (inc,) = _drills(running)
@@ -283,3 +295,43 @@ def test_baton_drill_says_what_is_wrong(
     assert run.returncode == code, run.stdout + run.stderr
     assert said.lower() in run.stderr.lower(), run.stderr
     assert run.stdout == ""
+
+
+def test_a_drill_is_run_as_an_incident_is(running: RunningBaton) -> None:
+    """Raising, acknowledge, commander, evidence, status and resolve work in a drill's channel, each said
+    there with DRILL first; and a picture Slack refused once is shared all the same, once."""
+    fake = running.fake
+    running.command("/incident", "drill P1 model-quality", user_id=MAYA)
+    channel = _drill_channel(fake)
+    fake.wait_for(lambda: len(page_dms(fake)) >= 3 or None, timeout=15)
+    on = {"channel_id": channel.id}
+    for user, text in (
+        (MAYA, "sev P0"),
+        (LI, "ack"),
+        (MAYA, "commander @omar rehearsing the hand-over"),
+        (OMAR, "evidence https://grafana.example/d/x answers checked"),
+        (OMAR, "status rolled back prompt v42"),
+    ):
+        resp = running.command("/incident", text, user_id=user, **on)
+        assert resp.status_code == 200 and ":warning:" not in resp.text, (text, resp.text)
+    fake.inject("files.completeUploadExternal", status=500)
+    running.command("/incident", "resolve rehearsal done", user_id=OMAR, **on)
+    _card(fake, channel)
+    fake.wait_for(
+        lambda: [f for f in fake.files.values() if f.completed] or None, timeout=20, message="picture"
+    )
+    settle(running)
+    said = [m["text"] for m in channel.messages if m.get("user") not in (MAYA, LI, OMAR)]
+    for what in (
+        "raised the severity",
+        "acknowledged",
+        "commander",
+        "Evidence",
+        "Status",
+        "resolved",
+        "scored",
+    ):
+        assert any(what in m for m in said), (what, said)
+    assert all(m.startswith("DRILL") for m in said), said
+    assert len([f for f in fake.files.values() if f.completed]) == 1
+    assert channel.topic.startswith("DRILL") and "P0" in channel.topic
