@@ -12,8 +12,11 @@ MAX_BLOCKS = 50
 
 
 def said(text: str) -> str:
-    """`text` starting with DRILL (once, however often it is said)."""
-    return text if text.startswith(MARK) else f"{MARK} · {text}"
+    """`text` starting with DRILL (once, however often it is said). Text that opens with a code
+    block gets DRILL on a line of its own: a fence is a fence only at the start of a line."""
+    if text.startswith(MARK):
+        return text
+    return f"{MARK}\n{text}" if text.startswith("```") else f"{MARK} · {text}"
 
 
 def banner() -> dict[str, Any]:
