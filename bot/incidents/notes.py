@@ -241,7 +241,7 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
             for e in evidence_rows
         ),
         timeline=tuple(Event(at=e.at, actor=e.actor, kind=e.kind, text=e.text) for e in rows),
-        people=_people(policy),
+        people=handles(policy),
         actions=tuple(_action(a) for a in action_rows),
     )
 
@@ -344,7 +344,7 @@ def _page(e: TimelineEvent, windows: list[Window], ladders: list[_Ladder]) -> Pa
     )
 
 
-def _people(policy: Policy) -> dict[str, str]:
+def handles(policy: Policy) -> dict[str, str]:
     """Handles of the people the policy snapshot pages (ownership.yaml as it stood then)."""
     names: dict[str, str] = {}
     for step in policy.steps:
