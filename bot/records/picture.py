@@ -180,7 +180,7 @@ def _header(w: ResponseWindow) -> tuple[Shape, ...]:
         ("#ffffff", ACK, "acknowledged"),
     ):
         shapes += [Dot(x, 64, 5 if ring is None else 6, colour, ring), Label(x + 10, 68, text, 11, MUTED)]
-        x += 30 + len(text) * 6.5
+        x += 26 + len(text) * 5.8
     return tuple(shapes)
 
 
