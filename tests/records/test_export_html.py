@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.app.ticker import Ticker
 from bot.records import evidence
 from bot.store.clock import FakeClock
-from bot.store.models import Incident
+from bot.store.models import Evidence, Incident
 from bot.store.runtime import Baton
+from tests.records.test_chain import add_receipts, tamper
 from tests.records.test_export import EVERYONE, MAYA, SAM, export
 from tests.records.test_window import _breached_p1
 
@@ -88,3 +89,28 @@ def test_an_incident_that_is_no_drill_has_no_drill_marker(
     assert done.returncode == 0, done.stderr
     page = (tmp_path / f"incident-{number}.html").read_text()
     assert "DRILL" not in page and 'id="title">#' in page
+
+
+def test_the_page_lists_the_areas_receipts_and_names_a_tampered_evidence_item(
+    clocked: tuple[Baton, Ticker, FakeClock], db_url: str, tmp_path: Path
+) -> None:
+    baton, ticker, clock = clocked
+    number = drill_page(baton, ticker, clock)
+    add_receipts(baton.engine, "model-quality", 2)
+    add_receipts(baton.engine, "data", 1)  # another area's: not on this page
+    with Session(baton.engine) as s:
+        first = s.exec(
+            select(Evidence).where(col(Evidence.incident_id) == number).order_by(col(Evidence.id))
+        ).first()
+        assert first is not None and first.id is not None
+    tamper(baton.engine, Evidence.__table__, first.id, text="nothing to see")  # type: ignore[arg-type]
+
+    done = export(db_url, str(number), "--html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / f"incident-{number}.html").read_text()
+    receipts = page[page.index('<section id="receipts">') : page.index('<section id="verification">')]
+    assert "Handoff receipts of model-quality (2)" in receipts
+    assert receipts.count("handover ") == 2 and "maya → li" in receipts
+    verification = page[page.index('<section id="verification">') :]
+    assert 'id="verified">FAILS<' in verification
+    assert f"evidence #{first.id} of incident #{number}" in verification
