@@ -65,8 +65,10 @@ DESCRIPTIONS = {
     "removed; investigate. Exit 0 done (or sealed already), 1 when a chain was left unsealed or the "
     "record had been removed, 2 when the database or the key cannot be used.",
     "export": "Print incident NUMBER's note from DATABASE_URL, reading only: what happened when, the "
-    "pages against the response window, evidence and handoffs, as Markdown or --json. No Slack "
-    "needed. Exit 1 when there is no such incident, 2 when the database cannot be read.",
+    "pages against the response window, evidence and handoffs, as Markdown or --json; or --html, one "
+    "self-contained page with a picture of the response window, written to -o FILE or "
+    "incident-NUMBER.html. No Slack needed. Exit 1 when there is no such incident, 2 when the database "
+    "cannot be read.",
     "nudge": "Run one scheduled nudge now, as its cron would: slo (the SLO digest), readiness, review "
     "(the weekly failure review) or handoffs (reminders of unsigned receipts). Reads SLACK_BOT_TOKEN, "
     "SLACK_API_URL, DATABASE_URL and the YAML files.",
@@ -155,6 +157,12 @@ def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
     )
     export.add_argument("--json", action="store_true", help="the same record as JSON, for other tools")
     export.add_argument(
+        "--html",
+        action="store_true",
+        help="one self-contained HTML page (the response window's picture, timeline, evidence, receipts, "
+        "chain verification) written to -o FILE or incident-NUMBER.html",
+    )
+    export.add_argument(
         "--heads",
         action="store_true",
         help="instead of a note: every chain head (name, seq, hash) as JSON, an anchor for "
@@ -204,14 +212,16 @@ def _main(argv: Sequence[str] | None, *, app_factory: AppFactory | None) -> int:
         return seal_command.command()
     if args.command == "export":
         if args.heads:
-            if args.number is not None or args.json:
-                export.error("--heads writes every chain's head: give no incident number and no --json")
+            if args.number is not None or args.json or args.html:
+                export.error("--heads writes every chain's head: give no incident number, --json or --html")
             from bot.records import anchor
 
             return anchor.heads_command(args.output)
         if args.number is None:
             export.error("give the incident number Slack shows, e.g. baton export 12 (or --heads)")
-        return export_command(args.number, as_json=args.json, output=args.output)
+        if args.json and args.html:
+            export.error("give --json or --html, not both")
+        return export_command(args.number, as_json=args.json, as_html=args.html, output=args.output)
     if args.command == "nudge":
         config = _load()
         if config is None:

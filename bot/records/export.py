@@ -1,9 +1,10 @@
-"""`baton export <number> [--json]`: the incident note on stdout, read from the database alone.
+"""`baton export <number> [--json | --html]`: the incident note on stdout, read from the database alone.
 
 Needs only DATABASE_URL (no Slack, no YAML: the note names people as the incident's policy
 snapshot did). The database is opened read-only and never created: a SQLite path that does not
 exist is an error, not a new empty file. `--json` prints the same record the Markdown is
-rendered from (bot/incidents/notes.py), for other tools.
+rendered from (bot/incidents/notes.py), for other tools. `--html` writes one self-contained
+page (bot/records/export_html.py) to `-o FILE`, or to `incident-<number>.html` here.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def export_command(
     number: int,
     *,
     as_json: bool = False,
+    as_html: bool = False,
     env: Mapping[str, str] | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
@@ -72,18 +74,15 @@ def export_command(
     out = out or sys.stdout
     err = err or sys.stderr
     url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE
+    if as_html:
+        return _html(url, number, env=env, out=out, err=err, output=output)
     try:
         record, newest = _read(url, number)
     except ExportError as e:
         print(f"baton: {e}", file=err)
         return 2
     if record is None:
-        here = f"the newest is #{newest}" if newest else "it has no incidents yet"
-        print(
-            f"baton: there is no incident #{number} in {shown(url)}; `baton export` takes the number "
-            f"Slack shows (#12); {here}",
-            file=err,
-        )
+        _missing(url, number, newest, err)
         return 1
     text = to_json(record) if as_json else render(record)
     if output is None:
@@ -94,6 +93,50 @@ def export_command(
     except OutputError as e:
         print(f"baton: {e}", file=err)
         return 2
+    return 0
+
+
+def _missing(url: str, number: int, newest: int | None, err: TextIO) -> None:
+    here = f"the newest is #{newest}" if newest else "it has no incidents yet"
+    print(
+        f"baton: there is no incident #{number} in {shown(url)}; `baton export` takes the number "
+        f"Slack shows (#12); {here}",
+        file=err,
+    )
+
+
+def _html(
+    url: str, number: int, *, env: Mapping[str, str], out: TextIO, err: TextIO, output: str | None
+) -> int:
+    """The page to `output` (or incident-<number>.html), and its path on `out`."""
+    from bot.records.export_html import read_page  # the page's modules only when asked for
+
+    try:
+        engine = open_existing(url)
+    except DatabaseUnavailable as e:
+        print(f"baton: {e}", file=err)
+        return 2
+    try:
+        text = read_page(engine, number, env) if number <= _MAX_ID else None
+        newest = None
+        if text is None:
+            with Session(engine) as s:
+                newest = s.exec(select(func.max(col(Incident.id)))).one()
+    except DBAPIError as e:
+        print(f"baton: {database_problem(url, e)}", file=err)
+        return 2
+    finally:
+        engine.dispose()
+    if text is None:
+        _missing(url, number, newest, err)
+        return 1
+    path = output or f"incident-{number}.html"
+    try:
+        write_file(path, text)
+    except OutputError as e:
+        print(f"baton: {e}", file=err)
+        return 2
+    print(f"wrote {path}", file=out)
     return 0
 
 
