@@ -45,11 +45,14 @@ def _when(inc: OpenIncident) -> str:
     return f"open · deadline {slack_time(inc.deadline)}"
 
 
+DRILL = "DRILL · "
+
+
 def _incident(inc: OpenIncident) -> Block:
     where = f" · <#{inc.channel_id}>" if inc.channel_id else ""
     why = ", ".join(_WHY[w] for w in inc.why)
     text = (
-        f"{'DRILL · ' if inc.drill else ''}*{inc.severity}* · *#{inc.number}* {escape(clip(inc.title, 200))}\n"
+        f"{DRILL if inc.drill else ''}*{inc.severity}* · *#{inc.number}* {escape(clip(inc.title, 200))}\n"
         f"{_when(inc)}{where}\n_{escape(inc.area_name)} · {why}_"
     )
     # Backlog items page nobody: there is no escalation for an acknowledgement to stop.
