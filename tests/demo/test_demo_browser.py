@@ -4,7 +4,8 @@ The walk a newcomer would take: declare a P1 as one person, see the channel and 
 appear, let T/2 pass at --speed 180 (a P1's 30 minutes in 10 s), see the escalation, acknowledge
 as the on-call, see paging stop; add a message to the evidence with the message shortcut; hand off
 a role and countersign it as the other person; a <!channel> and an e-mail address in a title shown
-escaped and masked. Screenshots go to tests/artifacts/.
+escaped and masked. A drill run from the page: its score card in the drill channel, with the
+timeline's PNG Baton shared there shown as an image. Screenshots go to tests/artifacts/.
 Skipped when Chromium or Playwright is missing, failed instead with BATON_REQUIRE_BROWSER=1.
 """
 
@@ -169,3 +170,55 @@ def test_a_modal_baton_opens_is_a_form_submitted_as_slack_submits_it(demo: DemoR
     card = page.locator('#incidents .incident:has-text("Index is stale")')
     card.wait_for(timeout=SEEN)
     assert "P2" in card.inner_text() and "data" in card.inner_text()
+
+
+def test_a_drill_scored_on_the_page_shows_its_card_and_its_picture(demo: DemoRun, browser: Any) -> None:
+    page = open_page(browser, demo)
+
+    # Maya, the area's accountable person, starts a P1 drill (a 1 h window: 20 s at --speed 180).
+    be(page, MAYA)
+    page.locator('#channels button[data-channel="C0GENERAL"]').click()
+    type_command(page, "/incident drill P1 model-quality rehearsal")
+    page.wait_for_selector('#messages .msg.ephemeral:has-text("started")', timeout=SEEN)
+    channel = page.locator('#channels button[data-channel]:has-text("#drill-")')
+    channel.wait_for(timeout=SEEN)
+
+    # She acknowledges her page, then resolves it from the channel's Resolve button. On a slow
+    # machine the window may have ended first: then the card came at the last step, unanswered,
+    # and the resolve does not score it again; either way there is one card and one picture.
+    be(page, MAYA)
+    page.locator('#messages button:has-text("Acknowledge")').last.click(timeout=SEEN)
+    page.wait_for_selector("#incidents .incident:not(.state-open)", timeout=SEEN)
+    channel.click()
+    page.locator('#messages .msg button:has-text("Resolve")').first.click(timeout=SEEN)
+    dialog = page.locator("dialog#modal")
+    dialog.wait_for(state="visible", timeout=SEEN)
+    dialog.get_by_label("How was it resolved?").fill("Rehearsed the ladder")
+    dialog.get_by_role("button", name="Resolve").click()
+    dialog.wait_for(state="hidden", timeout=SEEN)
+    page.wait_for_selector("#incidents .incident.state-resolved", timeout=SEEN)
+
+    # The score card, DRILL first, and the timeline's PNG after it: loaded from /files/<id>.
+    card = page.locator('#messages .msg:has-text("score card")')
+    card.first.wait_for(timeout=SEEN)
+    assert card.count() == 1
+    assert card.locator(".bk-context").first.inner_text().startswith("DRILL")
+    figure = page.locator("#messages .msg figure.file")
+    figure.first.wait_for(timeout=SEEN)
+    assert figure.count() == 1
+    assert "response window" in figure.locator("figcaption").inner_text()
+    img = figure.locator("img.file-image")
+    assert (img.get_attribute("src") or "").startswith("/files/F")
+    img.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#messages figure.file img');"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=SEEN,
+    )
+    assert img.evaluate("i => i.naturalWidth") > 0
+    # The card, then the picture (the resolve's note may come between them).
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    card.evaluate("m => m.scrollIntoView({block: 'start'})")
+    shot(page, "demo-drill-card.png")
+    figure.evaluate("f => f.scrollIntoView({block: 'end'})")
+    shot(page, "demo-drill.png")

@@ -210,13 +210,17 @@ class Demo:
                     out[owner] = current
         return out
 
+    def file(self, file_id: str) -> bytes | None:
+        """A file Baton shared in a conversation (files.completeUploadExternal), or None."""
+        return self.fake.shared_file(file_id)
+
     def state(self) -> dict[str, Any]:
         fake = self.fake
         if len(fake.calls) > CALLS_KEPT:  # the stand-in records every call, for tests: not here
             fake.reset_calls()
         channels, dms = [], {}
         for ch in list(fake.channels.values()):
-            msgs = [state.message(m) for m in fake.messages(ch.id)[-state.KEEP :]]
+            msgs = [state.message(m, fake.shared_file) for m in fake.messages(ch.id)[-state.KEEP :]]
             if ch.is_im:
                 if ch.user in self.handles:
                     dms[ch.user] = {"id": ch.id, "messages": msgs}

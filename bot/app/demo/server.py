@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from bot.app.demo import state
 from bot.app.demo.page import Demo, Refused
 
 STATIC = {
@@ -23,9 +25,11 @@ STATIC = {
     "/static/blockkit.js": ("blockkit.js", "text/javascript; charset=utf-8"),
     "/static/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
 }
+# A file Baton shared, by the stand-in's id (files.getUploadURLExternal's F…).
+FILE_PATH = re.compile(r"/files/(F[A-Z0-9]{1,31})")
 # Everything the page loads is its own: no script, style, font or image from elsewhere.
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 MAX_BODY = 64 * 1024
@@ -91,6 +95,9 @@ class Handler(BaseHTTPRequestHandler):
             name, ctype = STATIC[path]
             body = resources.files("bot.app.demo").joinpath("static", name).read_bytes()
             return self._send(200, body, ctype)
+        shared = FILE_PATH.fullmatch(path)
+        if shared and self.server.demo is not None:
+            return self._file(self.server.demo, shared.group(1))
         if path == "/state" and self.server.demo is not None:
             demo = self.server.demo
             data = demo.state()
@@ -106,6 +113,16 @@ class Handler(BaseHTTPRequestHandler):
             data["clock"] = {"now": time.time(), "origin": demo.origin, "speed": demo.speed}
             return self._json(200, data, clock)
         return self._json(404, {"error": "not found"})
+
+    def _file(self, demo: Demo, file_id: str) -> None:
+        """A shared file's bytes: a PNG (by its signature, never by a name or a type it was
+        given) as an image; anything else only as a download."""
+        content = demo.file(file_id)
+        if content is None:
+            return self._json(404, {"error": "no such file"})
+        if state.is_png(content):
+            return self._send(200, content, "image/png")
+        return self._send(200, content, "application/octet-stream", {"Content-Disposition": "attachment"})
 
     def do_POST(self) -> None:
         host = self.headers.get("Host")

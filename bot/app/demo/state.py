@@ -6,6 +6,7 @@ steps from Baton's database, read-only, as `baton export` reads it. Nothing here
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,12 @@ from bot.store.models import Incident, Job
 KEEP = 150
 # Incidents whose steps the page lists, newest first.
 INCIDENTS = 8
+# A PNG's first eight bytes: only a file that starts so is served (and shown) as an image.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(content: bytes) -> bool:
+    return content.startswith(PNG_SIGNATURE)
 
 
 def read_only_engine(db_url: str) -> Engine:
@@ -35,12 +42,21 @@ def read_only_engine(db_url: str) -> Engine:
     return create_engine(url.difference_update_query(["options"]), connect_args={"options": options.strip()})
 
 
-def message(raw: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a message the page renders."""
+def message(raw: dict[str, Any], content: Callable[[str], bytes | None] | None = None) -> dict[str, Any]:
+    """The fields of a message the page renders; a shared file as its id, title and whether it
+    is a PNG (`content` gives a shared file's bytes, the page loads them from /files/<id>)."""
     out: dict[str, Any] = {
         k: raw[k] for k in ("ts", "user", "text", "blocks", "thread_ts", "edited") if k in raw
     }
     out.setdefault("user", raw.get("bot_id") and "UBATONBOT")
+    files = []
+    for f in raw.get("files") or []:
+        body = content(str(f.get("id"))) if content is not None else None
+        if body is not None:
+            title = str(f.get("title") or f.get("name") or "")
+            files.append({"id": f["id"], "title": title, "image": is_png(body)})
+    if files:
+        out["files"] = files
     return out
 
 

@@ -186,6 +186,12 @@ class Workspace:
             found = self.views_by_id.get(view_id)
             return dict(found) if found else None
 
+    def shared_file(self, file_id: str) -> bytes | None:
+        """The bytes of a file files.completeUploadExternal shared (None if unknown or not shared)."""
+        with self._lock:
+            found = self.files.get(file_id)
+            return found.content if found is not None and found.completed else None
+
     # -- response_url ------------------------------------------------------------------------
 
     def response_url(

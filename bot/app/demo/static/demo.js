@@ -9,6 +9,31 @@ let skew = 0; // server time minus this browser's, in seconds
 let me = null; // the person the page acts as
 let view = { kind: "channel", id: "C0GENERAL" }; // what the middle column shows
 let openModal = null; // id of the modal shown
+const images = new Map(); // "ts file-id" -> its <img>, kept across renders so it loads once
+
+// A file Baton shared (files.completeUploadExternal): its title; a PNG shown, anything else a link.
+function sharedFile(f, ts) {
+  const box = el("figure", "file");
+  box.dataset.file = f.id;
+  const url = "/files/" + encodeURIComponent(f.id);
+  if (f.image) {
+    const key = ts + " " + f.id;
+    let img = images.get(key);
+    if (!img) {
+      img = el("img", "file-image");
+      img.alt = f.title;
+      img.src = url;
+      images.set(key, img);
+    }
+    box.append(img, el("figcaption", "file-title", f.title));
+  } else {
+    const link = el("a", "file-title", f.title);
+    link.href = url;
+    link.download = "";
+    box.append(link);
+  }
+  return box;
+}
 
 function renderMessage(m, ctx, ephemeral) {
   const li = el("li", "msg" + (ephemeral ? " ephemeral" : ""));
@@ -22,6 +47,7 @@ function renderMessage(m, ctx, ephemeral) {
   const c = { channel: ctx.channel, ts: ephemeral ? null : m.ts };
   if (m.blocks && m.blocks.length) for (const b of m.blocks) li.append(block(b, c));
   else li.append(mrkdwn(el("div", "bk-text"), m.text));
+  for (const f of m.files || []) li.append(sharedFile(f, m.ts));
   if (!ephemeral && view.kind === "channel") {
     // Slack's message menu, reduced to the one shortcut Baton has.
     const add = el("button", "msg-tool", "Add to incident evidence");
