@@ -67,7 +67,8 @@ def incident_list(incidents: list[Incident]) -> dict[str, Any]:
     if not incidents:
         return reply(":white_check_mark: No open incidents.")
     lines = [
-        f"• *#{i.id}* {i.severity} `{i.area}` {messages.title(i, 100)} · {i.state} · {_where(i)}"
+        f"• *#{i.id}* {'*DRILL* ' if i.drill else ''}{i.severity} `{i.area}` {messages.title(i, 100)} · "
+        f"{i.state} · {_where(i)}"
         for i in incidents
     ]
     # One block, however many are open: those that do not fit are counted, not cut off mid-line.
