@@ -1,5 +1,5 @@
 """Drills for tests, until `services.declare_drill_in` lands on main: declared through the real
-`declare`, then the row marked `drill` (PRODUCT.md §6). Swap the body for the drill service
+`declare`, then the row marked `drill`. Swap the body for the drill service
 then; every test of drills kept apart goes through here."""
 
 from __future__ import annotations

@@ -91,6 +91,6 @@ def open_incident(s: Session, *, source: str, key: str) -> Incident | None:
 
 
 def joinable(inc: Incident | None) -> bool:
-    """Whether a signal may join `inc`: open, and never a drill (PRODUCT.md §6: an alert, an SLO
+    """Whether a signal may join `inc`: open, and never a drill: an alert, an SLO
     breach or the product's failure cases never attach to a rehearsal)."""
     return inc is not None and inc.state != "resolved" and not inc.drill

@@ -1,4 +1,4 @@
-"""The scheduled drill (`nudges.drill` in ownership.yaml, PRODUCT.md §6): a P2 drill of one area
+"""The scheduled drill (`nudges.drill` in ownership.yaml): a P2 drill of one area
 at a time, in the order ownership.yaml lists the areas (the area after the last scheduled
 drill's, wrapping), announced in the area's team channel with a message starting "DRILL" (a
 team without a channel: Baton's admins hear it instead).

@@ -1,4 +1,4 @@
-"""Drills as figures read them (PRODUCT.md §6): each area's last drill, and the drills of a
+"""Drills as figures read them: each area's last drill, and the drills of a
 period, as plain values with what they say ("acknowledged in 4m of 1h", "breached").
 
 Drills are incidents with `drill` set: numbered with them, but never counted in their figures.

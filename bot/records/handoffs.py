@@ -124,7 +124,7 @@ def snapshot(baton: Baton, s: Session, area: str) -> dict[str, Any]:
     cfg = baton.config.ownership.areas[raci.area]
     incidents = s.exec(
         select(Incident)
-        # Drills are not the area's open incidents (PRODUCT.md §6).
+        # Drills are not the area's open incidents.
         .where(
             col(Incident.area) == raci.area, col(Incident.state) != "resolved", col(Incident.drill).is_(False)
         )

@@ -103,7 +103,7 @@ class Metrics:
 
 class IncidentStates(Collector):
     """baton_incidents{state=…}: read from the database at scrape time, so every replica agrees.
-    Drills (PRODUCT.md §6) are never counted in it: they are baton_drills{state=…}."""
+    Drills are never counted in it: they are baton_drills{state=…}."""
 
     def __init__(self, engine: Engine):
         self.engine = engine

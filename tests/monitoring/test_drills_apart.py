@@ -1,4 +1,4 @@
-"""Drills kept apart from monitoring (PRODUCT.md §6), through a running Baton on SQLite and
+"""Drills kept apart from monitoring, through a running Baton on SQLite and
 PostgreSQL: an alert group never attaches to a drill (not by area, not through a link that
 names one), and the product's failure cases neither join an open drill nor count it as the
 area's open incident."""

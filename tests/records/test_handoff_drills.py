@@ -1,4 +1,4 @@
-"""A handoff's snapshot of "open incidents" leaves drills out (PRODUCT.md §6): the area's open
+"""A handoff's snapshot of "open incidents" leaves drills out: the area's open
 drill is a rehearsal, not something the incoming owner inherits. SQLite and PostgreSQL."""
 
 from __future__ import annotations

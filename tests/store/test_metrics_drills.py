@@ -1,4 +1,4 @@
-"""/metrics keeps drills out of Baton's incident figures (PRODUCT.md §6): baton_incidents counts
+"""/metrics keeps drills out of Baton's incident figures: baton_incidents counts
 incidents only, and drills have their own gauge, baton_drills. A running Baton, SQLite and
 PostgreSQL, read as a scraper reads it."""
 
