@@ -70,7 +70,8 @@ DESCRIPTIONS = {
     "incident-NUMBER.html. No Slack needed. Exit 1 when there is no such incident, 2 when the database "
     "cannot be read.",
     "nudge": "Run one scheduled nudge now, as its cron would: slo (the SLO digest), readiness, review "
-    "(the weekly failure review) or handoffs (reminders of unsigned receipts). Reads SLACK_BOT_TOKEN, "
+    "(the weekly failure review), handoffs (reminders of unsigned receipts) or drill (the next area's "
+    "scheduled P2 drill, declared here; a running Baton pages and announces it). Reads SLACK_BOT_TOKEN, "
     "SLACK_API_URL, DATABASE_URL and the YAML files.",
     "drill": "Start a drill (a rehearsal of the response window) of SEVERITY in AREA: "
     "written to DATABASE_URL as `/incident drill` writes it; the running `baton serve` opens the "

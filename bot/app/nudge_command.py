@@ -13,7 +13,7 @@ from bot.store.outbox import Post
 from bot.store.runtime import Baton
 from bot.store.settings import Settings, SettingsError, slack_api_from_env
 
-NAMES = ("slo", "readiness", "review", "handoffs")
+NAMES = ("slo", "readiness", "review", "handoffs", "drill")
 
 
 def nudge_command(name: str, config: Config) -> int:
@@ -35,6 +35,8 @@ def nudge_command(name: str, config: Config) -> int:
             return readiness_nudge(baton)
         if name == "review":
             return review_nudge(baton)
+        if name == "drill":
+            return drill_nudge(baton)
         from bot.nudges.schedule import one_dm_each  # the schedule loads the SLO digest's modules
 
         found = one_dm_each(handoff_views.reminders(baton))
@@ -116,3 +118,18 @@ def review_nudge(baton: Baton) -> int:
     found = review.review(baton, now=baton.clock.now())
     print(found.markdown())
     return 1 if post_now(baton, review.posts(baton, found), what="the failure review") else 0
+
+
+def drill_nudge(baton: Baton) -> int:
+    """The next scheduled drill, now: declared here, announced and paged by a running Baton's
+    ticker (this process runs none)."""
+    from bot.nudges import drill
+
+    inc = drill.start_now(baton)
+    if inc is None:
+        print("baton: no drill started: ownership.yaml lists no area", file=sys.stderr)
+        return 1
+    print(
+        f"ok: drill #{inc.id} of {inc.area} ({inc.severity}) declared; a running Baton pages and announces it"
+    )
+    return 0

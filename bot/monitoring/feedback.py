@@ -24,7 +24,7 @@ from pydantic_core import ErrorDetails
 from sqlmodel import Session, col, select
 
 from bot.incidents import messages, paging, rooms
-from bot.monitoring.links import join_or_declare, lock_link
+from bot.monitoring.links import join_or_declare, joinable, lock_link
 from bot.records import chain
 from bot.store import inbound
 from bot.store.db import session
@@ -156,12 +156,12 @@ def receive(*, baton: Baton, body: bytes) -> Outcome:
         s.flush()
         assert row.id is not None
         current = s.get(Incident, link.incident_id) if link.incident_id is not None else None
-        if current is not None and current.state != "resolved":
+        if current is not None and joinable(current):
             _join(s, baton, link, current, row, now)
             action, incident = "joined", current.id
         else:
             since = now - settings.window
-            if current is not None and current.resolved_at is not None:
+            if current is not None and not current.drill and current.resolved_at is not None:
                 since = max(since, current.resolved_at)  # counting starts again after a resolution
             cases = _cases_since(s, area, since)
             if len(cases) >= settings.alert:

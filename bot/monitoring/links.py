@@ -1,10 +1,10 @@
 """Which incident an outside signal belongs to: an Alertmanager group, or an SLO breach.
 
 A signal joins the incident it declared while that incident is open, and declares a new one
-otherwise. The decision is taken under a lock on the link row (an insert-if-missing, then
-SELECT … FOR UPDATE on PostgreSQL; SQLite's transactions hold its write lock), in the same
-transaction as the declaration, so two replicas, or Alertmanager resending a notification,
-never declare twice.
+otherwise; never a drill (`joinable`). The decision is taken under a lock on the link row
+(an insert-if-missing, then SELECT … FOR UPDATE on PostgreSQL; SQLite's transactions hold its
+write lock), in the same transaction as the declaration, so two replicas, or Alertmanager
+resending a notification, never declare twice.
 
 A signal's key is stored as its SHA-256 (`digest`): an Alertmanager groupKey has no length
 limit, and PostgreSQL refuses what does not fit the column where SQLite would take it. The key
@@ -72,7 +72,8 @@ def join_or_declare(
     caller's transaction (the caller commits, then wakes the ticker)."""
     link = lock_link(s, source=source, key=key, baton=baton)
     current = s.get(Incident, link.incident_id) if link.incident_id is not None else None
-    if current is not None and current.state != "resolved":
+    if joinable(current):
+        assert current is not None
         return Joined(current, declared=False, link=link)
     inc = declare_in(s, baton=baton, level=level, area=area, title=title, reporter=reporter)
     link.incident_id, link.state, link.updated_at = inc.id, {}, baton.clock.now()
@@ -86,4 +87,10 @@ def open_incident(s: Session, *, source: str, key: str) -> Incident | None:
     if link is None or link.incident_id is None:
         return None
     inc = s.get(Incident, link.incident_id)
-    return inc if inc is not None and inc.state != "resolved" else None
+    return inc if joinable(inc) else None
+
+
+def joinable(inc: Incident | None) -> bool:
+    """Whether a signal may join `inc`: open, and never a drill: an alert, an SLO
+    breach or the product's failure cases never attach to a rehearsal)."""
+    return inc is not None and inc.state != "resolved" and not inc.drill

@@ -1,7 +1,8 @@
 """The weekly failure review: per area, the week's incidents with their time to
 acknowledge against their windows, breaches and evidence counts; what is still open (incidents
 of any age, handoff receipts waiting for signatures); and the failure cases the product reported
-(counts by kind, a few masked examples).
+(counts by kind, a few masked examples). Drills are never counted with the incidents: the
+week's drills are listed apart, as "Drills" (bot/readiness/drills.py).
 
 `review(baton, now=…)` reads it (the 7 days up to `now`); `Review.markdown()` is what
 `baton nudge review` prints; `posts(baton, found)` are the per-area Slack messages (to the
@@ -22,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from bot.incidents.messages import USER_ID
 from bot.monitoring.feedback import example_line, kinds_text
+from bot.readiness.drills import Drill, between
 from bot.store.clock import slack_time
 from bot.store.db import session
 from bot.store.models import Evidence, FailureCase, Incident, Receipt
@@ -104,6 +106,7 @@ class AreaReview:
     still_open: tuple[IncidentLine, ...]  # not resolved, of any age
     handoffs: tuple[Handoff, ...]  # pending receipts
     failures: Failures
+    drills: tuple[Drill, ...] = ()  # declared this week; never among the incidents
 
     @property
     def breaches(self) -> int:
@@ -111,11 +114,12 @@ class AreaReview:
 
     @property
     def quiet(self) -> bool:
-        return not (self.incidents or self.still_open or self.handoffs or self.failures.total)
+        return not (self.incidents or self.still_open or self.handoffs or self.failures.total or self.drills)
 
     def summary(self) -> str:
-        """ "2 incidents (1 breached), 1 still open, 14 failure cases" (or "a quiet week")."""
-        return _summary(self.incidents, self.breaches, self.still_open, self.handoffs, self.failures.total)
+        """ "2 incidents (1 breached), 1 still open, 14 failure cases, 1 drill" (or "a quiet week")."""
+        found = (self.incidents, self.breaches, self.still_open, self.handoffs, self.failures.total)
+        return _summary(*found, len(self.drills))
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ class Review:
             [i for a in self.areas for i in a.still_open],
             [h for a in self.areas for h in a.handoffs],
             sum(a.failures.total for a in self.areas),
+            sum(len(a.drills) for a in self.areas),
         )
 
     def markdown(self) -> str:
@@ -157,6 +162,9 @@ class Review:
             out += [f"- {_handoff_md(h)}" for h in a.handoffs] or ["- none"]
             out += ["", f"### Failure cases from the product: {_failures_head(a.failures)}"]
             out += [f"- {e}" for e in a.failures.examples]
+            if a.drills:
+                out += ["", f"### Drills (not counted above): {len(a.drills)}"]
+                out += [f"- {d.line(_utc)}" for d in a.drills]
         return "\n".join(out) + "\n"
 
 
@@ -170,6 +178,7 @@ def _summary(
     still_open: Iterable[object],
     handoffs: Iterable[object],
     cases: int,
+    drills: int = 0,
 ) -> str:
     incidents, still_open, handoffs = list(incidents), list(still_open), list(handoffs)
     parts = []
@@ -181,6 +190,8 @@ def _summary(
         parts.append(_count(len(handoffs), "unsigned handoff"))
     if cases:
         parts.append(_count(cases, "failure case"))
+    if drills:
+        parts.append(_count(drills, "drill"))
     return ", ".join(parts) if parts else "a quiet week"
 
 
@@ -217,6 +228,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
     with session(baton.engine) as s:
         week = _incidents(s, col(Incident.declared_at) > start, col(Incident.declared_at) <= end)
         still_open = _incidents(s, col(Incident.state) != "resolved")
+        drills = between(s, start, end)
         receipts = list(
             s.exec(select(Receipt).where(col(Receipt.state) == "pending").order_by(col(Receipt.id))).all()
         )
@@ -229,6 +241,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
         )
     names = {key: a.name for key, a in baton.config.ownership.areas.items()}
     seen = [*(f.area for f in week + still_open), *(r.area for r in receipts), *(c.area for c in cases)]
+    seen += [d.area for d in drills]
     keys = [*names, *dict.fromkeys(k for k in seen if k not in names)]
     areas = []
     for key in keys:
@@ -245,15 +258,16 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
                 still_open=tuple(f.line for f in still_open if f.area == key),
                 handoffs=tuple(_handoff(r) for r in receipts if r.area == key),
                 failures=failures,
+                drills=tuple(d for d in drills if d.area == key),
             )
         )
     return Review(start, end, tuple(areas))
 
 
 def _incidents(s: Session, *where: Any) -> list[_Found]:
-    rows = list(
-        s.exec(select(Incident).where(*where).order_by(col(Incident.declared_at), col(Incident.id))).all()
-    )
+    """Incidents only: drills are never counted with them."""
+    found = select(Incident).where(col(Incident.drill).is_(False), *where)
+    rows = list(s.exec(found.order_by(col(Incident.declared_at), col(Incident.id))).all())
     ids = [r.id for r in rows]
     counts: dict[int, int] = {}
     if ids:
@@ -347,6 +361,9 @@ def message(found: Review, a: AreaReview) -> tuple[str, Blocks]:
             sections.append(within([handoffs, *(_handoff_mrkdwn(h) for h in a.handoffs)], SECTION))
         if a.failures.total:
             sections.append(within([cases, *(f"> {escape(e)}" for e in a.failures.examples)], SECTION))
+        if a.drills:
+            drills = f"*Drills* (not counted above): {len(a.drills)}"
+            sections.append(within([drills, *(f"• {d.line(slack_time)}" for d in a.drills)], SECTION))
     period = f"{slack_time(found.start)} – {slack_time(found.end)}"
     note = f"Week {period} · all areas: {found.summary()} · `baton nudge review` prints it all"
     blocks: Blocks = [

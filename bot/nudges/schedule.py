@@ -6,9 +6,11 @@ and durable state is a row: a NudgeRun (name, due time) is claimed with a lease,
 time runs once across replicas, and a run whose replica died is taken over once its lease is
 out. A run is marked done in the transaction that queues its posts (durable "post" jobs, sent
 once each by the ticker): a run either queued all its posts and is done, or queued none and is
-run again. A run that fails (the database refusing, a bug) is tried again after a backoff
-(1, 2, 4, 8 minutes); after MAX_TRIES it is given up and Baton's admins (ownership.yaml
-`admins`) are told by DM, with the `baton nudge` command that runs it by hand.
+run again. The drill nudge (bot/nudges/drill.py) declares its drill in that transaction too
+(`IN_RUN`): one drill per due time, never two, never none. A run that fails (the database
+refusing, a bug) is tried again after a backoff (1, 2, 4, 8 minutes); after MAX_TRIES it is
+given up and Baton's admins (ownership.yaml `admins`) are told by DM, with the `baton nudge`
+command that runs it by hand.
 
 Only the latest due time is ever considered, so a nudge missed while Baton was down runs once
 at start, not once per missed time. The first time Baton sees a nudge it only notes the current
@@ -28,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.monitoring import slo
-from bot.nudges import readiness, review
+from bot.nudges import drill, readiness, review
 from bot.records import handoff_views
 from bot.store import outbox
 from bot.store.clock import clock_span, slack_time
@@ -83,7 +85,10 @@ NUDGES: dict[str, tuple[Callable[[Baton], Payloads], str]] = {
     "slo_digest": (lambda b: outbox.payloads(b, slo.digest(b).posts, what="the SLO digest"), "slo"),
     "readiness": (lambda b: outbox.payloads(b, readiness.digest(b), what=readiness.WHAT), "readiness"),
     "failure_review": (lambda b: outbox.payloads(b, review.digest(b), what="the failure review"), "review"),
+    "drill": (lambda b: [], "drill"),  # all its work is IN_RUN
 }
+# Nudges that write in the transaction that marks their run done, after it is won.
+IN_RUN: dict[str, Callable[[Session, Baton, datetime], object]] = {"drill": drill.start}
 # Long enough for a weekly nudge missed over a long weekend.
 LOOKBACK = timedelta(days=8)
 # A run measures Prometheus for every area: minutes at worst. A replica that dies running one
@@ -176,6 +181,8 @@ def _done(baton: Baton, name: str, due: datetime, worker: str, found: Payloads) 
             log.warning("the %s nudge due at %s was taken over by another replica", name, due.isoformat())
             return False
         outbox.enqueue(s, found, now=now)
+        if name in IN_RUN:
+            IN_RUN[name](s, baton, now)
         s.commit()
     baton.wake()
     return True
@@ -264,6 +271,7 @@ def tick(baton: Baton, *, worker: str) -> list[str]:
         log.info("running the %s nudge due at %s (try %d)", name, due.isoformat(), tries)
         try:
             found = nudge[0](baton)
+            done = _done(baton, name, due, worker, found)
         except Exception as e:
             log.exception("the %s nudge due at %s failed", name, due.isoformat())
             # People hear the kind of error only: its text may quote SQL and what was typed.
@@ -276,6 +284,6 @@ def tick(baton: Baton, *, worker: str) -> list[str]:
                 f"unexpected {type(e).__name__} (Baton's log has the details)",
             )
             continue
-        if _done(baton, name, due, worker, found):
+        if done:
             ran.append(name)
     return ran

@@ -15,6 +15,7 @@ from bot.store.clock import slack_time
 from bot.text.blocks import button, context, header, section
 from bot.text.mrkdwn import escape
 
+RUNBOOK = "runbook"  # the item the area's last drill is shown next to
 TICK = "readiness_tick"  # action_id of the tick buttons; value "<area>:<item>"
 DONE, OPEN = ":white_check_mark:", ":white_large_square:"
 TITLES = {ORGANIZATION: "Organization checklist", PRODUCTION: "Production checklist"}
@@ -61,15 +62,18 @@ def _button(area: str, item: str) -> dict[str, Any]:
     return button("Tick", TICK, tick_value(area, item))
 
 
-def _item_block(area: str, state: ItemState, *, buttons: bool) -> dict[str, Any]:
-    block: dict[str, Any] = section(item_line(state))
+def _item_block(area: str, state: ItemState, *, buttons: bool, also: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = section(item_line(state) + (f"\n{also}" if also else ""))
     if buttons and not state.done:
         block["accessory"] = _button(area, state.item.key)
     return block
 
 
-def area_view(name: str, r: Readiness, *, note: str | None = None) -> tuple[str, Blocks]:
-    """Both checklists of one area: each item done or open, who ticked it, Tick buttons."""
+def area_view(
+    name: str, r: Readiness, *, note: str | None = None, rehearsed: str | None = None
+) -> tuple[str, Blocks]:
+    """Both checklists of one area: each item done or open, who ticked it, Tick buttons; next to
+    `runbook`, `rehearsed`: the area's last drill as said (bot/readiness/drills.py), if given."""
     blocks: Blocks = []
     if note:
         blocks.append(section(note))
@@ -81,14 +85,19 @@ def area_view(name: str, r: Readiness, *, note: str | None = None) -> tuple[str,
         states = r.of(checklist)
         done = sum(s.done for s in states)
         blocks.append(section(f"*{TITLES[checklist]}* {done}/{len(states)}"))
-        blocks += [_item_block(r.area, state, buttons=True) for state in states]
+        blocks += [
+            _item_block(r.area, state, buttons=True, also=rehearsed if state.item.key == RUNBOOK else None)
+            for state in states
+        ]
     how = (
         f"`/readiness {r.area} check <item> [link]` · `/readiness {r.area} uncheck <item>` · "
         "the area's R and A, or an admin, may tick"
     )
     blocks.append(context(how))
     open_ = ", ".join(s.item.key for s in r.open_items) or "none"
-    text = f"Readiness · {name}: {r.summary()}. Open: {open_}"
+    text = f"Readiness · {name}: {r.summary()}. Open: {open_}" + (
+        f". Runbook {rehearsed}" if rehearsed else ""
+    )
     return (f"{note}\n{text}" if note else text), blocks
 
 

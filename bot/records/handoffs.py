@@ -124,7 +124,10 @@ def snapshot(baton: Baton, s: Session, area: str) -> dict[str, Any]:
     cfg = baton.config.ownership.areas[raci.area]
     incidents = s.exec(
         select(Incident)
-        .where(col(Incident.area) == raci.area, col(Incident.state) != "resolved")
+        # Drills are not the area's open incidents.
+        .where(
+            col(Incident.area) == raci.area, col(Incident.state) != "resolved", col(Incident.drill).is_(False)
+        )
         .order_by(col(Incident.id))
     ).all()
     ready = checklist.readiness(baton.config, s, raci.area)

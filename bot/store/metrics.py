@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.store.models import Incident
 
@@ -102,20 +102,28 @@ class Metrics:
 
 
 class IncidentStates(Collector):
-    """baton_incidents{state=…}: read from the database at scrape time, so every replica agrees."""
+    """baton_incidents{state=…}: read from the database at scrape time, so every replica agrees.
+    Drills are never counted in it: they are baton_drills{state=…}."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
 
     def collect(self):  # type: ignore[no-untyped-def]
-        gauge = GaugeMetricFamily("baton_incidents", "Incidents by state", labels=["state"])
-        counts = {"open": 0, "acknowledged": 0, "resolved": 0}
+        incidents = GaugeMetricFamily(
+            "baton_incidents", "Incidents by state (drills not counted)", labels=["state"]
+        )
+        drills = GaugeMetricFamily("baton_drills", "Drills (rehearsal incidents) by state", labels=["state"])
+        counts = {drill: {"open": 0, "acknowledged": 0, "resolved": 0} for drill in (False, True)}
+        query = select(Incident.drill, Incident.state, func.count()).group_by(
+            col(Incident.drill), col(Incident.state)
+        )
         with Session(self.engine) as s:
-            for state, n in s.exec(select(Incident.state, func.count()).group_by(Incident.state)).all():
-                counts[state] = n
-        for state, n in counts.items():
-            gauge.add_metric([state], n)
-        yield gauge
+            for drill, state, n in s.exec(query).all():
+                counts[bool(drill)][state] = n
+        for gauge, drill in ((incidents, False), (drills, True)):
+            for state, n in counts[drill].items():
+                gauge.add_metric([state], n)
+            yield gauge
 
 
 class ClockOffset(Collector):

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import BoltContext, Respond
 
-from bot.readiness import services
+from bot.readiness import drills, services
 from bot.readiness.messages import parse_value
 from bot.text.errors import Refused
 from handlers.listener import baton_of
@@ -24,7 +24,8 @@ def tick_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -
     except Refused as e:
         respond(response_type="ephemeral", replace_original=False, text=f":warning: {e}")
         return
-    answer = render.checked(baton.config.ownership.areas[done.area].name, done)
+    last = drills.rehearsal(baton=baton, area=done.area)
+    answer = render.checked(baton.config.ownership.areas[done.area].name, done, last)
     if (body.get("container") or {}).get("is_ephemeral"):
         # The person's own /readiness answer: refreshed in place, the button gone.
         respond(replace_original=True, text=answer["text"], blocks=answer["blocks"])

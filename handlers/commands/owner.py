@@ -9,6 +9,7 @@ from slack_bolt import Ack, BoltContext
 from bot.config.ownership import ROLES
 from bot.oncall import overrides
 from bot.oncall.overrides import OverrideError
+from bot.readiness import drills
 from bot.records import handoff_views, handoffs
 from bot.records.handoffs import HandoffError
 from bot.store.runtime import Baton
@@ -56,6 +57,7 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
             area,
             handoff_views.card(baton=baton, area=area),
             oncall=overrides.oncall_for_area(baton=baton, area=area),
+            rehearsal=drills.rehearsal(baton=baton, area=area),
         )
     unknown = own.unknown_area(text)
     hint = unknown.guess
@@ -67,6 +69,7 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
                 hint,
                 handoff_views.card(baton=baton, area=hint),
                 oncall=overrides.oncall_for_area(baton=baton, area=hint),
+                rehearsal=drills.rehearsal(baton=baton, area=hint),
             ),
         )
     return render.error(f"{unknown} {USAGE}")

@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
-from bot.readiness import services
+from bot.readiness import drills, services
 from bot.readiness.checklist import readiness, readiness_of
 from bot.readiness.services import ReadinessError
 from bot.store.db import session
@@ -58,7 +58,8 @@ def all_areas(baton: Baton) -> dict[str, Any]:
 def area_view(baton: Baton, area: str, *, note: str | None = None) -> dict[str, Any]:
     with session(baton.engine) as s:
         state = readiness(baton.config, s, area)
-    return render.view(baton.config.ownership.areas[area].name, state, note=note)
+    last = drills.rehearsal(baton=baton, area=area)
+    return render.view(baton.config.ownership.areas[area].name, state, last, note=note)
 
 
 def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
@@ -87,7 +88,8 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
     if verb == "uncheck":
         if len(rest) > 1:
             raise ReadinessError(f"Untick one item at a time: `/readiness {area} uncheck <item>`.")
-        return render.unchecked(name, services.uncheck_item(baton=baton, area=area, item=rest[0], user=user))
+        undone = services.uncheck_item(baton=baton, area=area, item=rest[0], user=user)
+        return render.unchecked(name, undone, drills.rehearsal(baton=baton, area=area))
     if len(rest) > 2:
         raise ReadinessError(
             f"After the item give at most one link, e.g. `/readiness {area} check dashboard "
@@ -95,7 +97,7 @@ def reply_for(baton: Baton, text: str, *, user: str) -> dict[str, Any]:
         )
     link = rest[1] if len(rest) == 2 else None
     done = services.check_item(baton=baton, area=area, item=rest[0], user=user, link=link)
-    return render.checked(name, done)
+    return render.checked(name, done, drills.rehearsal(baton=baton, area=area))
 
 
 LISTENERS = (Listener(readiness_asked, lazy=[readiness_command]),)

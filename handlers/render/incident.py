@@ -71,14 +71,11 @@ def declared(inc: Incident) -> dict[str, Any]:
     )
 
 
-DRILL = " DRILL"
-
-
 def incident_list(incidents: list[Incident]) -> dict[str, Any]:
     if not incidents:
         return reply(":white_check_mark: No open incidents.")
     lines = [
-        f"• *#{i.id}*{DRILL if i.drill else ''} {i.severity} `{i.area}` {messages.title(i, 100)} · "
+        f"• *#{i.id}* {'*DRILL* ' if i.drill else ''}{i.severity} `{i.area}` {messages.title(i, 100)} · "
         f"{i.state} · {_where(i)}"
         for i in incidents
     ]

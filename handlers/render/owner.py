@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.config.ownership import Ownership
 from bot.oncall.overrides import OnCallNow
+from bot.readiness.drills import Rehearsal
 from bot.records import handoff_messages as say
 from bot.records.handoff_views import Card
 from bot.store.clock import slack_time
@@ -86,7 +87,12 @@ def _oncall(own: Ownership, who: str, now: OnCallNow | None) -> str:
 
 
 def area_card(
-    own: Ownership, area: str, handoffs: Card | None = None, *, oncall: OnCallNow | None = None
+    own: Ownership,
+    area: str,
+    handoffs: Card | None = None,
+    *,
+    oncall: OnCallNow | None = None,
+    rehearsal: Rehearsal | None = None,
 ) -> dict[str, Any]:
     raci = own.raci(area)
     team = own.config.teams[raci.responsible_team] if raci.responsible_team else None
@@ -111,6 +117,8 @@ def area_card(
         blocks.append(section(ready))
     if handoffs is not None:
         blocks += _handoff_blocks(own, handoffs)
+    if rehearsal is not None:  # the area's last drill, next to its runbook
+        blocks.append(section(f"*Drills* {rehearsal.text(slack_time)}"))
     if raci.runbook:
         blocks.append(actions(button("Open runbook", "open_runbook", url=raci.runbook)))
     text = (

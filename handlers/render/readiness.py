@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.readiness import messages
 from bot.readiness.checklist import Readiness
+from bot.readiness.drills import Rehearsal
 from bot.readiness.services import Checked, Unchecked
 from bot.store.clock import slack_time
 from bot.text.blocks import section
@@ -34,11 +35,16 @@ def area_list(rows: list[tuple[str, str, Readiness]]) -> dict[str, Any]:
     return message(*messages.area_list(rows))
 
 
-def view(name: str, r: Readiness, *, note: str | None = None) -> dict[str, Any]:
-    return message(*messages.area_view(name, r, note=note))
+def rehearsed(found: Rehearsal) -> str:
+    """ ":repeat: rehearsed: drill #12 acknowledged in 4m of 1h on <date>" (or no drill in 90 days)."""
+    return f":repeat: {found.text(slack_time)}" if found.last else f":grey_question: {found.text(slack_time)}"
 
 
-def checked(name: str, done: Checked) -> dict[str, Any]:
+def view(name: str, r: Readiness, last: Rehearsal, *, note: str | None = None) -> dict[str, Any]:
+    return message(*messages.area_view(name, r, note=note, rehearsed=rehearsed(last)))
+
+
+def checked(name: str, done: Checked, last: Rehearsal) -> dict[str, Any]:
     """The area after a tick, with what the tick did above it."""
     it = done.item
     if done.proven is not None:
@@ -55,10 +61,10 @@ def checked(name: str, done: Checked) -> dict[str, Any]:
         note = messages.checked_note(
             title=it.title, key=it.key, by=done.by, replaced_by=replaced, masked=done.masked
         )
-    return view(name, done.readiness, note=note)
+    return view(name, done.readiness, last, note=note)
 
 
-def unchecked(name: str, done: Unchecked) -> dict[str, Any]:
+def unchecked(name: str, done: Unchecked, last: Rehearsal) -> dict[str, Any]:
     it = done.item
     if done.was is None:
         note = f":information_source: *{it.title}* `{it.key}` was not ticked; nothing changed."
@@ -67,4 +73,4 @@ def unchecked(name: str, done: Unchecked) -> dict[str, Any]:
             f":white_large_square: *{it.title}* `{it.key}` unticked (it was ticked by <@{done.was.by}> "
             f"{slack_time(done.was.at)})."
         )
-    return view(name, done.readiness, note=note)
+    return view(name, done.readiness, last, note=note)
