@@ -24,6 +24,7 @@ import yaml
 from bot.app.runner import Runner, boot
 from bot.app.ticker import Ticker
 from bot.config.loader import Config, load_config
+from bot.drills import score
 from bot.incidents import paging, rooms
 from bot.slack.standin import Call, Channel, FakeSlack
 from bot.store.clock import FakeClock
@@ -318,7 +319,11 @@ def clocked(fake_slack: FakeSlack, db_url: str) -> Iterator[tuple[Baton, Ticker,
     config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
     clock = FakeClock()
     baton = boot(settings, config, clock=clock)
-    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
+    ticker = Ticker(
+        baton,
+        handlers={**paging.HANDLERS, **rooms.HANDLERS, **score.HANDLERS},
+        on_failure=rooms.report_failure,
+    )
     yield baton, ticker, clock
     ticker.shutdown()
     baton.engine.dispose()

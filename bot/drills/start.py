@@ -83,11 +83,21 @@ def start_in(
     title: str,
     starter: str,
     window: timedelta | None = None,
+    heads_up: timedelta = timedelta(0),
 ) -> Incident:
     """A drill inside the caller's transaction (validated input; the caller commits and wakes
-    the ticker): the scheduled drill is written in the transaction that claims its nudge."""
+    the ticker): the scheduled drill is written in the transaction that claims its nudge, its
+    window starting `heads_up` later, so the team hears of it before the first page."""
     inc = declare_in(
-        s, baton=baton, level=level, area=area, title=title, reporter=starter, drill=True, window=window
+        s,
+        baton=baton,
+        level=level,
+        area=area,
+        title=title,
+        reporter=starter,
+        drill=True,
+        window=window,
+        start=baton.clock.now() + heads_up,
     )
     assert inc.id is not None
     last = max((step.after for step in inc.policy.steps), default=0.0)

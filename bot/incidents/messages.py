@@ -37,6 +37,7 @@ SOURCES = {
     "alertmanager": "Alertmanager",
     "prometheus": "Prometheus (SLO)",
     "feedback": "the product's feedback",  # failure cases from POST /feedback
+    "schedule": "the drill schedule",  # nudges.drill
 }
 
 

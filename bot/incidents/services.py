@@ -140,12 +140,15 @@ def declare_in(
     reporter: str,
     drill: bool = False,
     window: timedelta | None = None,
+    start: datetime | None = None,
 ) -> Incident:
     """`declare` inside the caller's transaction (validated input; the caller commits and wakes
     the ticker): for callers that decide something else in the same transaction, such as an
     alert group that must never declare twice. A drill (bot/drills/) comes this way too, with
-    its window shortened when `window` is given."""
+    its window shortened when `window` is given, and starting at `start` (a scheduled drill gives
+    its team a minute's notice) rather than now."""
     now = baton.clock.now()
+    begins = max(start or now, now)
     policy = paging.snapshot(baton, level=level, area=area)
     if window is not None:
         policy = paging.shortened(policy, window)
@@ -160,10 +163,10 @@ def declare_in(
         declared_at=now,
         policy=policy,
         commander=None if backlog else baton.ownership.user_id(baton.ownership.raci(area).accountable),
-        window_started_at=None if backlog else now,
+        window_started_at=None if backlog else begins,
         deadline=None
         if backlog or policy.window_seconds is None
-        else now + timedelta(seconds=policy.window_seconds),
+        else begins + timedelta(seconds=policy.window_seconds),
     )
     s.add(inc)
     s.flush()
@@ -176,7 +179,7 @@ def declare_in(
         backlog_post.enqueue(s, incident_id=inc.id, due_at=now, now=now)
     else:
         SetupPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
-        paging.schedule_ladder(s, inc, start=now, now=now)
+        paging.schedule_ladder(s, inc, start=begins, now=now)
         paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
     return inc
 

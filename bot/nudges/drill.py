@@ -11,21 +11,24 @@ starts two drills for one due time, nor none.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot.incidents import services
+from bot.drills import start as drills
 from bot.store import outbox
 from bot.store.db import session
 from bot.store.models import Incident
 from bot.store.runtime import Baton
 from bot.text.mrkdwn import escape
+from bot.text.spans import format_duration
 
 log = logging.getLogger(__name__)
 
 STARTER = "schedule"  # who starts a scheduled drill (Incident.declared_by); the rotation reads it
 LEVEL = "P2"
+# The team hears of the drill this long before its first page: the announcement goes first.
+HEADS_UP = timedelta(minutes=1)
 
 
 def next_area(s: Session, baton: Baton) -> str | None:
@@ -46,25 +49,19 @@ def next_area(s: Session, baton: Baton) -> str | None:
 
 
 def _start_drill(s: Session, baton: Baton, area: str, now: datetime) -> Incident:
-    """Declare the drill in the caller's transaction.
-
-    Until `services.declare_drill_in` lands this declares through `declare_in` and marks the
-    row a drill; then this body becomes that one call:
-    `services.declare_drill_in(s, baton=baton, level=LEVEL, area=area, title=title, starter=STARTER)`.
-    """
+    """Declare the drill in the caller's transaction, its window starting after the heads-up."""
     title = f"Scheduled drill of {baton.config.ownership.areas[area].name}"
-    inc = services.declare_in(s, baton=baton, level=LEVEL, area=area, title=title, reporter=STARTER)
-    inc.drill = True
-    s.add(inc)
-    s.flush()
-    return inc
+    return drills.start_in(
+        s, baton=baton, level=LEVEL, area=area, title=title, starter=STARTER, heads_up=HEADS_UP
+    )
 
 
 def announcement(baton: Baton, inc: Incident) -> str:
     name = escape(baton.config.ownership.areas[inc.area].name)
     window = inc.policy.response_time
     return (
-        f"DRILL: the scheduled {inc.severity} drill of *{name}* starts now as drill #{inc.id}. Nothing is "
+        f"DRILL: the scheduled {inc.severity} drill of *{name}* starts in {format_duration(HEADS_UP)} as "
+        f"drill #{inc.id}. Nothing is "
         f"broken: Baton pages the real ladder with the real {window} window, so acknowledge as you would "
         "an incident; the drill is scored and kept out of incident figures."
     )

@@ -29,6 +29,7 @@ from bot.app.runner import boot
 from bot.app.ticker import Ticker
 from bot.config.loader import load_config
 from bot.config.thresholds import default_slo
+from bot.drills import score
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.monitoring import slo
@@ -153,7 +154,11 @@ def clocked_baton(fake: FakeSlack, db_url: str, ownership: Path = SHIPPED_OWNERS
     config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
     clock = FakeClock()  # Sunday 2026-11-22 09:00 UTC
     baton = boot(settings, config, clock=clock)
-    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
+    ticker = Ticker(
+        baton,
+        handlers={**paging.HANDLERS, **rooms.HANDLERS, **score.HANDLERS},
+        on_failure=rooms.report_failure,
+    )
     return Clocked(baton, ticker, clock, fake)
 
 

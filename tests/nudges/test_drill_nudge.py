@@ -18,12 +18,13 @@ from bot.slack.standin import FakeSlack
 from bot.store.db import session
 from bot.store.models import Incident, Job, NudgeRun
 from bot.store.runtime import Baton
-from tests.conftest import SHIPPED_OWNERSHIP
+from tests.conftest import SHIPPED_OWNERSHIP, page_dms
 from tests.dbfaults import refusing
 from tests.monitoring.test_slo import Clocked, clocked_baton
 
 ML, PLATFORM, DATA, PRODUCT = "C07MLTEAM", "C07PLATFORM", "C07DATATEAM", "C07PRODUCT"
 JONAS = "U07JONAS01"  # the shipped ownership.yaml's admin
+ANNOUNCED = "DRILL: the scheduled"  # every message of a drill starts with DRILL; this is the announcement
 TO_SUNDAY_11 = timedelta(hours=2)  # from the clocked Sunday 09:00 UTC (London): the drill is due
 
 
@@ -58,7 +59,7 @@ def drills(baton: Baton) -> list[Incident]:
 
 
 def announcements(fake: FakeSlack, channel: str) -> list[str]:
-    return [m["text"] for m in fake.messages(channel) if m["text"].startswith("DRILL")]
+    return [m["text"] for m in fake.messages(channel) if m["text"].startswith(ANNOUNCED)]
 
 
 def test_two_replicas_at_the_same_due_time_start_exactly_one_drill(
@@ -95,9 +96,15 @@ def test_two_replicas_at_the_same_due_time_start_exactly_one_drill(
         replicas[0].ticker.run_until_idle()
         (said,) = announcements(channels, ML)
         assert said.startswith(
-            f"DRILL: the scheduled P2 drill of *Model / Prompt* starts now as drill #{started.id}"
+            f"DRILL: the scheduled P2 drill of *Model / Prompt* starts in 1m as drill #{started.id}"
         )
         assert len(drills(replicas[1].baton)) == 1
+        # Announced first: no page before the heads-up has passed, then the ladder's first step.
+        assert page_dms(channels) == []
+        replicas[0].clock.advance(drill.HEADS_UP)
+        replicas[0].ticker.run_until_idle()
+        pages = page_dms(channels)
+        assert pages and all(str(p.params["text"]).startswith("DRILL") for p in pages)
     finally:
         for c in replicas:
             c.ticker.shutdown()
@@ -125,7 +132,7 @@ def test_drills_go_round_the_areas_in_file_order_each_announced_in_its_team_chan
     assert platform.startswith("DRILL: the scheduled P2 drill of *Infra / Deploy*")
     assert len(announcements(fake, DATA)) == 1 and len(announcements(fake, PRODUCT)) == 1
     # Legal has no channel: the admin hears it, and why.
-    told = [m["text"] for m in fake.dm_messages(JONAS) if m["text"].startswith("DRILL")]
+    told = [m["text"] for m in fake.dm_messages(JONAS) if m["text"].startswith(ANNOUNCED)]
     assert len(told) == 1 and "has no `channel` in ownership.yaml" in told[0]
     assert f"drill #{drills(baton)[4].id}" in told[0]
 
