@@ -26,7 +26,7 @@ from bot.slack.standin import FakeSlack
 from bot.store.db import alembic_config, make_engine, session, upgrade
 from bot.store.models import Evidence, Incident, Job, MonitorLink, TimelineEvent
 from bot.store.policy import Policy
-from tests.conftest import FAST_SEVERITY, RunningBaton, settle, start_baton
+from tests.conftest import FAST_SEVERITY, RunningBaton, early_incident_table, settle, start_baton
 from tests.handlers.test_incident_command import OWNING_TEAM, page_dms, paged_users
 
 TOKEN = "alert-token-0123456789"
@@ -321,7 +321,7 @@ def test_the_migration_turns_stored_keys_into_digests(db_url: str) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0013")
     at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    incident = Incident.__table__  # type: ignore[attr-defined]
+    incident = early_incident_table()
     with engine.begin() as conn:
         conn.execute(
             sa.insert(incident).values(

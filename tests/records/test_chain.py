@@ -29,10 +29,10 @@ from bot.records.verify import verify
 from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import alembic_config, make_engine, session, upgrade
-from bot.store.models import ChainHead, Evidence, Incident, Receipt
+from bot.store.models import ChainHead, Evidence, Receipt
 from bot.store.policy import Policy
 from bot.store.runtime import Baton
-from tests.conftest import FAST_SEVERITY, RunningBaton, start_baton
+from tests.conftest import FAST_SEVERITY, RunningBaton, early_incident_table, start_baton
 
 MAYA, LI, LEO, SAM = "U07MAYA001", "ULIE", "U07LEO0002", "U07SAM0001"
 RECEIPT = Receipt.__table__  # type: ignore[attr-defined]
@@ -410,7 +410,7 @@ def test_the_migration_chains_evidence_recorded_before_chaining(db_url: str) -> 
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0005")
-    incident = Incident.__table__  # type: ignore[attr-defined]
+    incident = early_incident_table()
     table = Evidence.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
         for n in (1, 2):

@@ -17,11 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("incident") as batch:
-        # Every incident before this revision was a real one.
-        batch.add_column(sa.Column("drill", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("scored_at", sa.DateTime(timezone=True)))
-        batch.create_index("ix_incident_drill", ["drill"])
+    # Plain ADD COLUMN, not a batch: SQLite would rebuild the table, and dropping the old
+    # incident table fails while evidence, jobs and timeline rows point at it.
+    # Every incident before this revision was a real one.
+    op.add_column("incident", sa.Column("drill", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("incident", sa.Column("scored_at", sa.DateTime(timezone=True)))
+    op.create_index("ix_incident_drill", "incident", ["drill"])
 
 
 def downgrade() -> None:
