@@ -33,6 +33,8 @@ SCOPES = {
     "conversations.list": {"channels:read"},  # types=public_channel only
     "usergroups.list": {"usergroups:read"},
     "users.info": {"users:read"},
+    "files.getUploadURLExternal": {"files:write"},  # a drill's picture
+    "files.completeUploadExternal": {"files:write"},
 }
 # Scopes that events need rather than calls.
 EVENT_SCOPES = {"reaction_added": {"reactions:read"}, "app_home_opened": set()}

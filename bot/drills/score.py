@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from bot.incidents.messages import USER_ID, mention
 from bot.records import picture, window
 from bot.records.window import ResponseWindow
+from bot.slack.chat import ChatError
 from bot.store import delivery, jobs
 from bot.store.db import reading, session
 from bot.store.kinds import JobKind, Payload, registry
@@ -104,7 +105,17 @@ def run_score(baton: Baton, job: Job, payload: ScorePayload) -> None:
         raise jobs.Defer("the channel is not created yet")
     if inc.channel_id is not None:
         delivery.post(baton, job, inc.channel_id, text=text, blocks=blocks, step="card")
-        channel = inc.channel_id
+        _share_picture(baton, job, inc, seen, inc.channel_id)
+    if USER_ID.fullmatch(inc.declared_by):
+        where = f"\nThe picture is in <#{inc.channel_id}>." if inc.channel_id else ""
+        dm_blocks = [*blocks, *([context(where.strip())] if where else [])]
+        delivery.post(baton, job, inc.declared_by, text=text, blocks=dm_blocks, step="dm")
+
+
+def _share_picture(baton: Baton, job: Job, inc: Incident, seen: ResponseWindow, channel: str) -> None:
+    """The PNG of the timeline, shared in the channel once. Refused for good (the app lacks
+    files:write, say), the card stands without it and the channel is told where the picture is."""
+    try:
         delivery.once(
             baton,
             job,
@@ -117,10 +128,15 @@ def run_score(baton: Baton, job: Job, payload: ScorePayload) -> None:
                 comment=drill.said(f"who was paged when in drill #{inc.id}"),
             ),
         )
-    if USER_ID.fullmatch(inc.declared_by):
-        where = f"\nThe picture is in <#{inc.channel_id}>." if inc.channel_id else ""
-        dm_blocks = [*blocks, *([context(where.strip())] if where else [])]
-        delivery.post(baton, job, inc.declared_by, text=text, blocks=dm_blocks, step="dm")
+    except ChatError as e:
+        if e.retryable:
+            raise
+        log.warning("drill #%s: Slack refused its picture (%s)", inc.id, e.error)
+        said = (
+            f"Slack refused the picture of this timeline ({escape(e.error)}); "
+            f"`baton export {inc.id} --html` draws it."
+        )
+        delivery.post(baton, job, channel, text=said, step="picture-refused")
 
 
 def _names(baton: Baton) -> dict[str, str]:

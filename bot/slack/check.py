@@ -24,6 +24,8 @@ _REINSTALL = "reinstall the app from slack-app-manifest.yaml, which asks for it"
 # Scopes Baton works without, worse: with them it finds a page whose answer was lost (a 5xx, a
 # crash) in the person's DM instead of paging them again (bot/store/delivery.py).
 DM_LOOKUP_SCOPES = ("im:write", "im:history")
+# Without it a drill's score card is posted without the picture of its timeline.
+FILES_SCOPE = "files:write"
 
 
 def scope_warning(chat: Chat) -> str | None:
@@ -33,13 +35,18 @@ def scope_warning(chat: Chat) -> str | None:
         granted = chat.granted_scopes()
     except ChatError:
         return None  # the rest of the check reports Slack's answer
-    missing = [scope for scope in DM_LOOKUP_SCOPES if granted is not None and scope not in granted]
-    if not missing:
+    if granted is None:
         return None
-    return (
-        f"the bot token lacks {' and '.join(missing)}: after a lost answer (a Slack 5xx, a restart) "
-        f"Baton cannot look in a person's DM for the page it sent, so it may page them twice; " + _REINSTALL
-    )
+    said = []
+    missing = [scope for scope in DM_LOOKUP_SCOPES if scope not in granted]
+    if missing:
+        said.append(
+            f"the bot token lacks {' and '.join(missing)}: after a lost answer (a Slack 5xx, a restart) "
+            f"Baton cannot look in a person's DM for the page it sent, so it may page them twice"
+        )
+    if FILES_SCOPE not in granted:
+        said.append(f"the bot token lacks {FILES_SCOPE}: a drill's score card goes without its picture")
+    return "; ".join(said) + "; " + _REINSTALL if said else None
 
 
 @dataclass(frozen=True)

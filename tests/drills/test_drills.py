@@ -335,3 +335,31 @@ def test_a_drill_is_run_as_an_incident_is(running: RunningBaton) -> None:
     assert all(m.startswith("DRILL") for m in said), said
     assert len([f for f in fake.files.values() if f.completed]) == 1
     assert channel.topic.startswith("DRILL") and "P0" in channel.topic
+
+
+def test_without_files_write_the_card_stands_and_the_channel_is_told_where_the_picture_is(
+    running: RunningBaton,
+) -> None:
+    fake = running.fake
+    fake.scopes.discard("files:write")  # an app installed before drills asked for it
+    running.command("/incident", "drill P1 model-quality", user_id=MAYA)
+    channel = _drill_channel(fake)
+    running.command("/incident", "resolve #1 done", user_id=MAYA)
+    card = _card(fake, channel)
+    assert card["text"].startswith("DRILL #1 scored")
+    told = fake.wait_for(
+        lambda: next((m["text"] for m in channel.messages if "refused the picture" in m["text"]), None),
+        timeout=15,
+    )
+    assert "missing_scope" in told and "`baton export 1 --html`" in told
+    # The starter still gets the card.
+    fake.wait_for(
+        lambda: (
+            any(
+                c.params.get("channel") == MAYA and "scored" in str(c.params.get("text"))
+                for c in fake.calls_to("chat.postMessage")
+            )
+            or None
+        ),
+        timeout=15,
+    )

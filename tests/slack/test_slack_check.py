@@ -273,3 +273,13 @@ def test_serve_warns_at_start_up_when_the_token_cannot_look_in_dms(
         lines = out.stop()
     warnings = [line for line in lines if " WARNING " in line]
     assert len(warnings) == 1 and warnings[0].endswith(f"WARNING bot.slack.check: {LACKS_DM_SCOPES}"), lines
+
+
+def test_check_warns_when_a_drills_picture_cannot_be_shared(workspace: FakeSlack) -> None:
+    workspace.scopes -= {"files:write"}
+    out = check_slack(workspace, "--slack")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == (
+        "baton: warning: the bot token lacks files:write: a drill's score card goes without its picture; "
+        "reinstall the app from slack-app-manifest.yaml, which asks for it\n"
+    )

@@ -15,6 +15,7 @@ UPLOAD_PATH = "/upload/"
 
 
 def files_getUploadURLExternal(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
+    ws.need_scope("files:write")
     try:
         length = int(str(params["length"]))
     except ValueError:
@@ -29,6 +30,7 @@ def files_getUploadURLExternal(ws: Workspace, params: dict[str, Any]) -> dict[st
 
 
 def files_completeUploadExternal(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
+    ws.need_scope("files:write")
     wanted = json_arg(params["files"], "files")
     if not isinstance(wanted, list) or not all(isinstance(f, dict) and f.get("id") for f in wanted):
         raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] files: [{id, title}]"]})

@@ -40,6 +40,7 @@ DEFAULT_SCOPES: frozenset[str] = frozenset(
         "pins:write",
         "reactions:read",
         "usergroups:read",
+        "files:write",
     }
 )
 #: (user_id, name, email, real name) of the humans every FakeSlack starts with; all are in #general.
