@@ -17,14 +17,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("incident") as batch:
-        batch.add_column(sa.Column("announce_channel", sa.String(32)))
-        batch.add_column(sa.Column("announce_ts", sa.String(32)))
-        batch.add_column(sa.Column("last_status_at", sa.DateTime(timezone=True)))
-        batch.add_column(sa.Column("review_due_at", sa.DateTime(timezone=True)))
-        batch.add_column(sa.Column("review_link", sa.Text()))
-        batch.add_column(sa.Column("reviewed_by", sa.String(32)))
-        batch.add_column(sa.Column("reviewed_at", sa.DateTime(timezone=True)))
+    # Plain ADD COLUMN, not a batch: SQLite would rebuild the table, and dropping the old
+    # incident table fails while evidence, jobs and timeline rows point at it.
+    for column in (
+        sa.Column("announce_channel", sa.String(32)),
+        sa.Column("announce_ts", sa.String(32)),
+        sa.Column("last_status_at", sa.DateTime(timezone=True)),
+        sa.Column("review_due_at", sa.DateTime(timezone=True)),
+        sa.Column("review_link", sa.Text()),
+        sa.Column("reviewed_by", sa.String(32)),
+        sa.Column("reviewed_at", sa.DateTime(timezone=True)),
+    ):
+        op.add_column("incident", column)
     op.create_table(
         "follow_up",
         sa.Column("id", sa.Integer(), primary_key=True),
