@@ -277,6 +277,49 @@ class ActionSpec(Model):
         return value
 
 
+class GitHubTracker(Model):
+    """Follow-ups become GitHub issues (`POST /repos/{owner}/{repo}/issues`); `api_url` for
+    GitHub Enterprise (e.g. https://github.example.com/api/v3)."""
+
+    repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")] = Field(
+        description="owner/name, e.g. acme/ml-platform"
+    )
+    # Not in repr(): models end up in logs, and a token must never.
+    token: str = Field(repr=False, description='a token that may create issues, e.g. "${GITHUB_TOKEN}"')
+    api_url: HttpUrl = HttpUrl("https://api.github.com")
+
+
+class JiraTracker(Model):
+    """Follow-ups become Jira Cloud issues (`POST /rest/api/3/issue`, type Task), with basic auth
+    of an e-mail address and an API token."""
+
+    url: HttpUrl = Field(description='the site, e.g. "https://acme.atlassian.net"')
+    project: str = Field(description="the project key, e.g. MLOPS")
+    email: str = Field(description='the account\'s e-mail address, e.g. "${JIRA_EMAIL}"')
+    token: str = Field(repr=False, description='an API token, e.g. "${JIRA_TOKEN}"')
+    issue_type: str = "Task"
+
+
+class Tracker(Model):
+    """Where follow-ups become issues: GitHub or Jira (one of them)."""
+
+    github: GitHubTracker | None = None
+    jira: JiraTracker | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if (self.github is None) == (self.jira is None):
+            raise ValueError("configure github or jira (one of them)")
+        return self
+
+
+class Announce(Model):
+    """One message per incident or drill in `channel`, edited in place as it changes."""
+
+    channel: str = Field(description="the channel ID, e.g. C07INCIDENTS")
+    min_severity: Severity = "P2"  # P3 backlog items are announced only when this says P3
+
+
 class Area(Model):
     """One row of the RACI matrix."""
 
@@ -291,6 +334,7 @@ class Area(Model):
     slo_queries: dict[str, str] = Field(default_factory=dict)
     # Action names: lowercase letters, digits and dashes (checked by ownership_issues, like area keys).
     actions: dict[str, ActionSpec] = Field(default_factory=dict)
+    tracker: Tracker | None = None  # this area's follow-ups go here instead of the top-level tracker
 
 
 def _check_cron(value: str | None) -> str | None:
@@ -388,6 +432,8 @@ class OwnershipConfig(Model):
     alerts: Alerts = Field(default_factory=Alerts)
     feedback: Feedback = Field(default_factory=Feedback)
     drills: Drills = Field(default_factory=Drills)
+    announce: Announce | None = None
+    tracker: Tracker | None = None
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Self:
@@ -419,6 +465,10 @@ class Level(Model):
     response_time: Duration = None
     notify: Scope
     escalation: list[EscalationStep] | None = None
+    # A "status update due" post when no status was posted for this long, until resolved.
+    update_every: Duration = None
+    # A review is due this long after resolve; the commander is told and nudged while overdue.
+    review: Duration = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

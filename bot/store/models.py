@@ -65,6 +65,38 @@ class Incident(SQLModel, table=True):
     setup_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     channel_error: str | None = Field(default=None, sa_type=Text)  # set-up gave up: why
     scored_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # a drill's score card queued
+    # The announcement (ownership.yaml `announce:`): where and which message, edited in place.
+    announce_channel: str | None = Field(default=None, max_length=32)
+    announce_ts: str | None = Field(default=None, max_length=32)
+    last_status_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # the update cadence's clock
+    review_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # severity.yaml `review:`
+    review_link: str | None = Field(default=None, sa_type=Text)
+    reviewed_by: str | None = Field(default=None, max_length=32)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class FollowUp(SQLModel, table=True):
+    """Work an incident leaves behind (`/incident follow-up`), and its issue in a tracker."""
+
+    __tablename__ = "follow_up"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    text: str = Field(sa_type=Text)  # masked when stored
+    owner: str | None = Field(default=None, max_length=32)  # a Slack user ID
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    state: str = Field(default="open", max_length=16, index=True)  # open / done
+    done_by: str | None = Field(default=None, max_length=32)
+    done_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The tracker's issue: which tracker ("github" / "jira"), its state (pending / created /
+    # failed), its key and URL once made, and the marker a retry looks the issue up by.
+    tracker: str | None = Field(default=None, max_length=16)
+    tracker_state: str | None = Field(default=None, max_length=16)
+    tracker_key: str | None = Field(default=None, max_length=64)
+    tracker_url: str | None = Field(default=None, sa_type=Text)
+    tracker_error: str | None = Field(default=None, sa_type=Text)
+    marker: str = Field(default="", max_length=64)
 
 
 class TimelineEvent(SQLModel, table=True):

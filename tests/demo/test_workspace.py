@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.app.demo import workspace
 from bot.app.demo.page import form_state
+from bot.config.loader import load_config
 from bot.slack.standin import FakeSlack
 from tests.conftest import SHIPPED_OWNERSHIP, SHIPPED_SEVERITY
 
@@ -45,3 +48,20 @@ def test_a_modal_form_is_sent_back_as_slack_state_values() -> None:
         "title": {"value": {"type": "plain_text_input", "value": None}},  # empty: None, as Slack sends
     }
     assert form_state(view, {"severity": {"value": "P9"}})["severity"]["value"]["selected_option"] is None
+
+
+def test_the_demo_adds_an_announcement_channel_only_where_the_yaml_has_none(tmp_path: Path) -> None:
+    derived = workspace.with_announce(SHIPPED_OWNERSHIP, tmp_path)
+    assert derived != SHIPPED_OWNERSHIP and "announce:" not in SHIPPED_OWNERSHIP.read_text().replace(
+        "# announce", ""
+    )
+    config = load_config(ownership_path=derived, severity_path=SHIPPED_SEVERITY)
+    assert config.ownership.announce is not None
+    assert config.ownership.announce.channel == workspace.ANNOUNCE_CHANNEL
+    fake = FakeSlack()
+    workspace.seed(fake, derived, SHIPPED_SEVERITY)
+    assert fake.channels[workspace.ANNOUNCE_CHANNEL].name == "incidents"
+    # A file that names its own channel is run as it is.
+    own = tmp_path / "own.yaml"
+    own.write_text(derived.read_text().replace(workspace.ANNOUNCE_CHANNEL, "C07INCIDENTS"))
+    assert workspace.with_announce(own, tmp_path / "x") == own

@@ -248,6 +248,7 @@ def _run(
     fake.start()
     child: subprocess.Popen[bytes] | None = None
     try:
+        ownership = workspace.with_announce(ownership, tmp)
         people, groups = workspace.seed(fake, ownership, severity)
         secret = secrets.token_hex(32)
         db_url = f"sqlite:///{kept or tmp / 'baton.db'}"

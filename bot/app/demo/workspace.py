@@ -74,6 +74,21 @@ def channel_name(path: tuple[str, ...], channel_id: str) -> str:
     return "-".join(p for p in path if p != "channel").lower() or channel_id.lower()
 
 
+# The demo's announcement channel, when the given ownership.yaml names none.
+ANNOUNCE_CHANNEL = "C0DEMOINCIDENTS"
+
+
+def with_announce(ownership_path: Path, tmp: Path) -> Path:
+    """The ownership.yaml the demo runs: the given one, with an `announce:` channel added when it
+    has none, so the page shows the announcement of each incident. The given file is not touched."""
+    if "announce" in read_yaml(ownership_path):
+        return ownership_path
+    text = ownership_path.read_text(encoding="utf-8").rstrip("\n")
+    derived = tmp / "ownership.yaml"
+    derived.write_text(f"{text}\n\n# Added by baton demo.\nannounce: {{channel: {ANNOUNCE_CHANNEL}}}\n")
+    return derived
+
+
 def seed(fake: FakeSlack, ownership_path: Path, severity_path: Path) -> tuple[list[Person], dict[str, str]]:
     """Give every person an account, create each channel and user group the YAML names; the
     people, and each user group's handle by ID (the page names a group mention with it)."""
