@@ -17,7 +17,7 @@ from handlers.render import incident as incident_render
 
 SUBCOMMANDS = ("follow-up", "follow-ups")
 # The owner, last: a mention Slack wrote (`<@U123|maya>`) or a typed `@handle`.
-OWNER = re.compile(r"\s+(<@[UW][A-Z0-9]+(?:\|[^>]*)?>|@[\w.\-]+)$")
+OWNER = re.compile(r"(?:^|\s+)(<@[UW][A-Z0-9]+(?:\|[^>]*)?>|@[\w.\-]+)$")
 
 
 def follow_up(baton: Baton, inc: Incident, rest: str, *, user: str) -> dict[str, Any]:

@@ -153,6 +153,8 @@ def test_from_elsewhere_with_the_number_and_on_a_backlog_the_adder_owns_it(runni
     assert "`/incident follow-up #12 …`" in reply(lost)["text"]
     empty = rb.command("/incident", "follow-up #1", user_id=LEO, channel_id=ELSEWHERE)
     assert reply(empty)["text"].startswith(":warning: Say what is to be done")
+    only_owner = rb.command("/incident", f"follow-up #1 <@{OMAR}|omar>", user_id=LEO, channel_id=ELSEWHERE)
+    assert reply(only_owner)["text"].startswith(":warning: Say what is to be done")
     assert len(follow_ups(rb)) == 1
 
 
