@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.access.rule import GROUPS
 from bot.actions.requests import WHO_DECIDES
 from bot.drills.start import WHO_STARTS as WHO_STARTS_DRILL
+from bot.followups.services import WHO_ADDS, WHO_DONE
 from bot.incidents.rules import WHO, Action
 from bot.oncall import overrides
 from bot.oncall.handovers import WHO_WRITES_NOTE
@@ -43,6 +44,8 @@ CODE: dict[str, list[tuple[str, ...]]] = {
     "tick or untick a readiness item": [readiness.WHO],
     "`/owner oncall` (put someone on call)": [overrides.WHO],
     "approve or deny an action": [WHO_DECIDES],
+    "`follow-up` (add one), `follow-ups` (list them)": [WHO_ADDS],
+    "mark a follow-up Done": [WHO_DONE],
 }
 # Verbs open to anyone: none of them may become an incident Action (a rule with a table) without
 # the row above changing.

@@ -32,6 +32,7 @@ GROUPS = {
     "signer": "the incoming owner (and the named peer for the peer's signature)",
     "outgoing": "the outgoing on-call",
     "approvers": "the approvers asked (never the requester)",
+    "follow_up_owner": "the follow-up's owner",
 }
 
 

@@ -1,5 +1,6 @@
 """One person's App Home, as plain values: the open incidents they are paged for, command or
-own the area of; the areas they own with readiness; the handoff signatures they owe.
+own the area of; the areas they own with readiness; the handoff signatures they owe; the open
+follow-ups they own (bot/followups/).
 
 Pure reads in one session, no Slack: the handler renders and publishes it. Admins see nothing
 special here unless they own something: their right to act on any incident is not a reason to
@@ -8,13 +9,14 @@ put every incident on their Home.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from bot.config.ownership import Signer, role_key
+from bot.followups.services import OpenFollowUp, open_for_user
 from bot.readiness.checklist import Readiness, readiness_of
 from bot.records import handoffs
 from bot.store.db import session
@@ -77,6 +79,7 @@ class Overview:
     incidents: list[OpenIncident]
     areas: list[OwnedArea]
     signatures: list[Signature]
+    follow_ups: list[OpenFollowUp] = field(default_factory=list)  # open, owned by the user
 
 
 def _rank(severity: str) -> int:
@@ -171,6 +174,7 @@ def overview(*, baton: Baton, user: str) -> Overview:
             for area, roles in owned
         ],
         signatures=[sig for r in receipts for sig in _owed(baton, r, user)],
+        follow_ups=open_for_user(baton=baton, user=user),
     )
 
 

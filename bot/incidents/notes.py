@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.config.fields import SEVERITIES, is_email, is_user_id
+from bot.incidents.followup_items import FollowUpItem, follow_ups, item, markdown_line
 from bot.incidents.messages import SOURCES, USER_ID
 from bot.store.models import ActionRequest, Evidence, Incident, Job, TimelineEvent
 from bot.store.policy import Policy
@@ -134,6 +135,7 @@ class IncidentRecord:
     timeline: tuple[Event, ...]
     people: dict[str, str]  # Slack user ID -> handle, as the incident's policy snapshot named them
     actions: tuple[ActionItem, ...] = ()  # requests to run the area's actions, oldest first
+    follow_ups: tuple[FollowUpItem, ...] = ()  # `/incident follow-up`, oldest first
 
 
 def _from_text(text: str) -> datetime:
@@ -243,6 +245,7 @@ def gather(s: Session, inc: Incident) -> IncidentRecord:
         timeline=tuple(Event(at=e.at, actor=e.actor, kind=e.kind, text=e.text) for e in rows),
         people=handles(policy),
         actions=tuple(_action(a) for a in action_rows),
+        follow_ups=tuple(item(f) for f in follow_ups(s, inc.id)),
     )
 
 
@@ -419,6 +422,10 @@ def render(record: IncidentRecord) -> str:
         lines.append(f"- Latest status: {_item(r.status)}")
     if r.summary:
         lines += ["", "## Summary", "", r.summary]
+    if r.follow_ups:  # next to the summary: the note posted on resolve shows its first lines
+        done = sum(f.state == "done" for f in r.follow_ups)
+        lines += ["", f"## Follow-ups ({len(r.follow_ups)}, {done} done)", ""]
+        lines += [markdown_line(f, who, _t) for f in r.follow_ups]
 
     lines += ["", "## Who was paged when", ""]
     lines += _pages(r, who)

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.followups import messages as follow_ups
+from bot.followups.services import OpenFollowUp, open_all
 from bot.incidents.messages import USER_ID
 from bot.monitoring.feedback import example_line, kinds_text
 from bot.readiness.drills import Drill, between
@@ -107,6 +109,7 @@ class AreaReview:
     handoffs: tuple[Handoff, ...]  # pending receipts
     failures: Failures
     drills: tuple[Drill, ...] = ()  # declared this week; never among the incidents
+    follow_ups: tuple[OpenFollowUp, ...] = ()  # open, of any age (drills' too), oldest first
 
     @property
     def breaches(self) -> int:
@@ -114,7 +117,8 @@ class AreaReview:
 
     @property
     def quiet(self) -> bool:
-        return not (self.incidents or self.still_open or self.handoffs or self.failures.total or self.drills)
+        busy = self.incidents or self.still_open or self.handoffs or self.failures.total or self.drills
+        return not (busy or self.follow_ups)
 
     def summary(self) -> str:
         """ "2 incidents (1 breached), 1 still open, 14 failure cases, 1 drill" (or "a quiet week")."""
@@ -165,7 +169,18 @@ class Review:
             if a.drills:
                 out += ["", f"### Drills (not counted above): {len(a.drills)}"]
                 out += [f"- {d.line(_utc)}" for d in a.drills]
+            out += _follow_ups_md(a)
         return "\n".join(out) + "\n"
+
+
+def _follow_ups_md(a: AreaReview) -> list[str]:
+    if not a.follow_ups:
+        return []
+    return [
+        "",
+        f"### Open follow-ups: {follow_ups.overdue_count(a.follow_ups)}",
+        *(f"- {follow_ups.review_markdown(f)}" for f in a.follow_ups),
+    ]
 
 
 def _count(n: int, what: str) -> str:
@@ -239,9 +254,10 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
                 .order_by(col(FailureCase.received_at).desc(), col(FailureCase.id).desc())
             ).all()
         )
+    opened = open_all(baton=baton, now=end)
     names = {key: a.name for key, a in baton.config.ownership.areas.items()}
     seen = [*(f.area for f in week + still_open), *(r.area for r in receipts), *(c.area for c in cases)]
-    seen += [d.area for d in drills]
+    seen += [d.area for d in drills] + [f.incident.area for f in opened]
     keys = [*names, *dict.fromkeys(k for k in seen if k not in names)]
     areas = []
     for key in keys:
@@ -259,6 +275,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
                 handoffs=tuple(_handoff(r) for r in receipts if r.area == key),
                 failures=failures,
                 drills=tuple(d for d in drills if d.area == key),
+                follow_ups=tuple(f for f in opened if f.incident.area == key),
             )
         )
     return Review(start, end, tuple(areas))
@@ -364,6 +381,9 @@ def message(found: Review, a: AreaReview) -> tuple[str, Blocks]:
         if a.drills:
             drills = f"*Drills* (not counted above): {len(a.drills)}"
             sections.append(within([drills, *(f"• {d.line(slack_time)}" for d in a.drills)], SECTION))
+        if a.follow_ups:
+            head = f"*Open follow-ups*: {follow_ups.overdue_count(a.follow_ups)}"
+            sections.append(within([head, *(follow_ups.review_mrkdwn(f) for f in a.follow_ups)], SECTION))
     period = f"{slack_time(found.start)} – {slack_time(found.end)}"
     note = f"Week {period} · all areas: {found.summary()} · `baton nudge review` prints it all"
     blocks: Blocks = [

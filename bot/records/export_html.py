@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from bot.incidents.followup_items import link, tracker_name, tracker_status
 from bot.incidents.messages import SOURCES, USER_ID
 from bot.incidents.notes import IncidentRecord, gather
 from bot.records import chain, picture, seal, window
@@ -157,6 +158,7 @@ def page(
         "</section>",
         _timeline(r, who, text),
         _evidence(r, who, text),
+        _follow_ups(r, who, text),
         _receipts(r.area, receipts, text),
         _verification(verified),
         "</body></html>",
@@ -215,6 +217,29 @@ def _evidence(r: IncidentRecord, who: Show, text: Text) -> str:
         f'<section id="evidence"><h2>Evidence ({len(r.evidence)})</h2><table><thead><tr><th>When</th>'
         "<th>Added by</th><th>Kind</th><th></th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _follow_ups(r: IncidentRecord, who: Show, text: Text) -> str:
+    head = f'<section id="follow-ups"><h2>Follow-ups ({len(r.follow_ups)})</h2>'
+    if not r.follow_ups:
+        return head + "<p>none</p></section>"
+    rows = []
+    for f in r.follow_ups:
+        state = f"done by {who(f.done_by)} at {escape(_t(f.done_at))}" if f.state == "done" else "open"
+        url = link(f.tracker_url)
+        if url:  # a link to the tracker's issue, the URL shown as it is
+            anchor = f'<a href="{escape(url)}" rel="noreferrer">{escape(url)}</a>'
+            issue = f"{escape(tracker_name(f.tracker))}: {anchor}"
+        else:
+            issue = escape(f.tracker_url or tracker_status(f.tracker, f.tracker_state) or "")
+        rows.append(
+            f"<tr><td>{escape(_t(f.created_at))}</td><td>{who(f.owner)}</td>"
+            f"<td><pre>{text(f.text)}</pre></td><td>{state}</td><td>{issue}</td></tr>"
+        )
+    return (
+        head + "<table><thead><tr><th>Added</th><th>Owner</th><th>Follow-up</th><th>State</th>"
+        f"<th>Tracker</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
     )
 
 

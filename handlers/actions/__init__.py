@@ -5,10 +5,12 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.actions.messages import APPROVE, DENY
+from bot.followups.messages import DONE as FOLLOW_UP_DONE
 from bot.incidents import messages
 from bot.readiness.messages import TICK
 from bot.records.handoff_messages import NOTE, SIGN
 from handlers.actions.action_request import approve_clicked, deny_clicked
+from handlers.actions.followups import done_clicked
 from handlers.actions.handoff import sign_clicked
 from handlers.actions.handover import note_clicked
 from handlers.actions.incident import acknowledge_clicked, escalate_clicked, resolve_clicked
@@ -27,6 +29,7 @@ ACTIONS = {
     TICK: Listener(just_ack, lazy=[tick_clicked]),
     APPROVE: Listener(just_ack, lazy=[approve_clicked]),  # an action request, in an approver's DM
     DENY: Listener(just_ack, lazy=[deny_clicked]),
+    FOLLOW_UP_DONE: Listener(just_ack, lazy=[done_clicked]),  # in /incident follow-ups and on Home
 }
 
 

@@ -25,12 +25,16 @@ from bot.store.runtime import Baton
 from bot.text.errors import Refused
 from bot.text.mrkdwn import unescape
 from bot.text.typed import quote
+from handlers.commands import followups
 from handlers.listener import Listener, baton_of
 from handlers.render import incident as render
 
 SEVERITY = re.compile(r"^[pP]\d$")
 NUMBER = re.compile(r"#(\d+)")
-IN_CHANNEL = ("ack", "sev", "status", "evidence", "commander", "resolve", "reopen", "note", "timeline", "run")
+IN_CHANNEL = (
+    *("ack", "sev", "status", "evidence", "commander", "resolve", "reopen", "note", "timeline", "run"),
+    *followups.SUBCOMMANDS,
+)
 
 
 def asks_for_the_form(command: dict[str, Any]) -> bool:
@@ -145,6 +149,10 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
         return render.reply(action_messages.requested_reply(req))
     if sub == "timeline":
         return render.timeline(inc, incidents.timeline_of(baton=baton, number=number))
+    if sub == "follow-up":
+        return followups.follow_up(baton, inc, rest, user=user)
+    if sub == "follow-ups":
+        return followups.follow_ups(baton, inc)
     if sub == "note":
         with session(baton.engine) as s:
             return render.note(inc, notes.incident_note(s, inc))

@@ -1,5 +1,6 @@
 """Block Kit for the App Home tab: the viewer's open incidents, the areas they own with their
-readiness, and the handoffs waiting for their signature, each with the one button it needs.
+readiness, the handoffs waiting for their signature and their open follow-ups, each with the
+one button it needs.
 
 The buttons reuse the action IDs and values of the channel, the DMs and the handoff requests,
 so a click on Home goes through the same listener and the same who-may rule.
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.config.ownership import Signer
+from bot.followups import messages as follow_up_messages
+from bot.followups.services import OpenFollowUp
 from bot.home.overview import COMMANDING, OWNER, PAGED, OpenIncident, Overview, OwnedArea, Signature
 from bot.incidents.messages import ACK
 from bot.records.handoff_messages import NOTE, SHIFT, SIGN
@@ -19,7 +22,7 @@ from bot.text.mrkdwn import clip, escape
 
 Block = dict[str, Any]
 
-# Slack allows 100 blocks in a Home view: three lists of at most 20 rows each, plus headings.
+# Slack allows 100 blocks in a Home view: four lists of at most 20 rows each, plus headings.
 MAX_ROWS = 20
 _WHY = {PAGED: "you were paged", COMMANDING: "you are the commander", OWNER: "your area"}
 _BUTTON = {Signer.INCOMING: "Countersign", Signer.OUTGOING: "Sign", Signer.PEER: "Sign as peer"}
@@ -90,6 +93,19 @@ def _signature(sig: Signature) -> Block:
     return section(text, block_id=f"home-handoff-{sig.receipt_id}-{sig.as_}", accessory=sign)
 
 
+def _follow_up(open_: OpenFollowUp) -> Block:
+    fu, inc = open_.follow_up, open_.incident
+    where = f" · <#{inc.channel_id}>" if inc.channel_id else ""
+    late = " · :hourglass: *overdue*" if open_.overdue else ""
+    drill = DRILL if inc.drill else ""
+    text = (
+        f"{follow_up_messages.line(fu, number=inc.id)}{late}\n"
+        f"_{drill}{escape(clip(inc.title, 100))}{where} · {follow_up_messages.since(fu)}_"
+    )
+    done = button("Done", follow_up_messages.DONE, str(fu.id), style="primary")
+    return section(text, block_id=f"home-follow-up-{fu.id}", accessory=done)
+
+
 def _capped(rows: list[Block], more: str) -> list[Block]:
     if len(rows) <= MAX_ROWS:
         return rows
@@ -99,7 +115,7 @@ def _capped(rows: list[Block], more: str) -> list[Block]:
 def home_view(ov: Overview, *, notice: str | None = None) -> dict[str, Any]:
     """The Home view of `ov.user`; `notice` (mrkdwn Baton wrote) answers a click made on it."""
     blocks: list[Block] = [
-        header("Your incidents, areas and handoffs"),
+        header("Your incidents, areas, handoffs and follow-ups"),
         context(f"As of {slack_time(ov.now)}. Opening this tab again refreshes it."),
     ]
     if notice:
@@ -129,4 +145,10 @@ def home_view(ov: Overview, *, notice: str | None = None) -> dict[str, Any]:
         blocks += _capped([_signature(sig) for sig in ov.signatures], "`/owner history <area>`")
     else:
         blocks.append(section("No handoff is waiting for your signature."))
+
+    blocks += _heading("My follow-ups")
+    if ov.follow_ups:
+        blocks += _capped([_follow_up(f) for f in ov.follow_ups], "`/incident follow-ups` in each incident")
+    else:
+        blocks.append(section("No open follow-up is yours."))
     return {"type": "home", "callback_id": "baton_home", "blocks": blocks}

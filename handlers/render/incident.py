@@ -28,6 +28,8 @@ HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout
 • `resolve <summary>`: close it and post the incident note
 • `run <action> [k=v …]`: ask to run one of the area's actions (`/owner <area>` lists them); \
 it runs once approved as its rule says
+• `follow-up <text> [@owner]`: work to do after it (anyone may add; owner: the commander, else you)
+• `follow-ups`: list them, each with a Done button (its owner, the commander, the area's A, admins)
 • `reopen` · `timeline` · `note`
 *Anywhere*: `list` (open incidents), `help`; any of the above with the number first, e.g. \
 `/incident resolve #12 Reindexed` (backlog items have no channel)"""
