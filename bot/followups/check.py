@@ -29,7 +29,7 @@ def _value(tracker: Tracker) -> str:
     if tracker.github is not None:
         return tracker.github.repo
     assert tracker.jira is not None
-    return f"{tracker.jira.url} {tracker.jira.project}"
+    return f"{str(tracker.jira.url).rstrip('/')} {tracker.jira.project}"
 
 
 def probe(tracker: Tracker) -> str | None:

@@ -13,9 +13,9 @@ deadline, far inside its lease.
 
 How it ends: created (key and URL stored, on the timeline); or failed, said once in the
 incident channel (the token refused, a wrong repo or project, the tracker's validation
-message, masked and escaped, or no answer after MAX_TRIES). 429: again after its Retry-After,
-not counted as a try; 5xx and the network: again with the job queue's backoff, the follow-up
-meanwhile "not yet in GitHub". The token is read from the current config at each try and never
+message, masked and escaped, or no issue after LATEST of trying). 429: again after its
+Retry-After; 5xx and the network: again with backoff, the follow-up meanwhile "not yet in
+GitHub". The token is read from the current config at each try and never
 stored, logged or shown.
 """
 
@@ -41,14 +41,15 @@ from bot.store.models import FollowUp, Incident, Job
 from bot.store.runtime import Baton
 from bot.text.masking import mask
 from bot.text.mrkdwn import clip, escape, mentions_as_text
+from bot.text.spans import format_duration
 
 log = logging.getLogger(__name__)
 
 NAMES = {"github": "GitHub", "jira": "Jira"}
 PENDING, CREATED, FAILED = "pending", "created", "failed"
 STEP = "issue"  # the job's delivery step (bot/store/delivery.py)
-MAX_TRIES = 10  # counted tries (5xx, the network) before the follow-up is said failed: ~17 min
-LATEST = timedelta(minutes=90)  # a rate limit waited out no later than this past the queueing
+MAX_BACKOFF = timedelta(minutes=5)  # the longest wait between tries while a tracker is down
+LATEST = timedelta(minutes=90)  # tried (down, rate-limited) for this long after it was queued
 MAX_IN_FLIGHT = 2  # calls to trackers at once in this process: the rest of the pool pages
 _slots = threading.Semaphore(MAX_IN_FLIGHT)
 
@@ -193,19 +194,26 @@ def _stored(issue: Issue | None) -> str | None:
 def _ended(
     baton: Baton, job: Job, fu: FollowUp, inc: Incident, e: TrackerError, *, name: str, where: str
 ) -> None:
-    """A try that did not make the issue: again later, or the follow-up failed (said once)."""
+    """A try that did not make the issue: again later, or the follow-up failed (said once).
+
+    A rate limit waits its Retry-After; a tracker that is down (5xx, the network) is tried again
+    after as long as it has been down so far (1 s, 2 s, 4 s … at most MAX_BACKOFF). Neither is a
+    failed try of the job queue's (which gives up after about 20 minutes): the follow-up is
+    failed once LATEST has passed since it was queued."""
     log.warning("follow-up %s: %s (try %d)", fu.id, e.problem, job.attempts)
     now = baton.clock.now()
-    if e.kind == "limited":
-        after = e.after or timedelta(minutes=1)
-        if now + after - job.created_at <= LATEST:
+    elapsed = max(timedelta(0), now - job.created_at)
+    if e.retry:
+        if e.kind == "limited":
+            after = e.after or timedelta(minutes=1)
+        else:
+            after = max(timedelta(seconds=1), min(MAX_BACKOFF, elapsed))
+        if elapsed + after <= LATEST:
             raise jobs.Retry(e.problem, after=after)
-        _fail(baton, fu, inc, f"{e.problem}, for longer than Baton waits")
-        return
-    if e.kind == "down":
-        if job.attempts < MAX_TRIES:
-            raise jobs.Retry(e.problem)
-        _fail(baton, fu, inc, f"no issue after {job.attempts} tries (last: {e.problem})")
+        if e.kind == "limited":
+            _fail(baton, fu, inc, f"{e.problem}, for longer than Baton waits")
+        else:
+            _fail(baton, fu, inc, f"no issue after {format_duration(elapsed)} of trying (last: {e.problem})")
         return
     _fail(baton, fu, inc, e.problem)
 

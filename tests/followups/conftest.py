@@ -133,10 +133,19 @@ class Tracked:
 
 
 def start(
-    fake: FakeSlack, db_url: str, tmp_path: Path, gh: GitHubServer, jira: JiraServer, **kw: str
+    fake: FakeSlack,
+    db_url: str,
+    tmp_path: Path,
+    gh: GitHubServer,
+    jira: JiraServer,
+    *,
+    settle: bool = True,
+    clock: FakeClock | None = None,
+    **kw: str,
 ) -> Tracked:
+    """`settle=False`: the incidents' jobs are left due, and the clock where it started."""
     ownership = ownership_with_trackers(tmp_path / "ownership.yaml", gh, jira, **kw)
-    clock = FakeClock()
+    clock = clock or FakeClock()
     baton = make_baton(fake, db_url, ownership, clock)
     ticker = Ticker(baton, handlers=HANDLERS, on_failure=rooms.report_failure)
     t = Tracked(baton, ticker, clock, fake, gh, jira, ownership)
@@ -152,7 +161,8 @@ def start(
         ).id
         or 0
     )
-    t.run()
+    if settle:
+        t.run()
     return t
 
 

@@ -114,29 +114,42 @@ def test_a_timeout_after_the_issue_was_made_is_adopted(
 def test_when_github_is_down_the_follow_up_waits_and_is_made_once_it_is_back(tracked: Tracked) -> None:
     tracked.gh.answer("create", 503, times=3)
     fid = tracked.follow_up("Add a canary")
-    for tries in range(1, 4):
-        tracked.run() if tries == 1 else tracked.later(jobs.backoff(tries - 1) + timedelta(seconds=1))
-        assert tracked.get(fid).tracker_state == "pending", tries
-    tracked.later(jobs.backoff(3) + timedelta(seconds=1))
+    tracked.run()
+    waits = []
+    for _ in range(3):
+        [job] = tracked.jobs()
+        assert tracked.get(fid).tracker_state == "pending" and job.retry_at is not None
+        waits.append(job.retry_at - tracked.clock.now())
+        tracked.later(timedelta(minutes=5, seconds=1))
+    assert waits[0] <= timedelta(seconds=1) < waits[1] <= tracker.MAX_BACKOFF  # backing off
     assert tracked.get(fid).tracker_state == "created"
-    assert len(tracked.gh.issues) == 1
+    assert len(tracked.gh.issues) == 1 and len(tracked.gh.calls("POST", "")) == 4
     assert not any("GitHub" in t for t in tracked.said(tracked.github_incident))
 
 
-def test_a_tracker_down_for_good_is_said_once_after_the_last_try(tracked: Tracked) -> None:
-    tracked.gh.answer("create", 500, times=50)
+def test_a_tracker_down_for_good_is_said_once_when_baton_stops_trying(tracked: Tracked) -> None:
+    tracked.gh.answer("create", 500, times=100)
     fid = tracked.follow_up("Add a canary")
     tracked.run()
-    for _ in range(tracker.MAX_TRIES + 2):
-        tracked.later(timedelta(minutes=6))
+    started = tracked.clock.now()
+    while tracked.get(fid).tracker_state == "pending" and tracked.clock.now() - started < timedelta(hours=3):
+        tracked.later(timedelta(minutes=5, seconds=1))
+    assert (
+        tracker.LATEST - tracker.MAX_BACKOFF
+        <= tracked.clock.now() - started
+        <= tracker.LATEST + tracker.MAX_BACKOFF
+    )
     fu = tracked.get(fid)
     assert fu.tracker_state == "failed"
-    assert fu.tracker_error == f"no issue after {tracker.MAX_TRIES} tries (last: GitHub answered HTTP 500)"
+    assert fu.tracker_error is not None and fu.tracker_error.startswith("no issue after 1h")
+    assert fu.tracker_error.endswith("of trying (last: GitHub answered HTTP 500)")
     said = [t for t in tracked.said(tracked.github_incident) if "not in GitHub" in t]
     assert said == [
         f":warning: The follow-up “Add a canary” is not in GitHub: {fu.tracker_error}. It is kept in Baton."
     ]
-    assert len(tracked.gh.calls("POST", "")) == tracker.MAX_TRIES
+    tries = len(tracked.gh.calls("POST", ""))
+    tracked.later(timedelta(hours=1))
+    assert len(tracked.gh.calls("POST", "")) == tries and tracked.gh.issues == []
 
 
 def test_a_429_waits_for_its_retry_after(tracked: Tracked) -> None:
