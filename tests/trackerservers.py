@@ -98,14 +98,9 @@ class _Server:
 
     # -- serving ---------------------------------------------------------------------------------
 
-    def route(self, req: Request) -> tuple[str, int, Any, dict[str, str]]:
-        raise NotImplementedError
-
     def handle(self, req: Request) -> tuple[int, Any, dict[str, str], float]:
-        with self._lock:
-            self.requests.append(req)
-        route, status, body, headers = self.route(req)
-        return status, body, headers, 0.0
+        """(status, JSON body, headers, seconds to wait before answering) for one request."""
+        raise NotImplementedError
 
     @contextmanager
     def serving(self) -> Iterator[_Server]:
