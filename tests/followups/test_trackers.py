@@ -322,3 +322,13 @@ def test_what_would_notify_or_link_in_the_tracker_is_quoted(tracked: Tracked) ->
     coded = [n["text"] for n in nodes if n.get("marks") == [{"type": "code"}]]
     assert coded == ["@maya", "@acme/sre", "[~accountid:5b10a2]", "https://acme.atlassian.net/browse/X-1"]
     assert "[~accountid" not in jira_post.json()["fields"]["summary"]
+
+
+def test_what_is_sent_to_a_tracker_is_masked(tracked: Tracked) -> None:
+    text = "Rotate password=hunter2 and tell ops@example.com"
+    tracked.follow_up(text)
+    tracked.follow_up(text, incident=tracked.jira_incident)
+    tracked.run()
+    sent = tracked.gh.calls("POST", "")[0].body.decode() + tracked.jira.calls("POST", "")[0].body.decode()
+    assert "hunter2" not in sent and "ops@example.com" not in sent
+    assert "Rotate password=" in sent
