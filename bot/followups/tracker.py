@@ -149,10 +149,6 @@ def _find(tracker: Tracker, fu: FollowUp, inc: Incident) -> Issue | None:
     return jira.find(tracker.jira, marker=fu.marker, label=label(inc.id or 0))
 
 
-def _where(tracker: Tracker) -> str:
-    return tracker.github.repo if tracker.github is not None else tracker.jira.project if tracker.jira else ""
-
-
 # -- the job -------------------------------------------------------------------------------------
 
 
@@ -180,7 +176,7 @@ def run_issue(baton: Baton, job: Job, payload: IssuePayload) -> None:
             record=lambda s, stored: _created(s, fu, inc, Issue.read(stored), now=baton.clock.now()),
         )
     except TrackerError as e:
-        _ended(baton, job, fu, inc, e, name=name, where=_where(tracker))
+        _ended(baton, job, fu, inc, e)
         return
     finally:
         _slots.release()
@@ -191,9 +187,7 @@ def _stored(issue: Issue | None) -> str | None:
     return issue.stored() if issue is not None else None
 
 
-def _ended(
-    baton: Baton, job: Job, fu: FollowUp, inc: Incident, e: TrackerError, *, name: str, where: str
-) -> None:
+def _ended(baton: Baton, job: Job, fu: FollowUp, inc: Incident, e: TrackerError) -> None:
     """A try that did not make the issue: again later, or the follow-up failed (said once).
 
     A rate limit waits its Retry-After; a tracker that is down (5xx, the network) is tried again
