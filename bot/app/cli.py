@@ -301,6 +301,7 @@ def check_against_slack(config: Config) -> int:
     """0 when Slack agrees with the config; otherwise each problem (file:line, as config errors
     say it) and a count on stderr, 1 (2 when Slack cannot be asked at all)."""
     from bot.app.runner import check_slack
+    from bot.followups import check as followups_check
     from bot.slack import check as slack_check
     from bot.slack.chat import Chat, make_client
 
@@ -315,6 +316,7 @@ def check_against_slack(config: Config) -> int:
     if warning is not None:  # a warning, not a problem of the config: the exit status is the config's
         print(f"baton: warning: {warning}", file=sys.stderr)
     problems = slack_check.check(config, chat)
+    problems += followups_check.check(config)  # each tracker's repo or project, and its token
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -22,6 +22,7 @@ from bot.app.server import HttpServer, create_http_app, create_metrics_app, metr
 from bot.app.ticker import Ticker
 from bot.config.loader import Config
 from bot.drills import score
+from bot.followups import tracker
 from bot.incidents import paging, rooms
 from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges
@@ -218,6 +219,7 @@ class Runner:
                 **alertmanager.HANDLERS,
                 **actions.HANDLERS,
                 **score.HANDLERS,
+                **tracker.HANDLERS,
             },
             on_failure=rooms.report_failure,
         )

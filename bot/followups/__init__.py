@@ -1,0 +1,1 @@
+"""Follow-ups: work an incident leaves behind, and their issues in GitHub or Jira."""
