@@ -36,7 +36,7 @@ def tracker(fu: FollowUp) -> str:
         return f"{tracker_name(fu.tracker)}: <{url}>"
     if fu.tracker_url:  # something a link cannot carry: shown as text
         return f"{tracker_name(fu.tracker)}: {escape(fu.tracker_url)}"
-    return tracker_status(fu.tracker, fu.tracker_state) or ""
+    return escape(tracker_status(fu.tracker, fu.tracker_state, fu.tracker_error) or "")
 
 
 def line(fu: FollowUp, *, number: int | None = None) -> str:
@@ -85,7 +85,7 @@ def review_markdown(f: OpenFollowUp) -> str:
     fu, inc = f.follow_up, f.incident
     late = "overdue, " if f.overdue else ""
     drill = "drill " if inc.drill else ""
-    issue = fu.tracker_url or tracker_status(fu.tracker, fu.tracker_state)
+    issue = fu.tracker_url or tracker_status(fu.tracker, fu.tracker_state, fu.tracker_error)
     more = f" · {issue}" if issue else ""
     added = f"{fu.created_at:%Y-%m-%d %H:%M} UTC"
     owner = fu.owner or "nobody"

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from bot.access import groups as people
 from bot.access.rule import Group
 from bot.access.rule import check as check_groups
-from bot.followups import messages
+from bot.followups import messages, tracker
 from bot.incidents.errors import IncidentError
 from bot.incidents.followup_items import follow_ups
 from bot.incidents.paging import timeline
@@ -80,7 +80,7 @@ def add(*, baton: Baton, number: int, text: str, owner: str | None, user: str) -
         s.add(fu)
         s.flush()
         assert fu.id is not None and fu.owner is not None
-        # tracker seam: the issue in GitHub or Jira is queued here, in this transaction.
+        tracker.queue(s, baton=baton, follow_up=fu, now=now)  # its issue in GitHub or Jira, once
         timeline(
             s,
             inc.id,

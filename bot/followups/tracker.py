@@ -30,7 +30,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from bot.config.models import OwnershipConfig, Tracker
-from bot.followups import github, jira
+from bot.followups import github, jira, messages
 from bot.followups.calls import Issue, TrackerError
 from bot.incidents import rooms
 from bot.incidents.paging import timeline
@@ -95,16 +95,9 @@ def queue(s: Session, *, baton: Baton, follow_up: FollowUp, now: datetime) -> bo
 
 
 def shown(fu: FollowUp) -> str:
-    """Where the follow-up stands in its tracker, as mrkdwn: a link, "not yet in GitHub", or
-    why it is not there; "" without a tracker."""
-    if fu.tracker is None or fu.tracker_state is None:
-        return ""
-    name = NAMES.get(fu.tracker, fu.tracker)
-    if fu.tracker_state == CREATED and fu.tracker_url:
-        return f"<{fu.tracker_url}|{escape(fu.tracker_key or name)}>"
-    if fu.tracker_state == FAILED:
-        return f"not in {name}: {escape(fu.tracker_error or 'failed')}"
-    return f"not yet in {name}"
+    """Where the follow-up stands in its tracker, as mrkdwn (bot/followups/messages.py says it
+    the same way on every surface): a link, "not yet in GitHub", or why it is not there."""
+    return messages.tracker(fu)
 
 
 # -- what goes into the issue --------------------------------------------------------------------

@@ -39,6 +39,7 @@ class FollowUpItem:
     tracker_state: str | None  # pending / created / failed
     tracker_key: str | None
     tracker_url: str | None
+    tracker_error: str | None = None  # why it is not there, once given up
 
 
 def item(fu: FollowUp) -> FollowUpItem:
@@ -56,6 +57,7 @@ def item(fu: FollowUp) -> FollowUpItem:
         tracker_state=fu.tracker_state,
         tracker_key=fu.tracker_key,
         tracker_url=fu.tracker_url,
+        tracker_error=fu.tracker_error,
     )
 
 
@@ -79,13 +81,13 @@ def link(url: str | None) -> str | None:
     return url if url and LINKABLE.fullmatch(url) else None
 
 
-def tracker_status(tracker: str | None, state: str | None) -> str | None:
-    """What to say of a follow-up with no issue (yet): "not yet in GitHub" while it is being
-    made, "not in Jira (creation failed)" once given up; None without a tracker or once made."""
+def tracker_status(tracker: str | None, state: str | None, error: str | None = None) -> str | None:
+    """What to say of a follow-up with no issue (yet), as plain text: "not yet in GitHub" while
+    it is being made, "not in Jira: <why>" once given up; None without a tracker or once made."""
     if not tracker or state in (None, "created"):
         return None
     if state == "failed":
-        return f"not in {tracker_name(tracker)} (creation failed)"
+        return f"not in {tracker_name(tracker)}: {error or 'creation failed'}"
     return f"not yet in {tracker_name(tracker)}"
 
 
@@ -100,6 +102,6 @@ def markdown_line(
         parts.append(f"done by {who(f.done_by)} at {when(f.done_at)}")
     if f.tracker_url:
         parts.append(f"{tracker_name(f.tracker)}: {f.tracker_url}")
-    elif status := tracker_status(f.tracker, f.tracker_state):
+    elif status := tracker_status(f.tracker, f.tracker_state, f.tracker_error):
         parts.append(status)
     return f"- [{tick}] {' '.join(f.text.split())} ({'; '.join(parts)})"

@@ -232,7 +232,7 @@ def _follow_ups(r: IncidentRecord, who: Show, text: Text) -> str:
             anchor = f'<a href="{escape(url)}" rel="noreferrer">{escape(url)}</a>'
             issue = f"{escape(tracker_name(f.tracker))}: {anchor}"
         else:
-            issue = escape(f.tracker_url or tracker_status(f.tracker, f.tracker_state) or "")
+            issue = escape(f.tracker_url or tracker_status(f.tracker, f.tracker_state, f.tracker_error) or "")
         rows.append(
             f"<tr><td>{escape(_t(f.created_at))}</td><td>{who(f.owner)}</td>"
             f"<td><pre>{text(f.text)}</pre></td><td>{state}</td><td>{issue}</td></tr>"

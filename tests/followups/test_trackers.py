@@ -38,7 +38,7 @@ def test_a_follow_up_becomes_one_github_issue(tracked: Tracked) -> None:
     assert fu.marker.startswith(f"baton-followup-{fid}-") and fu.marker in body["body"]
     assert (fu.tracker, fu.tracker_state, fu.tracker_key) == ("github", "created", "acme/ml-platform#1")
     assert fu.tracker_url == "https://github.example/acme/ml-platform/issues/1"
-    assert tracker.shown(fu) == f"<{fu.tracker_url}|acme/ml-platform#1>"
+    assert tracker.shown(fu) == f"GitHub: <{fu.tracker_url}>"
     assert [e.text for e in tracked.events("follow-up tracked")] == [
         f"follow-up #{fid} is GitHub issue acme/ml-platform#1 ({fu.tracker_url})"
     ]
