@@ -25,7 +25,7 @@ from bot.app.runner import Runner, boot
 from bot.app.ticker import Ticker
 from bot.config.loader import Config, load_config
 from bot.drills import score
-from bot.incidents import paging, rooms
+from bot.incidents import cadence, paging, reviews, rooms
 from bot.slack.standin import Call, Channel, FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
@@ -321,7 +321,13 @@ def clocked(fake_slack: FakeSlack, db_url: str) -> Iterator[tuple[Baton, Ticker,
     baton = boot(settings, config, clock=clock)
     ticker = Ticker(
         baton,
-        handlers={**paging.HANDLERS, **rooms.HANDLERS, **score.HANDLERS},
+        handlers={
+            **paging.HANDLERS,
+            **rooms.HANDLERS,
+            **score.HANDLERS,
+            **cadence.HANDLERS,
+            **reviews.HANDLERS,
+        },
         on_failure=rooms.report_failure,
     )
     yield baton, ticker, clock

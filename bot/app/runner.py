@@ -22,7 +22,7 @@ from bot.app.server import HttpServer, create_http_app, create_metrics_app, metr
 from bot.app.ticker import Ticker
 from bot.config.loader import Config
 from bot.drills import score
-from bot.incidents import paging, rooms
+from bot.incidents import cadence, paging, reviews, rooms
 from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges
 from bot.oncall import handovers
@@ -218,6 +218,8 @@ class Runner:
                 **alertmanager.HANDLERS,
                 **actions.HANDLERS,
                 **score.HANDLERS,
+                **cadence.HANDLERS,
+                **reviews.HANDLERS,
             },
             on_failure=rooms.report_failure,
         )

@@ -28,6 +28,7 @@ HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout
 • `resolve <summary>`: close it and post the incident note
 • `run <action> [k=v …]`: ask to run one of the area's actions (`/owner <area>` lists them); \
 it runs once approved as its rule says
+• `review <link>`: record the incident's review, once resolved
 • `reopen` · `timeline` · `note`
 *Anywhere*: `list` (open incidents), `help`; any of the above with the number first, e.g. \
 `/incident resolve #12 Reindexed` (backlog items have no channel)"""

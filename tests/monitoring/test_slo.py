@@ -30,7 +30,7 @@ from bot.app.ticker import Ticker
 from bot.config.loader import load_config
 from bot.config.thresholds import default_slo
 from bot.drills import score
-from bot.incidents import paging, rooms
+from bot.incidents import cadence, paging, reviews, rooms
 from bot.incidents import services as incidents
 from bot.monitoring import slo
 from bot.monitoring.prometheus import Measured, NotMeasured, Prometheus
@@ -156,7 +156,13 @@ def clocked_baton(fake: FakeSlack, db_url: str, ownership: Path = SHIPPED_OWNERS
     baton = boot(settings, config, clock=clock)
     ticker = Ticker(
         baton,
-        handlers={**paging.HANDLERS, **rooms.HANDLERS, **score.HANDLERS},
+        handlers={
+            **paging.HANDLERS,
+            **rooms.HANDLERS,
+            **score.HANDLERS,
+            **cadence.HANDLERS,
+            **reviews.HANDLERS,
+        },
         on_failure=rooms.report_failure,
     )
     return Clocked(baton, ticker, clock, fake)
