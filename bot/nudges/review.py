@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from bot.incidents.messages import USER_ID
 from bot.monitoring.feedback import example_line, kinds_text
+from bot.nudges.keeping import Kept, combined, gather
 from bot.readiness.drills import Drill, between
 from bot.store.clock import slack_time
 from bot.store.db import session
@@ -107,6 +108,7 @@ class AreaReview:
     handoffs: tuple[Handoff, ...]  # pending receipts
     failures: Failures
     drills: tuple[Drill, ...] = ()  # declared this week; never among the incidents
+    kept: Kept = Kept()  # missed status updates, reviews overdue and done (bot/nudges/keeping.py)
 
     @property
     def breaches(self) -> int:
@@ -114,12 +116,13 @@ class AreaReview:
 
     @property
     def quiet(self) -> bool:
-        return not (self.incidents or self.still_open or self.handoffs or self.failures.total or self.drills)
+        found = self.incidents or self.still_open or self.handoffs or self.failures.total or self.drills
+        return not found and self.kept.empty
 
     def summary(self) -> str:
         """ "2 incidents (1 breached), 1 still open, 14 failure cases, 1 drill" (or "a quiet week")."""
         found = (self.incidents, self.breaches, self.still_open, self.handoffs, self.failures.total)
-        return _summary(*found, len(self.drills))
+        return _summary(*found, len(self.drills), self.kept.parts())
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class Review:
             [h for a in self.areas for h in a.handoffs],
             sum(a.failures.total for a in self.areas),
             sum(len(a.drills) for a in self.areas),
+            combined(a.kept for a in self.areas).parts(),
         )
 
     def markdown(self) -> str:
@@ -162,6 +166,7 @@ class Review:
             out += [f"- {_handoff_md(h)}" for h in a.handoffs] or ["- none"]
             out += ["", f"### Failure cases from the product: {_failures_head(a.failures)}"]
             out += [f"- {e}" for e in a.failures.examples]
+            out += a.kept.markdown(_utc)
             if a.drills:
                 out += ["", f"### Drills (not counted above): {len(a.drills)}"]
                 out += [f"- {d.line(_utc)}" for d in a.drills]
@@ -179,6 +184,7 @@ def _summary(
     handoffs: Iterable[object],
     cases: int,
     drills: int = 0,
+    kept: list[str] | None = None,
 ) -> str:
     incidents, still_open, handoffs = list(incidents), list(still_open), list(handoffs)
     parts = []
@@ -192,6 +198,7 @@ def _summary(
         parts.append(_count(cases, "failure case"))
     if drills:
         parts.append(_count(drills, "drill"))
+    parts += kept or []
     return ", ".join(parts) if parts else "a quiet week"
 
 
@@ -229,6 +236,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
         week = _incidents(s, col(Incident.declared_at) > start, col(Incident.declared_at) <= end)
         still_open = _incidents(s, col(Incident.state) != "resolved")
         drills = between(s, start, end)
+        kept = gather(s, start, end)
         receipts = list(
             s.exec(select(Receipt).where(col(Receipt.state) == "pending").order_by(col(Receipt.id))).all()
         )
@@ -241,7 +249,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
         )
     names = {key: a.name for key, a in baton.config.ownership.areas.items()}
     seen = [*(f.area for f in week + still_open), *(r.area for r in receipts), *(c.area for c in cases)]
-    seen += [d.area for d in drills]
+    seen += [d.area for d in drills] + list(kept)
     keys = [*names, *dict.fromkeys(k for k in seen if k not in names)]
     areas = []
     for key in keys:
@@ -259,6 +267,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
                 handoffs=tuple(_handoff(r) for r in receipts if r.area == key),
                 failures=failures,
                 drills=tuple(d for d in drills if d.area == key),
+                kept=kept.get(key, Kept()),
             )
         )
     return Review(start, end, tuple(areas))
@@ -364,6 +373,8 @@ def message(found: Review, a: AreaReview) -> tuple[str, Blocks]:
         if a.drills:
             drills = f"*Drills* (not counted above): {len(a.drills)}"
             sections.append(within([drills, *(f"• {d.line(slack_time)}" for d in a.drills)], SECTION))
+        if not a.kept.empty:
+            sections.append(within(a.kept.mrkdwn(slack_time), SECTION))
     period = f"{slack_time(found.start)} – {slack_time(found.end)}"
     note = f"Week {period} · all areas: {found.summary()} · `baton nudge review` prints it all"
     blocks: Blocks = [

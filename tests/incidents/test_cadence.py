@@ -281,3 +281,18 @@ def test_a_drill_is_reminded_as_drill_and_its_misses_stay_out_of_the_count(
     assert got.startswith("DRILL")
     with session(baton.engine) as s:
         assert cadence.missed(s, start, clock.now()) == {}
+
+
+def test_baton_plan_shows_the_cadence_and_the_review_when_set(tmp_path: Path) -> None:
+    from tests.app.test_cli import run
+
+    env = {
+        "BATON_OWNERSHIP_FILE": str(SHIPPED_OWNERSHIP),
+        "BATON_SEVERITY_FILE": str(told_severity(tmp_path)),
+    }
+    lines = run("plan", "P1", "model-quality", env=env).stdout.splitlines()
+    assert "Keeping people told: a status update every 30m; the review due 5d after resolve" in lines
+    p2 = run("plan", "P2", "model-quality", env=env).stdout.splitlines()
+    assert "Keeping people told: a status update every 2h" in p2
+    shipped = run("plan", "P1", "model-quality").stdout
+    assert "P1 Core feature failure" in shipped and "Keeping people told" not in shipped
