@@ -88,10 +88,19 @@ def cancel(s: Session, kind: str, incident_id: int) -> None:
     )
 
 
+def start(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> None:
+    """The declaration's first timer (nothing to cancel or read yet: no query beyond the insert)."""
+    cadence = every(baton, inc)
+    if cadence is not None:
+        CadencePayload().enqueue(s, incident_id=inc.id, due_at=inc.declared_at + cadence, now=now)
+
+
 def replan(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> None:
     """(Re)start the timer from what the incident is now, in the caller's transaction: on
     declare, a status, a severity change, a reopen. The incident row is locked by the caller."""
     assert inc.id is not None
+    if every(baton, inc) is None:
+        return  # a pending job finds none and ends; a declaration without one costs no query
     cancel(s, CadencePayload.KIND, inc.id)
     s.flush()
     due = due_at(baton, s, inc)

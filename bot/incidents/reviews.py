@@ -88,7 +88,8 @@ def overdue_dm(inc: Incident, *, now: datetime) -> str:
 def on_resolve(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> None:
     """In the resolve's transaction: the review's due date, the DM, the first nudge's job."""
     assert inc.id is not None
-    cancel(s, ReviewNudgePayload.KIND, inc.id)  # a resolve after a reopen starts it again
+    if inc.review_due_at is not None:  # a resolve after a reopen starts it again
+        cancel(s, ReviewNudgePayload.KIND, inc.id)
     days = period(baton, inc)
     if days is None or inc.reviewed_at is not None:
         return

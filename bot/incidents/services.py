@@ -181,7 +181,7 @@ def declare_in(
         SetupPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
         paging.schedule_ladder(s, inc, start=begins, now=now)
         paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
-        cadence.replan(baton, s, inc, now=now)
+        cadence.start(baton, s, inc, now=now)
     return inc
 
 

@@ -154,3 +154,28 @@ def test_the_weekly_review_counts_missed_updates_and_lists_reviews_without_drill
     text, blocks = review.message(review.review(baton), area)
     shown = str(blocks)
     assert "*Reviews done*: 1" in shown and LINK in shown and "1 review done" in text
+
+
+def test_a_reopen_stops_the_nudges_and_the_next_resolve_sets_a_new_due_date(
+    told: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, clock = told
+    inc = resolved(baton, ticker, clock)
+    assert inc.id is not None and inc.resolved_at is not None
+    first = inc.resolved_at
+    move_to(clock, first, timedelta(days=1))
+    incidents.reopen(baton=baton, number=inc.id, user=MAYA)
+    settle(baton, ticker, clock)
+    move_to(clock, first, timedelta(days=5, hours=1))
+    ticker.run_until_idle()
+    assert dms(fake_slack, MAYA, ":alarm_clock:") == []  # reopened: not overdue
+    incidents.resolve(baton=baton, number=inc.id, summary="Fixed for good", user=MAYA)
+    settle(baton, ticker, clock)
+    again = clock.now()
+    with session(baton.engine) as s:
+        row = s.get(Incident, inc.id)
+        assert row is not None and row.review_due_at == again + timedelta(days=5)
+    assert len(dms(fake_slack, MAYA, ":memo:")) == 2
+    move_to(clock, again, timedelta(days=5))
+    ticker.run_until_idle()
+    assert len(dms(fake_slack, MAYA, ":alarm_clock:")) == 1
