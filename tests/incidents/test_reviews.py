@@ -149,6 +149,7 @@ def test_the_weekly_review_counts_missed_updates_and_lists_reviews_without_drill
     assert "### Reviews overdue: 1\n- #1 P1 Slow answers · due 2026-11-27 10:" in md
 
     reviews.record(baton=baton, number=inc.id, link=LINK, user=MAYA)
+    reviews.record(baton=baton, number=drill.id or 0, link=LINK + "-drill", user=MAYA)  # allowed
     area = review.review(baton).area("model-quality")
     assert area.kept.overdue == () and [(r.number, r.link) for r in area.kept.reviewed] == [(1, LINK)]
     text, blocks = review.message(review.review(baton), area)
