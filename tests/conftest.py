@@ -21,12 +21,10 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from bot.app.runner import Runner, boot
+from bot.app.runner import JOB_KINDS, Runner, boot
 from bot.app.ticker import Ticker
 from bot.config.loader import Config, load_config
-from bot.drills import score
-from bot.followups import tracker
-from bot.incidents import paging, rooms
+from bot.incidents import rooms
 from bot.slack.standin import Call, Channel, FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.runtime import Baton
@@ -322,7 +320,7 @@ def clocked(fake_slack: FakeSlack, db_url: str) -> Iterator[tuple[Baton, Ticker,
     baton = boot(settings, config, clock=clock)
     ticker = Ticker(
         baton,
-        handlers={**paging.HANDLERS, **rooms.HANDLERS, **score.HANDLERS, **tracker.HANDLERS},
+        handlers=JOB_KINDS,
         on_failure=rooms.report_failure,
     )
     yield baton, ticker, clock

@@ -15,11 +15,9 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bot.app.runner import boot
+from bot.app.runner import JOB_KINDS, boot
 from bot.app.ticker import Ticker
 from bot.config.loader import load_config
-from bot.followups import tracker
-from bot.incidents import paging, rooms
 from bot.store.clock import FakeClock
 from bot.store.settings import Settings
 
@@ -37,7 +35,7 @@ def main(step: str) -> int:
             os._exit(DIED)
 
     event.listen(baton.engine, "before_cursor_execute", before)
-    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS, **tracker.HANDLERS}, workers=1)
+    ticker = Ticker(baton, handlers=JOB_KINDS, workers=1)
     ticker.run_until_idle(timeout=60)
     return 1  # every job ran and none recorded STEP: not the crash the test asked for
 

@@ -37,6 +37,7 @@ CODE: dict[str, list[tuple[str, ...]]] = {
         WHO[Action.REOPEN],
         WHO[Action.COMMANDER],
     ],
+    "`review` (record the incident's review)": [WHO[Action.REVIEW]],
     "`/owner handoff` of a role": [WHO_STARTS],
     "countersign a handoff": [WHO_SIGNS],
     "write an on-call handover's note": [WHO_WRITES_NOTE],

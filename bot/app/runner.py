@@ -23,7 +23,7 @@ from bot.app.ticker import Ticker
 from bot.config.loader import Config
 from bot.drills import score
 from bot.followups import tracker
-from bot.incidents import paging, rooms
+from bot.incidents import cadence, paging, reviews, rooms
 from bot.monitoring import alertmanager
 from bot.nudges import schedule as nudges
 from bot.oncall import handovers
@@ -181,6 +181,19 @@ def _migrate_in_child(url: str) -> None:
         raise SettingsError(lines[-1] if lines else f"the schema upgrade failed (status {done.returncode})")
 
 
+# Every kind of job and what runs it: the ticker's, and the tests' tickers' (one list, so a new
+# kind is never missing from one of them).
+JOB_KINDS = {
+    **paging.HANDLERS,
+    **rooms.HANDLERS,
+    **alertmanager.HANDLERS,
+    **actions.HANDLERS,
+    **score.HANDLERS,
+    **tracker.HANDLERS,
+    **cadence.HANDLERS,
+    **reviews.HANDLERS,
+}
+
 # The ticker's fallback poll: it is woken, and sleeps until the next job is due.
 TICK = timedelta(milliseconds=250)
 OVERRIDES = timedelta(seconds=2)
@@ -213,14 +226,7 @@ class Runner:
         self.socket: SocketModeHandler | None = None
         self.ticker = Ticker(
             baton,
-            handlers={
-                **paging.HANDLERS,
-                **rooms.HANDLERS,
-                **alertmanager.HANDLERS,
-                **actions.HANDLERS,
-                **score.HANDLERS,
-                **tracker.HANDLERS,
-            },
+            handlers=JOB_KINDS,
             on_failure=rooms.report_failure,
         )
 

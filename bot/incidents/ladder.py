@@ -150,10 +150,13 @@ def render_plan(
         if change is not None:
             why.append(f"until {_wall(ownership, change.at)}, then {change.incoming}")
         oncall += f" ({'; '.join(why)})" if why else ""
+    told = [f"a status update every {format_duration(cfg.update_every)}"] if cfg.update_every else []
+    told += [f"the review due {format_duration(cfg.review)} after resolve"] if cfg.review else []
     lines = [
         *([f"At {_wall(ownership, at)} ({zone_of(ownership.config)}):"] if at is not None else []),
         f"{key} {cfg.name}: {window}, area {raci.area} ({raci.name})",
         f"R {responsible}, on-call {oncall}, A {raci.accountable}",
+        *([f"Keeping people told: {'; '.join(told)}"] if told else []),
     ]
     steps = plan_ladder(ownership=ownership, severity=severity, level=key, area=raci.area)
     if not steps:

@@ -10,6 +10,7 @@ may, so the person refused knows whom to ask.
 | raise severity, escalate now            | the above, plus the reporter                        |
 | lower severity, resolve, reopen, commander | commander, the area's A and R, admins            |
 | run an action (ask for it)              | as acknowledge                                      |
+| record the review                       | commander, the area's A and R, admins               |
 
 Becoming commander does not grant the right to become commander: only those already allowed
 may hand the role on, so nobody can make themselves commander and then act as one.
@@ -39,6 +40,7 @@ class Action(Enum):
     REOPEN = "reopen"
     COMMANDER = "hand over command of"
     RUN = "run an action on"  # `/incident run`: asking for it; approving is the action's own rule
+    REVIEW = "record the review of"  # `/incident review #N <link>`
 
 
 # Who is named for each action, in the order the refusal lists them.
@@ -52,6 +54,7 @@ WHO: dict[Action, tuple[str, ...]] = {
     Action.REOPEN: ("commander", "owners", "admins"),
     Action.COMMANDER: ("commander", "owners", "admins"),
     Action.RUN: _ACK,
+    Action.REVIEW: ("commander", "owners", "admins"),
 }
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from bot.config.fields import SEVERITIES
-from bot.incidents import messages, paging, rules
+from bot.incidents import cadence, messages, paging, reviews, rules
 from bot.incidents.errors import IncidentError
 from bot.incidents.notes import incident_note
 from bot.incidents.paging import timeline
@@ -181,6 +181,7 @@ def declare_in(
         SetupPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
         paging.schedule_ladder(s, inc, start=begins, now=now)
         paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
+        cadence.start(baton, s, inc, now=now)
     return inc
 
 
@@ -344,6 +345,7 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
             new=level,
             cancelled=cancelled,
         )
+        cadence.replan(baton, s, inc, now=now)  # the cadence follows the current level
         _commit(baton, s)
         return inc
 
@@ -360,6 +362,7 @@ def set_status(*, baton: Baton, number: int, text: str, user: str) -> Incident:
         inc.status = text[:500]
         s.add(inc)
         _record(s, inc, now=now, actor=user, kind="status", text=text, say=messages.status(user, text))
+        cadence.status_posted(baton, s, inc, now=now)
         _commit(baton, s)
         return inc
 
@@ -422,6 +425,7 @@ def resolve(*, baton: Baton, number: int, summary: str, user: str) -> Incident:
         s.flush()
         post(s, inc, now=now, text=messages.resolve_note(number, incident_note(s, inc)))
         paging.enqueue_pager(baton, s, inc, action="resolve", now=now)
+        reviews.on_resolve(baton, s, inc, now=now)  # the review's due date, the commander's DM
         _commit(baton, s)
         return inc
 
@@ -458,6 +462,7 @@ def reopen(*, baton: Baton, number: int, user: str) -> Incident:
         )
         if not inc.backlog:
             paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
+        cadence.replan(baton, s, inc, now=now)
         _commit(baton, s)
         return inc
 

@@ -25,6 +25,7 @@ from bot.followups import messages as follow_ups
 from bot.followups.services import OpenFollowUp, open_all
 from bot.incidents.messages import USER_ID
 from bot.monitoring.feedback import example_line, kinds_text
+from bot.nudges.keeping import Kept, combined, gather
 from bot.readiness.drills import Drill, between
 from bot.store.clock import slack_time
 from bot.store.db import session
@@ -110,6 +111,7 @@ class AreaReview:
     failures: Failures
     drills: tuple[Drill, ...] = ()  # declared this week; never among the incidents
     follow_ups: tuple[OpenFollowUp, ...] = ()  # open, of any age (drills' too), oldest first
+    kept: Kept = Kept()  # missed status updates, reviews overdue and done (bot/nudges/keeping.py)
 
     @property
     def breaches(self) -> int:
@@ -118,12 +120,12 @@ class AreaReview:
     @property
     def quiet(self) -> bool:
         busy = self.incidents or self.still_open or self.handoffs or self.failures.total or self.drills
-        return not (busy or self.follow_ups)
+        return not (busy or self.follow_ups) and self.kept.empty
 
     def summary(self) -> str:
         """ "2 incidents (1 breached), 1 still open, 14 failure cases, 1 drill" (or "a quiet week")."""
         found = (self.incidents, self.breaches, self.still_open, self.handoffs, self.failures.total)
-        return _summary(*found, len(self.drills))
+        return _summary(*found, len(self.drills), self.kept.parts())
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class Review:
             [h for a in self.areas for h in a.handoffs],
             sum(a.failures.total for a in self.areas),
             sum(len(a.drills) for a in self.areas),
+            combined(a.kept for a in self.areas).parts(),
         )
 
     def markdown(self) -> str:
@@ -166,6 +169,7 @@ class Review:
             out += [f"- {_handoff_md(h)}" for h in a.handoffs] or ["- none"]
             out += ["", f"### Failure cases from the product: {_failures_head(a.failures)}"]
             out += [f"- {e}" for e in a.failures.examples]
+            out += a.kept.markdown(_utc)
             if a.drills:
                 out += ["", f"### Drills (not counted above): {len(a.drills)}"]
                 out += [f"- {d.line(_utc)}" for d in a.drills]
@@ -194,6 +198,7 @@ def _summary(
     handoffs: Iterable[object],
     cases: int,
     drills: int = 0,
+    kept: list[str] | None = None,
 ) -> str:
     incidents, still_open, handoffs = list(incidents), list(still_open), list(handoffs)
     parts = []
@@ -207,6 +212,7 @@ def _summary(
         parts.append(_count(cases, "failure case"))
     if drills:
         parts.append(_count(drills, "drill"))
+    parts += kept or []
     return ", ".join(parts) if parts else "a quiet week"
 
 
@@ -244,6 +250,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
         week = _incidents(s, col(Incident.declared_at) > start, col(Incident.declared_at) <= end)
         still_open = _incidents(s, col(Incident.state) != "resolved")
         drills = between(s, start, end)
+        kept = gather(s, start, end)
         receipts = list(
             s.exec(select(Receipt).where(col(Receipt.state) == "pending").order_by(col(Receipt.id))).all()
         )
@@ -257,7 +264,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
     opened = open_all(baton=baton, now=end)
     names = {key: a.name for key, a in baton.config.ownership.areas.items()}
     seen = [*(f.area for f in week + still_open), *(r.area for r in receipts), *(c.area for c in cases)]
-    seen += [d.area for d in drills] + [f.incident.area for f in opened]
+    seen += [d.area for d in drills] + [f.incident.area for f in opened] + list(kept)
     keys = [*names, *dict.fromkeys(k for k in seen if k not in names)]
     areas = []
     for key in keys:
@@ -276,6 +283,7 @@ def review(baton: Baton, *, now: datetime | None = None) -> Review:
                 failures=failures,
                 drills=tuple(d for d in drills if d.area == key),
                 follow_ups=tuple(f for f in opened if f.incident.area == key),
+                kept=kept.get(key, Kept()),
             )
         )
     return Review(start, end, tuple(areas))
@@ -384,6 +392,8 @@ def message(found: Review, a: AreaReview) -> tuple[str, Blocks]:
         if a.follow_ups:
             head = f"*Open follow-ups*: {follow_ups.overdue_count(a.follow_ups)}"
             sections.append(within([head, *(follow_ups.review_mrkdwn(f) for f in a.follow_ups)], SECTION))
+        if not a.kept.empty:
+            sections.append(within(a.kept.mrkdwn(slack_time), SECTION))
     period = f"{slack_time(found.start)} – {slack_time(found.end)}"
     note = f"Week {period} · all areas: {found.summary()} · `baton nudge review` prints it all"
     blocks: Blocks = [

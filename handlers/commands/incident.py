@@ -16,7 +16,7 @@ from slack_bolt import Ack, BoltContext
 from bot.actions import messages as action_messages
 from bot.actions import requests as action_requests
 from bot.drills import start as drills
-from bot.incidents import notes
+from bot.incidents import notes, reviews
 from bot.incidents import services as incidents
 from bot.incidents.services import EXAMPLE, IncidentError
 from bot.records import evidence
@@ -32,7 +32,19 @@ from handlers.render import incident as render
 SEVERITY = re.compile(r"^[pP]\d$")
 NUMBER = re.compile(r"#(\d+)")
 IN_CHANNEL = (
-    *("ack", "sev", "status", "evidence", "commander", "resolve", "reopen", "note", "timeline", "run"),
+    *(
+        "ack",
+        "sev",
+        "status",
+        "evidence",
+        "commander",
+        "resolve",
+        "reopen",
+        "note",
+        "timeline",
+        "run",
+        "review",
+    ),
     *followups.SUBCOMMANDS,
 )
 
@@ -147,6 +159,9 @@ def dispatch(baton: Baton, text: str, *, user: str, channel: str) -> dict[str, A
         action, *args = rest.split() or [""]
         req = action_requests.request(baton=baton, number=number, action=action, args=args, user=user)
         return render.reply(action_messages.requested_reply(req))
+    if sub == "review":
+        reviews.record(baton=baton, number=number, link=rest, user=user)
+        return render.reply(f":white_check_mark: Recorded the review of #{number}.")
     if sub == "timeline":
         return render.timeline(inc, incidents.timeline_of(baton=baton, number=number))
     if sub == "follow-up":

@@ -30,6 +30,7 @@ HELP = """*Declare*: `/incident P1 model-quality Hallucination spike on checkout
 it runs once approved as its rule says
 • `follow-up <text> [@owner]`: work to do after it (anyone may add; owner: the commander, else you)
 • `follow-ups`: list them, each with a Done button (its owner, the commander, the area's A, admins)
+• `review <link>`: record the incident's review, once resolved
 • `reopen` · `timeline` · `note`
 *Anywhere*: `list` (open incidents), `help`; any of the above with the number first, e.g. \
 `/incident resolve #12 Reindexed` (backlog items have no channel)"""

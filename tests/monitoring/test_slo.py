@@ -25,13 +25,11 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from bot.app.runner import boot
+from bot.app.runner import JOB_KINDS, boot
 from bot.app.ticker import Ticker
 from bot.config.loader import load_config
 from bot.config.thresholds import default_slo
-from bot.drills import score
-from bot.followups import tracker
-from bot.incidents import paging, rooms
+from bot.incidents import rooms
 from bot.incidents import services as incidents
 from bot.monitoring import slo
 from bot.monitoring.prometheus import Measured, NotMeasured, Prometheus
@@ -157,7 +155,7 @@ def clocked_baton(fake: FakeSlack, db_url: str, ownership: Path = SHIPPED_OWNERS
     baton = boot(settings, config, clock=clock)
     ticker = Ticker(
         baton,
-        handlers={**paging.HANDLERS, **rooms.HANDLERS, **score.HANDLERS, **tracker.HANDLERS},
+        handlers=JOB_KINDS,
         on_failure=rooms.report_failure,
     )
     return Clocked(baton, ticker, clock, fake)
