@@ -15,6 +15,7 @@ from pathlib import Path
 from slack_bolt import App
 
 from bot.app.nudge_command import NAMES as NUDGE_NAMES
+from bot.app.stopping import Stop
 from bot.config.issues import ConfigError
 from bot.config.loader import Config, load_config
 from bot.config.ownership import Ownership
@@ -447,15 +448,14 @@ def serve(app_factory: AppFactory) -> int:
         pid_file.write_text(f"{os.getpid()}\n")
     except OSError:
         pid_file = None  # type: ignore[assignment]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = Stop()
+    signal.signal(signal.SIGTERM, stop.on_signal)
+    signal.signal(signal.SIGINT, stop.on_signal)
     signal.signal(
         signal.SIGHUP, lambda *_: threading.Thread(target=_reload, args=(baton,), daemon=True).start()
     )
     try:
-        while not stop.wait(1.0):
-            pass
+        stop.wait()
     finally:
         runner.stop()
         if pid_file is not None:

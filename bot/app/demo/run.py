@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.app.demo import workspace
 from bot.app.demo.page import Demo
 from bot.app.demo.server import PageServer
+from bot.app.stopping import Stop
 from bot.store.clock import TIME_ORIGIN_ENV, TIME_SCALE_ENV
 
 if TYPE_CHECKING:
@@ -235,14 +236,9 @@ def _run(
 ) -> int:
     from bot.slack.standin import FakeSlack  # here: `baton demo --help` needs none of it
 
-    stop, signalled = threading.Event(), threading.Event()
-
-    def on_signal(*_: object) -> None:
-        signalled.set()
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = Stop()
+    signal.signal(signal.SIGINT, stop.on_signal)
+    signal.signal(signal.SIGTERM, stop.on_signal)
     fake = FakeSlack()
     fake.bot_token = _token()
     fake.start()
@@ -273,7 +269,7 @@ def _run(
             )
         baton_url = f"http://{HOST}:{port}"
         if not _wait_healthy(child, baton_url, stop):
-            if signalled.is_set():
+            if stop.signalled:
                 return 0
             said = f"exited ({child.returncode})" if child.poll() is not None else "did not answer"
             _tell_end(f"baton serve {said} before it was ready", log_path)
@@ -288,7 +284,7 @@ def _run(
             webbrowser.open(url)
         threading.Thread(target=_watch, args=(child, stop), name="demo-watch", daemon=True).start()
         stop.wait()
-        if not signalled.is_set():
+        if not stop.signalled:
             _tell_end(f"baton serve stopped ({child.returncode})", log_path)
             return 1
         return 0
@@ -323,13 +319,13 @@ def _with_parent() -> Callable[[], None] | None:
     return set_deathsig
 
 
-def _watch(child: subprocess.Popen[bytes], stop: threading.Event) -> None:
+def _watch(child: subprocess.Popen[bytes], stop: Stop) -> None:
     """`baton serve` gone on its own ends the demo too."""
     child.wait()
-    stop.set()
+    stop.ended = True
 
 
-def _wait_healthy(child: subprocess.Popen[bytes], url: str, stop: threading.Event) -> bool:
+def _wait_healthy(child: subprocess.Popen[bytes], url: str, stop: Stop) -> bool:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and not stop.is_set():
         if child.poll() is not None:
