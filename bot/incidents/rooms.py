@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.incidents import messages, recipients
+from bot.incidents import announce, messages, recipients
 from bot.incidents.naming import channel_name
 from bot.incidents.paging import INVITED, PagePayload, PagerPayload, timeline
 from bot.slack.chat import ChatError
@@ -368,4 +368,6 @@ SETUP = JobKind(SetupPayload, run_setup)
 POST = JobKind(PostPayload, run_post)
 TOPIC = JobKind(TopicPayload, run_topic)
 INVITE = JobKind(InvitePayload, run_invite)
-HANDLERS = registry(SETUP, POST, TOPIC, INVITE)
+# With the announcement's kinds (bot/incidents/announce.py): every ticker that runs an
+# incident's channel runs its announcement and FYI too.
+HANDLERS = registry(SETUP, POST, TOPIC, INVITE, *announce.HANDLERS.values())

@@ -219,8 +219,10 @@ class Chat:
         text: str,
         blocks: Sequence[dict[str, Any]] | None = None,
         key: str | None = None,
+        thread_ts: str | None = None,
     ) -> str:
-        """Post to a channel, DM channel or user ID; returns the message ts.
+        """Post to a channel, DM channel or user ID (in the thread of `thread_ts` when given);
+        returns the message ts.
 
         `key`: Baton's own name for this message, carried in its metadata, so that
         `find_posted` can tell whether a post whose answer was lost went out. A post is sent
@@ -231,7 +233,19 @@ class Chat:
             args["blocks"] = list(blocks)
         if key is not None:
             args["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+        if thread_ts is not None:
+            args["thread_ts"] = thread_ts
         return str(self._call_with("chat.postMessage", args)["ts"])
+
+    def update_message(
+        self, channel: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Edit Baton's message `ts` in `channel` in place (chat.update: the same call again
+        leaves the same message, so a retry is safe). Without `blocks` the message's blocks are
+        emptied, so the text is what is shown."""
+        self._call_with(
+            "chat.update", {"channel": channel, "ts": ts, "text": text, "blocks": list(blocks or [])}
+        )
 
     def find_posted(self, channel: str, key: str, *, oldest: float) -> str | None:
         """The ts of Baton's message carrying `key` in `channel` (a channel's ID, or a user's
@@ -384,6 +398,7 @@ class Chat:
 _JSON = frozenset(
     {
         "chat.postMessage",
+        "chat.update",
         "views.open",
         "views.publish",
     }

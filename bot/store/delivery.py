@@ -194,16 +194,20 @@ def post(
     blocks: Sequence[dict[str, Any]] | None = None,
     step: str = "post",
     record: Record | None = None,
+    thread_ts: str | None = None,
 ) -> Sent:
-    """Post a message the job owes, once (see `once`). A drill's message starts with DRILL,
-    whichever job says it: the rule lives here so no message of a rehearsal can forget it."""
+    """Post a message the job owes, once (see `once`), in the thread of `thread_ts` when given.
+    A drill's message starts with DRILL, whichever job says it: the rule lives here so no
+    message of a rehearsal can forget it."""
     if job.incident_id is not None and is_drill(baton, job.incident_id):
         text, blocks = drill.said(text), drill.blocks(blocks)
     return once(
         baton,
         job,
         step,
-        lambda: baton.chat.post_message(channel, text=text, blocks=blocks, key=key(job, step)),
+        lambda: baton.chat.post_message(
+            channel, text=text, blocks=blocks, key=key(job, step), thread_ts=thread_ts
+        ),
         look=in_conversation(baton, job, step, channel),
         record=record,
     )
