@@ -57,6 +57,7 @@ class AnnouncePayload(Payload):
     """Post the incident's announcement, or edit it to the incident's current state."""
 
     KIND = "announce"
+    relink: bool = False  # queued to add the channel's link once it exists (set-up was slow)
 
 
 class ThreadPayload(Payload):
@@ -160,14 +161,14 @@ def _take_turn(baton: Baton, job: Job) -> None:
 def _link_later(s: Session, inc: Incident, now: datetime) -> None:
     """Said without the channel (its set-up is slow): said again once it may exist."""
     if _channel_coming(inc):
-        AnnouncePayload().enqueue(s, incident_id=inc.id, due_at=now + LINK_AGAIN, now=now)
+        AnnouncePayload(relink=True).enqueue(s, incident_id=inc.id, due_at=now + LINK_AGAIN, now=now)
 
 
 def run_announce(baton: Baton, job: Job, payload: AnnouncePayload) -> None:
     _take_turn(baton, job)
     inc = _load(baton, job)
     if inc.announce_ts is not None and inc.announce_channel is not None:
-        _update(baton, inc, inc.announce_channel, inc.announce_ts)
+        _update(baton, inc, inc.announce_channel, inc.announce_ts, relink=payload.relink)
         return
     channel = inc.announce_channel or where(baton, inc)
     if channel is None:
@@ -209,7 +210,7 @@ def _posted(baton: Baton, inc: Incident, channel: str) -> Callable[[Session, str
     return record
 
 
-def _update(baton: Baton, inc: Incident, channel: str, ts: str) -> None:
+def _update(baton: Baton, inc: Incident, channel: str, ts: str, *, relink: bool) -> None:
     text, blocks = announcement(inc)
     if inc.drill:
         text, listed = drill.said(text), drill.blocks(blocks)
@@ -221,7 +222,7 @@ def _update(baton: Baton, inc: Incident, channel: str, ts: str) -> None:
             raise
         _refused(baton, inc, channel, e.error)
         return
-    if _channel_coming(inc):
+    if relink and _channel_coming(inc):  # one chain of these, from the first post
         now = baton.clock.now()
         with session(baton.engine) as s:
             _link_later(s, inc, now)

@@ -5,16 +5,31 @@ running Baton and the fake Slack, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
+from bot.app.runner import boot
+from bot.app.ticker import Ticker
+from bot.config.loader import load_config
+from bot.incidents import paging, rooms
+from bot.incidents import services as incidents
 from bot.slack.standin import FakeSlack
+from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Incident, TimelineEvent
-from tests.conftest import SHIPPED_OWNERSHIP, RunningBaton, incident_channel, page_dms, settle, start_baton
+from tests.conftest import (
+    SHIPPED_OWNERSHIP,
+    RunningBaton,
+    incident_channel,
+    page_dms,
+    settings_for,
+    settle,
+    start_baton,
+)
 from tests.drilling import declare_drill
 from tests.monitoring.test_feedback import TOKEN, case, ownership_with_alert, send
 
@@ -249,3 +264,39 @@ def test_a_raise_to_a_level_that_pages_them_pages_them(running: RunningBaton) ->
     )
     settle(rb)
     assert len(fyis(fake)) == len(C_AND_I)  # the raise pages; it sends no second FYI
+
+
+def test_a_slow_channel_set_up_does_not_hold_the_announcement_and_its_link_follows(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """On an injected clock: the channel's creation fails twice (a Slack error), the first post
+    waits 30 s for it, then goes saying the channel is being set up; the link follows."""
+    fake_slack.add_channel("incidents", channel_id=ANNOUNCE)
+    ownership = tmp_path / "ownership.yaml"
+    ownership.write_text(SHIPPED_OWNERSHIP.read_text())
+    settings = settings_for(fake_slack, db_url, BATON_OWNERSHIP_FILE=str(with_announce(ownership)))
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    clock = FakeClock()
+    baton = boot(settings, config, clock=clock)
+    ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
+    try:
+        fake_slack.inject("conversations.create", status=200, error="fatal_error", times=2)
+        incidents.declare(baton=baton, severity="P1", area="model-quality", title="Slow", reporter=MAYA)
+        ticker.run_until_idle()
+        assert {c.params["channel"] for c in page_dms(fake_slack)} >= {MAYA}  # pages never wait
+        assert announcements(fake_slack) == []  # waiting for the channel
+        clock.advance(timedelta(seconds=31))
+        ticker.run_until_idle()
+        (post,) = announcements(fake_slack)
+        assert "being set up" in str(post.params["blocks"])
+        clock.advance(timedelta(seconds=3))  # the set-up's third try: the channel is made
+        ticker.run_until_idle()
+        room = incident_channel(fake_slack, timeout=1)
+        assert updates(fake_slack) == []
+        clock.advance(timedelta(seconds=30))
+        ticker.run_until_idle()
+        (edit,) = updates(fake_slack)
+        assert f"<#{room.id}>" in str(edit.params["blocks"]) and len(shown(fake_slack)) == 1
+    finally:
+        ticker.shutdown()
+        baton.engine.dispose()

@@ -273,3 +273,35 @@ def test_serve_warns_at_start_up_when_the_token_cannot_look_in_dms(
         lines = out.stop()
     warnings = [line for line in lines if " WARNING " in line]
     assert len(warnings) == 1 and warnings[0].endswith(f"WARNING bot.slack.check: {LACKS_DM_SCOPES}"), lines
+
+
+def test_the_announce_channel_must_exist_and_take_baton_s_posts(workspace: FakeSlack, tmp_path: Path) -> None:
+    """ownership.yaml `announce.channel`: missing, then there without Baton, then fine."""
+    ownership = tmp_path / "ownership.yaml"
+    ownership.write_text(OWNERSHIP.read_text() + "\nannounce:\n  channel: C07INCIDENTS\n  min_severity: P2\n")
+    # PYTHONPATH: the code of this tree, whichever tree the venv's `baton` was installed from.
+    env = {
+        "BATON_OWNERSHIP_FILE": str(ownership),
+        "BATON_SEVERITY_FILE": str(SEVERITY),
+        "PYTHONPATH": str(ROOT),
+    }
+    where = f"{ownership.parent}/{at(ownership, 'channel: C07INCIDENTS')} announce.channel: C07INCIDENTS"
+
+    out = check_slack(workspace, "--slack", **env)
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[0] == (
+        f"{where}: no channel with this ID is visible to Baton: check the ID (in Slack: the channel's "
+        "name → About → Channel ID), or, for a private channel, /invite @baton there"
+    )
+
+    workspace.add_channel("incidents", channel_id="C07INCIDENTS", bot_member=False, members=["U07MAYA001"])
+    out = check_slack(workspace, "--slack", **env)
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[0] == (
+        f"{where}: Baton is not a member of #incidents, so it cannot post there: /invite @baton in "
+        "#incidents, or add the chat:write.public scope to the app"
+    )
+
+    workspace.channels["C07INCIDENTS"].members.add("UBATONBOT")
+    out = check_slack(workspace, "--slack", **env)
+    assert out.returncode == 0, out.stderr
