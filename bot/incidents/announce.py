@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.config.fields import SEVERITIES
@@ -33,7 +34,6 @@ from bot.incidents.announcement import announcement, fyi
 from bot.incidents.paging import timeline
 from bot.slack.chat import ChatError
 from bot.store import delivery, jobs
-from bot.store.clock import clock_span
 from bot.store.db import reading, session
 from bot.store.kinds import JobKind, Payload, registry
 from bot.store.models import Incident, Job, TimelineEvent
@@ -87,15 +87,18 @@ def where(baton: Baton, inc: Incident) -> str | None:
 
 
 def declared(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> None:
-    """A new incident (any way it was born): its announcement, and its FYI DMs."""
+    """A new incident (any way it was born): its announcement, and its FYI DMs, due when the
+    incident channel exists (`channel_made`), to link to it, or CHANNEL_WAIT from now without
+    it: never claimed ahead of the channel's set-up or the pages."""
     assert inc.id is not None
+    linked = now + CHANNEL_WAIT if _channel_coming(inc) else now
     channel = where(baton, inc)
     if channel is not None:
         inc.announce_channel = channel
         s.add(inc)
-        AnnouncePayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
+        AnnouncePayload().enqueue(s, incident_id=inc.id, due_at=linked, now=now)
     if not inc.backlog and informed(baton, inc):
-        FyiPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
+        FyiPayload().enqueue(s, incident_id=inc.id, due_at=linked, now=now)
 
 
 def changed(s: Session, inc: Incident, *, kind: str, actor: str, text: str, now: datetime) -> None:
@@ -133,6 +136,9 @@ def informed(baton: Baton, inc: Incident) -> list[str]:
 
 # -- the jobs ----------------------------------------------------------------------------------
 
+# announce_ts while a job posts the first message: "job:<id>", claimed on the incident's row.
+CLAIM = "job:"
+
 
 def _load(baton: Baton, job: Job) -> Incident:
     with reading(baton.engine) as s:
@@ -142,24 +148,74 @@ def _load(baton: Baton, job: Job) -> Incident:
     return inc
 
 
+def _ts(inc: Incident) -> str | None:
+    """The announcement's ts once it is posted (not a job's claim to post it)."""
+    ts = inc.announce_ts
+    return None if ts is None or ts.startswith(CLAIM) else ts
+
+
 def _channel_coming(inc: Incident) -> bool:
     """Whether the incident channel is still being set up."""
     return not inc.backlog and inc.channel_id is None and inc.channel_error is None
 
 
-def _wait_for_channel(baton: Baton, job: Job, inc: Incident) -> None:
-    if _channel_coming(inc) and jobs.late(job, baton.clock.now()) < clock_span(baton.clock, CHANNEL_WAIT):
-        raise jobs.Defer("the incident channel is not created yet")
+def channel_made(s: Session, incident_id: int, *, now: datetime) -> None:
+    """The incident channel exists (bot/incidents/rooms.py, in the transaction that records it):
+    the announcement and FYI that waited for its link are due now."""
+    s.execute(
+        update(Job)
+        .where(
+            col(Job.incident_id) == incident_id,
+            col(Job.kind).in_([AnnouncePayload.KIND, FyiPayload.KIND]),
+            col(Job.state) == "pending",
+            col(Job.due_at) > now,
+        )
+        .values(due_at=now, retry_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _take_turn(baton: Baton, job: Job) -> None:
-    """After every earlier announce job of the incident: the first post's ts is then on record."""
-    with session(baton.engine) as s:
+    """After every earlier announce job of the incident that is due: edits keep their order."""
+    with reading(baton.engine) as s:
         jobs.wait_turn(s, job, now=baton.clock.now(), kinds=(AnnouncePayload.KIND,))
 
 
+def _claim(baton: Baton, job: Job) -> str | None:
+    """The announcement's ts, to edit; or None: this job posts it, having claimed that on the
+    incident's row (locked), so one job posts it, on one replica or several. Defer while
+    another job that is still alive holds the claim; take it over from one that ended."""
+    mine = f"{CLAIM}{job.id}"
+    with session(baton.engine) as s:
+        inc = s.exec(select(Incident).where(col(Incident.id) == job.incident_id).with_for_update()).first()
+        if inc is None:
+            raise jobs.Fail(f"incident {job.incident_id} is gone")
+        held = inc.announce_ts
+        if held is not None and not held.startswith(CLAIM):
+            return held
+        if held is not None and held != mine:
+            other = s.get(Job, int(held.removeprefix(CLAIM)))
+            if other is not None and other.state in ("pending", "running"):
+                raise jobs.Defer(f"job {other.id} posts the announcement")
+        inc.announce_ts = mine
+        s.add(inc)
+        s.commit()
+    return None
+
+
+def _unclaim(baton: Baton, job: Job) -> None:
+    with session(baton.engine) as s:
+        s.execute(
+            update(Incident)
+            .where(col(Incident.id) == job.incident_id, col(Incident.announce_ts) == f"{CLAIM}{job.id}")
+            .values(announce_ts=None)
+        )
+        s.commit()
+
+
 def _link_later(s: Session, inc: Incident, now: datetime) -> None:
-    """Said without the channel (its set-up is slow): said again once it may exist."""
+    """Said without the channel (its set-up is slow): said again once it exists (channel_made
+    brings this forward), or in LINK_AGAIN."""
     if _channel_coming(inc):
         AnnouncePayload(relink=True).enqueue(s, incident_id=inc.id, due_at=now + LINK_AGAIN, now=now)
 
@@ -167,13 +223,14 @@ def _link_later(s: Session, inc: Incident, now: datetime) -> None:
 def run_announce(baton: Baton, job: Job, payload: AnnouncePayload) -> None:
     _take_turn(baton, job)
     inc = _load(baton, job)
-    if inc.announce_ts is not None and inc.announce_channel is not None:
-        _update(baton, inc, inc.announce_channel, inc.announce_ts, relink=payload.relink)
-        return
     channel = inc.announce_channel or where(baton, inc)
     if channel is None:
         return  # not announced at this severity
-    _wait_for_channel(baton, job, inc)
+    ts = _claim(baton, job)
+    inc = _load(baton, job)  # as it is now, after any change made while this job waited
+    if ts is not None:
+        _update(baton, inc, inc.announce_channel or channel, ts, relink=payload.relink)
+        return
     text, blocks = announcement(inc)
     try:
         delivery.post(
@@ -188,6 +245,7 @@ def run_announce(baton: Baton, job: Job, payload: AnnouncePayload) -> None:
     except ChatError as e:
         if e.retryable:
             raise  # 429 / 5xx: the job's retry (a lost answer is looked for first: no second post)
+        _unclaim(baton, job)
         _refused(baton, inc, channel, e.error)
         return
     baton.wake()
@@ -270,15 +328,24 @@ def refusal(channel: str, error: str) -> str:
 
 def run_thread(baton: Baton, job: Job, payload: ThreadPayload) -> None:
     """The status in the announcement's thread, once the announcement is there; nothing when
-    there is none (not announced, or refused: that was said)."""
+    there is none and none is coming (not announced, or refused: that was said)."""
     _take_turn(baton, job)
     inc = _load(baton, job)
-    if inc.announce_ts is None or inc.announce_channel is None:
+    ts = _ts(inc)
+    if ts is None or inc.announce_channel is None:
+        with reading(baton.engine) as s:
+            coming = s.exec(
+                select(Job.id).where(
+                    col(Job.incident_id) == inc.id,
+                    col(Job.kind) == AnnouncePayload.KIND,
+                    col(Job.state).in_(["pending", "running"]),
+                )
+            ).first()
+        if coming is not None:
+            raise jobs.Defer("the announcement is not posted yet", after=timedelta(seconds=1))
         return
     try:
-        delivery.post(
-            baton, job, inc.announce_channel, text=payload.text, step="thread", thread_ts=inc.announce_ts
-        )
+        delivery.post(baton, job, inc.announce_channel, text=payload.text, step="thread", thread_ts=ts)
     except ChatError as e:
         if e.retryable:
             raise
@@ -289,8 +356,6 @@ def run_fyi(baton: Baton, job: Job, payload: FyiPayload) -> None:
     """One DM to each consulted or informed person not paged, each sent once however often the
     job is tried. One Slack refuses for good (a deactivated account) is logged; the rest go."""
     inc = _load(baton, job)
-    if not payload.resolved:
-        _wait_for_channel(baton, job, inc)
     text, blocks = fyi(inc, resolved=payload.resolved)
     for user in informed(baton, inc):
         try:

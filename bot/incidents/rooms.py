@@ -62,8 +62,11 @@ def _done(baton: Baton, inc: Incident, step: str, *more: str, **values: Any) -> 
                 kind="channel",
                 text=f"created #{row.channel_name}",
             )
+            announce.channel_made(s, row.id, now=baton.clock.now())  # its link is there now
         s.commit()
-        return row
+    if step == "create":
+        baton.wake()
+    return row
 
 
 class SetupPayload(Payload):
