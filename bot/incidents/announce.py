@@ -148,7 +148,7 @@ def _load(baton: Baton, job: Job) -> Incident:
     return inc
 
 
-def _ts(inc: Incident) -> str | None:
+def posted_ts(inc: Incident) -> str | None:
     """The announcement's ts once it is posted (not a job's claim to post it)."""
     ts = inc.announce_ts
     return None if ts is None or ts.startswith(CLAIM) else ts
@@ -331,7 +331,7 @@ def run_thread(baton: Baton, job: Job, payload: ThreadPayload) -> None:
     there is none and none is coming (not announced, or refused: that was said)."""
     _take_turn(baton, job)
     inc = _load(baton, job)
-    ts = _ts(inc)
+    ts = posted_ts(inc)
     if ts is None or inc.announce_channel is None:
         with reading(baton.engine) as s:
             coming = s.exec(

@@ -17,6 +17,7 @@ from bot.app.ticker import Ticker
 from bot.config.loader import load_config
 from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
+from bot.incidents.announce import posted_ts
 from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
@@ -301,3 +302,45 @@ def test_a_slow_channel_set_up_does_not_hold_the_announcement_and_its_link_follo
     finally:
         ticker.shutdown()
         baton.engine.dispose()
+
+
+def test_three_replicas_and_changes_at_once_post_one_announcement(
+    fake_slack: FakeSlack, pg_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL, three Batons share the queue; changes come in before the channel exists
+    and while the announcement is being posted (Slack slow): still one message, ending in the
+    last state, the status once in its thread."""
+    fake_slack.add_channel("incidents", channel_id=ANNOUNCE)
+    ownership = tmp_path / "ownership.yaml"
+    ownership.write_text(SHIPPED_OWNERSHIP.read_text())
+    with_announce(ownership)
+    replicas = [start_baton(fake_slack, pg_url, BATON_OWNERSHIP_FILE=str(ownership)) for _ in range(3)]
+    try:
+        fake_slack.set_latency("chat.postMessage", 0.3)
+        first = replicas[0]
+        command(first, "P1 model-quality Answers are wrong")
+        command(replicas[1], "status #1 Looking at the prompt")
+        command(replicas[2], "ack #1")
+        command(replicas[0], "status #1 Rolled back")
+        fake_slack.wait_for(lambda: posted_ts(incident(first)), message="announced")
+        for rb in replicas:
+            settle(rb)
+        fake_slack.wait_for(
+            lambda: (
+                "Rolled back" in whole(shown(fake_slack)[0]) and "Acknowledged" in whole(shown(fake_slack)[0])
+            ),
+            message="the last state shown",
+        )
+        assert len(shown(fake_slack)) == 1 and len(announcements(fake_slack)) == 1
+        thread = [
+            c.params["text"]
+            for c in fake_slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == ANNOUNCE and c.params.get("thread_ts")
+        ]
+        assert sorted(thread) == sorted(
+            t for t in thread if "Looking at the prompt" in t or "Rolled back" in t
+        )
+        assert len(thread) == 2
+    finally:
+        for rb in replicas:
+            rb.stop()
