@@ -4,15 +4,17 @@ One message per incident in `announce.channel`, for every way an incident is bor
 in `services.declare_in`, which calls `declared`), edited in place whenever a change the message
 shows is recorded (`services._record` calls `changed`). Each "announce" job renders the
 incident as it stands when the job runs: the first one posts (once, bot/store/delivery.py) and
-keeps the message's ts on the incident; later ones chat.update that ts. They take turns per
-incident (`jobs.wait_turn`), so two changes at once, on one replica or two, never post twice:
-a later job waits until the first post's ts is on record. A status is also said in the
-announcement's thread ("announce_thread", waiting the same way).
+keeps the message's ts on the incident; later ones chat.update that ts. One job posts it, on
+one replica or several: it claims the post on the incident's locked row first (announce_ts
+"job:<id>" until Slack's ts replaces it), and the others defer until the ts is there. Edits
+take turns per incident (`jobs.wait_turn`), so they land in order. A status is also said in
+the announcement's thread ("announce_thread", which waits for the announcement).
 
-None of it ever delays the channel or a page: its own job kinds, not PAGE_KINDS, queued after
-the channel's set-up and the ladder, and the first post waits (a little) for the incident
-channel so that it links to it. Slack refusing the post for a while (429, 5xx) retries the job;
-refusing it for good (not_in_channel, channel_not_found) is said once in the incident channel.
+None of it ever delays the channel or a page: its own job kinds, not PAGE_KINDS, due when the
+incident channel is made (`channel_made`, from rooms.py), so that it links to it, or 30 s
+after the declaration without it: never claimed alongside the pages. Slack refusing the post
+for a while (429, 5xx) retries the job; refusing it for good (not_in_channel,
+channel_not_found) is said once in the incident channel.
 
 The FYI: the area's consulted and informed people whom the incident does not page at once get
 one DM when it is declared and one when it is resolved, with no button ("fyi" jobs). Whoever a
