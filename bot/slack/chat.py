@@ -247,11 +247,14 @@ class Chat:
             "chat.update", {"channel": channel, "ts": ts, "text": text, "blocks": list(blocks or [])}
         )
 
-    def find_posted(self, channel: str, key: str, *, oldest: float) -> str | None:
+    def find_posted(
+        self, channel: str, key: str, *, oldest: float, thread_ts: str | None = None
+    ) -> str | None:
         """The ts of Baton's message carrying `key` in `channel` (a channel's ID, or a user's
         for their DM with Baton), posted after `oldest` (epoch seconds), or None. None as well
         where Slack will not let Baton read it (a scope the app lacks: im:history, im:write,
-        groups:history), said in the log: the caller then sends again."""
+        groups:history), said in the log: the caller then sends again. A reply is looked for in
+        its thread (`thread_ts`: conversations.replies), as a channel's history leaves replies out."""
         conversation = self._conversation(channel, key)
         if conversation is None:
             return None
@@ -259,10 +262,14 @@ class Chat:
         for _ in range(5):  # 1,000 messages since the earlier try: further back is not a retry
             args: dict[str, Any] = {"channel": conversation, "oldest": f"{oldest:.6f}", "limit": 200}
             args["include_all_metadata"] = True
+            if thread_ts is not None:
+                args["ts"] = thread_ts
             if cursor:
                 args["cursor"] = cursor
             try:
-                data = self._call_with("conversations.history", args)
+                data = self._call_with(
+                    "conversations.replies" if thread_ts is not None else "conversations.history", args
+                )
             except ChatError as e:
                 if e.retryable:
                     raise

@@ -176,11 +176,14 @@ def _record(baton: Baton, job_id: int, step: str, ts: str | None, record: Record
             time.sleep(pause)
 
 
-def in_conversation(baton: Baton, job: Job, step: str, channel: str) -> Callable[[datetime], str | None]:
-    """A `look` for a message the job posted to `channel` (a channel, or a user's DM)."""
+def in_conversation(
+    baton: Baton, job: Job, step: str, channel: str, thread_ts: str | None = None
+) -> Callable[[datetime], str | None]:
+    """A `look` for a message the job posted to `channel` (a channel, or a user's DM; in the
+    thread of `thread_ts` when given)."""
 
     def look(since: datetime) -> str | None:
-        return baton.chat.find_posted(channel, key(job, step), oldest=since.timestamp())
+        return baton.chat.find_posted(channel, key(job, step), oldest=since.timestamp(), thread_ts=thread_ts)
 
     return look
 
@@ -208,7 +211,7 @@ def post(
         lambda: baton.chat.post_message(
             channel, text=text, blocks=blocks, key=key(job, step), thread_ts=thread_ts
         ),
-        look=in_conversation(baton, job, step, channel),
+        look=in_conversation(baton, job, step, channel, thread_ts),
         record=record,
     )
 

@@ -344,3 +344,18 @@ def test_three_replicas_and_changes_at_once_post_one_announcement(
     finally:
         for rb in replicas:
             rb.stop()
+
+
+def test_a_status_whose_answer_is_lost_is_found_in_the_thread_not_posted_twice(
+    announcing: RunningBaton,
+) -> None:
+    rb, fake = announcing, announcing.fake
+    command(rb, "P1 model-quality Answers are wrong")
+    ts = fake.wait_for(lambda: posted_ts(incident(rb)), message="announced")
+    fake.inject("chat.postMessage", status=502, effect=True, when=lambda p: p.get("thread_ts") == ts)
+    command(rb, "status #1 Rolled back to prompt v41")
+    fake.wait_for(lambda: fake.calls_to("conversations.replies"), message="looked in the thread")
+    settle(rb)
+    replies = [m for m in fake.channels[ANNOUNCE].messages if m.get("thread_ts") == ts and m["ts"] != ts]
+    assert len(replies) == 1 and "Rolled back to prompt v41" in replies[0]["text"]
+    assert [m["ts"] for m in shown(fake)] == [ts]  # the channel's history leaves the reply out
