@@ -1,4 +1,4 @@
-"""The announcement and the FYI (ownership.yaml `announce:`, PRODUCT.md §8), as jobs.
+"""The announcement and the FYI (ownership.yaml `announce:`), as jobs.
 
 One message per incident in `announce.channel`, for every way an incident is born (they all end
 in `services.declare_in`, which calls `declared`), edited in place whenever a change the message

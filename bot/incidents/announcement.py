@@ -1,4 +1,4 @@
-"""What the announcement and the FYI say (ownership.yaml `announce:`, PRODUCT.md §8): the
+"""What the announcement and the FYI say (ownership.yaml `announce:`): the
 incident's current state as one message, and the DM to the area's consulted and informed people
 who are not paged. Plain Block Kit, escaped like every other message (bot/incidents/messages.py);
 no button: the announcement is read, the incident is worked in its channel.
