@@ -341,7 +341,7 @@ class Ticker:
 
     def _release(self, job: Job) -> None:
         """A channel job ended: those of its incident that waited for it go now."""
-        if job.incident_id is None or job.kind not in jobs.CHANNEL_KINDS:
+        if job.incident_id is None or job.kind not in (*jobs.CHANNEL_KINDS, *jobs.AFTER_CHANNEL):
             return
         if jobs.release_waiting(self.baton.engine, incident_id=job.incident_id, now=self.baton.clock.now()):
             self.wake()

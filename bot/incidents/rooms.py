@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.incidents import messages, recipients
+from bot.incidents import announce, messages, recipients
 from bot.incidents.naming import channel_name
 from bot.incidents.paging import INVITED, PagePayload, PagerPayload, timeline
 from bot.slack.chat import ChatError
@@ -62,8 +62,11 @@ def _done(baton: Baton, inc: Incident, step: str, *more: str, **values: Any) -> 
                 kind="channel",
                 text=f"created #{row.channel_name}",
             )
+            announce.channel_made(s, row.id, now=baton.clock.now())  # its link is there now
         s.commit()
-        return row
+    if step == "create":
+        baton.wake()
+    return row
 
 
 class SetupPayload(Payload):
@@ -368,4 +371,6 @@ SETUP = JobKind(SetupPayload, run_setup)
 POST = JobKind(PostPayload, run_post)
 TOPIC = JobKind(TopicPayload, run_topic)
 INVITE = JobKind(InvitePayload, run_invite)
-HANDLERS = registry(SETUP, POST, TOPIC, INVITE)
+# With the announcement's kinds (bot/incidents/announce.py): every ticker that runs an
+# incident's channel runs its announcement and FYI too.
+HANDLERS = registry(SETUP, POST, TOPIC, INVITE, *announce.HANDLERS.values())

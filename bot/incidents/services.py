@@ -22,7 +22,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from bot.config.fields import SEVERITIES
-from bot.incidents import cadence, messages, paging, reviews, rules
+from bot.incidents import announce, cadence, messages, paging, reviews, rules
 from bot.incidents.errors import IncidentError
 from bot.incidents.notes import incident_note
 from bot.incidents.paging import timeline
@@ -84,6 +84,7 @@ def _record(
     post(s, inc, now=now, text=say)
     if topic and not (inc.backlog and inc.channel_id is None):
         TopicPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
+    announce.changed(s, inc, kind=kind, actor=actor, text=text, now=now)
 
 
 def _commit(baton: Baton, s: Session) -> None:
@@ -182,6 +183,7 @@ def declare_in(
         paging.schedule_ladder(s, inc, start=begins, now=now)
         paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
         cadence.start(baton, s, inc, now=now)
+    announce.declared(baton, s, inc, now=now)  # after the channel's set-up and the pages
     return inc
 
 

@@ -219,8 +219,10 @@ class Chat:
         text: str,
         blocks: Sequence[dict[str, Any]] | None = None,
         key: str | None = None,
+        thread_ts: str | None = None,
     ) -> str:
-        """Post to a channel, DM channel or user ID; returns the message ts.
+        """Post to a channel, DM channel or user ID (in the thread of `thread_ts` when given);
+        returns the message ts.
 
         `key`: Baton's own name for this message, carried in its metadata, so that
         `find_posted` can tell whether a post whose answer was lost went out. A post is sent
@@ -231,13 +233,28 @@ class Chat:
             args["blocks"] = list(blocks)
         if key is not None:
             args["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+        if thread_ts is not None:
+            args["thread_ts"] = thread_ts
         return str(self._call_with("chat.postMessage", args)["ts"])
 
-    def find_posted(self, channel: str, key: str, *, oldest: float) -> str | None:
+    def update_message(
+        self, channel: str, ts: str, *, text: str, blocks: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Edit Baton's message `ts` in `channel` in place (chat.update: the same call again
+        leaves the same message, so a retry is safe). Without `blocks` the message's blocks are
+        emptied, so the text is what is shown."""
+        self._call_with(
+            "chat.update", {"channel": channel, "ts": ts, "text": text, "blocks": list(blocks or [])}
+        )
+
+    def find_posted(
+        self, channel: str, key: str, *, oldest: float, thread_ts: str | None = None
+    ) -> str | None:
         """The ts of Baton's message carrying `key` in `channel` (a channel's ID, or a user's
         for their DM with Baton), posted after `oldest` (epoch seconds), or None. None as well
         where Slack will not let Baton read it (a scope the app lacks: im:history, im:write,
-        groups:history), said in the log: the caller then sends again."""
+        groups:history), said in the log: the caller then sends again. A reply is looked for in
+        its thread (`thread_ts`: conversations.replies), as a channel's history leaves replies out."""
         conversation = self._conversation(channel, key)
         if conversation is None:
             return None
@@ -245,10 +262,14 @@ class Chat:
         for _ in range(5):  # 1,000 messages since the earlier try: further back is not a retry
             args: dict[str, Any] = {"channel": conversation, "oldest": f"{oldest:.6f}", "limit": 200}
             args["include_all_metadata"] = True
+            if thread_ts is not None:
+                args["ts"] = thread_ts
             if cursor:
                 args["cursor"] = cursor
             try:
-                data = self._call_with("conversations.history", args)
+                data = self._call_with(
+                    "conversations.replies" if thread_ts is not None else "conversations.history", args
+                )
             except ChatError as e:
                 if e.retryable:
                     raise
@@ -384,6 +405,7 @@ class Chat:
 _JSON = frozenset(
     {
         "chat.postMessage",
+        "chat.update",
         "views.open",
         "views.publish",
     }

@@ -144,6 +144,8 @@ def _refs(config: Config) -> list[_Ref]:
         people += [(("areas", key, "accountable"), area.accountable)]
         people += [(("areas", key, "consulted", i), ref) for i, ref in enumerate(area.consulted)]
         people += [(("areas", key, "informed", i), ref) for i, ref in enumerate(area.informed)]
+    if o.announce is not None:  # Baton posts each incident's announcement there
+        people += [(("announce", "channel"), o.announce.channel)]
     ownership = [_Ref(ownership_file, loc, v) for loc, v in people if isinstance(v, str) and _kind(loc, v)]
     backlog = config.severity.backlog_channel
     severity = [_Ref(severity_file, ("backlog_channel",), backlog)] if backlog else []

@@ -176,11 +176,14 @@ def _record(baton: Baton, job_id: int, step: str, ts: str | None, record: Record
             time.sleep(pause)
 
 
-def in_conversation(baton: Baton, job: Job, step: str, channel: str) -> Callable[[datetime], str | None]:
-    """A `look` for a message the job posted to `channel` (a channel, or a user's DM)."""
+def in_conversation(
+    baton: Baton, job: Job, step: str, channel: str, thread_ts: str | None = None
+) -> Callable[[datetime], str | None]:
+    """A `look` for a message the job posted to `channel` (a channel, or a user's DM; in the
+    thread of `thread_ts` when given)."""
 
     def look(since: datetime) -> str | None:
-        return baton.chat.find_posted(channel, key(job, step), oldest=since.timestamp())
+        return baton.chat.find_posted(channel, key(job, step), oldest=since.timestamp(), thread_ts=thread_ts)
 
     return look
 
@@ -194,17 +197,21 @@ def post(
     blocks: Sequence[dict[str, Any]] | None = None,
     step: str = "post",
     record: Record | None = None,
+    thread_ts: str | None = None,
 ) -> Sent:
-    """Post a message the job owes, once (see `once`). A drill's message starts with DRILL,
-    whichever job says it: the rule lives here so no message of a rehearsal can forget it."""
+    """Post a message the job owes, once (see `once`), in the thread of `thread_ts` when given.
+    A drill's message starts with DRILL, whichever job says it: the rule lives here so no
+    message of a rehearsal can forget it."""
     if job.incident_id is not None and is_drill(baton, job.incident_id):
         text, blocks = drill.said(text), drill.blocks(blocks)
     return once(
         baton,
         job,
         step,
-        lambda: baton.chat.post_message(channel, text=text, blocks=blocks, key=key(job, step)),
-        look=in_conversation(baton, job, step, channel),
+        lambda: baton.chat.post_message(
+            channel, text=text, blocks=blocks, key=key(job, step), thread_ts=thread_ts
+        ),
+        look=in_conversation(baton, job, step, channel, thread_ts),
         record=record,
     )
 

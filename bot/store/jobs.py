@@ -232,6 +232,11 @@ def wait_turn(s: Session, job: Job, *, now: datetime, kinds: Sequence[str] = CHA
         raise Defer(f"job {ahead[0]} goes first", after=after)
 
 
+# Jobs that wait for the incident channel (or their turn) without speaking in it: the
+# announcement, its thread and the FYI DMs (bot/incidents/announce.py). Released like the above.
+AFTER_CHANNEL = ("announce", "announce_thread", "fyi")
+
+
 def release_waiting(engine: Engine, *, incident_id: int, now: datetime) -> int:
     """Make the incident's channel jobs that deferred (waiting for the channel, or their turn)
     due now: the job they waited for has ended, and a deferral's retry time would make them
@@ -241,7 +246,7 @@ def release_waiting(engine: Engine, *, incident_id: int, now: datetime) -> int:
             update(Job)
             .where(
                 col(Job.incident_id) == incident_id,
-                col(Job.kind).in_(list(CHANNEL_KINDS)),
+                col(Job.kind).in_([*CHANNEL_KINDS, *AFTER_CHANNEL]),
                 col(Job.state) == "pending",
                 col(Job.due_at) <= now,
                 col(Job.retry_at) > now,

@@ -283,3 +283,35 @@ def test_check_warns_when_a_drills_picture_cannot_be_shared(workspace: FakeSlack
         "baton: warning: the bot token lacks files:write: a drill's score card goes without its picture; "
         "reinstall the app from slack-app-manifest.yaml, which asks for it\n"
     )
+
+
+def test_the_announce_channel_must_exist_and_take_baton_s_posts(workspace: FakeSlack, tmp_path: Path) -> None:
+    """ownership.yaml `announce.channel`: missing, then there without Baton, then fine."""
+    ownership = tmp_path / "ownership.yaml"
+    ownership.write_text(OWNERSHIP.read_text() + "\nannounce:\n  channel: C07INCIDENTS\n  min_severity: P2\n")
+    # PYTHONPATH: the code of this tree, whichever tree the venv's `baton` was installed from.
+    env = {
+        "BATON_OWNERSHIP_FILE": str(ownership),
+        "BATON_SEVERITY_FILE": str(SEVERITY),
+        "PYTHONPATH": str(ROOT),
+    }
+    where = f"{ownership.parent}/{at(ownership, 'channel: C07INCIDENTS')} announce.channel: C07INCIDENTS"
+
+    out = check_slack(workspace, "--slack", **env)
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[0] == (
+        f"{where}: no channel with this ID is visible to Baton: check the ID (in Slack: the channel's "
+        "name → About → Channel ID), or, for a private channel, /invite @baton there"
+    )
+
+    workspace.add_channel("incidents", channel_id="C07INCIDENTS", bot_member=False, members=["U07MAYA001"])
+    out = check_slack(workspace, "--slack", **env)
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[0] == (
+        f"{where}: Baton is not a member of #incidents, so it cannot post there: /invite @baton in "
+        "#incidents, or add the chat:write.public scope to the app"
+    )
+
+    workspace.channels["C07INCIDENTS"].members.add("UBATONBOT")
+    out = check_slack(workspace, "--slack", **env)
+    assert out.returncode == 0, out.stderr

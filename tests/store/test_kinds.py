@@ -23,7 +23,7 @@ def test_every_kind_the_runner_registers_has_a_payload_model_named_for_it() -> N
     kinds = {**paging.HANDLERS, **rooms.HANDLERS, **alertmanager.HANDLERS, **ACTIONS}
     assert set(kinds) == {
         "page", "notice", "breach", "pager", "setup", "post", "topic", "invite",
-        "alert_evidence", "action_call", "action_expire",
+        "announce", "announce_thread", "fyi", "alert_evidence", "action_call", "action_expire",
     }  # fmt: skip
     assert all(kind.name == name and name == kind.payload.KIND for name, kind in kinds.items())
 

@@ -148,7 +148,12 @@ def conversations_history(ws: Workspace, params: dict[str, Any]) -> dict[str, An
             return oldest <= value <= latest
         return oldest < value < latest
 
-    newest_first = [dict(m) for m in reversed(channel.messages) if within(str(m.get("ts", "0")))]
+    # Like Slack: a thread's replies are not in the channel's history (conversations.replies).
+    newest_first = [
+        dict(m)
+        for m in reversed(channel.messages)
+        if within(str(m.get("ts", "0"))) and m.get("thread_ts", m.get("ts")) == m.get("ts")
+    ]
     if not truthy(params.get("include_all_metadata")):  # Slack leaves it out unless asked
         newest_first = [{k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
     page, cursor = paginate(newest_first, params)
@@ -205,6 +210,29 @@ def conversations_archive(ws: Workspace, params: dict[str, Any]) -> dict[str, An
     return {}
 
 
+def conversations_replies(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
+    """A thread: its parent first, then its replies, oldest first (between oldest and latest)."""
+    channel = ws.visible_channel(params["channel"])
+    if channel.is_im:
+        ws.need_scope("im:history")
+    else:
+        ws.need_scope("groups:history" if channel.is_private else "channels:history")
+    ts = str(params["ts"])
+    if channel.message(ts) is None:
+        raise ApiError("thread_not_found")
+    oldest = float(params.get("oldest") or 0)
+    latest = float(params["latest"]) if present(params.get("latest")) else float("inf")
+    thread = [
+        dict(m)
+        for m in channel.messages
+        if (m.get("ts") == ts or m.get("thread_ts") == ts) and oldest <= float(str(m.get("ts"))) <= latest
+    ]
+    if not truthy(params.get("include_all_metadata")):
+        thread = [{k: v for k, v in m.items() if k != "metadata"} for m in thread]
+    page, cursor = paginate(thread, params)
+    return {"messages": page, "has_more": bool(cursor), "response_metadata": {"next_cursor": cursor}}
+
+
 #: Method name -> implementation (called with the workspace lock held, after the checks).
 HANDLERS: dict[str, Handler] = {
     "conversations.create": conversations_create,
@@ -216,6 +244,7 @@ HANDLERS: dict[str, Handler] = {
     "conversations.members": conversations_members,
     "conversations.list": conversations_list,
     "conversations.history": conversations_history,
+    "conversations.replies": conversations_replies,
     "conversations.open": conversations_open,
     "conversations.archive": conversations_archive,
 }

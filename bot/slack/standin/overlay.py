@@ -139,6 +139,7 @@ REQUIRED: dict[str, list[Rule]] = {
     "conversations.join": [_rule("channel_not_found", "channel")],
     "conversations.archive": [_rule("channel_not_found", "channel")],
     "conversations.history": [_rule("channel_not_found", "channel")],
+    "conversations.replies": [_rule("channel_not_found", "channel"), _rule("thread_not_found", "ts")],
     "conversations.open": [_rule("users_list_not_supplied", "users", "channel")],
     "chat.postMessage": [_rule("channel_not_found", "channel"), _rule("no_text", *_TEXT)],
     "chat.postEphemeral": [
