@@ -33,6 +33,8 @@ SCOPES = {
     "conversations.list": {"channels:read"},  # types=public_channel only
     "usergroups.list": {"usergroups:read"},
     "users.info": {"users:read"},
+    "chat.update": {"chat:write"},  # the announcement, edited in place
+    "conversations.replies": {"channels:history"},  # a status in the announcement's thread
     "files.getUploadURLExternal": {"files:write"},  # a drill's picture
     "files.completeUploadExternal": {"files:write"},
 }

@@ -295,7 +295,7 @@ def test_the_announce_channel_must_exist_and_take_baton_s_posts(workspace: FakeS
         "BATON_SEVERITY_FILE": str(SEVERITY),
         "PYTHONPATH": str(ROOT),
     }
-    where = f"{ownership.parent}/{at(ownership, 'channel: C07INCIDENTS')} announce.channel: C07INCIDENTS"
+    where = f"{ownership.parent}/{at(ownership, '  channel: C07INCIDENTS')} announce.channel: C07INCIDENTS"
 
     out = check_slack(workspace, "--slack", **env)
     assert out.returncode == 1

@@ -192,6 +192,12 @@ def _token() -> str:
     return f"xoxb-{digits[:11]}-{digits}-{letters}"
 
 
+# baton serve's refusal of a port another program holds (bot/app/server.py check_port), and how
+# many ports the demo tries before it gives up.
+PORT_TAKEN = "is already in use"
+PORT_TRIES = 3
+
+
 def _free_port() -> int:
     import socket
 
@@ -248,32 +254,40 @@ def _run(
         people, groups = workspace.seed(fake, ownership, severity)
         secret = secrets.token_hex(32)
         db_url = f"sqlite:///{kept or tmp / 'baton.db'}"
-        port = _free_port()
         origin = time.time()
-        env = serve_env(fake, secret, db_url, port, (ownership, severity), tmp, args.speed, origin)
-        # Keyed chains, as a real deployment should run them (and no warning saying otherwise).
-        env["BATON_CHAIN_KEY"] = _chain_key(kept)
         # baton serve's own log goes to a file: the terminal keeps the demo's few lines.
         log_path = tmp / "baton-serve.log"
-        # A session of its own: Ctrl-C in the terminal reaches the demo only, which stops the
-        # child with SIGTERM once (a SIGINT of its own could come in the middle of its start).
-        with open(log_path, "wb") as log_file:
-            child = subprocess.Popen(
-                [sys.executable, "-c", SERVE],
-                env=env,
-                cwd=tmp,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_with_parent(),
-                start_new_session=True,
-            )
-        baton_url = f"http://{HOST}:{port}"
-        if not _wait_healthy(child, baton_url, stop):
+        for attempt in range(1, PORT_TRIES + 1):
+            # A port found free can be taken before baton serve binds it (another program starting
+            # at that moment): then serve says so and exits 2, and another port is tried.
+            port = _free_port()
+            env = serve_env(fake, secret, db_url, port, (ownership, severity), tmp, args.speed, origin)
+            # Keyed chains, as a real deployment should run them (and no warning saying otherwise).
+            env["BATON_CHAIN_KEY"] = _chain_key(kept)
+            # A session of its own: Ctrl-C in the terminal reaches the demo only, which stops the
+            # child with SIGTERM once (a SIGINT of its own could come in the middle of its start).
+            with open(log_path, "wb") as log_file:
+                child = subprocess.Popen(
+                    [sys.executable, "-c", SERVE],
+                    env=env,
+                    cwd=tmp,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_with_parent(),
+                    start_new_session=True,
+                )
+            baton_url = f"http://{HOST}:{port}"
+            if _wait_healthy(child, baton_url, stop):
+                break
             if stop.signalled:
                 return 0
+            taken = child.returncode == 2 and PORT_TAKEN in log_path.read_text(errors="replace")
+            if taken and attempt < PORT_TRIES:
+                continue
             said = f"exited ({child.returncode})" if child.poll() is not None else "did not answer"
             _tell_end(f"baton serve {said} before it was ready", log_path)
             return 1
+        assert child is not None  # the loop above returned unless one started
         page.demo = Demo(
             fake, baton_url, secret, people, groups=groups, db_url=db_url, speed=args.speed, origin=origin
         )
