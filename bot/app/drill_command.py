@@ -5,7 +5,6 @@ runs the command has the database and the token already."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from datetime import timedelta
 
@@ -17,18 +16,11 @@ from bot.text.spans import format_duration
 def drill_command(
     config: Config, *, severity: str, area: str, title: str, window: timedelta | None, by: str | None
 ) -> int:
-    from bot.app.runner import boot  # the database and Slack only when drilling
+    from bot.app.nudge_command import one_off_baton
     from bot.drills import start as drills
-    from bot.store.settings import Settings, SettingsError, slack_api_from_env
 
-    try:
-        token, api_url = slack_api_from_env()
-        settings = dataclasses.replace(
-            Settings.from_env(require_slack=False), bot_token=token, api_url=api_url
-        )
-        baton = boot(settings, config, one_off=True)
-    except SettingsError as e:
-        print(f"baton: {e}", file=sys.stderr)
+    baton = one_off_baton(config)
+    if baton is None:
         return 2
     try:
         starter = "baton"

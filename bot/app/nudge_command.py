@@ -16,17 +16,25 @@ from bot.store.settings import Settings, SettingsError, slack_api_from_env
 NAMES = ("slo", "readiness", "review", "handoffs", "drill")
 
 
-def nudge_command(name: str, config: Config) -> int:
-    from bot.app.runner import boot  # the database and Slack only when nudging
+def one_off_baton(config: Config) -> Baton | None:
+    """A Baton for a command that runs once (`baton nudge`, `baton drill`): the database and
+    Slack from the environment; None, once the line saying what to set is printed."""
+    from bot.app.runner import boot  # the database and Slack only when a command needs them
 
     try:
         token, api_url = slack_api_from_env()
         settings = dataclasses.replace(
             Settings.from_env(require_slack=False), bot_token=token, api_url=api_url
         )
-        baton = boot(settings, config, one_off=True)
+        return boot(settings, config, one_off=True)
     except SettingsError as e:
         print(f"baton: {e}", file=sys.stderr)
+        return None
+
+
+def nudge_command(name: str, config: Config) -> int:
+    baton = one_off_baton(config)
+    if baton is None:
         return 2
     try:
         if name == "slo":
