@@ -132,12 +132,27 @@ def ladder_users(policy: Policy) -> set[str]:
     return {p.user for step in policy.steps for p in step.notify if p.user}
 
 
+# A channel notice due while its channel is being set up waits for the set-up at most this long
+# (it is released the moment the set-up ends: jobs.release_waiting).
+SETUP_WAIT = timedelta(seconds=10)
+
+
 def schedule_ladder(
-    s: Session, inc: Incident, *, start: datetime, now: datetime, from_step: int = 0, ladder: bool = True
+    s: Session,
+    inc: Incident,
+    *,
+    start: datetime,
+    now: datetime,
+    from_step: int = 0,
+    ladder: bool = True,
+    setting_up: bool = False,
 ) -> None:
-    """Write the rows for the policy's steps, timed from `start`."""
+    """Write the rows for the policy's steps, timed from `start`. `setting_up`: the channel's
+    set-up is queued in this transaction, so a notice due now waits for it instead of being
+    claimed beside the first pages only to find no channel (its run would hold up theirs)."""
     assert inc.id is not None
     rows: list[dict[str, Any]] = []
+    waits = now + SETUP_WAIT
     for step in inc.policy.steps:
         if step.index < from_step:
             continue
@@ -154,7 +169,8 @@ def schedule_ladder(
             rows.append(page.row(**common))
         users = [p.user for p in step.notify if p.user]
         groups = [g.model_dump(mode="json") for g in step.groups]
-        rows.append(NoticePayload(users=users, description=step.description, groups=groups).row(**common))
+        notice = NoticePayload(users=users, description=step.description, groups=groups)
+        rows.append(notice.row(**common, retry_at=waits if setting_up and due <= now else None))
         if step.breach:
             rows.append(BreachPayload().row(**common))
     jobs.enqueue_rows(s, rows)
@@ -178,10 +194,11 @@ def timeline(s: Session, inc_id: int, *, at: datetime, actor: str, kind: str, te
 # -- jobs -------------------------------------------------------------------------------------
 
 
-def _incident(s: Session, job: Job) -> Incident:
+def _incident(baton: Baton, s: Session, job: Job) -> Incident:
     inc = s.get(Incident, job.incident_id)
     if inc is None:
         raise jobs.Fail(f"incident {job.incident_id} is gone")
+    delivery.known_drill(baton, inc)
     return inc
 
 
@@ -191,7 +208,7 @@ def run_page(baton: Baton, job: Job, payload: PagePayload) -> None:
     # Only reads, so it never waits for (or holds up) a writer: building the message takes
     # longer than the read, and a storm's pages queue on the writer's turn otherwise.
     with reading(baton.engine) as s:
-        inc = _incident(s, job)
+        inc = _incident(baton, s, job)
         if inc.state != "open":
             return  # acknowledged or resolved since this row was written: nothing to send
         user = payload.user
@@ -226,7 +243,7 @@ def run_page(baton: Baton, job: Job, payload: PagePayload) -> None:
 def run_notice(baton: Baton, job: Job, payload: NoticePayload) -> None:
     """Invite this step's people to the channel and mention them there."""
     with session(baton.engine) as s:
-        inc = _incident(s, job)
+        inc = _incident(baton, s, job)
         if inc.state != "open":
             return
         jobs.wait_turn(s, job, now=baton.clock.now())  # after the opening message
@@ -251,7 +268,7 @@ def run_breach(baton: Baton, job: Job, payload: BreachPayload) -> None:
     """T has passed with nobody acknowledging: record it and say so in the channel."""
     now = baton.clock.now()
     with session(baton.engine) as s:
-        inc = _incident(s, job)
+        inc = _incident(baton, s, job)
         if inc.state != "open" or inc.breached:
             return
         inc.breached = True
@@ -274,7 +291,7 @@ def run_breach(baton: Baton, job: Job, payload: BreachPayload) -> None:
 def run_pager(baton: Baton, job: Job, payload: PagerPayload) -> None:
     """Send one event to the team's external pager, in order after the incident's earlier ones."""
     with reading(baton.engine) as s:
-        inc = _incident(s, job)
+        inc = _incident(baton, s, job)
         earlier = s.exec(
             select(Job.id).where(
                 col(Job.incident_id) == inc.id,

@@ -180,7 +180,7 @@ def declare_in(
         backlog_post.enqueue(s, incident_id=inc.id, due_at=now, now=now)
     else:
         SetupPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
-        paging.schedule_ladder(s, inc, start=begins, now=now)
+        paging.schedule_ladder(s, inc, start=begins, now=now, setting_up=True)
         paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
         cadence.start(baton, s, inc, now=now)
     announce.declared(baton, s, inc, now=now)  # after the channel's set-up and the pages
@@ -308,7 +308,8 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
             inc.deadline = None
             plan = "Nobody is paged at this level."
         else:
-            if was_backlog and not _has_setup(s, number):
+            setting_up = was_backlog and not _has_setup(s, number)
+            if setting_up:
                 SetupPayload().enqueue(s, incident_id=number, due_at=now, now=now)
             if inc.commander is None:
                 inc.commander = baton.ownership.user_id(baton.ownership.raci(inc.area).accountable)
@@ -322,7 +323,7 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
                     None,
                 )
                 inc.window_started_at, inc.deadline, inc.breached = now, now + window, False
-                paging.schedule_ladder(s, inc, start=now, now=now)
+                paging.schedule_ladder(s, inc, start=now, now=now, setting_up=setting_up)
                 plan = f"Paging the {policy.notify} scope now; respond within {policy.response_time}."
             elif inc.state == "open":
                 inc.deadline = now + window

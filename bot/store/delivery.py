@@ -91,9 +91,10 @@ def once(
     send leaves on the record (a timeline line)."""
     assert job.id is not None
     held = (str(baton.engine.url), key(job, step))
-    with reading(baton.engine) as s:
-        row = s.get(Job, job.id)
-        mark = dict((row.delivery if row is not None else {}).get(step) or {})
+    # The marks as the claim read them, in the transaction that leased the job to this worker:
+    # every earlier try had ended (or lost its lease) by then, and a step this try sends is
+    # not asked for again. Reading the row again here cost a page a round trip to the database.
+    mark = dict((job.delivery or {}).get(step) or {})
     if mark.get("state") == SENT:
         return Sent(mark.get("ts"), False)
     with _lock:
@@ -217,11 +218,18 @@ def post(
 
 
 def is_drill(baton: Baton, incident_id: int) -> bool:
-    """Whether the incident is a rehearsal; asked of the database once per
-    incident and process, as it never changes."""
+    """Whether the incident is a rehearsal; asked of the database once per incident and process,
+    as it never changes (`known_drill` tells it without asking, from an incident read anyway)."""
     known = baton.drills.get(incident_id)
     if known is None:
         with reading(baton.engine) as s:
             known = bool(s.exec(select(Incident.drill).where(col(Incident.id) == incident_id)).first())
         baton.drills[incident_id] = known
     return known
+
+
+def known_drill(baton: Baton, inc: Incident) -> None:
+    """Remember whether `inc` is a rehearsal (see `is_drill`): a job that has just read its
+    incident saves its first message a read of the database."""
+    if inc.id is not None:
+        baton.drills[inc.id] = inc.drill

@@ -86,8 +86,11 @@ def row(
     incident_id: int | None = None,
     ladder: bool = False,
     step: int | None = None,
+    retry_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """A job's fields, for `enqueue_rows` (and `enqueue`)."""
+    """A job's fields, for `enqueue_rows` (and `enqueue`). `retry_at`: a job due now that waits
+    for another of its incident's channel jobs, released when that one ends (release_waiting),
+    or at `retry_at` at the latest."""
     return {
         "kind": kind,
         "due_at": due_at,
@@ -96,6 +99,7 @@ def row(
         "incident_id": incident_id,
         "ladder": ladder,
         "step": step,
+        "retry_at": retry_at,
         "state": "pending",
         "attempts": 0,
         "delivery": {},
@@ -107,7 +111,9 @@ def enqueue_rows(s: Session, rows: Sequence[dict[str, Any]]) -> None:
     about two dozen; as ORM objects they cost ~0.25 ms each to build (SQLModel validates every
     attribute), most of the declaration's time."""
     if rows:
-        s.execute(insert(Job), list(rows))
+        # Core's executemany, not the ORM's bulk insert: the rows are complete, and the ORM's
+        # bookkeeping for them cost more than the INSERT.
+        s.execute(insert(Job.__table__), list(rows))  # type: ignore[attr-defined]
 
 
 # What reaches people wherever they are: the DM with the Acknowledge button, the external pager.

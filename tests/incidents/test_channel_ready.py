@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.app.ticker import Ticker
-from bot.incidents import rooms
+from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.slack.chat import ChatError
 from bot.slack.standin import Call, FakeSlack
@@ -117,9 +117,9 @@ def test_a_notice_waiting_for_the_channel_goes_as_soon_as_the_set_up_ends(
     clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
 ) -> None:
     baton, ticker, _ = clocked
-    # Slack is slow to create the channel, so step 0's notice, claimed with the set-up, finds
-    # no channel and defers. The clock never moves: the notice goes only if the set-up's end
-    # makes it due again, not when its deferral runs out.
+    # Slack is slow to create the channel; step 0's notice waits for the set-up. The clock never
+    # moves: the notice goes only if the set-up's end makes it due again, not when its wait
+    # runs out.
     fake_slack.set_latency("conversations.create", 0.3)
     inc = _declare(baton)
     ticker.run_until_idle()
@@ -129,6 +129,40 @@ def test_a_notice_waiting_for_the_channel_goes_as_soon_as_the_set_up_ends(
     with session(baton.engine) as s:
         notice = s.exec(select(Job).where(col(Job.kind) == "notice", col(Job.step) == 0)).one()
         assert notice.state == "done" and notice.retry_at is None  # deferred, then released
+
+
+def test_the_first_claim_holds_the_pages_and_the_set_up_not_the_notice_that_needs_the_channel(
+    clocked: tuple[Baton, Ticker, FakeClock],
+) -> None:
+    baton, _, clock = clocked
+    inc = _declare(baton)
+    claimed = jobs.claim_due(baton.engine, worker="w", now=clock.now(), limit=50)
+    # The notice would only find no channel and defer, on a worker and the database's writer
+    # turn the first pages need: it waits for the set-up instead.
+    assert {j.kind for j in claimed} == {"page", "setup"}
+    assert sorted(j.kind for j in claimed)[:3] == ["page"] * 3
+    with session(baton.engine) as s:
+        notice = s.exec(
+            select(Job).where(col(Job.incident_id) == inc.id, col(Job.kind) == "notice", col(Job.step) == 0)
+        ).one()
+        assert notice.state == "pending"
+        assert notice.due_at == clock.now() and notice.retry_at == clock.now() + paging.SETUP_WAIT
+
+
+def test_a_set_up_that_gives_up_releases_the_notice_that_waited_for_it(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    baton, ticker, _ = clocked
+    fake_slack.inject("conversations.create", status=200, error="restricted_action")  # never retried
+    inc = _declare(baton)
+    ticker.run_until_idle()  # the clock stands still: only the set-up's end can release the notice
+    told = [m["text"] for m in fake_slack.dm_messages(SAM)]
+    assert any(t.startswith(f"#{inc.id} (no channel): :pager: Paging") for t in told), told
+    with session(baton.engine) as s:
+        notice = s.exec(
+            select(Job).where(col(Job.incident_id) == inc.id, col(Job.kind) == "notice", col(Job.step) == 0)
+        ).one()
+        assert notice.state == "done"
 
 
 def test_an_invitation_slack_refuses_for_one_person_still_invites_the_others(
