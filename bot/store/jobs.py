@@ -112,7 +112,8 @@ def enqueue_rows(s: Session, rows: Sequence[dict[str, Any]]) -> None:
     attribute), most of the declaration's time."""
     if rows:
         # Core's executemany, not the ORM's bulk insert: the rows are complete, and the ORM's
-        # bookkeeping for them cost more than the INSERT.
+        # bookkeeping for them cost more than the INSERT. It runs now, without flushing the
+        # session's pending objects first (the ORM's did): a row it references must be flushed.
         s.execute(insert(Job.__table__), list(rows))  # type: ignore[attr-defined]
 
 

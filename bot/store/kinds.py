@@ -47,10 +47,10 @@ class Payload(BaseModel):
         """This job's row, for `jobs.enqueue_rows` (a ladder queues many in one INSERT)."""
         return jobs.row(kind=self.KIND, due_at=due_at, now=now, payload=self.stored(), **fields)
 
-    def enqueue(self, s: Session, *, due_at: datetime, now: datetime, **fields: Any) -> None:
-        """Queue this job in the caller's transaction (an INSERT now, not an ORM object: a
-        declaration queues several, and building each as a model cost more than writing it)."""
-        jobs.enqueue_rows(s, [self.row(due_at=due_at, now=now, **fields)])
+    def enqueue(self, s: Session, *, due_at: datetime, now: datetime, **fields: Any) -> Job:
+        """Queue this job in the caller's transaction, written with the caller's other rows when
+        it flushes or commits (a caller may catch an IntegrityError of those at its commit)."""
+        return jobs.enqueue(s, kind=self.KIND, due_at=due_at, now=now, payload=self.stored(), **fields)
 
 
 P = TypeVar("P", bound=Payload)

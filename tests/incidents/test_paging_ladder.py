@@ -126,7 +126,9 @@ def test_custom_escalation_steps(fake_slack, sqlite_url, tmp_path) -> None:  # t
     severity.write_text(
         "levels:\n"
         "  P0: {name: Outage, response_time: 6s, notify: everyone}\n"
-        "  P1: {name: Core, response_time: 6s, notify: owner,\n"
+        # The breach step (everyone again, at the window's end) lies far past the test: with a
+        # 6s window it fell within settle()'s second of step 2 on a loaded machine, and ran.
+        "  P1: {name: Core, response_time: 10m, notify: owner,\n"
         "       escalation: [{after: 2s, notify: owning-team}, {after: 4s, notify: everyone}]}\n"
         "  P2: {name: Partial, response_time: 6s, notify: owner}\n"
         "  P3: {name: Minor, response_time: next-sprint, notify: backlog}\n"
