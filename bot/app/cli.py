@@ -290,6 +290,11 @@ def check(*, slack: bool = False) -> int:
         print(
             "ok: Slack has every channel, user group and user in the config, and Baton can post where it must"
         )
+        from bot.followups.check import trackers
+
+        asked = len(trackers(config))
+        if asked:
+            print(f"ok: {_count(asked, 'issue tracker')} in the config answered with the token set for it")
     else:
         print(valid)
     # Not errors: the file is valid, but a role was handed over in Slack since it was written.
@@ -316,15 +321,23 @@ def check_against_slack(config: Config) -> int:
     warning = slack_check.scope_warning(chat)
     if warning is not None:  # a warning, not a problem of the config: the exit status is the config's
         print(f"baton: warning: {warning}", file=sys.stderr)
-    problems = slack_check.check(config, chat)
-    problems += followups_check.check(config)  # each tracker's repo or project, and its token
-    for problem in problems:
+    in_slack = slack_check.check(config, chat)
+    in_trackers = followups_check.check(config)  # each tracker's repo or project, and its token
+    for problem in [*in_slack, *in_trackers]:
         print(problem, file=sys.stderr)
-    if problems:
-        n = len(problems)
-        print(f"baton: {n} problem{'s' if n != 1 else ''} found in Slack", file=sys.stderr)
+    found = [
+        f"{_count(n, 'problem')} found {where}"
+        for n, where in ((len(in_slack), "in Slack"), (len(in_trackers), "in the issue trackers"))
+        if n
+    ]
+    if found:
+        print(f"baton: {' and '.join(found)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'s' if n != 1 else ''}"
 
 
 AT_ACCEPTED = "use now, 2026-12-07T09:30 (in nudges.timezone) or with an offset, 2026-12-07T09:30+01:00"

@@ -152,3 +152,23 @@ def test_baton_check_asks_each_tracker_and_names_the_line_of_its_key(
     ) in out.stderr, out.stderr
     assert "tok-" not in out.stderr + out.stdout
     assert "ok:" not in out.stdout
+    # Slack had nothing to say: the count says where the problems are.
+    assert out.stderr.splitlines()[-1] == "baton: 2 problems found in the issue trackers"
+
+
+def test_baton_check_says_ok_of_the_trackers_it_asked(
+    fake_slack: FakeSlack, tmp_path: Path, gh: GitHubServer, jira_server: JiraServer
+) -> None:
+    from tests.followups.conftest import ownership_with_trackers
+    from tests.slack.test_slack_check import add_workspace
+
+    add_workspace(fake_slack)
+    ownership = ownership_with_trackers(tmp_path / "ownership.yaml", gh, jira_server)
+    out = check_slack(
+        fake_slack, "--slack", BATON_OWNERSHIP_FILE=str(ownership), **tracker_env(), PYTHONPATH=str(ROOT)
+    )
+    assert out.returncode == 0, out.stderr
+    assert (
+        out.stdout.splitlines()[-1] == "ok: 2 issue trackers in the config answered with the token set for it"
+    )
+    assert "tok-" not in out.stderr + out.stdout
