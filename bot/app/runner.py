@@ -245,13 +245,16 @@ class Runner:
         # An edit of R, A or an on-call, seen now or on a reload, opens a handoff receipt; an
         # edit of a rotation re-plans the shift changes to come; an edit of an action ends its
         # requests not yet called (what was asked is not what would run).
+        # A level given (or changed) `update_every` times the open incidents' updates too.
         self.baton.on_config = lambda: (
             holders.sync_holders(self.baton),
             handovers.sync(baton=self.baton),
             actions.ending.sync(self.baton),
+            cadence.sync(self.baton),
         )
         holders.sync_holders(self.baton)
         actions.ending.sync(self.baton)
+        cadence.sync(self.baton)
         self.scheduler.every("handovers", HANDOVERS, lambda: handovers.sync(baton=self.baton), now=True)
         self.scheduler.every(
             "nudges", NUDGE_TICK, lambda: nudges.tick(self.baton, worker=self.ticker.worker), now=True

@@ -108,6 +108,41 @@ def replan(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> None:
         chain(s, CadencePayload.KIND, inc.id, due=due, now=now, payload=CadencePayload())
 
 
+def sync(baton: Baton) -> int:
+    """Each open incident's timer as the files now say (on start and after a reload): a level
+    given `update_every` starts one, a changed cadence moves it. One taken away needs nothing:
+    the pending job finds none and ends. Returns how many timers were started or moved."""
+    now = baton.clock.now()
+    with reading(baton.engine) as s:
+        numbers = list(
+            s.exec(
+                select(Incident.id).where(col(Incident.state) != "resolved", col(Incident.backlog).is_(False))
+            ).all()
+        )
+    moved = 0
+    for number in numbers:
+        with session(baton.engine) as s:
+            inc = s.exec(select(Incident).where(col(Incident.id) == number).with_for_update()).one_or_none()
+            if inc is None or inc.id is None or inc.state == "resolved" or every(baton, inc) is None:
+                continue
+            due = due_at(baton, s, inc)
+            pending = s.exec(
+                select(Job.due_at).where(
+                    col(Job.incident_id) == inc.id,
+                    col(Job.kind) == CadencePayload.KIND,
+                    col(Job.state) == "pending",
+                )
+            ).all()
+            if due is None or list(pending) == [due]:
+                continue  # as it was: no row rewritten on every reload
+            replan(baton, s, inc, now=now)
+            s.commit()
+            moved += 1
+    if moved:
+        baton.wake()
+    return moved
+
+
 def status_posted(baton: Baton, s: Session, inc: Incident, *, now: datetime) -> None:
     """A `/incident status`: the cadence counts from now."""
     inc.last_status_at = now

@@ -296,3 +296,50 @@ def test_baton_plan_shows_the_cadence_and_the_review_when_set(tmp_path: Path) ->
     assert "Keeping people told: a status update every 2h" in p2
     shipped = run("plan", "P1", "model-quality").stdout
     assert "P1 Core feature failure" in shipped and "Keeping people told" not in shipped
+
+
+def test_a_reload_that_gives_the_level_a_cadence_times_the_incidents_already_open(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """Through a running Baton: declared over signed HTTP on the shipped files (no cadence), then
+    severity.yaml gives P1 `update_every: 2s` and Baton reloads (what SIGHUP runs)."""
+    from tests.conftest import settle as settle_running
+    from tests.conftest import start_baton
+    from tests.handlers.test_incident_command import channel_of, declare
+
+    severity = tmp_path / "severity.yaml"
+    severity.write_text(SHIPPED_SEVERITY.read_text())
+    rb = start_baton(fake_slack, db_url, BATON_SEVERITY_FILE=str(severity))
+    try:
+        declare(rb, "P1 model-quality Slow answers", user=LEO)
+        channel = channel_of(fake_slack)
+        settle_running(rb)
+        assert dues(fake_slack, channel.id) == []
+        severity.write_text(
+            SHIPPED_SEVERITY.read_text().replace(
+                "notify: owning-team}", "notify: owning-team, update_every: 2s}"
+            )
+        )
+        assert rb.baton.reload() is None
+        fake_slack.wait_for(lambda: dues(fake_slack, channel.id) or None, message="status update due")
+        assert f"<@{MAYA}> Status update due" in dues(fake_slack, channel.id)[0]
+    finally:
+        rb.stop()
+
+
+def test_a_reload_that_shortens_the_cadence_moves_the_pending_timer(
+    told: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    baton, ticker, clock = told
+    start = clock.now()
+    inc = declared(baton, ticker, clock)  # P1: every 30m
+    path = told_severity(tmp_path).with_name("shorter.yaml")
+    path.write_text(told_severity(tmp_path).read_text().replace("update_every: 30m", "update_every: 10m"))
+    baton.config = load_config(ownership_path=SHIPPED_OWNERSHIP, severity_path=path)
+    assert cadence.sync(baton) == 1
+    assert cadence.sync(baton) == 0  # nothing to move a second time
+    at(baton, ticker, clock, start, timedelta(minutes=10))
+    assert len(dues(fake_slack, inc.channel_id)) == 1
+    for minutes in (20, 30):
+        at(baton, ticker, clock, start, timedelta(minutes=minutes))
+    assert len(dues(fake_slack, inc.channel_id)) == 3  # +10m, +20m, +30m: one per (new) cadence
