@@ -1,7 +1,7 @@
 """Starting a drill: who may, and the drill written through the same declaration as an incident.
 
 A drill pages real people, so only those who own the area may start one: its R, its A and
-Baton's admins. It is declared by `bot/incidents/services.py`'s `declare_in` (the real ladder,
+Baton's admins. It is declared by `bot/incidents/declaration.py`'s `declare_in` (the real ladder,
 the real windows, or a shortened one) and marked a drill, so every surface says DRILL and no
 figure counts it. Its score card is queued in the same transaction, due when the last step has
 fired: a drill nobody answers is scored all the same.

@@ -1,7 +1,7 @@
 """The announcement and the FYI (ownership.yaml `announce:`), as jobs.
 
 One message per incident in `announce.channel`, for every way an incident is born (they all end
-in `services.declare_in`, which calls `declared`), edited in place whenever a change the message
+in `declaration.declare_in`, which calls `declared`), edited in place whenever a change the message
 shows is recorded (`services._record` calls `changed`). Each "announce" job renders the
 incident as it stands when the job runs: the first one posts (once, bot/store/delivery.py) and
 keeps the message's ts on the incident; later ones chat.update that ts. One job posts it, on

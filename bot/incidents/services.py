@@ -1,6 +1,7 @@
-"""Incidents: declare, acknowledge, change severity, status, commander, resolve, reopen.
+"""Incidents: acknowledge, change severity, status, commander, resolve, reopen (and the reads).
 
-This is the module to read for "what happens when someone acknowledges". Each service is one
+This is the module to read for "what happens when someone acknowledges"; a declaration is
+bot/incidents/declaration.py's (its names are here too, for the callers). Each service is one
 transaction: it locks the incident's row, asks bot/incidents/rules.py whether the person may,
 then writes the incident, its timeline event and the jobs that carry the change out (pages,
 channel messages, pager events). Nothing talks to Slack here; the ticker does, after the commit.
@@ -23,6 +24,14 @@ from sqlmodel import Session, col, select
 
 from bot.config.fields import SEVERITIES
 from bot.incidents import announce, cadence, messages, paging, reviews, rules
+from bot.incidents.declaration import (
+    EXAMPLE,
+    declare,
+    declare_in,
+    is_backlog,
+    level_named,
+    validate_declaration,
+)
 from bot.incidents.errors import IncidentError
 from bot.incidents.notes import incident_note
 from bot.incidents.paging import timeline
@@ -31,24 +40,11 @@ from bot.incidents.rules import Action
 from bot.store import jobs
 from bot.store.db import reading, session
 from bot.store.models import Incident, Job, TimelineEvent
-from bot.store.outbox import PostPayload
-from bot.store.policy import Policy
 from bot.store.runtime import Baton
 from bot.text.spans import format_duration
-from bot.text.typed import severity, typed
+from bot.text.typed import typed
 
-__all__ = ["EXAMPLE", "IncidentError"]
-
-EXAMPLE = "/incident P1 model-quality Hallucination spike on checkout"
-
-
-def _level(baton: Baton, text: str, example: str = EXAMPLE) -> str:
-    known = [s for s in SEVERITIES if s in baton.config.severity.levels]
-    return severity(text, known, then=f"e.g. `{example}`")
-
-
-def _area(baton: Baton, text: str, example: str = EXAMPLE) -> str:
-    return baton.ownership.area_named(text, then=f"e.g. `{example}`")
+__all__ = ["EXAMPLE", "IncidentError", "declare", "declare_in", "validate_declaration"]
 
 
 def _rank(level: str) -> int:
@@ -100,91 +96,6 @@ def _has_setup(s: Session, number: int) -> bool:
         ).first()
         is not None
     )
-
-
-def _is_backlog(policy: Policy) -> bool:
-    return policy.notify == "backlog" or policy.window_seconds is None
-
-
-def validate_declaration(
-    baton: Baton, *, severity: str, area: str, title: str, example: str = EXAMPLE
-) -> tuple[str, str, str]:
-    """(level, area key, masked title) or IncidentError, ending in `example`; nothing is written."""
-    level = _level(baton, severity, example)
-    key = _area(baton, area, example)
-    title = typed(title)
-    if not title:
-        raise IncidentError(f"Give the incident a title after the area, e.g. `{example}`")
-    return level, key, title
-
-
-def declare(*, baton: Baton, severity: str, area: str, title: str, reporter: str) -> Incident:
-    """Record the incident and everything it will need, in one transaction.
-
-    A paging level gets a channel set-up job, its ladder (one row per page, with due times)
-    and its external pager trigger; a backlog level gets a post to backlog_channel.
-    """
-    level, key, title = validate_declaration(baton, severity=severity, area=area, title=title)
-    with session(baton.engine) as s:
-        inc = declare_in(s, baton=baton, level=level, area=key, title=title, reporter=reporter)
-        _commit(baton, s)
-        return inc
-
-
-def declare_in(
-    s: Session,
-    *,
-    baton: Baton,
-    level: str,
-    area: str,
-    title: str,
-    reporter: str,
-    drill: bool = False,
-    window: timedelta | None = None,
-    start: datetime | None = None,
-) -> Incident:
-    """`declare` inside the caller's transaction (validated input; the caller commits and wakes
-    the ticker): for callers that decide something else in the same transaction, such as an
-    alert group that must never declare twice. A drill (bot/drills/) comes this way too, with
-    its window shortened when `window` is given, and starting at `start` (a scheduled drill gives
-    its team a minute's notice) rather than now."""
-    now = baton.clock.now()
-    begins = max(start or now, now)
-    policy = paging.snapshot(baton, level=level, area=area)
-    if window is not None:
-        policy = paging.shortened(policy, window)
-    backlog = _is_backlog(policy)
-    inc = Incident(
-        title=title,
-        area=area,
-        severity=level,
-        backlog=backlog,
-        drill=drill,
-        declared_by=reporter,
-        declared_at=now,
-        policy=policy,
-        commander=None if backlog else baton.ownership.user_id(baton.ownership.raci(area).accountable),
-        window_started_at=None if backlog else begins,
-        deadline=None
-        if backlog or policy.window_seconds is None
-        else begins + timedelta(seconds=policy.window_seconds),
-    )
-    s.add(inc)
-    s.flush()
-    assert inc.id is not None
-    declared = f"declared {'a ' + level + ' drill' if drill else level} in {area}: {title}"
-    timeline(s, inc.id, at=now, actor=reporter, kind="declared", text=declared)
-    if backlog:
-        channel = baton.config.severity.backlog_channel
-        backlog_post = PostPayload(channel=channel, text=messages.backlog_post(inc), backlog=True)
-        backlog_post.enqueue(s, incident_id=inc.id, due_at=now, now=now)
-    else:
-        SetupPayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
-        paging.schedule_ladder(s, inc, start=begins, now=now, setting_up=True)
-        paging.enqueue_pager(baton, s, inc, action="trigger", now=now)
-        cadence.start(baton, s, inc, now=now)
-    announce.declared(baton, s, inc, now=now)  # after the channel's set-up and the pages
-    return inc
 
 
 def find_by_channel(*, baton: Baton, channel_id: str) -> Incident | None:
@@ -289,7 +200,7 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
     the steps the new level would not have: its ladder continues from now without paging its
     first step again (those people, and more, were paged already).
     """
-    level = _level(baton, severity)
+    level = level_named(baton, severity)
     now = baton.clock.now()
     with session(baton.engine) as s:
         inc = _get(s, number, lock=True)
@@ -301,7 +212,7 @@ def change_severity(*, baton: Baton, number: int, severity: str, user: str) -> I
         raised = _rank(level) < _rank(old)
         rules.check(baton, s, inc, Action.RAISE if raised else Action.LOWER, user=user, now=now)
         policy = paging.snapshot(baton, level=level, area=inc.area)
-        was_backlog, backlog = inc.backlog, _is_backlog(policy)
+        was_backlog, backlog = inc.backlog, is_backlog(policy)
         cancelled = jobs.cancel_ladder(s, incident_id=number)
         inc.severity, inc.policy, inc.backlog = level, policy, backlog
         if backlog:
