@@ -197,10 +197,19 @@ def test_a_429_is_waited_out_and_the_announcement_goes(announcing: RunningBaton)
     assert len(shown(fake)) == 1
 
 
-def test_an_announce_channel_baton_is_not_in_is_explained_once_and_the_incident_pages_on_time(
-    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        ("not_in_channel", "/invite @baton"),
+        ("channel_not_found", "check `announce.channel` in ownership.yaml"),
+    ],
+)
+def test_an_announce_channel_slack_refuses_is_explained_once_and_the_incident_pages_on_time(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path, error: str, advice: str
 ) -> None:
-    fake_slack.add_channel("incidents", channel_id=ANNOUNCE, bot_member=False, members=[MAYA])
+    if error == "not_in_channel":
+        fake_slack.add_channel("incidents", channel_id=ANNOUNCE, bot_member=False, members=[MAYA])
+    # channel_not_found: no such channel in the workspace at all (a mistyped ID)
     ownership = tmp_path / "ownership.yaml"
     ownership.write_text(SHIPPED_OWNERSHIP.read_text())
     with_announce(ownership)
@@ -217,12 +226,12 @@ def test_an_announce_channel_baton_is_not_in_is_explained_once_and_the_incident_
             lambda: [m for m in room.messages if "could not announce" in str(m.get("text"))],
             message="explained in the incident channel",
         )
-        assert "not_in_channel" in said[0]["text"] and "/invite @baton" in said[0]["text"]
+        assert error in said[0]["text"] and advice in said[0]["text"]
         command(rb, "status #1 Still looking")
         command(rb, "ack #1")
         settle(rb)
         assert len([m for m in room.messages if "could not announce" in str(m.get("text"))]) == 1
-        assert fake_slack.channels[ANNOUNCE].messages == []
+        assert ANNOUNCE not in fake_slack.channels or fake_slack.channels[ANNOUNCE].messages == []
         with session(rb.baton.engine) as s:
             refused = s.exec(select(TimelineEvent).where(col(TimelineEvent.kind) == "announce_refused")).all()
         assert len(refused) == 1 and incident(rb).announce_ts is None
