@@ -30,7 +30,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from bot.config.models import OwnershipConfig, Tracker
-from bot.followups import github, jira, messages
+from bot.followups import github, jira
 from bot.followups.calls import Issue, TrackerError
 from bot.incidents import rooms
 from bot.incidents.paging import timeline
@@ -92,12 +92,6 @@ def queue(s: Session, *, baton: Baton, follow_up: FollowUp, now: datetime) -> bo
     assert follow_up.id is not None
     IssuePayload(follow_up=follow_up.id).enqueue(s, incident_id=follow_up.incident_id, due_at=now, now=now)
     return True
-
-
-def shown(fu: FollowUp) -> str:
-    """Where the follow-up stands in its tracker, as mrkdwn (bot/followups/messages.py says it
-    the same way on every surface): a link, "not yet in GitHub", or why it is not there."""
-    return messages.tracker(fu)
 
 
 # -- what goes into the issue --------------------------------------------------------------------
