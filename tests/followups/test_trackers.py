@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.followups import calls, tracker
+from bot.followups import messages as follow_up_messages
 from bot.slack.standin import FakeSlack
 from bot.store import jobs
 from bot.store.db import session
@@ -24,7 +25,7 @@ from tests.trackerservers import GitHubServer, JiraServer
 def test_a_follow_up_becomes_one_github_issue(tracked: Tracked) -> None:
     fid = tracked.follow_up("Add an eval for citations")
     assert tracked.get(fid).tracker_state == "pending"
-    assert tracker.shown(tracked.get(fid)) == "not yet in GitHub"
+    assert follow_up_messages.tracker(tracked.get(fid)) == "not yet in GitHub"
     tracked.run()
     [post] = tracked.gh.calls("POST", r"/issues$")
     assert post.path == "/repos/acme/ml-platform/issues"
@@ -38,7 +39,7 @@ def test_a_follow_up_becomes_one_github_issue(tracked: Tracked) -> None:
     assert fu.marker.startswith(f"baton-followup-{fid}-") and fu.marker in body["body"]
     assert (fu.tracker, fu.tracker_state, fu.tracker_key) == ("github", "created", "acme/ml-platform#1")
     assert fu.tracker_url == "https://github.example/acme/ml-platform/issues/1"
-    assert tracker.shown(fu) == f"GitHub: <{fu.tracker_url}>"
+    assert follow_up_messages.tracker(fu) == f"GitHub: <{fu.tracker_url}>"
     assert [e.text for e in tracked.events("follow-up tracked")] == [
         f"follow-up #{fid} is GitHub issue acme/ml-platform#1 ({fu.tracker_url})"
     ]
@@ -84,7 +85,7 @@ def test_a_502_after_the_issue_was_made_is_looked_up_and_adopted(tracked: Tracke
     tracked.run()
     assert len(server.issues) == 1  # made, but Baton never heard
     fu = tracked.get(fid)
-    assert fu.tracker_state == "pending" and tracker.shown(fu) == f"not yet in {name}"
+    assert fu.tracker_state == "pending" and follow_up_messages.tracker(fu) == f"not yet in {name}"
     [job] = tracked.jobs()
     assert job.delivery["issue"]["state"] == "sending" and job.last_error == f"{name} answered HTTP 502"
     tracked.later(jobs.backoff(1) + timedelta(seconds=1))
@@ -261,7 +262,7 @@ def test_a_refusal_is_said_once_in_the_channel_and_never_retried(
     ]
     assert len(server.calls("POST", "")) == 1
     assert server.issues == []
-    assert tracker.shown(fu).startswith(f"not in {name}: ")
+    assert follow_up_messages.tracker(fu).startswith(f"not in {name}: ")
     _no_token_anywhere(tracked, caplog)
 
 
