@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.slack.chat import ChatError
 from bot.slack.pagers import PagerError
-from bot.store import jobs
+from bot.store import delivery, jobs
 from bot.store.clock import clock_span, real_seconds
 from bot.store.models import Job
 from bot.store.runtime import Baton
@@ -219,6 +219,10 @@ class Ticker:
             return
         try:
             handler(self.baton, job)
+        except delivery.Superseded as e:
+            # The try that holds the job now decides its state; this one only leaves.
+            log.warning("%s; this try stops", e)
+            return
         except jobs.Defer as e:
             if jobs.late(job, now()) > self._real(jobs.MAX_LATE):
                 self._give_up(job, f"still waiting after {jobs.MAX_LATE}: {e}")

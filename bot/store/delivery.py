@@ -13,7 +13,9 @@ record are made idempotent here, per job and step ("dm", "post", "pager", "openi
    message's metadata; a retry after an unknown outcome (a crash, a lost answer, a 5xx, a
    connection dropped after the request went) looks for it in the conversation's history (a
    DM's through conversations.open) before sending again. slack_sdk never sends a post again
-   itself, except after a 429 (bot/slack/chat.py).
+   itself, except after a 429 (bot/slack/chat.py). The mark is written only while the job is
+   still this try's: a try held up past its lease, whose job another try has claimed, sends
+   nothing (`Superseded`).
 4. Right after the send, one transaction marks the step sent (with Slack's ts) together with
    its record (the timeline line of a page, of a pager event), tried again for a few seconds
    while the database refuses.
@@ -40,6 +42,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from bot.slack.chat import ChatError
+from bot.store import jobs
 from bot.store.db import reading, session
 from bot.store.models import Incident, Job
 from bot.store.runtime import Baton
@@ -91,10 +94,11 @@ def once(
     send leaves on the record (a timeline line)."""
     assert job.id is not None
     held = (str(baton.engine.url), key(job, step))
-    # The marks as the claim read them, in the transaction that leased the job to this worker:
-    # every earlier try had ended (or lost its lease) by then, and a step this try sends is
-    # not asked for again. Reading the row again here cost a page a round trip to the database.
-    mark = dict((job.delivery or {}).get(step) or {})
+    # A step that may be looked for takes the marks as the claim read them (every earlier try
+    # had ended or lost its lease by then); reading the row again here cost a page a round trip
+    # to the database. Its `sending` mark checks, under the row's lock, that no later try has
+    # claimed the job since (`_sending`). A step that cannot be looked for reads the row.
+    mark = dict((job.delivery or {}).get(step) or {}) if look is not None else _read_mark(baton, job.id, step)
     if mark.get("state") == SENT:
         return Sent(mark.get("ts"), False)
     with _lock:
@@ -120,7 +124,7 @@ def once(
             )
         else:
             if look is not None:
-                _mark(baton, job.id, step, {"state": SENDING, "at": baton.clock.now().isoformat()})
+                _sending(baton, job, step)
             try:
                 ts = send()
             except ChatError as e:
@@ -134,6 +138,31 @@ def once(
     with _lock:
         _unrecorded.pop(held, None)
     return Sent(ts, fresh)
+
+
+def _read_mark(baton: Baton, job_id: int, step: str) -> dict[str, Any]:
+    with reading(baton.engine) as s:
+        row = s.get(Job, job_id)
+        return dict((row.delivery if row is not None else {}).get(step) or {})
+
+
+def _sending(baton: Baton, job: Job, step: str) -> None:
+    """Mark `step` as going out, unless another try has claimed the job since this one did (this
+    one's lease ran out while it was held up): then that try sends it, and this one stops. The
+    check and the mark are one transaction on the locked row, so a claim comes before or after
+    both: the later try either finds the mark (and looks) or this one finds the claim."""
+    assert job.id is not None
+    with session(baton.engine) as s:
+        row = s.exec(select(Job).where(col(Job.id) == job.id).with_for_update()).first()
+        if row is None or (row.claimed_by, row.attempts) != (job.claimed_by, job.attempts):
+            raise Superseded(f"job {job.id} ({job.kind}) was claimed again while this try was held up")
+        _set(s, job.id, step, {"state": SENDING, "at": baton.clock.now().isoformat()})
+        s.commit()
+
+
+class Superseded(jobs.Retry):
+    """This try lost the job to a later one before it sent anything: it stops, and the later
+    try (which holds the job now) decides; the ticker cannot settle a job it no longer holds."""
 
 
 def _mark(baton: Baton, job_id: int, step: str, mark: dict[str, str | None] | None) -> None:

@@ -23,7 +23,7 @@ from bot.incidents import paging, rooms
 from bot.incidents import services as incidents
 from bot.slack.chat import make_client
 from bot.slack.standin import FakeSlack
-from bot.store import jobs
+from bot.store import delivery, jobs
 from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import Job, TimelineEvent
@@ -312,3 +312,31 @@ def test_a_retry_long_after_a_lost_answer_still_finds_the_message(
     finally:
         ticker.shutdown()
         baton.engine.dispose()
+
+
+def test_a_try_held_up_past_its_lease_sends_nothing_once_another_has_claimed_the_job(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    """The first try is claimed, then held up (a pause, a stalled database) until its lease runs
+    out; a second worker claims the page and sends it. When the first goes on, its own claim is
+    stale: it must not send the page a second time."""
+    baton, _, clock = clocked
+    number = incidents.declare(baton=baton, severity="P1", area="model", title="Slow", reporter=LEO).id
+    first = [
+        j for j in jobs.claim_due(baton.engine, worker="a", now=clock.now(), limit=50) if j.kind == "page"
+    ]
+    assert first, "step 0's pages are due"
+    clock.advance(jobs.LEASE + timedelta(seconds=1))
+    second = [
+        j for j in jobs.claim_due(baton.engine, worker="b", now=clock.now(), limit=50) if j.kind == "page"
+    ]
+    assert {j.id for j in second} == {j.id for j in first}
+    page = next(j for j in second if j.payload.get("user") == MAYA)
+    stale = next(j for j in first if j.id == page.id)
+    paging.HANDLERS["page"](baton, page)  # the try that holds the job sends it
+    with pytest.raises(delivery.Superseded):
+        paging.HANDLERS["page"](baton, stale)
+    dms = [c for c in page_dms(fake_slack) if c.params["channel"] == MAYA]
+    assert len(dms) == 1
+    paged = [e for e in _timeline(baton, "paged") if e.incident_id == number and e.data["user"] == MAYA]
+    assert len(paged) == 1
