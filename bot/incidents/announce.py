@@ -111,7 +111,10 @@ def changed(s: Session, inc: Incident, *, kind: str, actor: str, text: str, now:
         return
     assert inc.id is not None
     if inc.announce_channel is not None or kind == "severity":
-        AnnouncePayload().enqueue(s, incident_id=inc.id, due_at=now, now=now)
+        # A first post (a raise out of the backlog, whose channel the raise just asked for)
+        # waits for the channel like a declaration's, to link to it; an edit goes now.
+        first = inc.announce_ts is None and _channel_coming(inc)
+        AnnouncePayload().enqueue(s, incident_id=inc.id, due_at=now + CHANNEL_WAIT if first else now, now=now)
     if kind == "status" and inc.announce_channel is not None:
         ThreadPayload(text=messages.status(actor, text)).enqueue(s, incident_id=inc.id, due_at=now, now=now)
     if kind == "resolved" and not inc.backlog:
@@ -265,9 +268,19 @@ def _posted(baton: Baton, inc: Incident, channel: str) -> Callable[[Session, str
         assert row.id is not None
         now = baton.clock.now()
         timeline(s, row.id, at=now, actor="baton", kind=ANNOUNCED, text=f"announced in <#{channel}>")
-        _link_later(s, row, now)
+        _relink(s, shown=inc, now_is=row, now=now)
 
     return record
+
+
+def _relink(s: Session, *, shown: Incident, now_is: Incident, now: datetime) -> None:
+    """After a post or an edit rendered from `shown`: the link to the channel follows. Edited now
+    if the channel was made while the message was on its way (nothing else would: channel_made
+    found no job waiting), or later while it is still being set up."""
+    if shown.channel_id is None and now_is.channel_id is not None:
+        AnnouncePayload(relink=True).enqueue(s, incident_id=now_is.id, due_at=now, now=now)
+    else:
+        _link_later(s, now_is, now)
 
 
 def _update(baton: Baton, inc: Incident, channel: str, ts: str, *, relink: bool) -> None:
@@ -282,11 +295,16 @@ def _update(baton: Baton, inc: Incident, channel: str, ts: str, *, relink: bool)
             raise
         _refused(baton, inc, channel, e.error)
         return
-    if relink and _channel_coming(inc):  # one chain of these, from the first post
-        now = baton.clock.now()
-        with session(baton.engine) as s:
-            _link_later(s, inc, now)
+    now = baton.clock.now()
+    with session(baton.engine) as s:
+        row = s.get(Incident, inc.id)
+        made_since = row is not None and inc.channel_id is None and row.channel_id is not None
+        # One chain of relinks, from the first post; and one edit if the channel came meanwhile.
+        if row is not None and (made_since or (relink and _channel_coming(row))):
+            _relink(s, shown=inc, now_is=row, now=now)
             s.commit()
+    if made_since:
+        baton.wake()
 
 
 def _refused(baton: Baton, inc: Incident, channel: str, error: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.app.runner import boot
+from bot.app.runner import JOB_KINDS, boot
 from bot.app.ticker import Ticker
 from bot.config.loader import load_config
 from bot.incidents import paging, rooms
@@ -308,6 +308,36 @@ def test_a_slow_channel_set_up_does_not_hold_the_announcement_and_its_link_follo
         clock.advance(timedelta(seconds=60))
         ticker.run_until_idle()
         assert len(updates(fake_slack)) == 1 and len(announcements(fake_slack)) == 1
+    finally:
+        ticker.shutdown()
+        baton.engine.dispose()
+
+
+def test_a_channel_made_while_the_first_post_was_on_its_way_is_linked_at_once(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """The announcement waited its 30 s and goes without the channel; the set-up, claimed with
+    it, makes the channel while the post is on its way (Slack slow to answer it). The record of
+    the post then sees the channel: the link is edited in at once, not never (channel_made found
+    no job to bring forward, and no later edit was queued)."""
+    fake_slack.add_channel("incidents", channel_id=ANNOUNCE)
+    ownership = tmp_path / "ownership.yaml"
+    ownership.write_text(SHIPPED_OWNERSHIP.read_text())
+    settings = settings_for(fake_slack, db_url, BATON_OWNERSHIP_FILE=str(with_announce(ownership)))
+    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
+    clock = FakeClock()
+    baton = boot(settings, config, clock=clock)
+    ticker = Ticker(baton, handlers=JOB_KINDS, on_failure=rooms.report_failure)
+    try:
+        fake_slack.set_latency("chat.postMessage", 1.0)  # the announcement (and the pages) slow
+        incidents.declare(baton=baton, severity="P1", area="model-quality", title="Slow", reporter=MAYA)
+        clock.advance(timedelta(seconds=31))  # nothing has run: the set-up and the post go together
+        ticker.run_until_idle(timeout=30)
+        (post,) = announcements(fake_slack)
+        assert "being set up" in str(post.params["blocks"])  # drawn before the channel existed
+        room = incident_channel(fake_slack, timeout=1)
+        (edit,) = updates(fake_slack)  # at once: the clock has not moved since
+        assert f"<#{room.id}>" in str(edit.params["blocks"])
     finally:
         ticker.shutdown()
         baton.engine.dispose()

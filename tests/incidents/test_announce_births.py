@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from bot.slack.standin import FakeSlack
-from tests.conftest import BACKLOG_CHANNEL, SHIPPED_OWNERSHIP, RunningBaton, settle, start_baton
+from tests.conftest import (
+    BACKLOG_CHANNEL,
+    SHIPPED_OWNERSHIP,
+    RunningBaton,
+    incident_channel,
+    settle,
+    start_baton,
+)
 from tests.incidents import test_announce
 from tests.incidents.test_announce import (
     ANNOUNCE,
@@ -144,6 +151,10 @@ def test_a_p3_raised_to_p1_is_announced_once_then(announcing: RunningBaton) -> N
     command(rb, "sev #1 P1")
     post = announced_once(rb, 1, "P1")
     assert "A typo in the refund answer" in said(post)
+    # The raise asked for the channel: the first post waited for it, so it links to it.
+    room = incident_channel(fake)
+    blocks = str(post.params["blocks"])
+    assert f"<#{room.id}>" in blocks and "being set up" not in blocks
     # Further changes edit it; a raise to P0 (another severity change) posts nothing new.
     command(rb, "sev #1 P0")
     command(rb, "ack #1")
