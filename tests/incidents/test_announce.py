@@ -4,6 +4,7 @@ running Baton and the fake Slack, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,8 @@ from bot.incidents.announce import posted_ts
 from bot.slack.standin import FakeSlack
 from bot.store.clock import FakeClock
 from bot.store.db import session
-from bot.store.models import Incident, TimelineEvent
+from bot.store.models import Incident, Job, TimelineEvent
+from bot.store.runtime import Baton
 from tests.conftest import (
     SHIPPED_OWNERSHIP,
     RunningBaton,
@@ -276,19 +278,25 @@ def test_a_raise_to_a_level_that_pages_them_pages_them(running: RunningBaton) ->
     assert len(fyis(fake)) == len(C_AND_I)  # the raise pages; it sends no second FYI
 
 
-def test_a_slow_channel_set_up_does_not_hold_the_announcement_and_its_link_follows(
-    fake_slack: FakeSlack, db_url: str, tmp_path: Path
-) -> None:
-    """On an injected clock: the channel's creation fails twice (a Slack error); the first post
-    waits 30 s for it, then goes saying the channel is being set up; the link follows as soon
-    as the channel is made."""
+def clocked_announcing(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> tuple[Baton, FakeClock]:
+    """A Baton on an injected clock announcing in #incidents (Baton is in it); its ticker is the
+    test's to build and shut down."""
     fake_slack.add_channel("incidents", channel_id=ANNOUNCE)
     ownership = tmp_path / "ownership.yaml"
     ownership.write_text(SHIPPED_OWNERSHIP.read_text())
     settings = settings_for(fake_slack, db_url, BATON_OWNERSHIP_FILE=str(with_announce(ownership)))
     config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
     clock = FakeClock()
-    baton = boot(settings, config, clock=clock)
+    return boot(settings, config, clock=clock), clock
+
+
+def test_a_slow_channel_set_up_does_not_hold_the_announcement_and_its_link_follows(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """On an injected clock: the channel's creation fails twice (a Slack error); the first post
+    waits 30 s for it, then goes saying the channel is being set up; the link follows as soon
+    as the channel is made."""
+    baton, clock = clocked_announcing(fake_slack, db_url, tmp_path)
     ticker = Ticker(baton, handlers={**paging.HANDLERS, **rooms.HANDLERS}, on_failure=rooms.report_failure)
     try:
         fake_slack.inject("conversations.create", status=200, error="fatal_error", times=2)
@@ -317,28 +325,44 @@ def test_a_channel_made_while_the_first_post_was_on_its_way_is_linked_at_once(
     fake_slack: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:
     """The announcement waited its 30 s and goes without the channel; the set-up, claimed with
-    it, makes the channel while the post is on its way (Slack slow to answer it). The record of
-    the post then sees the channel: the link is edited in at once, not never (channel_made found
-    no job to bring forward, and no later edit was queued)."""
-    fake_slack.add_channel("incidents", channel_id=ANNOUNCE)
-    ownership = tmp_path / "ownership.yaml"
-    ownership.write_text(SHIPPED_OWNERSHIP.read_text())
-    settings = settings_for(fake_slack, db_url, BATON_OWNERSHIP_FILE=str(with_announce(ownership)))
-    config = load_config(ownership_path=settings.ownership_file, severity_path=settings.severity_file)
-    clock = FakeClock()
-    baton = boot(settings, config, clock=clock)
+    it, makes the channel while the post is on its way. The record of the post then sees the
+    channel: the link is edited in at once (before, never: channel_made found no job to bring
+    forward, and no later edit was queued). Slack's answers are held to fix the order."""
+    baton, clock = clocked_announcing(fake_slack, db_url, tmp_path)
     ticker = Ticker(baton, handlers=JOB_KINDS, on_failure=rooms.report_failure)
+    creating, posting = fake_slack.hold("conversations.create"), fake_slack.hold("chat.postMessage")
     try:
-        fake_slack.set_latency("chat.postMessage", 1.0)  # the announcement (and the pages) slow
-        incidents.declare(baton=baton, severity="P1", area="model-quality", title="Slow", reporter=MAYA)
+        number = incidents.declare(
+            baton=baton, severity="P1", area="model-quality", title="Slow", reporter=MAYA
+        ).id
         clock.advance(timedelta(seconds=31))  # nothing has run: the set-up and the post go together
-        ticker.run_until_idle(timeout=30)
+        running = threading.Thread(target=ticker.run_until_idle, kwargs={"timeout": 30})
+        running.start()
+
+        def on_its_way() -> bool:  # drawn, marked as going out, not yet answered
+            with session(baton.engine) as s:
+                job = s.exec(select(Job).where(col(Job.kind) == "announce")).first()
+                return job is not None and "announce" in job.delivery
+
+        def channel_made() -> bool:
+            with session(baton.engine) as s:
+                inc = s.get(Incident, number)
+                return inc is not None and inc.channel_id is not None
+
+        fake_slack.wait_for(lambda: on_its_way() or None, message="the announcement on its way")
+        creating.set()
+        fake_slack.wait_for(lambda: channel_made() or None, message="the channel made")
+        posting.set()
+        running.join(timeout=40)
+        assert not running.is_alive()
         (post,) = announcements(fake_slack)
         assert "being set up" in str(post.params["blocks"])  # drawn before the channel existed
         room = incident_channel(fake_slack, timeout=1)
         (edit,) = updates(fake_slack)  # at once: the clock has not moved since
         assert f"<#{room.id}>" in str(edit.params["blocks"])
     finally:
+        creating.set()
+        posting.set()
         ticker.shutdown()
         baton.engine.dispose()
 
