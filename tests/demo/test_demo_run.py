@@ -225,3 +225,43 @@ def declare_with_db(url: str, title: str) -> list[dict[str, object]]:
         return list(run.state()["incidents"])  # type: ignore[arg-type]
     finally:
         assert run.stop() == 0
+
+
+def test_a_port_taken_before_serve_binds_it_is_given_up_for_another(tmp_path: Path) -> None:
+    """The demo found a port free, but another program took it before `baton serve` bound it:
+    serve says so and exits 2, and the demo starts it on another port. The first port is really
+    held (a listening socket); the ports come from the test instead of the kernel."""
+    import secrets
+    import socket
+
+    from bot.app.demo import run, workspace
+    from bot.app.stopping import Stop
+    from bot.slack.standin import FakeSlack
+    from tests.conftest import SHIPPED_OWNERSHIP, SHIPPED_SEVERITY
+
+    with socket.socket() as taken, FakeSlack() as fake:
+        taken.bind((run.HOST, 0))
+        taken.listen()
+        offered = [int(taken.getsockname()[1]), free_port()]
+        second = offered[1]
+        workspace.seed(fake, SHIPPED_OWNERSHIP, SHIPPED_SEVERITY)
+        started = run.start_serve(
+            fake,
+            secret=secrets.token_hex(32),
+            db_url=f"sqlite:///{tmp_path / 'baton.db'}",
+            files=(SHIPPED_OWNERSHIP, SHIPPED_SEVERITY),
+            tmp=tmp_path,
+            speed=1.0,
+            origin=time.time(),
+            chain_key=secrets.token_hex(32),
+            stop=Stop(),
+            ports=lambda: offered.pop(0),
+        )
+        assert not isinstance(started, str) and started is not None, started
+        child, url = started
+        try:
+            # Both offered: the first refused as taken (anything else would have ended the start).
+            assert offered == [] and url == f"http://{run.HOST}:{second}"
+            assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        finally:
+            run._stop(child)

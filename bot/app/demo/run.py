@@ -255,39 +255,24 @@ def _run(
         secret = secrets.token_hex(32)
         db_url = f"sqlite:///{kept or tmp / 'baton.db'}"
         origin = time.time()
-        # baton serve's own log goes to a file: the terminal keeps the demo's few lines.
-        log_path = tmp / "baton-serve.log"
-        for attempt in range(1, PORT_TRIES + 1):
-            # A port found free can be taken before baton serve binds it (another program starting
-            # at that moment): then serve says so and exits 2, and another port is tried.
-            port = _free_port()
-            env = serve_env(fake, secret, db_url, port, (ownership, severity), tmp, args.speed, origin)
-            # Keyed chains, as a real deployment should run them (and no warning saying otherwise).
-            env["BATON_CHAIN_KEY"] = _chain_key(kept)
-            # A session of its own: Ctrl-C in the terminal reaches the demo only, which stops the
-            # child with SIGTERM once (a SIGINT of its own could come in the middle of its start).
-            with open(log_path, "wb") as log_file:
-                child = subprocess.Popen(
-                    [sys.executable, "-c", SERVE],
-                    env=env,
-                    cwd=tmp,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_with_parent(),
-                    start_new_session=True,
-                )
-            baton_url = f"http://{HOST}:{port}"
-            if _wait_healthy(child, baton_url, stop):
-                break
-            if stop.signalled:
-                return 0
-            taken = child.returncode == 2 and PORT_TAKEN in log_path.read_text(errors="replace")
-            if taken and attempt < PORT_TRIES:
-                continue
-            said = f"exited ({child.returncode})" if child.poll() is not None else "did not answer"
-            _tell_end(f"baton serve {said} before it was ready", log_path)
+        log_path = tmp / "baton-serve.log"  # start_serve's
+        started = start_serve(
+            fake,
+            secret=secret,
+            db_url=db_url,
+            files=(ownership, severity),
+            tmp=tmp,
+            speed=args.speed,
+            origin=origin,
+            chain_key=_chain_key(kept),
+            stop=stop,
+        )
+        if started is None:
+            return 0  # stopped while it started
+        if isinstance(started, str):
+            _tell_end(started, log_path)
             return 1
-        assert child is not None  # the loop above returned unless one started
+        child, baton_url = started
         page.demo = Demo(
             fake, baton_url, secret, people, groups=groups, db_url=db_url, speed=args.speed, origin=origin
         )
@@ -307,6 +292,57 @@ def _run(
             _stop(child)
         page.shutdown_quietly()
         fake.stop()
+
+
+def start_serve(
+    fake: FakeSlack,
+    *,
+    secret: str,
+    db_url: str,
+    files: tuple[Path, Path],
+    tmp: Path,
+    speed: float,
+    origin: float,
+    chain_key: str,
+    stop: Stop,
+    ports: Callable[[], int] = _free_port,
+) -> tuple[subprocess.Popen[bytes], str] | str | None:
+    """`baton serve` for the demo, answering /healthz: (the process, its URL); None when the demo
+    was stopped meanwhile; or what went wrong (its log, tmp/baton-serve.log, says why).
+
+    A port found free can be taken before baton serve binds it (another program starting at that
+    moment): serve then says so and exits 2, and another port is tried, PORT_TRIES in all."""
+    log_path = tmp / "baton-serve.log"  # baton serve's own log: the terminal keeps the demo's lines
+    for attempt in range(1, PORT_TRIES + 1):
+        port = ports()
+        env = serve_env(fake, secret, db_url, port, files, tmp, speed, origin)
+        # Keyed chains, as a real deployment should run them (and no warning saying otherwise).
+        env["BATON_CHAIN_KEY"] = chain_key
+        # A session of its own: Ctrl-C in the terminal reaches the demo only, which stops the
+        # child with SIGTERM once (a SIGINT of its own could come in the middle of its start).
+        with open(log_path, "wb") as log_file:
+            child = subprocess.Popen(
+                [sys.executable, "-c", SERVE],
+                env=env,
+                cwd=tmp,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_with_parent(),
+                start_new_session=True,
+            )
+        url = f"http://{HOST}:{port}"
+        if _wait_healthy(child, url, stop):
+            return child, url
+        if stop.signalled:
+            _stop(child)
+            return None
+        taken = child.returncode == 2 and PORT_TAKEN in log_path.read_text(errors="replace")
+        if taken and attempt < PORT_TRIES:
+            continue
+        said = f"exited ({child.returncode})" if child.poll() is not None else "did not answer"
+        _stop(child)
+        return f"baton serve {said} before it was ready"
+    raise AssertionError("unreachable: the last try returns")
 
 
 def _tell_end(what: str, log_path: Path) -> None:
