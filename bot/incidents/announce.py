@@ -238,7 +238,7 @@ def run_announce(baton: Baton, job: Job, payload: AnnouncePayload) -> None:
         return
     text, blocks = announcement(inc)
     try:
-        delivery.post(
+        sent = delivery.post(
             baton,
             job,
             channel,
@@ -253,6 +253,13 @@ def run_announce(baton: Baton, job: Job, payload: AnnouncePayload) -> None:
         _unclaim(baton, job)
         _refused(baton, inc, channel, e.error)
         return
+    if not sent.fresh and inc.channel_id is not None:
+        # Found after a lost answer: an earlier try drew it, perhaps before the channel existed.
+        with session(baton.engine) as s:
+            AnnouncePayload(relink=True).enqueue(
+                s, incident_id=inc.id, due_at=baton.clock.now(), now=baton.clock.now()
+            )
+            s.commit()
     baton.wake()
 
 

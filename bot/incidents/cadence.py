@@ -126,14 +126,16 @@ def sync(baton: Baton) -> int:
             if inc is None or inc.id is None or inc.state == "resolved" or every(baton, inc) is None:
                 continue
             due = due_at(baton, s, inc)
-            pending = s.exec(
-                select(Job.due_at).where(
+            timers = s.exec(
+                select(Job.due_at, Job.state).where(
                     col(Job.incident_id) == inc.id,
                     col(Job.kind) == CadencePayload.KIND,
-                    col(Job.state) == "pending",
+                    col(Job.state).in_(["pending", "running"]),
                 )
             ).all()
-            if due is None or list(pending) == [due]:
+            if any(state == "running" for _, state in timers):
+                continue  # a check is running: it queues the next one itself, from the new cadence
+            if due is None or [at for at, _ in timers] == [due]:
                 continue  # as it was: no row rewritten on every reload
             replan(baton, s, inc, now=now)
             s.commit()

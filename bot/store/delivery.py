@@ -154,7 +154,10 @@ def _sending(baton: Baton, job: Job, step: str) -> None:
     assert job.id is not None
     with session(baton.engine) as s:
         row = s.exec(select(Job).where(col(Job.id) == job.id).with_for_update()).first()
-        if row is None or (row.claimed_by, row.attempts) != (job.claimed_by, job.attempts):
+        # The claim's own lease end tells it from any later claim, the same worker's included
+        # (a deferral gives back the try it counted, so worker and tries alone can repeat).
+        held = (row.state, row.claimed_by, row.attempts, row.lease_until) if row is not None else None
+        if held != ("running", job.claimed_by, job.attempts, job.lease_until):
             raise Superseded(f"job {job.id} ({job.kind}) was claimed again while this try was held up")
         _set(s, job.id, step, {"state": SENDING, "at": baton.clock.now().isoformat()})
         s.commit()

@@ -112,8 +112,10 @@ def enqueue_rows(s: Session, rows: Sequence[dict[str, Any]]) -> None:
     attribute), most of the declaration's time."""
     if rows:
         # Core's executemany, not the ORM's bulk insert: the rows are complete, and the ORM's
-        # bookkeeping for them cost more than the INSERT. It runs now, without flushing the
-        # session's pending objects first (the ORM's did): a row it references must be flushed.
+        # bookkeeping for them cost more than the INSERT. The session's pending rows go first,
+        # as the ORM's would: ids give channel jobs their turns (wait_turn), so a set-up queued
+        # before a ladder must get the lower id.
+        s.flush()
         s.execute(insert(Job.__table__), list(rows))  # type: ignore[attr-defined]
 
 

@@ -343,3 +343,26 @@ def test_a_reload_that_shortens_the_cadence_moves_the_pending_timer(
     for minutes in (20, 30):
         at(baton, ticker, clock, start, timedelta(minutes=minutes))
     assert len(dues(fake_slack, inc.channel_id)) == 3  # +10m, +20m, +30m: one per (new) cadence
+
+
+def test_a_reload_while_a_check_runs_queues_no_second_timer(
+    told: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    """A reload lands while the cadence job is running (between its post and its record): the
+    running job queues the next check itself; sync must not queue a twin that would post too."""
+    baton, ticker, clock = told
+    start = clock.now()
+    inc = declared(baton, ticker, clock)
+    move_to(clock, start, timedelta(minutes=30))
+    running = [
+        j for j in jobs.claim_due(baton.engine, worker="w", now=clock.now(), limit=50) if j.kind == "cadence"
+    ]
+    assert len(running) == 1
+    assert cadence.sync(baton) == 0
+    with session(baton.engine) as s:
+        timers = s.exec(
+            select(Job).where(
+                col(Job.incident_id) == inc.id, col(Job.kind) == "cadence", col(Job.state) == "pending"
+            )
+        ).all()
+    assert list(timers) == []

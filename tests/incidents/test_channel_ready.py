@@ -147,6 +147,9 @@ def test_the_first_claim_holds_the_pages_and_the_set_up_not_the_notice_that_need
         ).one()
         assert notice.state == "pending"
         assert notice.due_at == clock.now() and notice.retry_at == clock.now() + paging.SETUP_WAIT
+        # Channel jobs take turns by id (jobs.wait_turn): the set-up, queued first, is ahead.
+        setup = s.exec(select(Job).where(col(Job.incident_id) == inc.id, col(Job.kind) == "setup")).one()
+        assert setup.id is not None and notice.id is not None and setup.id < notice.id
 
 
 def test_a_set_up_that_gives_up_releases_the_notice_that_waited_for_it(

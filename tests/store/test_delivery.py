@@ -340,3 +340,36 @@ def test_a_try_held_up_past_its_lease_sends_nothing_once_another_has_claimed_the
     assert len(dms) == 1
     paged = [e for e in _timeline(baton, "paged") if e.incident_id == number and e.data["user"] == MAYA]
     assert len(paged) == 1
+
+
+def test_a_try_held_up_past_its_lease_sends_nothing_after_its_own_worker_claimed_and_deferred_the_job(
+    clocked: tuple[Baton, Ticker, FakeClock], fake_slack: FakeSlack
+) -> None:
+    """One process (SQLite has one worker): try A is held up past its lease; the same worker
+    claims the job again (try B), which defers, giving back the try it counted. Worker and try
+    count are A's again; A's lease is not: A sends nothing."""
+    baton, _, clock = clocked
+    incidents.declare(baton=baton, severity="P1", area="model", title="Slow", reporter=LEO)
+    first = [
+        j for j in jobs.claim_due(baton.engine, worker="w", now=clock.now(), limit=50) if j.kind == "page"
+    ]
+    stale = next(j for j in first if j.payload.get("user") == MAYA)
+    clock.advance(jobs.LEASE + timedelta(seconds=1))
+    again = [
+        j for j in jobs.claim_due(baton.engine, worker="w", now=clock.now(), limit=50) if j.id == stale.id
+    ]
+    assert again and again[0].attempts == stale.attempts + 1
+    assert jobs.reschedule(
+        baton.engine,
+        stale.id or 0,
+        worker="w",
+        retry_at=clock.now() + timedelta(seconds=1),
+        error=None,
+        count=False,
+    )
+    with session(baton.engine) as s:
+        row = s.get(Job, stale.id)
+        assert row is not None and (row.claimed_by, row.attempts) == (stale.claimed_by, stale.attempts)
+    with pytest.raises(delivery.Superseded):
+        paging.HANDLERS["page"](baton, stale)
+    assert [c for c in page_dms(fake_slack) if c.params["channel"] == MAYA] == []
