@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -22,6 +24,35 @@ from bot.store.clock import FakeClock
 from bot.store.settings import Settings
 
 DIED = 86  # the exit status the test expects: died where it was meant to
+
+
+def die_at(
+    step: str, *, slack: Any, db_url: str, ownership: Path, **more: str
+) -> subprocess.CompletedProcess[str]:
+    """Run this worker as its own process on the fake Slack `slack` and `db_url` until it dies
+    at `step`; `more` adds to its environment (a tracker's token). For the tests it serves."""
+    from tests.conftest import METRICS_TOKEN, ROOT, SIGNING_SECRET, clean_env
+
+    env = {
+        **clean_env(),
+        **more,
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.url,
+        "DATABASE_URL": db_url,
+        "BATON_OWNERSHIP_FILE": str(ownership),
+        "BATON_SEVERITY_FILE": str(ROOT / "severity.yaml"),
+        "PORT": "0",
+        "BATON_METRICS_TOKEN": METRICS_TOKEN,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tests.crashworker", step],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def main(step: str) -> int:

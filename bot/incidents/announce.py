@@ -145,14 +145,6 @@ def informed(baton: Baton, inc: Incident) -> list[str]:
 CLAIM = "job:"
 
 
-def _load(baton: Baton, job: Job) -> Incident:
-    with reading(baton.engine) as s:
-        inc = s.get(Incident, job.incident_id)
-    if inc is None:
-        raise jobs.Fail(f"incident {job.incident_id} is gone")
-    return inc
-
-
 def posted_ts(inc: Incident) -> str | None:
     """The announcement's ts once it is posted (not a job's claim to post it)."""
     ts = inc.announce_ts
@@ -227,12 +219,12 @@ def _link_later(s: Session, inc: Incident, now: datetime) -> None:
 
 def run_announce(baton: Baton, job: Job, payload: AnnouncePayload) -> None:
     _take_turn(baton, job)
-    inc = _load(baton, job)
+    inc = jobs.incident_of(baton.engine, job)
     channel = inc.announce_channel or where(baton, inc)
     if channel is None:
         return  # not announced at this severity
     ts = _claim(baton, job)
-    inc = _load(baton, job)  # as it is now, after any change made while this job waited
+    inc = jobs.incident_of(baton.engine, job)  # as it is now, after any change made while this job waited
     if ts is not None:
         _update(baton, inc, inc.announce_channel or channel, ts, relink=payload.relink)
         return
@@ -357,7 +349,7 @@ def run_thread(baton: Baton, job: Job, payload: ThreadPayload) -> None:
     """The status in the announcement's thread, once the announcement is there; nothing when
     there is none and none is coming (not announced, or refused: that was said)."""
     _take_turn(baton, job)
-    inc = _load(baton, job)
+    inc = jobs.incident_of(baton.engine, job)
     ts = posted_ts(inc)
     if ts is None or inc.announce_channel is None:
         with reading(baton.engine) as s:
@@ -382,7 +374,7 @@ def run_thread(baton: Baton, job: Job, payload: ThreadPayload) -> None:
 def run_fyi(baton: Baton, job: Job, payload: FyiPayload) -> None:
     """One DM to each consulted or informed person not paged, each sent once however often the
     job is tried. One Slack refuses for good (a deactivated account) is logged; the rest go."""
-    inc = _load(baton, job)
+    inc = jobs.incident_of(baton.engine, job)
     text, blocks = fyi(inc, resolved=payload.resolved)
     for user in informed(baton, inc):
         try:

@@ -24,7 +24,7 @@ from bot.incidents.naming import channel_name
 from bot.incidents.paging import INVITED, PagePayload, PagerPayload, timeline
 from bot.slack.chat import ChatError
 from bot.store import delivery, jobs, outbox
-from bot.store.db import reading, session
+from bot.store.db import session
 from bot.store.kinds import JobKind, Payload, registry
 from bot.store.models import Incident, Job
 from bot.store.outbox import PostPayload
@@ -33,14 +33,6 @@ from bot.store.runtime import Baton
 log = logging.getLogger(__name__)
 
 MAX_NAME_ATTEMPTS = 20
-
-
-def _load(baton: Baton, job: Job) -> Incident:
-    with reading(baton.engine) as s:
-        inc = s.get(Incident, job.incident_id)
-    if inc is None:
-        raise jobs.Fail(f"incident {job.incident_id} is gone")
-    return inc
 
 
 def _done(baton: Baton, inc: Incident, step: str, *more: str, **values: Any) -> Incident:
@@ -101,7 +93,7 @@ def run_setup(baton: Baton, job: Job, payload: SetupPayload) -> None:
     Each step is recorded as it finishes, so a retry (or a restart after a crash) does only the
     steps still missing, and none twice.
     """
-    inc = _load(baton, job)
+    inc = jobs.incident_of(baton.engine, job)
     assert inc.id is not None
     if inc.channel_id is None:
         channel_id, name = _create(baton, inc)
@@ -247,7 +239,7 @@ def _channel(baton: Baton, job: Job) -> tuple[Incident, str | None]:
     """The incident and its channel, once there is one; (incident, None) when set-up gave up."""
     with session(baton.engine) as s:
         jobs.wait_turn(s, job, now=baton.clock.now())
-    inc = _load(baton, job)
+    inc = jobs.incident_of(baton.engine, job)
     if inc.channel_id is None:
         if inc.backlog and inc.channel_error is None:
             raise jobs.Fail("a backlog item has no channel")
@@ -266,7 +258,7 @@ def run_post(baton: Baton, job: Job, payload: PostPayload) -> None:
         return
     text, blocks = payload.text, payload.blocks
     if payload.to_people:
-        inc, target = _load(baton, job), None
+        inc, target = jobs.incident_of(baton.engine, job), None
     else:
         inc, target = _channel(baton, job)
     if target is None:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.store.db import reading, session
-from bot.store.models import Job
+from bot.store.models import Incident, Job
 
 # Long enough for a Slack call that is rate-limited twice; a crashed worker's jobs are
 # taken over after it (SQLite, single-process, takes them over at start-up).
@@ -50,6 +50,15 @@ class Defer(Exception):
 
 class Fail(Exception):
     """Will never work as it is (unknown user, bad routing key): record and report, don't retry."""
+
+
+def incident_of(engine: Engine, job: Job) -> Incident:
+    """The incident a job is about, as it is now; Fail (not retried) when it is gone."""
+    with reading(engine) as s:
+        inc = s.get(Incident, job.incident_id)
+    if inc is None:
+        raise Fail(f"incident {job.incident_id} is gone")
+    return inc
 
 
 def enqueue(

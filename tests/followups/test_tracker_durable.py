@@ -3,8 +3,6 @@ record, and across two replicas on one PostgreSQL. And `baton check --slack` ask
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +18,7 @@ from bot.store.clock import FakeClock
 from bot.store.db import session
 from bot.store.models import FollowUp, Job
 from tests import crashworker
-from tests.conftest import METRICS_TOKEN, ROOT, SIGNING_SECRET, clean_env
+from tests.conftest import ROOT
 from tests.followups.conftest import GH_TOKEN, HANDLERS, make_baton, start, tracker_env
 from tests.slack.test_slack_check import check_slack
 from tests.trackerservers import GitHubServer, JiraServer
@@ -32,25 +30,8 @@ def test_a_process_that_dies_between_githubs_201_and_its_record_makes_no_second_
     t = start(fake_slack, db_url, tmp_path, gh, jira_server, settle=False)
     try:
         fid = t.follow_up("Add retries to the embedder")
-        env = {
-            **clean_env(),
-            **tracker_env(),
-            "SLACK_BOT_TOKEN": fake_slack.bot_token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake_slack.url,
-            "DATABASE_URL": db_url,
-            "BATON_OWNERSHIP_FILE": str(t.ownership),
-            "BATON_SEVERITY_FILE": str(ROOT / "severity.yaml"),
-            "PORT": "0",
-            "BATON_METRICS_TOKEN": METRICS_TOKEN,
-        }
-        died = subprocess.run(
-            [sys.executable, "-m", "tests.crashworker", tracker.STEP],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        died = crashworker.die_at(
+            tracker.STEP, slack=fake_slack, db_url=db_url, ownership=t.ownership, **tracker_env()
         )
         assert died.returncode == crashworker.DIED, died.stderr
         assert len(gh.issues) == 1  # GitHub made it; the record never reached the database

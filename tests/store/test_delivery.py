@@ -5,8 +5,6 @@ retried. Through a running Baton (signed HTTP) and an injected clock, on SQLite 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,12 +28,8 @@ from bot.store.models import Job, TimelineEvent
 from bot.store.runtime import Baton
 from tests import crashworker
 from tests.conftest import (
-    METRICS_TOKEN,
-    ROOT,
     SHIPPED_OWNERSHIP,
-    SIGNING_SECRET,
     RunningBaton,
-    clean_env,
     incident_channel,
     page_dms,
     settings_for,
@@ -147,25 +141,7 @@ def test_a_send_whose_process_died_before_its_record_is_found_and_not_sent_again
     lease and finds the message instead of sending it again."""
     baton, ticker, clock = clocked
     incidents.declare(baton=baton, severity="P2", area="model-quality", title="Refusals up", reporter=LEO)
-    env = {
-        **clean_env(),
-        "SLACK_BOT_TOKEN": fake_slack.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.url,
-        "DATABASE_URL": db_url,
-        "BATON_OWNERSHIP_FILE": str(SHIPPED_OWNERSHIP),
-        "BATON_SEVERITY_FILE": str(ROOT / "severity.yaml"),
-        "PORT": "0",
-        "BATON_METRICS_TOKEN": METRICS_TOKEN,
-    }
-    died = subprocess.run(
-        [sys.executable, "-m", "tests.crashworker", step],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    died = crashworker.die_at(step, slack=fake_slack, db_url=db_url, ownership=SHIPPED_OWNERSHIP)
     assert died.returncode == crashworker.DIED, died.stderr
     said = SAID["paging notice"]
     sent = lambda: (  # noqa: E731
